@@ -1,0 +1,33 @@
+# Everyday verbs. Each target sets up what it needs first (scripts/setup.sh is idempotent).
+BIN := .venv/bin
+
+.PHONY: setup demo test lint format generate check bench
+
+setup:
+	@scripts/setup.sh
+
+demo: setup  ## the main job on the bundled definitions: validate, generate, prove with promtool
+	@$(BIN)/sloguard demo
+
+test: setup lint  ## everything CI runs
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check agent tests bench
+	$(BIN)/ruff format --check agent tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: setup
+	$(BIN)/ruff format agent tests bench
+	$(BIN)/ruff check --fix agent tests bench
+
+generate: setup  ## rewrite alert-rules/ and the JSON Schema from slo-definitions/
+	$(BIN)/sloguard generate
+	$(BIN)/sloguard schema --out slo-definitions/sloguard.schema.json
+
+check: setup  ## fail when committed generated files are stale
+	$(BIN)/sloguard check
+
+bench: setup
+	$(BIN)/python bench/run.py

@@ -1,0 +1,50 @@
+"""Multi-window, multi-burn-rate tiers: the SRE workbook's table, scaled to any SLO window.
+
+Burn rate is the error ratio divided by the error budget: 1 spends the budget exactly by the end
+of the window. A tier fires when both its long and short windows burn faster than its factor;
+the long window proves the burn is significant, the short one that it is still happening.
+"""
+
+from __future__ import annotations
+
+from sloguard.spec.durations import format_seconds, parse_seconds
+from sloguard.spec.model import SLO, Severity, Tier
+
+BASE_WINDOW_SECONDS = 300  # every SLI is recorded as a 5m rate; no window can be finer.
+REFERENCE_PERIOD_SECONDS = 30 * 86400
+
+# The workbook's tiers for a 30d window (Sloth's four; each spends 2%, 5%, 10%, 10% of budget).
+WORKBOOK_TIERS = (
+    Tier(severity=Severity.PAGE, long="1h", short="5m", factor=14.4),
+    Tier(severity=Severity.PAGE, long="6h", short="30m", factor=6),
+    Tier(severity=Severity.TICKET, long="1d", short="2h", factor=3),
+    Tier(severity=Severity.TICKET, long="3d", short="6h", factor=1),
+)
+
+
+def tiers_for(slo: SLO) -> list[Tier]:
+    """The SLO's own tiers, or the workbook's scaled to its window (factors kept, windows scaled).
+
+    Keeping the factors keeps the share of budget each tier spends before it fires; windows are
+    rounded to the minute, the short one is at least the 5m base and the long one twice that.
+    """
+    if slo.alerting.windows:
+        return list(slo.alerting.windows)
+    scale = slo.window_seconds / REFERENCE_PERIOD_SECONDS
+    tiers = []
+    for tier in WORKBOOK_TIERS:
+        short = max(BASE_WINDOW_SECONDS, _minutes(parse_seconds(tier.short) * scale))
+        long = max(2 * short, _minutes(parse_seconds(tier.long) * scale))
+        tiers.append(
+            tier.model_copy(update={"short": format_seconds(short), "long": format_seconds(long)})
+        )
+    return tiers
+
+
+def budget_spent(tier: Tier, window_seconds: int) -> float:
+    """Share of the error budget spent by the time the tier's long window fires."""
+    return tier.factor * parse_seconds(tier.long) / window_seconds
+
+
+def _minutes(seconds: float) -> int:
+    return round(seconds / 60) * 60

@@ -1,0 +1,267 @@
+"""The `sloguard` command: the composition root that turns flags and SLOGUARD_* variables into
+calls on the pure core and the file, promtool and (later) cluster shells."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sloguard import __version__
+from sloguard.errors import SloguardError, SpecError
+from sloguard.files import drift, write_files
+from sloguard.loading import Loaded, default_paths, load
+from sloguard.proving import Verdict, prove
+from sloguard.rules.generation import RuleOptions
+from sloguard.rules.output import RuleFormat, render_rule_files
+from sloguard.spec.writing import SCHEMA_FILE, native_yaml, schema_text
+
+EXIT_DRIFT = 1
+EXIT_INVALID = 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reports_errors(command: F) -> F:
+    """Print sloguard errors plainly (no traceback) with the documented exit codes."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SpecError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            click.echo(f"{len(exc.problems)} problem(s) found; nothing was written.", err=True)
+            sys.exit(EXIT_INVALID)
+        except SloguardError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INVALID)
+
+    return wrapper  # type: ignore[return-value]
+
+
+paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+rules_out_option = click.option(
+    "--rules-out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("alert-rules"),
+    show_default=True,
+    help="Directory for the rule files.",
+)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in RuleFormat]),
+    default=RuleFormat.PROMETHEUS.value,
+    show_default=True,
+    help="Plain Prometheus rule files, or prometheus-operator PrometheusRule objects.",
+)
+grafana_option = click.option(
+    "--grafana-url",
+    default="",
+    metavar="URL",
+    help="Grafana base URL for the dashboard links in alerts (relative links when unset).",
+)
+
+
+def _load(paths: tuple[Path, ...]) -> Loaded:
+    return load(list(paths) or default_paths())
+
+
+def _summary(loaded: Loaded) -> str:
+    files = len({f for fs in loaded.sources.values() for f in fs})
+    return f"{files} file(s), {len(loaded.services)} service(s), {loaded.slo_count} SLO(s)"
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SLOGUARD"}
+)
+@click.version_option(__version__, prog_name="sloguard")
+def main() -> None:
+    """sloguard: SLOs as code. One set of definitions (slo-definitions/) drives Prometheus
+    recording and multi-window, multi-burn-rate alert rules.
+
+    Definitions may be sloguard's native YAML, Sloth (prometheus/v1 or the
+    PrometheusServiceLevel CRD) or OpenSLO v1; the format is detected per document. PATHS
+    default to slo-definitions/. Every flag can also be set as SLOGUARD_<COMMAND>_<FLAG>.
+
+    Exit codes: 0 success, 1 drift or a failed proof, 2 invalid definitions or usage.
+    """
+
+
+@main.command()
+@paths_argument
+@_reports_errors
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check definitions: schema, PromQL syntax, windows, tiers that can never fire, duplicates.
+
+    Every problem names its file, line, SLO and field; all files are checked before exiting 2.
+    """
+    loaded = _load(paths)
+    click.echo(f"valid: {_summary(loaded)}")
+
+
+@main.command()
+@paths_argument
+@rules_out_option
+@format_option
+@grafana_option
+@_reports_errors
+def generate(paths: tuple[Path, ...], rules_out: Path, fmt: str, grafana_url: str) -> None:
+    """Write one rule file per service (atomically; nothing is written if any input is bad)."""
+    started = time.perf_counter()
+    loaded = _load(paths)
+    files = render_rule_files(
+        loaded.services, loaded.sources, RuleFormat(fmt), RuleOptions(grafana_url=grafana_url)
+    )
+    write_files(rules_out, files)
+    click.echo(
+        f"generated {len(files)} rule file(s) in {rules_out}/ from {_summary(loaded)} "
+        f"in {time.perf_counter() - started:.2f}s"
+    )
+
+
+@main.command()
+@paths_argument
+@rules_out_option
+@format_option
+@grafana_option
+@click.option(
+    "--schema",
+    "schema_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Also compare this JSON Schema file (default: "
+    f"slo-definitions/{SCHEMA_FILE} when it exists).",
+)
+@_reports_errors
+def check(
+    paths: tuple[Path, ...], rules_out: Path, fmt: str, grafana_url: str, schema_file: Path | None
+) -> None:
+    """Exit 1 when committed generated files differ from what `generate` would write (for CI)."""
+    loaded = _load(paths)
+    files = render_rule_files(
+        loaded.services, loaded.sources, RuleFormat(fmt), RuleOptions(grafana_url=grafana_url)
+    )
+    reports = drift(rules_out, files)
+    schema_file = schema_file or _default_schema_file()
+    if schema_file is not None:
+        reports += drift(schema_file.parent, {schema_file.name: schema_text()})
+    if reports:
+        for report in reports:
+            click.echo(report, err=True)
+        click.echo(
+            "generated files are stale: run `sloguard generate` (and `sloguard schema "
+            "--out ...`) and commit the result",
+            err=True,
+        )
+        sys.exit(EXIT_DRIFT)
+    click.echo(f"up to date: {len(files)} rule file(s) in {rules_out}/ ({_summary(loaded)})")
+
+
+def _default_schema_file() -> Path | None:
+    candidate = Path("slo-definitions") / SCHEMA_FILE
+    return candidate if candidate.is_file() else None
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the schema here (atomically) instead of standard output.",
+)
+@_reports_errors
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema of the native definition format (point your editor at it)."""
+    if out is None:
+        click.echo(schema_text(), nl=False)
+    else:
+        write_files(out.parent, {out.name: schema_text()}, prune=False)
+        click.echo(f"wrote {out}")
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for the native definitions, one <service>.yaml each.",
+)
+@_reports_errors
+def import_(paths: tuple[Path, ...], out: Path) -> None:
+    """Convert Sloth or OpenSLO definitions to sloguard's native YAML (validated first)."""
+    loaded = load(list(paths))
+    files = {
+        f"{spec.service}.yaml": native_yaml(
+            spec, ", ".join(sorted(set(loaded.sources[spec.service])))
+        )
+        for spec in loaded.services
+    }
+    write_files(out, files, prune=False)
+    click.echo(f"imported {_summary(loaded)} into {out}/")
+
+
+@main.command(name="prove")
+@paths_argument
+@click.option(
+    "--rules-out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the generated rules here (default: a temporary directory).",
+)
+@_reports_errors
+def prove_command(paths: tuple[Path, ...], rules_out: Path | None) -> None:
+    """Generate rules, `promtool check` them, and prove every SLO's alerting with promtool
+    scenarios: an outage pages, a 2x burn opens a ticket, 0.5x stays silent."""
+    _prove(_load(paths), rules_out)
+
+
+@main.command()
+@_reports_errors
+def demo() -> None:
+    """Run the whole pipeline on the bundled example definitions (or ./slo-definitions/)."""
+    paths = default_paths()
+    click.echo(f"sloguard {__version__} demo on {', '.join(map(str, paths))}")
+    loaded = load(paths)
+    click.echo(f"1. validated {_summary(loaded)}")
+    for spec in loaded.services:
+        for slo in spec.slos:
+            click.echo(f"   {spec.service}/{slo.name}: {slo.objective}% over {slo.window}")
+    _prove(loaded, None)
+
+
+def _prove(loaded: Loaded, rules_out: Path | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="sloguard-") as temp:
+        out = rules_out or Path(temp)
+        click.echo(f"2. generating rules into {out}/ and checking them with promtool")
+
+        def report(verdict: Verdict) -> None:
+            mark = "PASS" if verdict.ok else "FAIL"
+            click.echo(
+                f"   {mark} {verdict.service}/{verdict.scenario.slo}: {verdict.scenario.claim}"
+            )
+            if not verdict.ok:
+                click.echo(verdict.output, err=True)
+
+        started = time.perf_counter()
+        checked, verdicts = prove(loaded, out, RuleOptions(), report)
+        click.echo(f"   promtool check rules: {'ok' if checked.ok else 'FAILED'}")
+        if not checked.ok:
+            click.echo(checked.output, err=True)
+            sys.exit(EXIT_DRIFT)
+        failed = [v for v in verdicts if not v.ok]
+        click.echo(
+            f"3. {len(verdicts) - len(failed)} of {len(verdicts)} alerting scenarios held "
+            f"(promtool test rules, {time.perf_counter() - started:.1f}s)"
+        )
+        if failed:
+            sys.exit(EXIT_DRIFT)

@@ -1,0 +1,52 @@
+"""The one error tree of sloguard, translated once at each boundary.
+
+SloguardError
+├── SpecError        bad SLO definitions; carries every SpecProblem found (exit 2)
+├── OutputError      generated files could not be written (nothing was changed)
+└── ToolError        an external tool (promtool) is missing or failed to run
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SloguardError(Exception):
+    """Base of every error sloguard raises on purpose."""
+
+
+@dataclass(frozen=True, order=True)
+class SpecProblem:
+    """One thing wrong with a definition, located as precisely as the source allows."""
+
+    file: str
+    line: int | None
+    service: str | None
+    slo: str | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        parts = [where]
+        if self.service or self.slo:
+            parts.append(f"{self.service or '?'}/{self.slo}" if self.slo else f"{self.service}")
+        if self.field:
+            parts.append(self.field)
+        return ": ".join([*parts, self.message])
+
+
+class SpecError(SloguardError):
+    """Definitions failed to load or validate; lists every problem, not just the first."""
+
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line or 0, str(p)))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class OutputError(SloguardError):
+    """Generated output could not be written."""
+
+
+class ToolError(SloguardError):
+    """An external tool is missing or failed in a way that is not a verdict."""

@@ -1,0 +1,203 @@
+"""Every PromQL string and recorded metric name sloguard builds, in one place.
+
+Rules, dashboards and live queries all take their expressions from here, so a metric name or a
+window list can never drift between them.
+
+Recording scheme (per SLO; all series carry `service` and `slo`):
+  slo:sli_errors:rate5m, slo:sli_total:rate5m     the SLI's own queries at the 5m base window
+  slo:sli_errors:rate30m, slo:sli_total:rate30m   5m rates averaged over 30m, for the budget
+  slo:burn_rate:<window>                          error ratio over the window / error budget
+  slo:error_budget_remaining:ratio                1 - burn rate over the whole SLO window
+  slo:objective:ratio, slo:error_budget:ratio, sloguard_slo_info   metadata
+
+Where each window's error ratio comes from:
+- up to 1h, the SLI's own queries at that range (cheap: an hour of raw samples), so a full
+  outage trips the fastest tier in the workbook's ~1 minute, with no smoothing lag;
+- longer windows, the recorded 5m rates averaged over the window: a ratio of sums, so traffic
+  weighs every minute exactly (Sloth's average of 5m ratios drifts under uneven traffic), read
+  from one series per SLO instead of days of raw samples;
+- the whole SLO window, the 30m averages (6x fewer samples; 15m of smoothing is nothing
+  against 30 days).
+Every division is guarded: no traffic gives 0, never NaN.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+
+from sloguard.spec.durations import format_seconds, parse_seconds
+from sloguard.spec.model import SLI, WINDOW_PLACEHOLDER, Latency
+
+BASE_WINDOW = "5m"
+COARSE_WINDOW = "30m"
+RAW_WINDOW_MAX_SECONDS = 3600
+
+ERRORS = "slo:sli_errors:rate5m"
+TOTAL = "slo:sli_total:rate5m"
+ERRORS_COARSE = "slo:sli_errors:rate30m"
+TOTAL_COARSE = "slo:sli_total:rate30m"
+BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
+OBJECTIVE = "slo:objective:ratio"
+ERROR_BUDGET = "slo:error_budget:ratio"
+INFO = "sloguard_slo_info"
+
+
+def burn_rate_metric(window: str) -> str:
+    """Recorded burn rate over `window`, e.g. `slo:burn_rate:1h`."""
+    return f"slo:burn_rate:{window}"
+
+
+def selector(labels: Mapping[str, str], *extra: str) -> str:
+    """`{a="x",b="y"}`, values quoted as Go's %q would (JSON quoting is equivalent here);
+    `extra` matchers (such as a regex) are appended as written."""
+    matchers = [f"{k}={json.dumps(v)}" for k, v in sorted(labels.items())]
+    return "{" + ",".join([*matchers, *extra]) + "}"
+
+
+def number(value: Decimal | float) -> str:
+    """A threshold as written: `0.001`, never `0.0009999999999999432`."""
+    return format(Decimal(str(value)).normalize(), "f")
+
+
+def render_window(template: str, window: str) -> str:
+    """Put a range into a `{{window}}` query template."""
+    return WINDOW_PLACEHOLDER.sub(window, template)
+
+
+def sli_rates(sli: SLI, window: str = BASE_WINDOW, *, fill: bool = True) -> tuple[str, str]:
+    """(errors, total) rate expressions of the SLI over `window`.
+
+    With `fill`, errors fall back to zero wherever total has data, so a never-seen 5xx series
+    does not blank the ratio and both recorded series always have the same samples. Without
+    it the bad-events query is left bare, for ratios that guard their own division.
+    """
+    if sli.events is not None:
+        total = render_window(sli.events.total, window)
+        if sli.events.errors is not None:
+            errors = render_window(sli.events.errors, window)
+            return (f"({errors}) or (0 * ({total}))" if fill else errors), total
+        # Without good events every event is bad: the fill is needed either way.
+        good = render_window(sli.events.good or "", window)
+        return f"({total}) - (({good}) or (0 * ({total})))", total
+    if sli.latency is not None:
+        return latency_rates(sli.latency, window)
+    assert sli.raw is not None
+    # A raw ratio has no events: weigh every evaluation alike (one "event" per second).
+    ratio = render_window(sli.raw.error_ratio, window)
+    return ratio, f"(0 * ({ratio})) + 1"
+
+
+def latency_rates(latency: Latency, window: str = BASE_WINDOW) -> tuple[str, str]:
+    """Slow requests over all requests from a classic histogram's `_bucket` and `_count`."""
+    le = f'le=~"{le_pattern(latency.threshold_seconds)}"'
+    total = f"sum(rate({latency.metric}_count{selector(latency.selector)}[{window}]))"
+    fast = f"sum(rate({latency.metric}_bucket{selector(latency.selector, le)}[{window}]))"
+    return f"{total} - {fast}", total
+
+
+def le_pattern(seconds: float) -> str:
+    """Regex (as PromQL string text) matching an `le` boundary however it is printed:
+    `1` and `1.0` alike, since Prometheus 3 and client libraries disagree."""
+    text = number(seconds)
+    escaped = re.escape(text).replace("\\.", "\\\\.")
+    return escaped if "." in text else escaped + "(\\\\.0)?"
+
+
+def window_rate(metric: str, labels: Mapping[str, str], window: str) -> str:
+    """Average of a recorded rate over `window`: the rate over that window."""
+    if window == BASE_WINDOW and metric in (ERRORS, TOTAL):
+        return f"{metric}{selector(labels)}"
+    return f"avg_over_time({metric}{selector(labels)}[{window}])"
+
+
+def reads_raw(window: str) -> bool:
+    """Whether a window's ratio is computed from the SLI's own queries (see module docs)."""
+    return window != BASE_WINDOW and parse_seconds(window) <= RAW_WINDOW_MAX_SECONDS
+
+
+def reads_averages(window: str) -> bool:
+    """Whether a window's ratio averages the recorded 5m rates (see module docs)."""
+    return parse_seconds(window) > RAW_WINDOW_MAX_SECONDS
+
+
+def error_ratio(sli: SLI, labels: Mapping[str, str], window: str, coarse: bool = False) -> str:
+    """Error ratio over `window` as a ratio of sums; 0 (not NaN) when there was no traffic.
+
+    The fallback has the labels of the numerator (the SLI's own grouping for raw windows, the
+    recorded series' otherwise), so it only fills gaps and never duplicates a series.
+    """
+    if coarse:
+        errors = window_rate(ERRORS_COARSE, labels, window)
+        total = window_rate(TOTAL_COARSE, labels, window)
+        fallback = f"{TOTAL}{selector(labels)}"
+    elif reads_raw(window):
+        bare_errors, bare_total = sli_rates(sli, window, fill=False)
+        errors, total = f"({bare_errors})", f"({bare_total})"
+        fallback = total
+    else:
+        errors = window_rate(ERRORS, labels, window)
+        total = window_rate(TOTAL, labels, window)
+        fallback = f"{TOTAL}{selector(labels)}"
+    return f"({errors} / ({total} > 0) or 0 * {fallback})"
+
+
+def burn_rate(
+    sli: SLI, labels: Mapping[str, str], window: str, budget: Decimal, coarse: bool = False
+) -> str:
+    """Burn rate over `window`: error ratio divided by the error budget."""
+    return f"{error_ratio(sli, labels, window, coarse)} / {number(budget)}"
+
+
+def budget_remaining(
+    sli: SLI, labels: Mapping[str, str], window_seconds: int, budget: Decimal
+) -> str:
+    """Share of the error budget left over the whole SLO window (negative when overspent)."""
+    window = format_seconds(window_seconds)
+    return f"1 - {burn_rate(sli, labels, window, budget, coarse=True)}"
+
+
+def burning(labels: Mapping[str, str], window: str, factor: float) -> str:
+    """The recorded burn rate over `window` where it exceeds `factor`."""
+    return f"{burn_rate_metric(window)}{selector(labels)} > {number(factor)}"
+
+
+def enough_events(labels: Mapping[str, str], window: str, minimum: int) -> str:
+    """At least `minimum` events in `window` (the low-traffic guard)."""
+    seconds = number(parse_seconds(window))
+    return f"{window_rate(TOTAL, labels, window)} * {seconds} >= {minimum}"
+
+
+def tier_condition(
+    labels: Mapping[str, str], long: str, short: str, factor: float, min_events: int
+) -> str:
+    """Both windows burn faster than `factor`; the alert's value is the long window's burn."""
+    parts = [burning(labels, long, factor), burning(labels, short, factor)]
+    if min_events:
+        parts.append(enough_events(labels, short, min_events))
+    return "(" + " and ".join(parts) + ")"
+
+
+def any_of(conditions: list[str]) -> str:
+    """Fire on any condition; one alert per severity, not one per tier."""
+    return "\nor\n".join(conditions)
+
+
+def coarse_rate(metric: str, labels: Mapping[str, str]) -> str:
+    """A 5m base rate averaged over 30m, recorded so the budget scans 6x fewer samples."""
+    return window_rate(metric, labels, COARSE_WINDOW)
+
+
+def constant(value: Decimal | float) -> str:
+    return f"vector({number(value)})"
+
+
+def budget_left_template(service: str, slo: str) -> str:
+    """Alert template text that reads the budget left at notification time."""
+    query = f"{BUDGET_REMAINING}{selector({'service': service, 'slo': slo})}"
+    return (
+        f"{{{{ with query `{query}` }}}}"
+        "{{ . | first | value | humanizePercentage }}{{ else }}unknown{{ end }}"
+    )

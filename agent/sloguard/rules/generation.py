@@ -1,0 +1,156 @@
+"""One service's SLOs to Prometheus rule groups (plain data, ready to serialise).
+
+Two groups per service. The fast group (30s) records the SLI at the 5m base, the burn rates the
+page tiers need and the page alert: one pass from raw counters to alert, no extra hop. The slow
+group (5m) records the 30m averages, the longer burn rates, the budget left, metadata and the
+ticket alert; those move slowly, so evaluating them 10x less often costs nothing in precision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sloguard import promql
+from sloguard.burnrate import budget_spent, tiers_for
+from sloguard.links import dashboard_url
+from sloguard.spec.durations import parse_seconds
+from sloguard.spec.model import SLO, ServiceSLOs, Severity
+
+Rule = dict[str, Any]
+Group = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RuleOptions:
+    """Knobs of rule generation that are not part of a definition."""
+
+    fast_interval: str = "30s"
+    slow_interval: str = "5m"
+    grafana_url: str = ""
+
+
+def render_groups(spec: ServiceSLOs, options: RuleOptions | None = None) -> list[Group]:
+    """The fast and slow rule groups for every SLO of one service."""
+    options = options or RuleOptions()
+    fast: list[Rule] = []
+    slow: list[Rule] = []
+    for slo in spec.slos:
+        slo_fast, slo_slow = _slo_rules(spec, slo, options)
+        fast.extend(slo_fast)
+        slow.extend(slo_slow)
+    return [
+        {"name": f"sloguard-{spec.service}-fast", "interval": options.fast_interval, "rules": fast},
+        {"name": f"sloguard-{spec.service}-slow", "interval": options.slow_interval, "rules": slow},
+    ]
+
+
+def _slo_rules(spec: ServiceSLOs, slo: SLO, options: RuleOptions) -> tuple[list[Rule], list[Rule]]:
+    ids = {"service": spec.service, "slo": slo.name}
+    labels = {**spec.labels, **slo.labels, **ids}
+    budget = slo.error_budget
+    tiers = tiers_for(slo)
+    page_windows = _windows(t for t in tiers if t.severity is Severity.PAGE)
+    ticket_windows = _windows(t for t in tiers if t.severity is Severity.TICKET) - page_windows
+    errors, total = promql.sli_rates(slo.sli)
+
+    fast: list[Rule] = [
+        _record(promql.ERRORS, errors, labels),
+        _record(promql.TOTAL, total, labels),
+        *(
+            _record(promql.burn_rate_metric(w), promql.burn_rate(slo.sli, ids, w, budget), labels)
+            for w in _ordered(page_windows)
+        ),
+    ]
+    slow: list[Rule] = [
+        _record(promql.ERRORS_COARSE, promql.coarse_rate(promql.ERRORS, ids), labels),
+        _record(promql.TOTAL_COARSE, promql.coarse_rate(promql.TOTAL, ids), labels),
+        *(
+            _record(promql.burn_rate_metric(w), promql.burn_rate(slo.sli, ids, w, budget), labels)
+            for w in _ordered(ticket_windows)
+        ),
+        _record(
+            promql.BUDGET_REMAINING,
+            promql.budget_remaining(slo.sli, ids, slo.window_seconds, budget),
+            labels,
+        ),
+        _record(promql.OBJECTIVE, promql.constant(slo.objective_ratio), labels),
+        _record(promql.ERROR_BUDGET, promql.constant(budget), labels),
+        _record(
+            promql.INFO,
+            promql.constant(1),
+            {
+                **labels,
+                "objective": promql.number(slo.objective),
+                "window": slo.window,
+                "sli": _sli_kind(slo),
+            },
+        ),
+    ]
+    for severity, group in ((Severity.PAGE, fast), (Severity.TICKET, slow)):
+        alert = _alert(spec, slo, severity, labels, options)
+        if alert:
+            group.append(alert)
+    return fast, slow
+
+
+def _alert(
+    spec: ServiceSLOs, slo: SLO, severity: Severity, labels: dict[str, str], options: RuleOptions
+) -> Rule | None:
+    route = getattr(slo.alerting, severity.value)
+    tiers = [t for t in tiers_for(slo) if t.severity is severity]
+    if route.disable or not tiers:
+        return None
+    ids = {"service": spec.service, "slo": slo.name}
+    expr = promql.any_of(
+        [
+            promql.tier_condition(ids, t.long, t.short, t.factor, slo.alerting.min_events)
+            for t in tiers
+        ]
+    )
+    pairs = ", ".join(
+        f"{promql.number(t.factor)}x over {t.long} and {t.short} "
+        f"({budget_spent(t, slo.window_seconds):.0%} of budget)"
+        for t in tiers
+    )
+    where = f"{spec.service}/{slo.name}"
+    annotations = {
+        "summary": f"{where} is burning its error budget "
+        '{{ $value | printf "%.1f" }}x too fast',
+        "description": (
+            f"{slo.description.strip() + ' ' if slo.description.strip() else ''}"
+            f"Objective {promql.number(slo.objective)}% over {slo.window}. The error budget is "
+            'being spent {{ $value | printf "%.1f" }}x faster than the window allows '
+            f"(this {severity.value} fires at {pairs}). "
+            f"Budget left: {promql.budget_left_template(spec.service, slo.name)}."
+        ),
+        "dashboard_url": slo.alerting.dashboard
+        or dashboard_url(spec.service, slo.name, options.grafana_url),
+    }
+    if slo.alerting.runbook:
+        annotations["runbook_url"] = slo.alerting.runbook
+    annotations.update(slo.alerting.annotations)
+    annotations.update(route.annotations)
+    return {
+        "alert": slo.alerting.name,
+        "expr": expr,
+        "labels": {**labels, "severity": severity.value, **slo.alerting.labels, **route.labels},
+        "annotations": annotations,
+    }
+
+
+def _record(name: str, expr: str, labels: dict[str, str]) -> Rule:
+    return {"record": name, "expr": expr, "labels": dict(sorted(labels.items()))}
+
+
+def _windows(tiers: Any) -> set[str]:
+    return {w for t in tiers for w in (t.long, t.short)}
+
+
+def _ordered(windows: set[str]) -> list[str]:
+    return sorted(windows, key=parse_seconds)
+
+
+def _sli_kind(slo: SLO) -> str:
+    sli = slo.sli
+    return "events" if sli.events else "latency" if sli.latency else "raw"

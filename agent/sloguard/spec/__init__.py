@@ -1,0 +1,1 @@
+"""The SLO model, the readers of native, Sloth and OpenSLO definitions, and validation."""

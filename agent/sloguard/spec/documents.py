@@ -1,0 +1,94 @@
+"""YAML text to plain data that remembers the line of every key, so errors can point at it.
+
+Only safe YAML is read (no tags that build objects). Each document's values come with a map from
+their path (`("slos", 0, "sli")`) to the 1-based line where that node starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+try:  # libyaml is many times faster; fall back to pure Python where it is not built.
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document of a file, with the line of each node."""
+
+    data: Any
+    lines: Mapping[Path, int] = field(default_factory=dict)
+    index: int = 0
+
+    def line(self, path: Path) -> int | None:
+        """Line of the deepest node on `path` that exists in the source."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return None
+
+
+class DocumentError(ValueError):
+    """The text is not valid YAML; `line` is 1-based where known."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def parse_documents(text: str) -> list[Document]:
+    """Every non-empty document in `text`, or DocumentError."""
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        reason = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise DocumentError(f"invalid YAML: {reason}", mark.line + 1 if mark else None) from exc
+    except yaml.YAMLError as exc:
+        raise DocumentError(f"invalid YAML: {exc}", None) from exc
+    documents = []
+    loader = _Loader("")
+    try:
+        for index, node in enumerate(nodes):
+            if node is None:
+                continue
+            lines: dict[Path, int] = {}
+            data = _build(loader, node, (), lines)
+            if data is not None:
+                documents.append(Document(data=data, lines=lines, index=index))
+    finally:
+        loader.dispose()
+    return documents
+
+
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+def _build(loader: _Loader, node: yaml.Node, path: Path, lines: dict[Path, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
+        raise DocumentError(f"unsupported YAML tag {node.tag!r}", node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _build(loader, key_node, path, {})
+            if key in result:
+                raise DocumentError(f"duplicate key {key!r}", key_node.start_mark.line + 1)
+            result[key] = _build(loader, value_node, (*path, str(key)), lines)
+            lines[(*path, str(key))] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, (*path, i), lines) for i, item in enumerate(node.value)]
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.constructor.ConstructorError as exc:
+        line = node.start_mark.line + 1
+        raise DocumentError(f"unsupported YAML value: {exc.problem}", line) from exc

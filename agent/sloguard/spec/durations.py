@@ -1,0 +1,42 @@
+"""Prometheus-style durations (`5m`, `1h30m`, `30d`), parsed to whole seconds and printed back."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS: dict[str, int] = {
+    "y": 365 * 86400,
+    "w": 7 * 86400,
+    "d": 86400,
+    "h": 3600,
+    "m": 60,
+    "s": 1,
+}
+_PART = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
+_WHOLE = re.compile(r"^(?:\d+(?:ms|y|w|d|h|m|s))+$")
+
+
+def parse_seconds(text: str) -> float:
+    """Seconds in a Prometheus duration; raises ValueError with a readable reason."""
+    text = text.strip()
+    if not _WHOLE.match(text):
+        raise ValueError(f"{text!r} is not a duration such as 5m, 1h30m or 30d")
+    total = 0.0
+    for amount, unit in _PART.findall(text):
+        total += int(amount) / 1000 if unit == "ms" else int(amount) * _UNITS[unit]
+    if total <= 0:
+        raise ValueError(f"{text!r} must be longer than zero")
+    return total
+
+
+def format_seconds(seconds: int) -> str:
+    """The shortest Prometheus duration for whole seconds (`90` -> `1m30s`, `2592000` -> `30d`)."""
+    if seconds <= 0:
+        raise ValueError("a duration must be longer than zero")
+    parts = []
+    rest = seconds
+    for unit in ("d", "h", "m", "s"):
+        amount, rest = divmod(rest, _UNITS[unit])
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts)

@@ -1,0 +1,263 @@
+"""The native SLO definition model: what people write in `slo-definitions/`, and its JSON Schema.
+
+Sloth and OpenSLO readers translate into this model, so every later step (validation, rules,
+dashboards, evaluation) sees one shape. Field-level checks live here; checks that need the whole
+definition (PromQL syntax, tiers that can never fire, duplicates) live in `validation`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sloguard.spec.durations import parse_seconds
+
+# Kubernetes label values (<= 63 chars): service and SLO names become label values everywhere.
+NAME_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+LABEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+WINDOW_PLACEHOLDER = re.compile(r"\{\{\s*window\s*\}\}")
+
+Name = Annotated[
+    str,
+    Field(
+        pattern=NAME_PATTERN,
+        description="Usable as a Kubernetes label value: 1-63 characters, alphanumeric at both "
+        "ends, `-`, `_` and `.` inside.",
+    ),
+]
+Labels = Annotated[
+    dict[Annotated[str, Field(pattern=LABEL_NAME_PATTERN)], str],
+    Field(description="Prometheus labels added to what is generated."),
+]
+Query = Annotated[str, Field(min_length=1, description="PromQL; `{{window}}` marks the range.")]
+
+
+class Strict(BaseModel):
+    """Base for every part of a definition: unknown fields are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Calendar(StrEnum):
+    """Calendar-aligned SLO windows (UTC)."""
+
+    WEEK = "week"
+    MONTH = "month"
+
+
+# Nominal length of a calendar window, for scaling alert windows.
+CALENDAR_SECONDS = {Calendar.WEEK: 7 * 86400, Calendar.MONTH: 30 * 86400}
+
+
+class Events(Strict):
+    """Bad (or good) events over all events: each a PromQL rate over `{{window}}`."""
+
+    errors: Query | None = Field(None, description="Rate of bad events over `{{window}}`.")
+    good: Query | None = Field(None, description="Rate of good events over `{{window}}`.")
+    total: Query = Field(description="Rate of all events over `{{window}}`.")
+
+    @model_validator(mode="after")
+    def _one_of_errors_or_good(self) -> Self:
+        if (self.errors is None) == (self.good is None):
+            raise ValueError("set exactly one of `errors` or `good` beside `total`")
+        return self
+
+
+class Raw(Strict):
+    """A precomputed error ratio (0-1); budgets become time averages, so prefer `events`."""
+
+    error_ratio: Query = Field(description="PromQL error ratio in [0, 1] over `{{window}}`.")
+
+
+class Latency(Strict):
+    """Requests slower than a threshold are bad, read from a classic Prometheus histogram."""
+
+    metric: str = Field(
+        pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+        description="Histogram base name, without `_bucket`/`_count`.",
+    )
+    selector: dict[Annotated[str, Field(pattern=LABEL_NAME_PATTERN)], str] = Field(
+        default_factory=dict, description="Equality matchers selecting the service's series."
+    )
+    threshold: str = Field(
+        description="Duration such as `300ms`; must be an existing `le` bucket boundary."
+    )
+
+    @field_validator("metric")
+    @classmethod
+    def _base_name(cls, value: str) -> str:
+        for suffix in ("_bucket", "_count", "_sum"):
+            if value.endswith(suffix):
+                raise ValueError(f"give the base name without {suffix!r}")
+        return value
+
+    @field_validator("threshold")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_seconds(value)
+        return value
+
+    @property
+    def threshold_seconds(self) -> float:
+        return parse_seconds(self.threshold)
+
+
+class SLI(Strict):
+    """How good and bad events are counted; exactly one kind."""
+
+    events: Events | None = None
+    raw: Raw | None = None
+    latency: Latency | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        kinds = [k for k in ("events", "raw", "latency") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("set exactly one of `events`, `raw` or `latency`")
+        return self
+
+
+class Severity(StrEnum):
+    PAGE = "page"
+    TICKET = "ticket"
+
+
+class Route(Strict):
+    """Where one severity goes: extra labels (e.g. `severity`, `team`) and annotations."""
+
+    disable: bool = False
+    labels: Labels = {}
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class Tier(Strict):
+    """One multi-window burn-rate condition: both windows must burn faster than `factor`."""
+
+    severity: Severity
+    long: str = Field(description="Long window, e.g. `1h`.")
+    short: str = Field(description="Short window, e.g. `5m`; at least 5m.")
+    factor: float = Field(gt=0, description="Burn-rate threshold (1 = budget gone at window end).")
+
+    @field_validator("long", "short")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_seconds(value)
+        return value
+
+
+class Alerting(Strict):
+    """Burn-rate alerting; the defaults are the SRE workbook's, scaled to the SLO window."""
+
+    name: str = Field(
+        "SLOErrorBudgetBurn",
+        pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$",
+        description="Alert name shared by both severities, so Alertmanager can inhibit tickets.",
+    )
+    runbook: str | None = Field(None, description="URL of the runbook (`runbook_url`).")
+    dashboard: str | None = Field(None, description="URL of the dashboard (`dashboard_url`).")
+    min_events: int = Field(
+        0,
+        ge=0,
+        description="Do not alert while the short window holds fewer events than this "
+        "(keeps a low-traffic service from paging on one failed request).",
+    )
+    labels: Labels = {}
+    annotations: dict[str, str] = Field(default_factory=dict)
+    page: Route = Field(default_factory=Route)
+    ticket: Route = Field(default_factory=Route)
+    windows: list[Tier] | None = Field(
+        None,
+        description="Replace the default tiers (14.4x 1h/5m, 6x 6h/30m page; 3x 1d/2h, "
+        "1x 3d/6h ticket at 30d).",
+    )
+
+
+class SLO(Strict):
+    """One objective of a service."""
+
+    name: Name
+    objective: float = Field(gt=0, lt=100, description="Target in percent, e.g. 99.9.")
+    window: str = Field(
+        "30d", description="Rolling duration (`30d`, `4w`) or calendar `month` / `week`."
+    )
+    description: str = ""
+    labels: Labels = {}
+    sli: SLI
+    alerting: Alerting = Field(default_factory=Alerting)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        if value in Calendar.__members__.values():
+            return value
+        if parse_seconds(value) < 86400:
+            raise ValueError("an SLO window must be at least 1d")
+        return value
+
+    @property
+    def calendar(self) -> Calendar | None:
+        return Calendar(self.window) if self.window in Calendar.__members__.values() else None
+
+    @property
+    def window_seconds(self) -> int:
+        """Length of the window; a calendar window counts its nominal length."""
+        calendar = self.calendar
+        return CALENDAR_SECONDS[calendar] if calendar else int(parse_seconds(self.window))
+
+    @property
+    def objective_ratio(self) -> Decimal:
+        # Decimal from the written digits: 99.9 -> 0.999 exactly, never 0.9990000000000001.
+        return Decimal(repr(self.objective)) / 100
+
+    @property
+    def error_budget(self) -> Decimal:
+        return 1 - self.objective_ratio
+
+
+class ServiceSLOs(Strict):
+    """One file's worth: a service and its SLOs."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"$id": "https://sloguard.dev/schema/slo-definitions.json"},
+    )
+
+    service: Name
+    labels: Labels = {}
+    slos: list[SLO] = Field(min_length=1)
+
+
+def merge_services(specs: Iterable[ServiceSLOs]) -> list[ServiceSLOs]:
+    """One spec per service name: SLOs of a service may come from several files or formats."""
+    merged: dict[str, list[ServiceSLOs]] = {}
+    for spec in specs:
+        merged.setdefault(spec.service, []).append(spec)
+    result = []
+    for service, parts in sorted(merged.items()):
+        if len(parts) == 1:
+            result.append(parts[0])
+            continue
+        slos = [
+            slo.model_copy(update={"labels": {**part.labels, **slo.labels}})
+            for part in parts
+            for slo in part.slos
+        ]
+        result.append(ServiceSLOs(service=service, labels={}, slos=slos))
+    return result
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the native format, for editors (yaml-language-server) and CI."""
+    schema = ServiceSLOs.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "sloguard SLO definitions"
+    return schema
+
+
+Format = Literal["native", "sloth", "sloth-crd", "openslo"]

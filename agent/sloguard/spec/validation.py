@@ -1,0 +1,196 @@
+"""Definitions to validated models, collecting every problem across every file.
+
+Beyond the model's own field checks: PromQL syntax (a real parser), `{{window}}` where a range is
+needed, reserved labels, tiers that can never fire (factor x budget >= 1), alert windows that do
+not fit the SLO window, and the same SLO defined twice.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import promql_parser
+from pydantic import ValidationError
+
+from sloguard.burnrate import BASE_WINDOW_SECONDS, tiers_for
+from sloguard.errors import SpecProblem
+from sloguard.promql import render_window
+from sloguard.spec.documents import Path
+from sloguard.spec.durations import parse_seconds
+from sloguard.spec.model import SLO, WINDOW_PLACEHOLDER, ServiceSLOs, json_schema
+from sloguard.spec.sources import Definition
+
+RESERVED_LABELS = frozenset({"service", "slo", "severity"})
+
+
+@dataclass(frozen=True)
+class Validated:
+    """A definition that passed every check, with the source it came from."""
+
+    spec: ServiceSLOs
+    source: Definition
+
+
+def validate(definitions: list[Definition]) -> tuple[list[Validated], list[SpecProblem]]:
+    """The definitions that are valid, and every problem of those that are not."""
+    valid: list[Validated] = []
+    problems: list[SpecProblem] = []
+    for definition in definitions:
+        try:
+            spec = ServiceSLOs.model_validate(definition.data)
+        except ValidationError as exc:
+            problems.extend(_from_pydantic(definition, exc))
+            continue
+        found = [
+            _problem(definition, spec.service, path, message)
+            for path, message in check_service(spec)
+        ]
+        problems.extend(found)
+        if not found:
+            valid.append(Validated(spec, definition))
+    problems.extend(_duplicates(valid))
+    duplicated = {(p.service, p.slo) for p in problems if p.message.startswith("duplicate")}
+    valid = [
+        v for v in valid if not any((v.spec.service, s.name) in duplicated for s in v.spec.slos)
+    ]
+    return valid, problems
+
+
+def check_service(spec: ServiceSLOs) -> Iterator[tuple[Path, str]]:
+    """(native path, message) for every cross-field problem of one service."""
+    for key in sorted(RESERVED_LABELS & spec.labels.keys()):
+        yield ("labels", key), f"label {key!r} is reserved: sloguard sets it"
+    names: set[str] = set()
+    for i, slo in enumerate(spec.slos):
+        at: Path = ("slos", i)
+        if slo.name in names:
+            yield (*at, "name"), f"duplicate SLO {slo.name!r} in service {spec.service!r}"
+        names.add(slo.name)
+        for key in sorted(RESERVED_LABELS & slo.labels.keys()):
+            yield (*at, "labels", key), f"label {key!r} is reserved: sloguard sets it"
+        yield from ((p, m) for p, m in _check_sli(slo, at))
+        yield from ((p, m) for p, m in _check_alerting(slo, at))
+
+
+def _check_sli(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
+    sli = slo.sli
+    queries: list[tuple[Path, str, bool]] = []
+    if sli.events:
+        for key in ("errors", "good", "total"):
+            query = getattr(sli.events, key)
+            if query is not None:
+                queries.append(((*at, "sli", "events", key), query, True))
+        other = sli.events.errors or sli.events.good
+        if other is not None and other.strip() == sli.events.total.strip():
+            yield (*at, "sli", "events", "total"), "total must differ from errors/good"
+    if sli.raw:
+        queries.append(((*at, "sli", "raw", "error_ratio"), sli.raw.error_ratio, False))
+        if slo.alerting.min_events:
+            yield (
+                (*at, "alerting", "min_events"),
+                "min_events needs an events or latency SLI: a raw ratio has no event count",
+            )
+    for path, query, needs_window in queries:
+        if needs_window and not WINDOW_PLACEHOLDER.search(query):
+            yield path, "must contain {{window}} as the range of its rates, e.g. [{{window}}]"
+            continue
+        try:
+            promql_parser.parse(render_window(query, "5m"))
+        except ValueError as exc:
+            yield path, f"invalid PromQL: {exc}"
+    if sli.latency and sli.latency.threshold_seconds <= 0:
+        yield (*at, "sli", "latency", "threshold"), "threshold must be positive"
+
+
+def _check_alerting(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
+    budget = slo.error_budget
+    for j, tier in enumerate(tiers_for(slo)):
+        where: Path = (
+            (*at, "alerting", "windows", j) if slo.alerting.windows else (*at, "objective")
+        )
+        needed = tier.factor * float(budget)
+        if needed >= 1:
+            yield (
+                where,
+                (
+                    f"the {tier.severity} tier {tier.factor:g}x over {tier.long}/{tier.short} can "
+                    f"never fire: it needs an error ratio of {needed:.3g} (over 100%) at objective "
+                    f"{slo.objective}%; lower the factor or raise the objective"
+                ),
+            )
+        if slo.alerting.windows:
+            short, long = parse_seconds(tier.short), parse_seconds(tier.long)
+            if short < BASE_WINDOW_SECONDS:
+                yield (*where, "short"), "the short window must be at least 5m"
+            if short >= long:
+                yield (*where, "short"), "the short window must be shorter than the long one"
+            if long > slo.window_seconds:
+                yield (*where, "long"), "the long window must not exceed the SLO window"
+            if short % 60 or long % 60:
+                yield where, "alert windows must be whole minutes"
+    for route in ("page", "ticket"):
+        labels = getattr(slo.alerting, route).labels
+        for key in sorted({"service", "slo"} & labels.keys()):
+            yield (
+                (*at, "alerting", route, "labels", key),
+                f"label {key!r} is reserved: sloguard sets it",
+            )
+
+
+def _duplicates(valid: list[Validated]) -> Iterator[SpecProblem]:
+    seen: dict[tuple[str, str], Validated] = {}
+    for item in valid:
+        for i, slo in enumerate(item.spec.slos):
+            key = (item.spec.service, slo.name)
+            if key in seen:
+                first = seen[key].source
+                line, field = item.source.locate(("slos", i, "name"))
+                yield SpecProblem(
+                    item.source.file,
+                    line,
+                    key[0],
+                    key[1],
+                    field,
+                    f"duplicate SLO: also defined in {first.file}",
+                )
+            else:
+                seen[key] = item
+
+
+def _from_pydantic(definition: Definition, exc: ValidationError) -> Iterator[SpecProblem]:
+    for error in exc.errors():
+        path: Path = tuple(error["loc"])
+        slo = None
+        if len(path) >= 2 and path[0] == "slos" and isinstance(path[1], int):
+            slo = definition.slo_name(path[1])
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field" + _did_you_mean(str(path[-1]))
+        elif error["type"] == "missing":
+            message = "required field is missing"
+        line, field = definition.locate(path)
+        yield SpecProblem(definition.file, line, definition.service, slo, field or None, message)
+
+
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name, _field_names(), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@functools.cache
+def _field_names() -> tuple[str, ...]:
+    schema = json_schema()
+    names = set(schema["properties"])
+    for definition in schema["$defs"].values():
+        names.update(definition.get("properties", {}))
+    return tuple(sorted(names))
+
+
+def _problem(definition: Definition, service: str, path: Path, message: str) -> SpecProblem:
+    index = path[1] if len(path) >= 2 and path[0] == "slos" else None
+    slo = definition.slo_name(index) if isinstance(index, int) else None
+    line, field = definition.locate(path)
+    return SpecProblem(definition.file, line, service, slo, field or None, message)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what sloguard's demo and tests need on Debian/Ubuntu: promtool (Debian's prometheus
+# package), a Python virtual environment with uv, and the package with its locked dependencies.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} with apt-get"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+uv=$(command -v uv || true)
+if [ -z "$uv" ]; then
+  if [ ! -x .tools/bin/uv ]; then
+    echo "setup: installing uv into .tools/"
+    python3 -m venv .tools
+    .tools/bin/pip install -q 'uv>=0.4,<1'
+  fi
+  uv=.tools/bin/uv
+fi
+"$uv" sync --frozen --quiet

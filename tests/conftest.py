@@ -1,0 +1,66 @@
+"""Shared fixtures: definitions written to temporary files, and promtool from Debian."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sloguard import yamltext
+from sloguard.loading import Loaded, load
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """promtool is a real dependency of the tests: install it, never skip (scripts/setup.sh)."""
+    found = shutil.which("promtool")
+    if not found:
+        pytest.fail("promtool is not on PATH: run scripts/setup.sh (apt-get install prometheus)")
+    return found
+
+
+WriteDefs = Callable[..., Path]
+
+
+@pytest.fixture
+def write_defs(tmp_path: Path) -> WriteDefs:
+    """Write YAML texts (dedented) as definition files; returns their directory."""
+    directory = tmp_path / "defs"
+    directory.mkdir()
+
+    def write(**files: str) -> Path:
+        for name, text in files.items():
+            (directory / name).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+        return directory
+
+    return write
+
+
+def load_text(tmp_path: Path, text: str, name: str = "svc.yaml") -> Loaded:
+    """Load one definition file given as text."""
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return load([path])
+
+
+def run_promtool_test(
+    directory: Path, document: dict[str, object]
+) -> subprocess.CompletedProcess[str]:
+    """Write a promtool unit-test file into `directory` and run it there."""
+    test_file = directory / "scenario.test.yml"
+    test_file.write_text(yamltext.dump(document), encoding="utf-8")
+    return subprocess.run(
+        ["promtool", "test", "rules", test_file.name],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )

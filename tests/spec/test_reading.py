@@ -1,0 +1,244 @@
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sloguard.spec.documents import parse_documents
+from sloguard.spec.reading import detect_format, read_definitions
+from sloguard.spec.validation import validate
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def read(text: str, name: str = "f.yaml") -> tuple[list, list]:
+    definitions, problems = read_definitions({name: textwrap.dedent(text).lstrip()})
+    valid, invalid = validate(definitions)
+    return valid, problems + invalid
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [
+        ("service: a\nslos: []\n", "native"),
+        ("version: prometheus/v1\nservice: a\nslos: []\n", "sloth"),
+        ("apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\nspec: {}\n", "sloth-crd"),
+        ("apiVersion: openslo/v1\nkind: SLO\n", "openslo"),
+        ("apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\n", None),
+        ("- a\n- b\n", None),
+    ],
+)
+def test_format_is_detected_from_the_document(text: str, fmt: str | None) -> None:
+    [document] = parse_documents(text)
+    assert detect_format(document) == fmt
+
+
+@pytest.mark.parametrize("fmt", ["native", "sloth", "sloth-crd", "openslo"])
+def test_every_format_reads_to_the_same_slo(fmt: str) -> None:
+    [path] = sorted((FIXTURES / fmt).iterdir())
+    definitions, problems = read_definitions({str(path): path.read_text()})
+    valid, invalid = validate(definitions)
+    assert problems == invalid == []
+    [item] = valid
+    spec = item.spec
+    assert item.source.format == fmt
+    [slo] = spec.slos
+    assert (spec.service, slo.name, slo.objective, slo.window) == (
+        "shop",
+        "availability",
+        99.9,
+        "30d",
+    )
+    assert {**spec.labels, **slo.labels} == {"team": "web"}
+    assert slo.description == "Shop requests that do not fail."
+    assert slo.sli.events is not None
+    assert "[{{window}}]" in slo.sli.events.total
+    assert 'code=~"5.."' in (slo.sli.events.errors or "")
+    if fmt != "openslo":  # OpenSLO has no runbook field
+        assert slo.alerting.runbook == "https://runbooks.example.com/shop"
+
+
+def test_sloth_raw_ratio_and_disabled_alerts() -> None:
+    valid, problems = read("""
+        version: prometheus/v1
+        service: api
+        slos:
+          - name: ratio
+            objective: 99
+            sli:
+              raw:
+                error_ratio_query: sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))
+            alerting:
+              name: ApiRatio
+              labels: {team: x}
+              ticket_alert: {disable: true}
+    """)
+    assert problems == []
+    [slo] = valid[0].spec.slos
+    assert slo.sli.raw is not None and "[{{window}}]" in slo.sli.raw.error_ratio
+    assert slo.alerting.name == "ApiRatio"
+    assert slo.alerting.ticket.disable
+    assert slo.alerting.labels == {"team": "x"}
+
+
+def test_sloth_sli_plugins_are_refused_with_a_way_forward() -> None:
+    _, problems = read("""
+        version: prometheus/v1
+        service: api
+        slos:
+          - name: x
+            objective: 99
+            sli:
+              plugin: {id: sloth-common/kubernetes/apiserver/availability}
+    """)
+    [problem] = problems
+    assert (problem.line, problem.service, problem.slo) == (7, "api", "x")
+    assert "SLI plugins are not supported" in problem.message
+    assert problem.field == "slos[0].sli.plugin"
+
+
+def test_sloth_errors_point_at_sloth_field_names() -> None:
+    _, problems = read("""
+        version: prometheus/v1
+        service: api
+        slos:
+          - name: x
+            objective: 99
+            sli:
+              events:
+                error_query: sum(rate(e[{{.window}}])
+                total_query: sum(rate(t[{{.window}}]))
+    """)
+    [problem] = problems
+    assert problem.field == "slos[0].sli.events.error_query"
+    assert problem.line == 8
+    assert problem.slo == "x"
+    assert "invalid PromQL" in problem.message
+
+
+def test_openslo_inline_good_total_with_target_percent_and_calendar_month() -> None:
+    valid, problems = read("""
+        apiVersion: openslo/v1
+        kind: SLO
+        metadata: {name: checkout-avail}
+        spec:
+          service: checkout
+          indicator:
+            metadata: {name: good-requests}
+            spec:
+              ratioMetric:
+                counter: true
+                good: {metricSource: {type: Prometheus, spec: {query: 'http_total{code!~"5.."}'}}}
+                total: {metricSource: {type: Prometheus, spec: {query: http_total}}}
+          timeWindow:
+            - duration: 1M
+              calendar: {startTime: "2024-01-01 00:00:00", timeZone: UTC}
+          budgetingMethod: Occurrences
+          objectives:
+            - targetPercent: 99.5
+    """)
+    assert problems == []
+    [slo] = valid[0].spec.slos
+    assert slo.window == "month"
+    assert slo.objective == 99.5
+    assert slo.sli.events is not None
+    assert slo.sli.events.good == 'sum(rate(http_total{code!~"5.."}[{{window}}]))'
+
+
+def test_openslo_raw_success_ratio_is_inverted() -> None:
+    valid, problems = read("""
+        apiVersion: openslo/v1
+        kind: SLO
+        metadata: {name: probe}
+        spec:
+          service: edge
+          indicator:
+            metadata: {name: probe-success}
+            spec:
+              ratioMetric:
+                rawType: success
+                raw: {metricSource: {type: Prometheus, spec: {query: 'avg_over_time(probe_success[{{window}}])'}}}
+          timeWindow: [{duration: 4w, isRolling: true}]
+          budgetingMethod: Occurrences
+          objectives: [{target: 0.99}]
+    """)
+    assert problems == []
+    [slo] = valid[0].spec.slos
+    assert slo.window == "4w"
+    assert slo.sli.raw is not None
+    assert slo.sli.raw.error_ratio == "1 - (avg_over_time(probe_success[{{window}}]))"
+
+
+def test_openslo_several_objectives_become_several_slos() -> None:
+    valid, problems = read("""
+        apiVersion: openslo/v1
+        kind: SLO
+        metadata: {name: api}
+        spec:
+          service: api
+          indicator:
+            metadata: {name: r}
+            spec: {ratioMetric: {counter: true, bad: {metricSource: {spec: {query: e}}}, total: {metricSource: {spec: {query: t}}}}}
+          timeWindow: [{duration: 1Q, isRolling: true}]
+          budgetingMethod: Occurrences
+          objectives:
+            - {displayName: strict, target: 0.999}
+            - {displayName: loose, target: 0.99}
+    """)
+    assert problems == []
+    assert sorted(s.name for v in valid for s in v.spec.slos) == ["api-loose", "api-strict"]
+    assert {s.window for v in valid for s in v.spec.slos} == {"90d"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ("budgetingMethod: Timeslices", "spec.budgetingMethod", "not supported"),
+        ("indicatorRef: nowhere", "spec.indicatorRef", "no SLI named 'nowhere'"),
+    ],
+)
+def test_openslo_unsupported_parts_are_named(change: str, field: str, message: str) -> None:
+    text = textwrap.dedent("""
+        apiVersion: openslo/v1
+        kind: SLO
+        metadata: {name: api}
+        spec:
+          service: api
+          indicator:
+            metadata: {name: r}
+            spec: {ratioMetric: {counter: true, bad: {metricSource: {spec: {query: e}}}, total: {metricSource: {spec: {query: t}}}}}
+          timeWindow: [{duration: 30d, isRolling: true}]
+          budgetingMethod: Occurrences
+          objectives: [{target: 0.99}]
+    """)
+    key = change.split(":")[0]
+    if key == "indicatorRef":
+        text = text.replace("  indicator:\n", "  indicatorRef: nowhere\n  unused:\n")
+    else:
+        text = text.replace("budgetingMethod: Occurrences", change)
+    _, problems = read(text)
+    assert [p.field for p in problems] == [field]
+    assert message in problems[0].message
+
+
+def test_openslo_threshold_metrics_are_refused() -> None:
+    _, problems = read("""
+        apiVersion: openslo/v1
+        kind: SLO
+        metadata: {name: p99}
+        spec:
+          service: api
+          indicator:
+            metadata: {name: p99}
+            spec: {thresholdMetric: {metricSource: {spec: {query: x}}}}
+          timeWindow: [{duration: 30d, isRolling: true}]
+          budgetingMethod: Occurrences
+          objectives: [{op: lte, value: 0.3, target: 0.99}]
+    """)
+    assert ["thresholdMetric SLIs are not supported" in p.message for p in problems] == [True]
+
+
+def test_unrecognised_documents_are_reported_with_their_file() -> None:
+    _, problems = read("kind: Something\n", name="odd.yaml")
+    [problem] = problems
+    assert problem.file == "odd.yaml"
+    assert "unrecognised format" in problem.message
