@@ -13,7 +13,7 @@ from sloguard.files import write_files
 from sloguard.loading import Loaded
 from sloguard.rules.generation import RuleOptions
 from sloguard.rules.output import RuleFormat, render_rule_file, render_rule_files
-from sloguard.scenarios import Scenario, scenario_spec, scenarios_for, test_document
+from sloguard.scenarios import Scenario, promtool_tests, scenario_spec, scenarios_for
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def prove(
             for scenario in scenarios_for(spec, slo):
                 test_file = out_dir / f".{spec.service}.{slo.name}.{scenario.name}.test.yml"
                 test_file.write_text(
-                    yamltext.dump(test_document(rule_file, [scenario])), encoding="utf-8"
+                    yamltext.dump(promtool_tests(rule_file, [scenario])), encoding="utf-8"
                 )
                 jobs.append((spec.service, scenario, test_file))
 

@@ -40,7 +40,7 @@ class Timing:
 
 
 FAST = Timing(sample=15, evaluation=30)  # a scrape and rule interval seen in production
-SLOW = Timing(sample=60, evaluation=600)  # for steady burns watched over days
+SLOW = Timing(sample=60, evaluation=240)  # steady burns over days; < the 5m lookback
 FINE = Timing(sample=60, evaluation=60)  # for a single event, which must not fall between evals
 
 
@@ -84,7 +84,7 @@ def first_alert_seconds(slo: SLO, burn: float, severity: Severity) -> float | No
     return min(times) if times else None
 
 
-def test_document(rule_file: str, scenarios: list[Scenario]) -> dict[str, Any]:
+def promtool_tests(rule_file: str, scenarios: list[Scenario]) -> dict[str, Any]:
     """A promtool unit-test file running `scenarios` against `rule_file`."""
     timings = {s.timing.evaluation for s in scenarios}
     if len(timings) != 1:  # promtool has one evaluation interval per file
@@ -179,27 +179,33 @@ def _test(
     segments: Sequence[tuple[float, float, float]],
     checks: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Counters growing at (ok, error) requests per second for each (seconds, ok, error)."""
-    values: dict[str, list[str]] = {"ok": [], "error": []}
-    level = {"ok": 0.0, "error": 0.0}
-    for seconds, ok, error in segments:
-        samples = int(seconds // timing.sample)
-        if samples <= 0:
-            continue
-        for outcome, per_second in (("ok", ok), ("error", error)):
-            step = per_second * timing.sample
-            start = level[outcome] + (step if values[outcome] else 0.0)
-            values[outcome].append(f"{_num(start)}+{_num(step)}x{samples - 1}")
-            level[outcome] = start + step * (samples - 1)
+    ok, error = counter_values(segments, timing.sample)
     return {
         "name": f"{spec.service}/{slo.name}",
         "interval": f"{timing.sample}s",
         "input_series": [
-            {"series": f'{COUNTER}{{outcome="{outcome}"}}', "values": " ".join(parts)}
-            for outcome, parts in values.items()
+            {"series": f'{COUNTER}{{outcome="ok"}}', "values": ok},
+            {"series": f'{COUNTER}{{outcome="error"}}', "values": error},
         ],
         "promql_expr_test": checks,
     }
+
+
+def counter_values(segments: Sequence[tuple[float, float, float]], sample: int) -> tuple[str, str]:
+    """promtool `values` of two counters (good, bad) growing at the given requests per second
+    for each (seconds, good, bad) segment, sampled every `sample` seconds."""
+    values: tuple[list[str], list[str]] = ([], [])
+    level = [0.0, 0.0]
+    for seconds, *rates in segments:
+        samples = int(seconds // sample)
+        if samples <= 0:
+            continue
+        for i, per_second in enumerate(rates):
+            step = per_second * sample
+            start = level[i] + (step if values[i] else 0.0)
+            values[i].append(f"{_num(start)}+{_num(step)}x{samples - 1}")
+            level[i] = start + step * (samples - 1)
+    return " ".join(values[0]), " ".join(values[1])
 
 
 def _alerts_at(

@@ -1,0 +1,206 @@
+"""Shape of the generated rules: groups, names, labels, annotations, formats, determinism."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sloguard import promql
+from sloguard.loading import load
+from sloguard.rules.generation import RuleOptions, render_groups
+from sloguard.rules.output import RuleFormat, render_rule_file, render_rule_files
+from sloguard.spec.model import ServiceSLOs
+from tests.conftest import FIXTURES, REPO
+
+SPEC = ServiceSLOs.model_validate(
+    yaml.safe_load(
+        textwrap.dedent("""
+    service: shop
+    labels: {team: web}
+    slos:
+      - name: availability
+        objective: 99.9
+        description: Requests that do not fail.
+        labels: {tier: "1"}
+        sli:
+          events:
+            errors: sum(rate(e[{{window}}]))
+            total: sum(rate(t[{{window}}]))
+        alerting:
+          runbook: https://runbooks.example.com/shop
+          page: {labels: {severity: critical, pager: "yes"}}
+          ticket: {annotations: {queue: web-tickets}}
+      - name: ratio
+        objective: 99
+        sli: {raw: {error_ratio: "avg_over_time(x[{{window}}])"}}
+        alerting:
+          min_events: 0
+          ticket: {disable: true}
+""")
+    )
+)
+
+
+def rules_by_name(groups: list[dict[str, Any]], slo: str) -> dict[str, dict[str, Any]]:
+    found = {}
+    for group in groups:
+        for rule in group["rules"]:
+            if rule["labels"]["slo"] == slo:
+                key = rule.get("record") or f"{rule['alert']}:{rule['labels']['severity']}"
+                found[key] = {**rule, "group": group["name"]}
+    return found
+
+
+def test_three_groups_by_how_fast_their_records_move() -> None:
+    groups = render_groups(SPEC)
+    assert [(g["name"], g["interval"]) for g in groups] == [
+        ("sloguard-shop-fast", "30s"),
+        ("sloguard-shop-slow", "2m"),
+        ("sloguard-shop-coarse", "5m"),
+    ]
+
+
+def test_each_slo_records_fifteen_series_and_two_alerts() -> None:
+    rules = rules_by_name(render_groups(SPEC), "availability")
+    records = sorted(k for k, r in rules.items() if "record" in r)
+    assert records == sorted(
+        [
+            promql.ERRORS,
+            promql.TOTAL,
+            promql.ERRORS_COARSE,
+            promql.TOTAL_COARSE,
+            *(promql.burn_rate_metric(w) for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")),
+            promql.BUDGET_REMAINING,
+            promql.OBJECTIVE,
+            promql.ERROR_BUDGET,
+            promql.INFO,
+        ]
+    )
+    assert rules[promql.ERRORS]["group"] == "sloguard-shop-fast"
+    assert rules[promql.burn_rate_metric("6h")]["group"] == "sloguard-shop-fast"
+    assert rules[promql.burn_rate_metric("3d")]["group"] == "sloguard-shop-slow"
+    assert rules[promql.ERRORS_COARSE]["group"] == "sloguard-shop-coarse"
+
+
+def test_records_carry_service_slo_and_definition_labels() -> None:
+    rules = rules_by_name(render_groups(SPEC), "availability")
+    assert rules[promql.TOTAL]["labels"] == {
+        "service": "shop",
+        "slo": "availability",
+        "team": "web",
+        "tier": "1",
+    }
+    info = rules[promql.INFO]
+    assert info["labels"]["objective"] == "99.9"
+    assert info["labels"]["window"] == "30d"
+    assert info["expr"] == "vector(1)"
+    assert rules[promql.OBJECTIVE]["expr"] == "vector(0.999)"
+    assert rules[promql.ERROR_BUDGET]["expr"] == "vector(0.001)"
+
+
+def test_alerts_are_routable_and_actionable() -> None:
+    rules = rules_by_name(
+        render_groups(SPEC, RuleOptions(grafana_url="https://grafana.example.com/")), "availability"
+    )
+    page = rules["SLOErrorBudgetBurn:critical"]
+    assert page["group"] == "sloguard-shop-fast"
+    assert page["labels"] == {
+        "service": "shop",
+        "slo": "availability",
+        "team": "web",
+        "tier": "1",
+        "severity": "critical",
+        "pager": "yes",
+    }
+    annotations = page["annotations"]
+    assert annotations["runbook_url"] == "https://runbooks.example.com/shop"
+    assert (
+        annotations["dashboard_url"]
+        == "https://grafana.example.com/d/slo-shop?var-slo=availability"
+    )
+    assert "{{ $value" in annotations["summary"]
+    assert "14.4x over 1h and 5m (2% of budget)" in annotations["description"]
+    assert "Requests that do not fail." in annotations["description"]
+    assert "slo:error_budget_remaining:ratio" in annotations["description"]
+    ticket = rules["SLOErrorBudgetBurn:ticket"]
+    assert ticket["group"] == "sloguard-shop-slow"
+    assert ticket["annotations"]["queue"] == "web-tickets"
+
+
+def test_a_disabled_severity_has_no_alert() -> None:
+    rules = rules_by_name(render_groups(SPEC), "ratio")
+    assert "SLOErrorBudgetBurn:page" in rules
+    assert "SLOErrorBudgetBurn:ticket" not in rules
+
+
+def test_the_low_traffic_guard_is_only_added_when_asked_for() -> None:
+    plain = rules_by_name(render_groups(SPEC), "availability")["SLOErrorBudgetBurn:critical"]
+    assert ">=" not in plain["expr"]
+    guarded_spec = SPEC.model_copy(
+        update={
+            "slos": [
+                SPEC.slos[0].model_copy(
+                    update={"alerting": SPEC.slos[0].alerting.model_copy(update={"min_events": 50})}
+                )
+            ]
+        }
+    )
+    guarded = rules_by_name(render_groups(guarded_spec), "availability")[
+        "SLOErrorBudgetBurn:critical"
+    ]
+    assert guarded["expr"].count(">= 50") == 2
+
+
+def test_operator_format_wraps_the_same_groups_in_a_prometheusrule() -> None:
+    document = yaml.safe_load(render_rule_file(SPEC, ["a.yaml"], RuleFormat.OPERATOR))
+    assert document["apiVersion"] == "monitoring.coreos.com/v1"
+    assert document["kind"] == "PrometheusRule"
+    assert document["metadata"]["name"] == "sloguard-shop"
+    assert document["spec"]["groups"] == render_groups(SPEC)
+
+
+def test_output_is_deterministic_and_names_its_sources() -> None:
+    first = render_rule_file(SPEC, ["b.yaml", "a.yaml"], RuleFormat.PROMETHEUS)
+    assert first == render_rule_file(SPEC, ["a.yaml", "b.yaml"], RuleFormat.PROMETHEUS)
+    assert first.startswith("# Generated by sloguard from a.yaml, b.yaml. DO NOT EDIT")
+    assert yaml.safe_load(first) == {"groups": render_groups(SPEC)}
+
+
+def test_every_generated_rule_file_passes_promtool_check(promtool: str, tmp_path: Path) -> None:
+    paths = [REPO / "slo-definitions", *(FIXTURES / f for f in ("native", "sloth", "openslo"))]
+    written = []
+    for path in paths:
+        loaded = load([path])
+        for name, text in render_rule_files(
+            loaded.services, loaded.sources, RuleFormat.PROMETHEUS
+        ).items():
+            target = tmp_path / f"{path.name}-{name}"
+            target.write_text(text)
+            written.append(str(target))
+    result = subprocess.run(
+        [promtool, "check", "rules", *written], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(written)
+
+
+@pytest.mark.parametrize("fmt", list(RuleFormat))
+def test_generate_for_a_service_from_several_formats_merges_them(
+    fmt: RuleFormat, tmp_path: Path
+) -> None:
+    (tmp_path / "a.yaml").write_text((FIXTURES / "native" / "shop.yaml").read_text())
+    (tmp_path / "b.yaml").write_text(
+        (FIXTURES / "openslo" / "shop.yaml")
+        .read_text()
+        .replace("name: availability", "name: avail-openslo")
+    )
+    loaded = load([tmp_path])
+    [(name, text)] = render_rule_files(loaded.services, loaded.sources, fmt).items()
+    assert name.startswith("shop.")
+    assert f"from {tmp_path / 'a.yaml'}, {tmp_path / 'b.yaml'}" in text
+    assert text.count("alert: SLOErrorBudgetBurn") == 4

@@ -1,0 +1,177 @@
+"""The `sloguard` command as users run it: exit codes, messages, files written or not."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from sloguard.cli import main
+from tests.conftest import FIXTURES, REPO, WriteDefs
+
+GOOD = (FIXTURES / "native" / "shop.yaml").read_text()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_help_explains_formats_and_exit_codes() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    for word in ("Sloth", "OpenSLO", "Exit codes", "validate", "generate", "check", "prove"):
+        assert word in out
+
+
+def test_validate_reports_a_summary(write_defs: WriteDefs) -> None:
+    code, out, _ = run("validate", str(write_defs(**{"shop.yaml": GOOD})))
+    assert (code, out.strip()) == (0, "valid: 1 file(s), 1 service(s), 1 SLO(s)")
+
+
+def test_validate_lists_every_problem_and_exits_2(write_defs: WriteDefs) -> None:
+    directory = write_defs(
+        **{
+            "a.yaml": GOOD.replace("objective: 99.9", "objective: 101"),
+            "b.yaml": GOOD.replace("service: shop", "service: web").replace(
+                "[{{window}}]))\n", "[5m]))\n", 1
+            ),
+        }
+    )
+    code, _, err = run("validate", str(directory))
+    assert code == 2
+    assert f"error: {directory / 'a.yaml'}:6: shop/availability: slos[0].objective:" in err
+    assert f"error: {directory / 'b.yaml'}:11: web/availability: slos[0].sli.events.errors:" in err
+    assert "2 problem(s) found; nothing was written." in err
+
+
+def test_a_missing_path_is_an_error(tmp_path: Path) -> None:
+    code, _, err = run("validate", str(tmp_path / "nope"))
+    assert code == 2
+    assert "no such file" in err
+
+
+def test_generate_writes_one_file_per_service(write_defs: WriteDefs, tmp_path: Path) -> None:
+    out = tmp_path / "rules"
+    code, stdout, _ = run(
+        "generate", str(write_defs(**{"shop.yaml": GOOD})), "--rules-out", str(out)
+    )
+    assert code == 0
+    assert "generated 1 rule file(s)" in stdout
+    assert [p.name for p in out.iterdir()] == ["shop.rules.yml"]
+    assert yaml.safe_load((out / "shop.rules.yml").read_text())["groups"]
+
+
+def test_generate_writes_nothing_when_any_definition_is_bad(
+    write_defs: WriteDefs, tmp_path: Path
+) -> None:
+    out = tmp_path / "rules"
+    directory = write_defs(**{"shop.yaml": GOOD})
+    assert run("generate", str(directory), "--rules-out", str(out))[0] == 0
+    before = (out / "shop.rules.yml").read_text()
+    (directory / "shop.yaml").write_text(GOOD.replace("objective: 99.9", "objective: 99.5"))
+    (directory / "web.yaml").write_text(
+        GOOD.replace("service: shop", "service: web").replace("99.9", "1000")
+    )
+    code, _, err = run("generate", str(directory), "--rules-out", str(out))
+    assert code == 2
+    assert "nothing was written" in err
+    assert (out / "shop.rules.yml").read_text() == before
+    assert sorted(p.name for p in out.iterdir()) == ["shop.rules.yml"]
+
+
+def test_generate_removes_files_of_services_that_are_gone(
+    write_defs: WriteDefs, tmp_path: Path
+) -> None:
+    out = tmp_path / "rules"
+    directory = write_defs(
+        **{"shop.yaml": GOOD, "web.yaml": GOOD.replace("service: shop", "service: web")}
+    )
+    run("generate", str(directory), "--rules-out", str(out))
+    (out / "handwritten.yml").write_text("groups: []\n")
+    (directory / "web.yaml").unlink()
+    run("generate", str(directory), "--rules-out", str(out))
+    assert sorted(p.name for p in out.iterdir()) == ["handwritten.yml", "shop.rules.yml"]
+
+
+def test_generate_operator_format(write_defs: WriteDefs, tmp_path: Path) -> None:
+    out = tmp_path / "rules"
+    run(
+        "generate",
+        str(write_defs(**{"shop.yaml": GOOD})),
+        "--rules-out",
+        str(out),
+        "--format",
+        "operator",
+    )
+    document = yaml.safe_load((out / "shop.prometheusrule.yml").read_text())
+    assert document["kind"] == "PrometheusRule"
+
+
+def test_check_passes_when_current_and_fails_on_drift_or_staleness(
+    write_defs: WriteDefs, tmp_path: Path
+) -> None:
+    out = tmp_path / "rules"
+    directory = write_defs(**{"shop.yaml": GOOD})
+    run("generate", str(directory), "--rules-out", str(out))
+    code, stdout, _ = run("check", str(directory), "--rules-out", str(out))
+    assert code == 0 and "up to date" in stdout
+
+    (directory / "shop.yaml").write_text(GOOD.replace("99.9", "99.5"))
+    code, _, err = run("check", str(directory), "--rules-out", str(out))
+    assert code == 1
+    assert "-    expr: vector(0.999)" in err and "+    expr: vector(0.995)" in err
+
+    run("generate", str(directory), "--rules-out", str(out))
+    shutil.copy(out / "shop.rules.yml", out / "old.rules.yml")
+    code, _, err = run("check", str(directory), "--rules-out", str(out))
+    assert code == 1 and "old.rules.yml: stale" in err
+
+
+def test_settings_come_from_the_environment_too(write_defs: WriteDefs, tmp_path: Path) -> None:
+    out = tmp_path / "from-env"
+    result = CliRunner().invoke(
+        main,
+        ["generate", str(write_defs(**{"shop.yaml": GOOD}))],
+        env={"SLOGUARD_GENERATE_RULES_OUT": str(out)},
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "shop.rules.yml").is_file()
+
+
+def test_schema_is_json_schema_and_can_be_written(tmp_path: Path) -> None:
+    code, out, _ = run("schema")
+    assert code == 0 and json.loads(out)["title"] == "sloguard SLO definitions"
+    target = tmp_path / "s" / "schema.json"
+    assert run("schema", "--out", str(target))[0] == 0
+    assert json.loads(target.read_text()) == json.loads(out)
+
+
+@pytest.mark.parametrize("fmt", ["sloth", "sloth-crd", "openslo"])
+def test_import_writes_native_definitions_that_generate_the_same_rules(
+    fmt: str, tmp_path: Path
+) -> None:
+    native = tmp_path / "native"
+    code, out, _ = run("import", str(FIXTURES / fmt), "--out", str(native))
+    assert code == 0 and "imported 1 file(s), 1 service(s), 1 SLO(s)" in out
+    text = (native / "shop.yaml").read_text()
+    assert text.startswith("# yaml-language-server: $schema=./sloguard.schema.json")
+    assert "{{window}}" in text
+    rules = {}
+    for name, source in (("imported", native), ("original", FIXTURES / fmt)):
+        assert run("generate", str(source), "--rules-out", str(tmp_path / name))[0] == 0
+        rules[name] = yaml.safe_load((tmp_path / name / "shop.rules.yml").read_text())
+    assert rules["imported"] == rules["original"]
+
+
+def test_the_committed_rules_and_schema_are_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    code, out, err = run("check")
+    assert code == 0, err
+    assert "up to date: 3 rule file(s)" in out

@@ -1,0 +1,85 @@
+from decimal import Decimal
+
+import promql_parser
+import pytest
+
+from sloguard import promql
+from sloguard.spec.model import SLI
+
+EVENTS = SLI.model_validate(
+    {
+        "events": {
+            "errors": 'sum(rate(e{code=~"5.."}[{{window}}]))',
+            "total": "sum(rate(t[{{ window }}]))",
+        }
+    }
+)
+GOOD = SLI.model_validate(
+    {"events": {"good": "sum(rate(g[{{window}}]))", "total": "sum(rate(t[{{window}}]))"}}
+)
+RAW = SLI.model_validate({"raw": {"error_ratio": "avg_over_time(x[{{window}}])"}})
+LATENCY = SLI.model_validate(
+    {"latency": {"metric": "http_seconds", "selector": {"job": "a"}, "threshold": "1s"}}
+)
+IDS = {"service": "s", "slo": "o"}
+
+
+def test_label_values_are_quoted_so_they_cannot_inject_promql() -> None:
+    hostile = 'x"} or vector(1) #'
+    parsed = promql_parser.parse(f"m{promql.selector({'slo': hostile})}")
+    assert type(parsed).__name__ == "VectorSelector"
+    assert [(m.name, m.value) for m in parsed.matchers.matchers] == [("slo", hostile)]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(Decimal("0.001"), "0.001"), (0.999, "0.999"), (14.4, "14.4"), (1.0, "1"), (300.0, "300")],
+)
+def test_numbers_are_written_as_decimals(value: Decimal | float, text: str) -> None:
+    assert promql.number(value) == text
+
+
+def test_le_matches_whole_seconds_however_they_are_printed() -> None:
+    assert promql.le_pattern(1.0) == "1(\\\\.0)?"
+    assert promql.le_pattern(0.3) == "0\\\\.3"
+
+
+@pytest.mark.parametrize("sli", [EVENTS, GOOD, RAW, LATENCY])
+@pytest.mark.parametrize("window", ["5m", "30m", "1h", "6h", "3d"])
+def test_every_expression_parses(sli: SLI, window: str) -> None:
+    errors, total = promql.sli_rates(sli, window)
+    for expr in (
+        errors,
+        total,
+        promql.burn_rate(sli, IDS, window, Decimal("0.001")),
+        promql.budget_remaining(sli, IDS, 2592000, Decimal("0.001")),
+        promql.tier_condition(IDS, window, "5m", 14.4, 10),
+    ):
+        promql_parser.parse(expr)
+
+
+def test_windows_up_to_an_hour_read_the_sli_itself_and_longer_ones_the_records() -> None:
+    short = promql.error_ratio(EVENTS, IDS, "1h")
+    assert 'rate(e{code=~"5.."}[1h])' in short and "avg_over_time" not in short
+    long = promql.error_ratio(EVENTS, IDS, "6h")
+    assert f"avg_over_time({promql.ERRORS}" in long and "rate(e" not in long
+    period = promql.error_ratio(EVENTS, IDS, "30d", coarse=True)
+    assert f"avg_over_time({promql.ERRORS_COARSE}" in period
+
+
+def test_missing_good_events_count_as_all_bad() -> None:
+    errors, total = promql.sli_rates(GOOD)
+    assert errors == f"({total}) - ((sum(rate(g[5m]))) or (0 * ({total})))"
+
+
+def test_latency_counts_requests_above_the_threshold_bucket() -> None:
+    errors, total = promql.sli_rates(LATENCY)
+    assert total == 'sum(rate(http_seconds_count{job="a"}[5m]))'
+    assert errors == total + ' - sum(rate(http_seconds_bucket{job="a",le=~"1(\\\\.0)?"}[5m]))'
+
+
+def test_the_low_traffic_guard_counts_events_over_the_short_window() -> None:
+    assert promql.enough_events(IDS, "5m", 20) == (
+        f'{promql.TOTAL}{{service="s",slo="o"}} * 300 >= 20'
+    )
+    assert promql.enough_events(IDS, "30m", 20).startswith(f"avg_over_time({promql.TOTAL}")
