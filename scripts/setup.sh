@@ -27,4 +27,4 @@ if [ -z "$uv" ]; then
   fi
   uv=.tools/bin/uv
 fi
-"$uv" sync --frozen --quiet
+"$uv" sync --frozen --quiet --compile-bytecode

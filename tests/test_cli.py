@@ -126,7 +126,7 @@ def test_check_passes_when_current_and_fails_on_drift_or_staleness(
     (directory / "shop.yaml").write_text(GOOD.replace("99.9", "99.5"))
     code, _, err = run("check", str(directory), "--rules-out", str(out))
     assert code == 1
-    assert "-    expr: vector(0.999)" in err and "+    expr: vector(0.995)" in err
+    assert "-    expr: 'vector(0.999)'" in err and "+    expr: 'vector(0.995)'" in err
 
     run("generate", str(directory), "--rules-out", str(out))
     shutil.copy(out / "shop.rules.yml", out / "old.rules.yml")

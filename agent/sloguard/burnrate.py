@@ -7,6 +7,8 @@ the long window proves the burn is significant, the short one that it is still h
 
 from __future__ import annotations
 
+import functools
+
 from sloguard.spec.durations import format_seconds, parse_seconds
 from sloguard.spec.model import SLO, Severity, Tier
 
@@ -30,7 +32,12 @@ def tiers_for(slo: SLO) -> list[Tier]:
     """
     if slo.alerting.windows:
         return list(slo.alerting.windows)
-    scale = slo.window_seconds / REFERENCE_PERIOD_SECONDS
+    return list(_scaled(slo.window_seconds))
+
+
+@functools.lru_cache(maxsize=64)
+def _scaled(window_seconds: int) -> tuple[Tier, ...]:
+    scale = window_seconds / REFERENCE_PERIOD_SECONDS
     tiers = []
     for tier in WORKBOOK_TIERS:
         short = max(BASE_WINDOW_SECONDS, _minutes(parse_seconds(tier.short) * scale))
@@ -38,7 +45,7 @@ def tiers_for(slo: SLO) -> list[Tier]:
         tiers.append(
             tier.model_copy(update={"short": format_seconds(short), "long": format_seconds(long)})
         )
-    return tiers
+    return tuple(tiers)
 
 
 def budget_spent(tier: Tier, window_seconds: int) -> float:

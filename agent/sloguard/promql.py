@@ -23,6 +23,7 @@ Every division is guarded: no traffic gives 0, never NaN.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -53,10 +54,16 @@ def burn_rate_metric(window: str) -> str:
 def selector(labels: Mapping[str, str], *extra: str) -> str:
     """`{a="x",b="y"}`, values quoted as Go's %q would (JSON quoting is equivalent here);
     `extra` matchers (such as a regex) are appended as written."""
-    matchers = [f"{k}={json.dumps(v)}" for k, v in sorted(labels.items())]
+    return _selector(tuple(sorted(labels.items())), extra)
+
+
+@functools.lru_cache(maxsize=4096)
+def _selector(labels: tuple[tuple[str, str], ...], extra: tuple[str, ...]) -> str:
+    matchers = [f"{k}={json.dumps(v)}" for k, v in labels]
     return "{" + ",".join([*matchers, *extra]) + "}"
 
 
+@functools.lru_cache(maxsize=1024)
 def number(value: Decimal | float) -> str:
     """A threshold as written: `0.001`, never `0.0009999999999999432`."""
     return format(Decimal(str(value)).normalize(), "f")

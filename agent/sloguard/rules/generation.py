@@ -19,7 +19,7 @@ from sloguard import promql
 from sloguard.burnrate import budget_spent, tiers_for
 from sloguard.links import dashboard_url
 from sloguard.spec.durations import parse_seconds
-from sloguard.spec.model import SLO, ServiceSLOs, Severity
+from sloguard.spec.model import SLO, ServiceSLOs, Severity, Tier
 
 Rule = dict[str, Any]
 Group = dict[str, Any]
@@ -96,17 +96,23 @@ def _slo_rules(
         ),
     ]
     for severity, group in ((Severity.PAGE, fast), (Severity.TICKET, slow)):
-        alert = _alert(spec, slo, severity, labels, options)
+        alert = _alert(
+            spec, slo, severity, [t for t in tiers if t.severity is severity], labels, options
+        )
         if alert:
             group.append(alert)
     return fast, slow, coarse
 
 
 def _alert(
-    spec: ServiceSLOs, slo: SLO, severity: Severity, labels: dict[str, str], options: RuleOptions
+    spec: ServiceSLOs,
+    slo: SLO,
+    severity: Severity,
+    tiers: list[Tier],
+    labels: dict[str, str],
+    options: RuleOptions,
 ) -> Rule | None:
     route = getattr(slo.alerting, severity.value)
-    tiers = [t for t in tiers_for(slo) if t.severity is severity]
     if route.disable or not tiers:
         return None
     ids = {"service": spec.service, "slo": slo.name}

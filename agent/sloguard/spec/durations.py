@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 _UNITS: dict[str, int] = {
@@ -16,6 +17,7 @@ _PART = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
 _WHOLE = re.compile(r"^(?:\d+(?:ms|y|w|d|h|m|s))+$")
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_seconds(text: str) -> float:
     """Seconds in a Prometheus duration; raises ValueError with a readable reason."""
     text = text.strip()
@@ -29,6 +31,7 @@ def parse_seconds(text: str) -> float:
     return total
 
 
+@functools.lru_cache(maxsize=1024)
 def format_seconds(seconds: int) -> str:
     """The shortest Prometheus duration for whole seconds (`90` -> `1m30s`, `2592000` -> `30d`)."""
     if seconds <= 0:

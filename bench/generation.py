@@ -1,0 +1,145 @@
+"""Validate + generate + write rules for many SLOs, end to end through the CLI.
+
+Run: .venv/bin/python bench/generation.py [--slos 1000] [--repeat 5]
+Prints wall time (median and best of the repeats) and the peak RSS of the `sloguard` process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+SLOS_PER_SERVICE = 10
+
+SLO_TEMPLATES = [
+    """\
+      - name: availability-{i}
+        objective: 99.9
+        sli:
+          events:
+            errors: sum(rate(http_requests_total{{job="{svc}",route="/r{i}",code=~"5.."}}[{{{{window}}}}]))
+            total: sum(rate(http_requests_total{{job="{svc}",route="/r{i}"}}[{{{{window}}}}]))
+        alerting:
+          runbook: https://runbooks.example.com/{svc}/{i}
+          min_events: 20
+    """,
+    """\
+      - name: latency-{i}
+        objective: 99
+        window: 28d
+        sli:
+          latency:
+            metric: http_request_duration_seconds
+            selector: {{job: "{svc}", route: "/r{i}"}}
+            threshold: 300ms
+    """,
+    """\
+      - name: good-{i}
+        objective: 99.5
+        window: month
+        sli:
+          events:
+            good: sum by (method) (rate(grpc_server_handled_total{{job="{svc}",grpc_code="OK"}}[{{{{window}}}}]))
+            total: sum by (method) (rate(grpc_server_handled_total{{job="{svc}"}}[{{{{window}}}}]))
+    """,
+]
+
+
+def write_definitions(directory: Path, slos: int) -> None:
+    for s in range(0, slos, SLOS_PER_SERVICE):
+        svc = f"service-{s // SLOS_PER_SERVICE:04d}"
+        body = "".join(
+            textwrap.indent(
+                textwrap.dedent(SLO_TEMPLATES[i % len(SLO_TEMPLATES)]).format(svc=svc, i=i), "  "
+            )
+            for i in range(s, min(s + SLOS_PER_SERVICE, slos))
+        )
+        (directory / f"{svc}.yaml").write_text(
+            f"service: {svc}\nlabels: {{team: t}}\nslos:\n{body}"
+        )
+
+
+def run_once(definitions: Path, out: Path) -> tuple[float, int]:
+    sloguard = Path(sys.executable).with_name("sloguard")
+    started = time.perf_counter()
+    subprocess.run(
+        [str(sloguard), "generate", str(definitions), "--rules-out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    elapsed = time.perf_counter() - started
+    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+def phases(definitions: Path, out: Path) -> dict[str, float]:
+    """The same pipeline in-process, phase by phase (no interpreter start or imports)."""
+    from sloguard.files import write_files
+    from sloguard.loading import load
+    from sloguard.rules.output import RuleFormat, render_rule_files
+
+    timings = {}
+    started = time.perf_counter()
+    loaded = load([definitions])
+    timings["read + validate"] = time.perf_counter() - started
+    started = time.perf_counter()
+    files = render_rule_files(loaded.services, loaded.sources, RuleFormat.PROMETHEUS)
+    timings["generate"] = time.perf_counter() - started
+    started = time.perf_counter()
+    write_files(out, files)
+    timings["write"] = time.perf_counter() - started
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--slos", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temp:
+        definitions, out = Path(temp) / "defs", Path(temp) / "rules"
+        definitions.mkdir()
+        write_definitions(definitions, args.slos)
+        times, peak = [], 0
+        for _ in range(args.repeat):
+            elapsed, peak = run_once(definitions, out)
+            times.append(elapsed)
+        inner = [phases(definitions, Path(temp) / "inner") for _ in range(args.repeat)]
+        files = list(out.iterdir())
+        size = sum(f.stat().st_size for f in files)
+        rules = sum(
+            f.read_text().count("\n  - record:") + f.read_text().count("\n  - alert:")
+            for f in files
+        )
+        check = subprocess.run(
+            ["promtool", "check", "rules", *map(str, files)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    print(
+        f"generate {args.slos} SLOs ({len(files)} services, {rules} rules, "
+        f"{size / 1e6:.1f} MB of YAML), end to end through the CLI:"
+    )
+    print(
+        f"  wall time: median {statistics.median(times):.2f}s, best {min(times):.2f}s "
+        f"over {args.repeat} runs"
+    )
+    print(f"  peak RSS: {peak / 1024:.0f} MB")
+    best = {name: min(run[name] for run in inner) for name in inner[0]}
+    print(
+        "  in-process, best of runs: "
+        + ", ".join(f"{k} {v:.2f}s" for k, v in best.items())
+        + f" = {sum(best.values()):.2f}s"
+    )
+    print(f"  promtool check rules: {'ok' if check.returncode == 0 else 'FAILED'}")
+
+
+if __name__ == "__main__":
+    main()
