@@ -63,8 +63,13 @@ def test_windows_up_to_an_hour_read_the_sli_itself_and_longer_ones_the_records()
     assert 'rate(e{code=~"5.."}[1h])' in short and "avg_over_time" not in short
     long = promql.error_ratio(EVENTS, IDS, "6h")
     assert f"avg_over_time({promql.ERRORS}" in long and "rate(e" not in long
-    period = promql.error_ratio(EVENTS, IDS, "30d", coarse=True)
-    assert f"avg_over_time({promql.ERRORS_COARSE}" in period
+    for days in ("1d", "3d", "30d"):
+        assert f"avg_over_time({promql.ERRORS_COARSE}" in promql.error_ratio(EVENTS, IDS, days)
+
+
+@pytest.mark.parametrize(("window", "lag"), [("5m", 0), ("1h", 0), ("6h", 150), ("1d", 1050)])
+def test_smoothing_lag_grows_with_what_a_window_averages(window: str, lag: float) -> None:
+    assert promql.smoothing_lag_seconds(window) == lag
 
 
 def test_missing_good_events_count_as_all_bad() -> None:

@@ -16,7 +16,7 @@ import click
 from sloguard import __version__
 from sloguard.errors import SloguardError, SpecError
 from sloguard.files import drift, write_files
-from sloguard.loading import Loaded, default_paths, load
+from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths, load
 from sloguard.proving import Verdict, prove
 from sloguard.rules.generation import RuleOptions
 from sloguard.rules.output import RuleFormat, render_rule_files
@@ -167,7 +167,7 @@ def check(
 
 
 def _default_schema_file() -> Path | None:
-    candidate = Path("slo-definitions") / SCHEMA_FILE
+    candidate = DEFAULT_DEFINITIONS / SCHEMA_FILE
     return candidate if candidate.is_file() else None
 
 

@@ -15,9 +15,10 @@ Where each window's error ratio comes from:
   outage trips the fastest tier in the workbook's ~1 minute, with no smoothing lag;
 - longer windows, the recorded 5m rates averaged over the window: a ratio of sums, so traffic
   weighs every minute exactly (Sloth's average of 5m ratios drifts under uneven traffic), read
-  from one series per SLO instead of days of raw samples;
-- the whole SLO window, the 30m averages (6x fewer samples; 15m of smoothing is nothing
-  against 30 days).
+  from one series per SLO instead of hours of raw samples;
+- a day or more (the ticket tiers' long windows and the whole SLO window), the 30m averages,
+  recorded every 10m: 20x fewer samples than the 5m rates, for ~15m of smoothing that is
+  nothing against a day.
 Every division is guarded: no traffic gives 0, never NaN.
 """
 
@@ -35,6 +36,7 @@ from sloguard.spec.model import SLI, WINDOW_PLACEHOLDER, Latency
 BASE_WINDOW = "5m"
 COARSE_WINDOW = "30m"
 RAW_WINDOW_MAX_SECONDS = 3600
+COARSE_FROM_SECONDS = 86400
 
 ERRORS = "slo:sli_errors:rate5m"
 TOTAL = "slo:sli_total:rate5m"
@@ -125,18 +127,26 @@ def reads_raw(window: str) -> bool:
     return window != BASE_WINDOW and parse_seconds(window) <= RAW_WINDOW_MAX_SECONDS
 
 
-def reads_averages(window: str) -> bool:
-    """Whether a window's ratio averages the recorded 5m rates (see module docs)."""
-    return parse_seconds(window) > RAW_WINDOW_MAX_SECONDS
+def reads_coarse(window: str) -> bool:
+    """Whether a window's ratio averages the recorded 30m averages (see module docs)."""
+    return parse_seconds(window) >= COARSE_FROM_SECONDS
 
 
-def error_ratio(sli: SLI, labels: Mapping[str, str], window: str, coarse: bool = False) -> str:
+def smoothing_lag_seconds(window: str) -> float:
+    """How much later than the raw counters a window's ratio sees a step change."""
+    if parse_seconds(window) <= RAW_WINDOW_MAX_SECONDS:
+        return 0.0
+    base = parse_seconds(BASE_WINDOW) / 2
+    return base + parse_seconds(COARSE_WINDOW) / 2 if reads_coarse(window) else base
+
+
+def error_ratio(sli: SLI, labels: Mapping[str, str], window: str) -> str:
     """Error ratio over `window` as a ratio of sums; 0 (not NaN) when there was no traffic.
 
     The fallback has the labels of the numerator (the SLI's own grouping for raw windows, the
     recorded series' otherwise), so it only fills gaps and never duplicates a series.
     """
-    if coarse:
+    if reads_coarse(window):
         errors = window_rate(ERRORS_COARSE, labels, window)
         total = window_rate(TOTAL_COARSE, labels, window)
         fallback = f"{TOTAL}{selector(labels)}"
@@ -151,11 +161,9 @@ def error_ratio(sli: SLI, labels: Mapping[str, str], window: str, coarse: bool =
     return f"({errors} / ({total} > 0) or 0 * {fallback})"
 
 
-def burn_rate(
-    sli: SLI, labels: Mapping[str, str], window: str, budget: Decimal, coarse: bool = False
-) -> str:
+def burn_rate(sli: SLI, labels: Mapping[str, str], window: str, budget: Decimal) -> str:
     """Burn rate over `window`: error ratio divided by the error budget."""
-    return f"{error_ratio(sli, labels, window, coarse)} / {number(budget)}"
+    return f"{error_ratio(sli, labels, window)} / {number(budget)}"
 
 
 def budget_remaining(
@@ -163,7 +171,7 @@ def budget_remaining(
 ) -> str:
     """Share of the error budget left over the whole SLO window (negative when overspent)."""
     window = format_seconds(window_seconds)
-    return f"1 - {burn_rate(sli, labels, window, budget, coarse=True)}"
+    return f"1 - {burn_rate(sli, labels, window, budget)}"
 
 
 def burning(labels: Mapping[str, str], window: str, factor: float) -> str:
@@ -193,7 +201,7 @@ def any_of(conditions: list[str]) -> str:
 
 
 def coarse_rate(metric: str, labels: Mapping[str, str]) -> str:
-    """A 5m base rate averaged over 30m, recorded so the budget scans 6x fewer samples."""
+    """A 5m base rate averaged over 30m, recorded every 10m for the day-long windows."""
     return window_rate(metric, labels, COARSE_WINDOW)
 
 

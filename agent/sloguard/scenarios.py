@@ -6,8 +6,8 @@ Pure: builds promtool unit-test documents. Each SLO keeps everything that shapes
 covered and the data passes through the same rate() windows real counters do.
 
 Expected times come from burn-rate arithmetic: a step to burn rate `b` trips a tier with factor
-`f < b` once its long window has averaged `f`, after `long * f / b`; windows longer than an hour
-average 5m rates, which adds up to half of 5m.
+`f < b` once its long window has averaged `f`, after `long * f / b`, plus the smoothing lag of
+windows that average recorded rates (`promql.smoothing_lag_seconds`).
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def first_alert_seconds(slo: SLO, burn: float, severity: Severity) -> float | No
     if getattr(slo.alerting, severity.value).disable:
         return None
     times = [
-        parse_seconds(t.long) * t.factor / burn + max(_lag(t.long), _lag(t.short))
+        parse_seconds(t.long) * t.factor / burn
+        + max(promql.smoothing_lag_seconds(t.long), promql.smoothing_lag_seconds(t.short))
         for t in tiers_for(slo)
         if t.severity is severity and t.factor < burn
     ]
@@ -238,11 +239,6 @@ def _count_alerts(spec: ServiceSLOs, slo: SLO, severity: Severity, over: str) ->
     }
     series = f"ALERTS{promql.selector(labels)}"
     return f"count(count_over_time({series}{over}))" if over else f"count({series})"
-
-
-def _lag(window: str) -> float:
-    """Delay an averaged window adds: its 5m rates see a step only gradually."""
-    return 0.0 if not promql.reads_averages(window) else BASE_WINDOW_SECONDS / 2
 
 
 def _longest(slo: SLO, severity: Severity | None) -> int:

@@ -61,7 +61,7 @@ def test_three_groups_by_how_fast_their_records_move() -> None:
     assert [(g["name"], g["interval"]) for g in groups] == [
         ("sloguard-shop-fast", "30s"),
         ("sloguard-shop-slow", "2m"),
-        ("sloguard-shop-coarse", "5m"),
+        ("sloguard-shop-coarse", "10m"),
     ]
 
 

@@ -185,3 +185,17 @@ def test_invalid_yaml_names_file_and_line() -> None:
     assert problem.file == "x.yaml"
     assert problem.line is not None
     assert problem.message.startswith("invalid YAML")
+
+
+def test_one_broken_slo_does_not_hide_the_problems_of_its_siblings() -> None:
+    text = GOOD.replace("sum(rate(e[{{window}}]))", "sum(rate(e[{{window}}])") + (
+        "  - name: latency\n"
+        "    objectve: 99\n"
+        "    sli: {latency: {metric: http_seconds, threshold: 250ms}}\n"
+    )
+    found = problems_of(**{"api.yaml": text})
+    assert sorted((p.line, p.slo, p.field) for p in found) == [
+        (7, "availability", "slos[0].sli.events.errors"),
+        (9, "latency", "slos[1].objective"),
+        (10, "latency", "slos[1].objectve"),
+    ]

@@ -6,8 +6,8 @@ Three groups per service, by how fast what they record moves:
 - slow (2m): the ticket tiers' longer burn rates, the budget left, metadata and the ticket
   alert; a quarter of the evaluations at no cost to tickets, and still well inside the 5m
   lookback, so an instant query (dashboard, alert template, agent) always finds a sample;
-- coarse (5m): the 30m averages the budget over the whole SLO window is computed from. They are
-  only ever read through range functions, so their 5m spacing never looks stale.
+- coarse (10m): the 30m averages that windows of a day or more are computed from. They are
+  only ever read through range functions, so their 10m spacing never looks stale.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class RuleOptions:
 
     fast_interval: str = "30s"
     slow_interval: str = "2m"
-    coarse_interval: str = "5m"
+    coarse_interval: str = "10m"
     grafana_url: str = ""
 
 

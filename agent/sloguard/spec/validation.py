@@ -43,6 +43,7 @@ def validate(definitions: list[Definition]) -> tuple[list[Validated], list[SpecP
             spec = ServiceSLOs.model_validate(definition.data)
         except ValidationError as exc:
             problems.extend(_from_pydantic(definition, exc))
+            problems.extend(_check_sound_slos(definition, exc))
             continue
         found = [
             _problem(definition, spec.service, path, message)
@@ -59,6 +60,24 @@ def validate(definitions: list[Definition]) -> tuple[list[Validated], list[SpecP
     return valid, problems
 
 
+def _check_sound_slos(definition: Definition, exc: ValidationError) -> Iterator[SpecProblem]:
+    """Cross-field checks of the SLOs the model accepted, when a sibling made the file fail:
+    one broken SLO must not hide the problems of the others."""
+    broken = {e["loc"][1] for e in exc.errors() if e["loc"][:1] == ("slos",) and len(e["loc"]) > 1}
+    slos = definition.data.get("slos")
+    if not isinstance(slos, list):
+        return
+    for i, data in enumerate(slos):
+        if i in broken:
+            continue
+        try:
+            slo = SLO.model_validate(data)
+        except ValidationError:
+            continue
+        for path, message in check_slo(slo, ("slos", i)):
+            yield _problem(definition, definition.service or "?", path, message)
+
+
 def check_service(spec: ServiceSLOs) -> Iterator[tuple[Path, str]]:
     """(native path, message) for every cross-field problem of one service."""
     for key in sorted(RESERVED_LABELS & spec.labels.keys()):
@@ -69,10 +88,15 @@ def check_service(spec: ServiceSLOs) -> Iterator[tuple[Path, str]]:
         if slo.name in names:
             yield (*at, "name"), f"duplicate SLO {slo.name!r} in service {spec.service!r}"
         names.add(slo.name)
-        for key in sorted(RESERVED_LABELS & slo.labels.keys()):
-            yield (*at, "labels", key), f"label {key!r} is reserved: sloguard sets it"
-        yield from ((p, m) for p, m in _check_sli(slo, at))
-        yield from ((p, m) for p, m in _check_alerting(slo, at))
+        yield from check_slo(slo, at)
+
+
+def check_slo(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
+    """(native path, message) for every cross-field problem of one SLO at `at`."""
+    for key in sorted(RESERVED_LABELS & slo.labels.keys()):
+        yield (*at, "labels", key), f"label {key!r} is reserved: sloguard sets it"
+    yield from _check_sli(slo, at)
+    yield from _check_alerting(slo, at)
 
 
 def _check_sli(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
