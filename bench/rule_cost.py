@@ -65,45 +65,78 @@ def sloth_rules(slos: int) -> str:
         sel = ",".join(f'{k}="{v}"' for k, v in ids.items() if k != "team")
         errors = f'sum(rate(bench_requests_total{{slo="slo-{i:03d}",code="500"}}[WINDOW]))'
         total = f'sum(rate(bench_requests_total{{slo="slo-{i:03d}"}}[WINDOW]))'
-        sli = [{"record": f"slo:sli_error:ratio_rate{w}",
+        sli = [
+            {
+                "record": f"slo:sli_error:ratio_rate{w}",
                 "expr": f"({errors.replace('WINDOW', w)})\n/\n({total.replace('WINDOW', w)})\n",
-                "labels": {**ids, "sloth_window": w}} for w in WINDOWS]
-        sli.append({"record": "slo:sli_error:ratio_rate30d",
-                    "expr": f"sum_over_time(slo:sli_error:ratio_rate5m{{{sel}}}[30d])\n/ ignoring "
-                            f"(sloth_window)\ncount_over_time(slo:sli_error:ratio_rate5m{{{sel}}}[30d])\n",
-                    "labels": {**ids, "sloth_window": "30d"}})
+                "labels": {**ids, "sloth_window": w},
+            }
+            for w in WINDOWS
+        ]
+        sli.append(
+            {
+                "record": "slo:sli_error:ratio_rate30d",
+                "expr": f"sum_over_time(slo:sli_error:ratio_rate5m{{{sel}}}[30d])\n/ ignoring "
+                f"(sloth_window)\ncount_over_time(slo:sli_error:ratio_rate5m{{{sel}}}[30d])\n",
+                "labels": {**ids, "sloth_window": "30d"},
+            }
+        )
         on = "on(sloth_id, sloth_slo, sloth_service) group_left"
         meta = [
             {"record": "slo:objective:ratio", "expr": "vector(0.9990000000000001)", "labels": ids},
-            {"record": "slo:error_budget:ratio", "expr": "vector(1-0.9990000000000001)", "labels": ids},
+            {
+                "record": "slo:error_budget:ratio",
+                "expr": "vector(1-0.9990000000000001)",
+                "labels": ids,
+            },
             {"record": "slo:time_period:days", "expr": "vector(30)", "labels": ids},
-            {"record": "slo:current_burn_rate:ratio",
-             "expr": f"slo:sli_error:ratio_rate5m{{{sel}}}\n/ {on}\nslo:error_budget:ratio{{{sel}}}\n",
-             "labels": ids},
-            {"record": "slo:period_burn_rate:ratio",
-             "expr": f"slo:sli_error:ratio_rate30d{{{sel}}}\n/ {on}\nslo:error_budget:ratio{{{sel}}}\n",
-             "labels": ids},
-            {"record": "slo:period_error_budget_remaining:ratio",
-             "expr": f"1 - slo:period_burn_rate:ratio{{{sel}}}", "labels": ids},
-            {"record": "sloth_slo_info", "expr": "vector(1)",
-             "labels": {**ids, "sloth_mode": "cli-gen-prom", "sloth_objective": "99.9"}},
+            {
+                "record": "slo:current_burn_rate:ratio",
+                "expr": f"slo:sli_error:ratio_rate5m{{{sel}}}\n/ {on}\nslo:error_budget:ratio{{{sel}}}\n",
+                "labels": ids,
+            },
+            {
+                "record": "slo:period_burn_rate:ratio",
+                "expr": f"slo:sli_error:ratio_rate30d{{{sel}}}\n/ {on}\nslo:error_budget:ratio{{{sel}}}\n",
+                "labels": ids,
+            },
+            {
+                "record": "slo:period_error_budget_remaining:ratio",
+                "expr": f"1 - slo:period_burn_rate:ratio{{{sel}}}",
+                "labels": ids,
+            },
+            {
+                "record": "sloth_slo_info",
+                "expr": "vector(1)",
+                "labels": {**ids, "sloth_mode": "cli-gen-prom", "sloth_objective": "99.9"},
+            },
         ]
 
-        def over(w: str, f: str) -> str:
-            return (f"max(slo:sli_error:ratio_rate{w}{{{sel}}} > ({f} * {budget})) "
-                    "without (sloth_window)")
+        def over(w: str, f: str, sel: str = sel) -> str:
+            return (
+                f"max(slo:sli_error:ratio_rate{w}{{{sel}}} > ({f} * {budget})) "
+                "without (sloth_window)"
+            )
 
         alerts = [
-            {"alert": "SlothBench", "expr": f"(\n  {over('5m', '14.4')}\n  and\n  {over('1h', '14.4')}\n)\nor\n"
-                                            f"(\n  {over('30m', '6')}\n  and\n  {over('6h', '6')}\n)\n",
-             "labels": {"sloth_severity": "page"}},
-            {"alert": "SlothBench", "expr": f"(\n  {over('2h', '3')}\n  and\n  {over('1d', '3')}\n)\nor\n"
-                                            f"(\n  {over('6h', '1')}\n  and\n  {over('3d', '1')}\n)\n",
-             "labels": {"sloth_severity": "ticket"}},
+            {
+                "alert": "SlothBench",
+                "expr": f"(\n  {over('5m', '14.4')}\n  and\n  {over('1h', '14.4')}\n)\nor\n"
+                f"(\n  {over('30m', '6')}\n  and\n  {over('6h', '6')}\n)\n",
+                "labels": {"sloth_severity": "page"},
+            },
+            {
+                "alert": "SlothBench",
+                "expr": f"(\n  {over('2h', '3')}\n  and\n  {over('1d', '3')}\n)\nor\n"
+                f"(\n  {over('6h', '1')}\n  and\n  {over('3d', '1')}\n)\n",
+                "labels": {"sloth_severity": "ticket"},
+            },
         ]
-        groups += [{"name": f"sloth-slo-sli-recordings-{sid}", "rules": sli},
-                   {"name": f"sloth-slo-meta-recordings-{sid}", "rules": meta},
-                   {"name": f"sloth-slo-alerts-{sid}", "rules": alerts}]
+        groups += [
+            {"name": f"sloth-slo-sli-recordings-{sid}", "rules": sli},
+            {"name": f"sloth-slo-meta-recordings-{sid}", "rules": meta},
+            {"name": f"sloth-slo-alerts-{sid}", "rules": alerts},
+        ]
     return yamltext.dump({"groups": groups})
 
 
@@ -111,7 +144,9 @@ def series_lines(name: str, labels: str, start: int, end: int, step: int, value)
     return [f"{name}{{{labels}}} {value(t)} {t}" for t in range(start, end + 1, step)]
 
 
-def write_openmetrics(path: Path, families: dict[str, list[tuple[str, str, int, int, int, object]]]) -> int:
+def write_openmetrics(
+    path: Path, families: dict[str, list[tuple[str, str, int, int, int, object]]]
+) -> int:
     count = 0
     with path.open("w") as out:
         for family, kind_series in families.items():
@@ -133,21 +168,45 @@ def free_port() -> int:
 
 
 def backfill(om: Path, data: Path) -> None:
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics",
-                    "--max-block-duration=24h", str(om), str(data)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            "promtool",
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--max-block-duration=24h",
+            str(om),
+            str(data),
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 def measure(data: Path, rule_file: Path, minutes: float) -> dict[str, list[float]]:
     port = free_port()
     config = data.parent / f"{rule_file.stem}.prometheus.yml"
-    config.write_text(yamltext.dump({"global": {"evaluation_interval": "30s"},
-                                     "rule_files": [str(rule_file)], "scrape_configs": []}))
+    config.write_text(
+        yamltext.dump(
+            {
+                "global": {"evaluation_interval": "30s"},
+                "rule_files": [str(rule_file)],
+                "scrape_configs": [],
+            }
+        )
+    )
     log = (data.parent / f"{rule_file.stem}.log").open("w")
     proc = subprocess.Popen(
-        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
-         "--storage.tsdb.retention.time=90d", f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data}",
+            "--storage.tsdb.retention.time=90d",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     durations: dict[str, list[float]] = defaultdict(list)
     intervals: dict[str, float] = {}
     failures = 0.0
@@ -163,7 +222,11 @@ def measure(data: Path, rule_file: Path, minutes: float) -> dict[str, list[float
                 time.sleep(0.2)
         end = time.monotonic() + minutes * 60
         while time.monotonic() < end:
-            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            text = (
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+                .read()
+                .decode()
+            )
             last: dict[str, float] = {}
             for line in text.splitlines():
                 if line.startswith("prometheus_rule_group_last_duration_seconds{"):
@@ -182,26 +245,37 @@ def measure(data: Path, rule_file: Path, minutes: float) -> dict[str, list[float
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
-    durations["__intervals__"] = [intervals.get(g, 30.0) for g in sorted(durations) if g != "__intervals__"]
+    durations["__intervals__"] = [
+        intervals.get(g, 30.0) for g in sorted(durations) if g != "__intervals__"
+    ]
     durations["__failures__"] = [failures]
     return durations
 
 
-def summarise(name: str, result: dict[str, list[float]], slos: int, rules: int) -> tuple[float, float]:
+def summarise(
+    name: str, result: dict[str, list[float]], slos: int, rules: int
+) -> tuple[float, float]:
     intervals = result.pop("__intervals__")
     failures = result.pop("__failures__")[0]
     groups = sorted(result)
     medians = {g: statistics.median(result[g]) for g in groups}
     total = sum(medians.values())
     per_minute = sum(medians[g] * 60 / iv for g, iv in zip(groups, intervals, strict=True))
-    print(f"{name}: {rules} rules in {len(groups)} groups for {slos} SLOs, "
-          f"{sum(len(v) for v in result.values())} evaluations observed, failures {failures:.0f}")
+    print(
+        f"{name}: {rules} rules in {len(groups)} groups for {slos} SLOs, "
+        f"{sum(len(v) for v in result.values())} evaluations observed, failures {failures:.0f}"
+    )
     kinds: dict[str, list[float]] = defaultdict(list)
     for group in groups:
-        kinds[group.rsplit("-", 1)[-1] if group.startswith("sloguard-") else
-              "-".join(group.split("-")[:3])].append(medians[group])
+        kinds[
+            group.rsplit("-", 1)[-1]
+            if group.startswith("sloguard-")
+            else "-".join(group.split("-")[:3])
+        ].append(medians[group])
     for kind, values in sorted(kinds.items()):
-        print(f"  {kind:<28} {len(values):>3} group(s), {sum(values) * 1000:8.1f} ms per evaluation")
+        print(
+            f"  {kind:<28} {len(values):>3} group(s), {sum(values) * 1000:8.1f} ms per evaluation"
+        )
     print(f"  sum of last group durations: {total * 1000:.1f} ms")
     print(f"  evaluation time per minute:  {per_minute * 1000:.1f} ms")
     return total, per_minute
@@ -210,10 +284,18 @@ def summarise(name: str, result: dict[str, list[float]], slos: int, rules: int) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slos", type=int, default=20)
-    parser.add_argument("--minutes", type=float, default=11.0,
-                        help="how long sloguard's rules are evaluated (> 10 to see the 10m group)")
-    parser.add_argument("--sloth-minutes", type=float, default=2.0,
-                        help="how long the Sloth-shaped rules are evaluated (all groups run at 30s)")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=11.0,
+        help="how long sloguard's rules are evaluated (> 10 to see the 10m group)",
+    )
+    parser.add_argument(
+        "--sloth-minutes",
+        type=float,
+        default=2.0,
+        help="how long the Sloth-shaped rules are evaluated (all groups run at 30s)",
+    )
     parser.add_argument("--keep", type=Path, help="keep the work directory here")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sloguard-bench-"))
@@ -223,13 +305,18 @@ def main() -> None:
         (work / "defs").mkdir()
         (work / "defs" / "bench.yaml").write_text(definitions(args.slos))
         loaded = load([work / "defs"])
-        [(ours_name, ours_text)] = render_rule_files(loaded.services, loaded.sources,
-                                                     RuleFormat.PROMETHEUS).items()
+        [(ours_name, ours_text)] = render_rule_files(
+            loaded.services, loaded.sources, RuleFormat.PROMETHEUS
+        ).items()
         ours_rules, sloth_rules_file = work / ours_name, work / "sloth.rules.yml"
         ours_rules.write_text(ours_text)
         sloth_rules_file.write_text(sloth_rules(args.slos))
-        check = subprocess.run(["promtool", "check", "rules", str(ours_rules), str(sloth_rules_file)],
-                               capture_output=True, text=True, check=False)
+        check = subprocess.run(
+            ["promtool", "check", "rules", str(ours_rules), str(sloth_rules_file)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if check.returncode:
             raise SystemExit(check.stdout + check.stderr)
 
@@ -241,47 +328,91 @@ def main() -> None:
             for instance in ("a", "b"):
                 for code, rate in (("200", OK_RATE), ("500", ERROR_RATE)):
                     labels = f'slo="slo-{i:03d}",instance="{instance}",code="{code}"'
-                    raw.append(("bench_requests_total", labels, raw_start, now, STEP,
-                                lambda t, r=rate: round((t - raw_start) * r, 3)))
-        ours = {"slo:sli_errors:rate5m": [], "slo:sli_total:rate5m": [],
-                "slo:sli_errors:rate30m": [], "slo:sli_total:rate30m": []}
+                    raw.append(
+                        (
+                            "bench_requests_total",
+                            labels,
+                            raw_start,
+                            now,
+                            STEP,
+                            lambda t, r=rate: round((t - raw_start) * r, 3),
+                        )
+                    )
+        ours = {
+            "slo:sli_errors:rate5m": [],
+            "slo:sli_total:rate5m": [],
+            "slo:sli_errors:rate30m": [],
+            "slo:sli_total:rate30m": [],
+        }
         sloth = {"slo:sli_error:ratio_rate5m": []}
         for i in range(args.slos):
             ids = f'service="bench",slo="slo-{i:03d}",team="t"'
             for metric, rate in (("errors", error_rate), ("total", total_rate)):
                 ours[f"slo:sli_{metric}:rate5m"].append(
-                    (f"slo:sli_{metric}:rate5m", ids, now - 3 * DAY, now, STEP, lambda t, r=rate: r))
+                    (f"slo:sli_{metric}:rate5m", ids, now - 3 * DAY, now, STEP, lambda t, r=rate: r)
+                )
                 ours[f"slo:sli_{metric}:rate30m"].append(
-                    (f"slo:sli_{metric}:rate30m", ids, month_start, now, COARSE_STEP,
-                     lambda t, r=rate: r))
-            sloth_ids = (f'sloth_id="bench-slo-{i:03d}",sloth_service="bench",'
-                         f'sloth_slo="slo-{i:03d}",sloth_window="5m",team="t"')
+                    (
+                        f"slo:sli_{metric}:rate30m",
+                        ids,
+                        month_start,
+                        now,
+                        COARSE_STEP,
+                        lambda t, r=rate: r,
+                    )
+                )
+            sloth_ids = (
+                f'sloth_id="bench-slo-{i:03d}",sloth_service="bench",'
+                f'sloth_slo="slo-{i:03d}",sloth_window="5m",team="t"'
+            )
             sloth["slo:sli_error:ratio_rate5m"].append(
-                ("slo:sli_error:ratio_rate5m", sloth_ids, month_start, now, STEP,
-                 lambda t: error_rate / total_rate))
+                (
+                    "slo:sli_error:ratio_rate5m",
+                    sloth_ids,
+                    month_start,
+                    now,
+                    STEP,
+                    lambda t: error_rate / total_rate,
+                )
+            )
         samples = write_openmetrics(work / "raw.om", {"bench_requests_total": raw})
         samples_ours = write_openmetrics(work / "ours.om", ours)
         samples_sloth = write_openmetrics(work / "sloth.om", sloth)
         for name in ("ours", "sloth"):
             backfill(work / "raw.om", work / f"data-{name}")
             backfill(work / f"{name}.om", work / f"data-{name}")
-        print(f"  {samples:,} raw samples; recorded history: sloguard {samples_ours:,}, "
-              f"Sloth {samples_sloth:,} ({time.monotonic() - started:.0f}s)", flush=True)
+        print(
+            f"  {samples:,} raw samples; recorded history: sloguard {samples_ours:,}, "
+            f"Sloth {samples_sloth:,} ({time.monotonic() - started:.0f}s)",
+            flush=True,
+        )
 
         results = {}
-        for name, rules, minutes in (("sloguard", ours_rules, args.minutes),
-                                     ("Sloth-shaped", sloth_rules_file, args.sloth_minutes)):
+        for name, rules, minutes in (
+            ("sloguard", ours_rules, args.minutes),
+            ("Sloth-shaped", sloth_rules_file, args.sloth_minutes),
+        ):
             print(f"evaluating {name} rules for {minutes:g} min ...", flush=True)
             data = work / ("data-ours" if name == "sloguard" else "data-sloth")
             count = rules.read_text().count("- record:") + rules.read_text().count("- alert:")
             results[name] = summarise(name, measure(data, rules, minutes), args.slos, count)
-        (ours_sum, ours_rate), (sloth_sum, sloth_rate) = results["sloguard"], results["Sloth-shaped"]
-        print(f"sloguard / Sloth: {ours_sum / sloth_sum:.2f} of the summed last durations, "
-              f"{ours_rate / sloth_rate:.2f} of the evaluation time per minute")
-        per_slo = {name: rules.read_text().count("- record:") / args.slos
-                   for name, rules in (("sloguard", ours_rules), ("Sloth", sloth_rules_file))}
-        print("recorded series per SLO: " + ", ".join(f"{k} {v:g}" for k, v in per_slo.items())
-              + " (plus 2 alerts each)")
+        (ours_sum, ours_rate), (sloth_sum, sloth_rate) = (
+            results["sloguard"],
+            results["Sloth-shaped"],
+        )
+        print(
+            f"sloguard / Sloth: {ours_sum / sloth_sum:.2f} of the summed last durations, "
+            f"{ours_rate / sloth_rate:.2f} of the evaluation time per minute"
+        )
+        per_slo = {
+            name: rules.read_text().count("- record:") / args.slos
+            for name, rules in (("sloguard", ours_rules), ("Sloth", sloth_rules_file))
+        }
+        print(
+            "recorded series per SLO: "
+            + ", ".join(f"{k} {v:g}" for k, v in per_slo.items())
+            + " (plus 2 alerts each)"
+        )
     finally:
         if args.keep:
             shutil.copytree(work, args.keep, dirs_exist_ok=True)

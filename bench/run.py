@@ -17,11 +17,16 @@ def main() -> None:
     runs = [
         [str(HERE / "generation.py")],
         [str(HERE / "generation.py"), "--slos", "1", "--repeat", "10"],
-        [str(HERE / "rule_cost.py"), *(["--minutes", "3", "--sloth-minutes", "1"] if quick else [])],
+        [
+            str(HERE / "rule_cost.py"),
+            *(["--minutes", "3", "--sloth-minutes", "1"] if quick else []),
+        ],
     ]
     for args in runs:
-        print(f"$ {Path(sys.executable).name} {' '.join(Path(a).name if a.endswith('.py') else a for a in args)}",
-              flush=True)
+        print(
+            f"$ {Path(sys.executable).name} {' '.join(Path(a).name if a.endswith('.py') else a for a in args)}",
+            flush=True,
+        )
         subprocess.run([sys.executable, *args], check=True)
         print(flush=True)
 
