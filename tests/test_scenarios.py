@@ -85,3 +85,11 @@ def test_demo_proves_the_bundled_definitions(
 def test_scenario_files_are_valid_yaml() -> None:
     for scenario in scenarios_for(SHOP, SHOP.slos[0]):
         assert "input_series" in yamltext.dump(promtool_tests("r.yml", [scenario]))
+
+
+def test_prove_without_promtool_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = CliRunner().invoke(main, ["prove", str(FIXTURES / "native")])
+    assert result.exit_code == 2
+    assert "promtool not found on PATH" in result.stderr
+    assert "apt-get install -y prometheus" in result.stderr

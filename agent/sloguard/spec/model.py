@@ -257,7 +257,20 @@ def json_schema() -> dict[str, Any]:
     schema = ServiceSLOs.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "sloguard SLO definitions"
+    _close_label_maps(schema)
     return schema
+
+
+def _close_label_maps(node: Any) -> None:
+    """Label maps list allowed names as patternProperties; other names must be errors too."""
+    if isinstance(node, dict):
+        if "patternProperties" in node:
+            node.setdefault("additionalProperties", False)
+        for value in node.values():
+            _close_label_maps(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_label_maps(value)
 
 
 Format = Literal["native", "sloth", "sloth-crd", "openslo"]
