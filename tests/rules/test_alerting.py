@@ -194,11 +194,12 @@ def test_one_failed_request_on_a_low_traffic_service(
     assert_holds(tmp_path, scenario(rule_file, segments, 60, 60, checks))
 
 
-def test_the_30d_budget_is_exact_under_uneven_traffic(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_30d_budget_is_exact_under_uneven_traffic(fmt: str, tmp_path: Path) -> None:
     # A month of 10 req/s at 0.05% errors, broken by a busy peak, a quiet night with a high
     # error ratio and a short incident. The exact budget is errors / requests over the 30 days;
     # an average of 5m ratios (Sloth's period rule) would overweight the quiet night.
-    rule_file = rules_from(FIXTURES / "native", tmp_path)
+    rule_file = rules_from(FIXTURES / fmt, tmp_path)
     base = (10 * 0.9995, 10 * 0.0005)
     shape = [  # (seconds, good requests/s, bad requests/s)
         (5 * DAY, *base),
