@@ -4,7 +4,7 @@ import promql_parser
 import pytest
 
 from sloguard import promql
-from sloguard.spec.model import SLI
+from sloguard.spec.model import SLI, Calendar
 
 EVENTS = SLI.model_validate(
     {
@@ -88,3 +88,21 @@ def test_the_low_traffic_guard_counts_events_over_the_short_window() -> None:
         f'{promql.TOTAL}{{service="s",slo="o"}} * 300 >= 20'
     )
     assert promql.enough_events(IDS, "30m", 20).startswith(f"avg_over_time({promql.TOTAL}")
+
+
+@pytest.mark.parametrize(
+    ("calendar", "longest", "period"),
+    [
+        (Calendar.MONTH, "[31d:10m]", "month(vector(time() - 1))"),
+        (Calendar.WEEK, "[7d:10m]", "floor((vector(time() - 1) - 345600) / 604800)"),
+    ],
+)
+def test_calendar_budgets_count_from_the_start_of_the_period(
+    calendar: Calendar, longest: str, period: str
+) -> None:
+    expr = promql.budget_remaining(EVENTS, IDS, 2592000, Decimal("0.001"), calendar)
+    promql_parser.parse(expr)
+    assert expr.count(longest) == 2
+    assert expr.count(period) == 2
+    assert "@ end()" in expr
+    assert "rate(e" not in expr  # reads the recorded averages, never the raw counters

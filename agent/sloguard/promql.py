@@ -31,10 +31,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from sloguard.spec.durations import format_seconds, parse_seconds
-from sloguard.spec.model import SLI, WINDOW_PLACEHOLDER, Latency
+from sloguard.spec.model import SLI, WINDOW_PLACEHOLDER, Calendar, Latency
 
 BASE_WINDOW = "5m"
 COARSE_WINDOW = "30m"
+COARSE_INTERVAL = "10m"  # how often the coarse group records; calendar budgets step by it
 RAW_WINDOW_MAX_SECONDS = 3600
 COARSE_FROM_SECONDS = 86400
 
@@ -167,11 +168,50 @@ def burn_rate(sli: SLI, labels: Mapping[str, str], window: str, budget: Decimal)
 
 
 def budget_remaining(
-    sli: SLI, labels: Mapping[str, str], window_seconds: int, budget: Decimal
+    sli: SLI,
+    labels: Mapping[str, str],
+    window_seconds: int,
+    budget: Decimal,
+    calendar: Calendar | None = None,
 ) -> str:
-    """Share of the error budget left over the whole SLO window (negative when overspent)."""
-    window = format_seconds(window_seconds)
-    return f"1 - {burn_rate(sli, labels, window, budget)}"
+    """Share of the error budget left over the SLO window (negative when overspent): the last
+    `window_seconds`, or for a calendar window the current month or week so far."""
+    if calendar is None:
+        return f"1 - {burn_rate(sli, labels, format_seconds(window_seconds), budget)}"
+    return f"1 - {calendar_error_ratio(labels, calendar)} / {number(budget)}"
+
+
+# "Now" inside a subquery: `@ end()` pins it to the rule's evaluation time at every step.
+_NOW = "last_over_time(vector(time())[1m:1s] @ end())"
+# A step's slot ends at the step, so its period is the one a second earlier: the step at
+# Monday 00:00 closes Sunday's last slot.
+_SLOT_END = "vector(time() - 1)"
+# Weeks start on Monday (UTC); the epoch was a Thursday, four days after one.
+_WEEK = "floor(({t} - 345600) / 604800)"
+_SAME_PERIOD = {
+    Calendar.MONTH: ("31d", f"month({_SLOT_END}) == on() month({_NOW})"),
+    Calendar.WEEK: ("7d", f"{_WEEK.format(t=_SLOT_END)} == on() {_WEEK.format(t=_NOW)}"),
+}
+
+
+def calendar_error_ratio(labels: Mapping[str, str], calendar: Calendar) -> str:
+    """Error ratio since the start of the current calendar month or week (UTC).
+
+    PromQL ranges have a fixed length, so a subquery walks the longest such period in steps of
+    the coarse recording interval, keeps the steps that fall in the same period as now, and
+    takes the one coarse average recorded in each step's slot (a range one second short of the
+    step, so a sample on a boundary counts once). The averages' 30m smoothing blurs the first
+    half hour of a period; against a week or a month that is small (see the tests).
+    """
+    longest, same = _SAME_PERIOD[calendar]
+    slot = format_seconds(int(parse_seconds(COARSE_INTERVAL)) - 1)
+
+    def period_sum(metric: str) -> str:
+        step = f"last_over_time({metric}{selector(labels)}[{slot}])"
+        return f"sum_over_time(({step} and on() ({same}))[{longest}:{COARSE_INTERVAL}])"
+
+    errors, total = period_sum(ERRORS_COARSE), period_sum(TOTAL_COARSE)
+    return f"({errors} / ({total} > 0) or 0 * {TOTAL}{selector(labels)})"
 
 
 def burning(labels: Mapping[str, str], window: str, factor: float) -> str:

@@ -31,7 +31,6 @@ class RuleOptions:
 
     fast_interval: str = "30s"
     slow_interval: str = "2m"
-    coarse_interval: str = "10m"
     grafana_url: str = ""
 
 
@@ -42,7 +41,7 @@ def render_groups(spec: ServiceSLOs, options: RuleOptions | None = None) -> list
     for slo in spec.slos:
         for group, rules in zip(groups, _slo_rules(spec, slo, options), strict=True):
             group.extend(rules)
-    intervals = (options.fast_interval, options.slow_interval, options.coarse_interval)
+    intervals = (options.fast_interval, options.slow_interval, promql.COARSE_INTERVAL)
     return [
         {"name": f"sloguard-{spec.service}-{name}", "interval": interval, "rules": rules}
         for name, interval, rules in zip(("fast", "slow", "coarse"), intervals, groups, strict=True)
@@ -79,7 +78,7 @@ def _slo_rules(
         ),
         _record(
             promql.BUDGET_REMAINING,
-            promql.budget_remaining(slo.sli, ids, slo.window_seconds, budget),
+            promql.budget_remaining(slo.sli, ids, slo.window_seconds, budget, slo.calendar),
             labels,
         ),
         _record(promql.OBJECTIVE, promql.constant(slo.objective_ratio), labels),
