@@ -6,6 +6,7 @@ window list can never drift between them.
 Recording scheme (per SLO; all series carry `service` and `slo`):
   slo:sli_errors:rate5m, slo:sli_total:rate5m     the SLI's own queries at the 5m base window
   slo:sli_errors:rate30m, slo:sli_total:rate30m   5m rates averaged over 30m, for the budget
+  slo:sli_errors:rate1h, slo:sli_total:rate1h     ... over 1h, for calendar-window SLOs only
   slo:burn_rate:<window>                          error ratio over the window / error budget
   slo:error_budget_remaining:ratio                1 - burn rate over the whole SLO window
   slo:objective:ratio, slo:error_budget:ratio, sloguard_slo_info   metadata
@@ -35,7 +36,8 @@ from sloguard.spec.model import SLI, WINDOW_PLACEHOLDER, Calendar, Latency
 
 BASE_WINDOW = "5m"
 COARSE_WINDOW = "30m"
-COARSE_INTERVAL = "10m"  # how often the coarse group records; calendar budgets step by it
+COARSE_INTERVAL = "10m"  # how often the coarse group records
+HOURLY_WINDOW = "1h"  # the slots calendar budgets are summed from
 RAW_WINDOW_MAX_SECONDS = 3600
 COARSE_FROM_SECONDS = 86400
 
@@ -43,6 +45,8 @@ ERRORS = "slo:sli_errors:rate5m"
 TOTAL = "slo:sli_total:rate5m"
 ERRORS_COARSE = "slo:sli_errors:rate30m"
 TOTAL_COARSE = "slo:sli_total:rate30m"
+ERRORS_HOURLY = "slo:sli_errors:rate1h"
+TOTAL_HOURLY = "slo:sli_total:rate1h"
 BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
 OBJECTIVE = "slo:objective:ratio"
 ERROR_BUDGET = "slo:error_budget:ratio"
@@ -181,36 +185,37 @@ def budget_remaining(
     return f"1 - {calendar_error_ratio(labels, calendar)} / {number(budget)}"
 
 
-# "Now" inside a subquery: `@ end()` pins it to the rule's evaluation time at every step.
-_NOW = "last_over_time(vector(time())[1m:1s] @ end())"
 # A step's slot ends at the step, so its period is the one a second earlier: the step at
 # Monday 00:00 closes Sunday's last slot.
 _SLOT_END = "vector(time() - 1)"
 # Weeks start on Monday (UTC); the epoch was a Thursday, four days after one.
 _WEEK = "floor(({t} - 345600) / 604800)"
-_SAME_PERIOD = {
-    Calendar.MONTH: ("31d", f"month({_SLOT_END}) == on() month({_NOW})"),
-    Calendar.WEEK: ("7d", f"{_WEEK.format(t=_SLOT_END)} == on() {_WEEK.format(t=_NOW)}"),
-}
 
 
 def calendar_error_ratio(labels: Mapping[str, str], calendar: Calendar) -> str:
     """Error ratio since the start of the current calendar month or week (UTC).
 
-    PromQL ranges have a fixed length, so a subquery walks the longest such period in steps of
-    the coarse recording interval, keeps the steps that fall in the same period as now, and
-    takes the one coarse average recorded in each step's slot (a range one second short of the
-    step, so a sample on a boundary counts once). The averages' 30m smoothing blurs the first
-    half hour of a period; against a week or a month that is small (see the tests).
+    PromQL ranges have a fixed length, so a subquery walks the longest such period in hourly
+    steps, keeps the steps that fall in the same period as now, and takes the newest hourly
+    average recorded before each step (a range one second short of the step, so a sample on a
+    boundary counts once). The coarse group records those averages at a fixed offset every 10m,
+    so the picked hours tile time. Hourly steps keep a month to 744 points per subquery, which
+    promtool's sample limit allows; the smoothing blurs the first hour of a period.
     """
-    longest, same = _SAME_PERIOD[calendar]
-    slot = format_seconds(int(parse_seconds(COARSE_INTERVAL)) - 1)
+    # "Now" inside the subquery: the newest base sample, pinned by `@ end()` to the rule's
+    # evaluation time at every step (a plain selector, so Prometheus reads it once).
+    now = f"timestamp({TOTAL}{selector(labels)} @ end())"
+    if calendar is Calendar.MONTH:
+        longest, same = "31d", f"month({_SLOT_END}) == on() month({now})"
+    else:
+        longest, same = "7d", f"{_WEEK.format(t=_SLOT_END)} == on() {_WEEK.format(t=now)}"
+    slot = format_seconds(int(parse_seconds(HOURLY_WINDOW)) - 1)
 
     def period_sum(metric: str) -> str:
         step = f"last_over_time({metric}{selector(labels)}[{slot}])"
-        return f"sum_over_time(({step} and on() ({same}))[{longest}:{COARSE_INTERVAL}])"
+        return f"sum_over_time(({step} and on() ({same}))[{longest}:{HOURLY_WINDOW}])"
 
-    errors, total = period_sum(ERRORS_COARSE), period_sum(TOTAL_COARSE)
+    errors, total = period_sum(ERRORS_HOURLY), period_sum(TOTAL_HOURLY)
     return f"({errors} / ({total} > 0) or 0 * {TOTAL}{selector(labels)})"
 
 
@@ -238,6 +243,11 @@ def tier_condition(
 def any_of(conditions: list[str]) -> str:
     """Fire on any condition; one alert per severity, not one per tier."""
     return "\nor\n".join(conditions)
+
+
+def hourly_rate(metric: str, labels: Mapping[str, str]) -> str:
+    """A 5m base rate averaged over the hour, summed per calendar period (see above)."""
+    return window_rate(metric, labels, HOURLY_WINDOW)
 
 
 def coarse_rate(metric: str, labels: Mapping[str, str]) -> str:

@@ -333,9 +333,39 @@ def test_a_calendar_week_budget_counts_from_monday(tmp_path: Path) -> None:
         }
 
     # Sunday 23:00: the week (since Monday 1969-12-29) holds 3 days at 1% of 4: a 7.5x burn,
-    # -6.5 left (measured -6.615: the data only starts on Thursday, and its first 5m rates and
-    # 30m averages are partial). Tuesday noon: only Monday and half of Tuesday at half the
+    # -6.5 left (measured -6.588: the data only starts on Thursday, and its first 5m rates and
+    # hourly averages are partial). Tuesday noon: only Monday and half of Tuesday at half the
     # budget, so 0.5 is left, where the rolling 7d budget would still be overspent (measured
-    # 0.5031: the 30m averages smooth Sunday into the first half hour of the week).
+    # 0.5016: the hourly averages smooth Sunday into the week's first hour).
     checks = [within(4 * DAY - HOUR, 1 - 7.5, 0.2), within(5.5 * DAY, 0.5, 0.005)]
+    assert_holds(tmp_path, scenario(rule_file, segments, 60, 600, checks))
+
+
+def test_a_calendar_month_budget_counts_from_the_first(tmp_path: Path) -> None:
+    # January 1970 at a 5x burn overspends the month; from February 1 (day 31) errors drop to
+    # 0.5x, so on February 2 at noon half the budget is left. Measured 0.4857: the first
+    # hourly slot of February reaches back up to one coarse interval (10m) into January, at a
+    # 4.5x higher burn: up to 0.021 over 36 hours, hence the tolerance.
+    (tmp_path / "shop.yaml").write_text(
+        textwrap.dedent("""
+        service: shop
+        slos:
+          - name: monthly
+            objective: 99.9
+            window: month
+            sli:
+              events:
+                errors: sum(rate(http_requests_total{job="shop",code=~"5.."}[{{window}}]))
+                total: sum(rate(http_requests_total{job="shop"}[{{window}}]))
+    """)
+    )
+    rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
+    segments = [(31 * DAY, 9.95, 0.05), (2 * DAY, 9.995, 0.005)]
+    checks = [
+        {
+            "expr": "abs(slo:error_budget_remaining:ratio - 0.5) < bool 0.03",
+            "eval_time": f"{int(32.5 * DAY)}s",
+            "exp_samples": [{"labels": '{service="shop",slo="monthly"}', "value": 1}],
+        }
+    ]
     assert_holds(tmp_path, scenario(rule_file, segments, 60, 600, checks))

@@ -71,6 +71,11 @@ def _slo_rules(
         _record(promql.ERRORS_COARSE, promql.coarse_rate(promql.ERRORS, ids), labels),
         _record(promql.TOTAL_COARSE, promql.coarse_rate(promql.TOTAL, ids), labels),
     ]
+    if slo.calendar:
+        coarse += [
+            _record(promql.ERRORS_HOURLY, promql.hourly_rate(promql.ERRORS, ids), labels),
+            _record(promql.TOTAL_HOURLY, promql.hourly_rate(promql.TOTAL, ids), labels),
+        ]
     slow: list[Rule] = [
         *(
             _record(promql.burn_rate_metric(w), promql.burn_rate(slo.sli, ids, w, budget), labels)
