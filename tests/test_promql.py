@@ -93,8 +93,8 @@ def test_the_low_traffic_guard_counts_events_over_the_short_window() -> None:
 @pytest.mark.parametrize(
     ("calendar", "longest", "period"),
     [
-        (Calendar.MONTH, "[31d:10m]", "month(vector(time() - 1))"),
-        (Calendar.WEEK, "[7d:10m]", "floor((vector(time() - 1) - 345600) / 604800)"),
+        (Calendar.MONTH, "[31d:1h]", "month(vector(time() - 1))"),
+        (Calendar.WEEK, "[7d:1h]", "floor((vector(time() - 1) - 345600) / 604800)"),
     ],
 )
 def test_calendar_budgets_count_from_the_start_of_the_period(

@@ -202,9 +202,10 @@ def calendar_error_ratio(labels: Mapping[str, str], calendar: Calendar) -> str:
     so the picked hours tile time. Hourly steps keep a month to 744 points per subquery, which
     promtool's sample limit allows; the smoothing blurs the first hour of a period.
     """
-    # "Now" inside the subquery: the newest base sample, pinned by `@ end()` to the rule's
-    # evaluation time at every step (a plain selector, so Prometheus reads it once).
-    now = f"timestamp({TOTAL}{selector(labels)} @ end())"
+    # "Now" inside the subquery: the objective sample the same group records just before the
+    # budget, pinned by `@ end()` to the rule's evaluation time at every step (a plain
+    # selector, so Prometheus reads it once, and it exists whenever the rules run).
+    now = f"timestamp({OBJECTIVE}{selector(labels)} @ end())"
     if calendar is Calendar.MONTH:
         longest, same = "31d", f"month({_SLOT_END}) == on() month({now})"
     else:

@@ -81,12 +81,13 @@ def _slo_rules(
             _record(promql.burn_rate_metric(w), promql.burn_rate(slo.sli, ids, w, budget), labels)
             for w in _ordered(ticket_windows)
         ),
+        # Before the budget: a calendar budget reads the time of this very evaluation from it.
+        _record(promql.OBJECTIVE, promql.constant(slo.objective_ratio), labels),
         _record(
             promql.BUDGET_REMAINING,
             promql.budget_remaining(slo.sli, ids, slo.window_seconds, budget, slo.calendar),
             labels,
         ),
-        _record(promql.OBJECTIVE, promql.constant(slo.objective_ratio), labels),
         _record(promql.ERROR_BUDGET, promql.constant(budget), labels),
         _record(
             promql.INFO,
