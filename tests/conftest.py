@@ -17,6 +17,13 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def _in_a_scratch_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test in its own empty directory: commands that default to `alert-rules/` or
+    `dashboards/` must never touch (or prune) the checkout's committed files."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="session")
 def promtool() -> str:
     """promtool is a real dependency of the tests: install it, never skip (scripts/setup.sh)."""

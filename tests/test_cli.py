@@ -174,4 +174,75 @@ def test_the_committed_rules_and_schema_are_current(monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(REPO)
     code, out, err = run("check")
     assert code == 0, err
-    assert "up to date: 3 rule file(s)" in out
+    assert "up to date: 3 rule file(s) in alert-rules/, 5 dashboard(s) in dashboards/" in out
+
+
+def test_generate_writes_dashboards_and_configmaps(write_defs: WriteDefs, tmp_path: Path) -> None:
+    boards, maps = tmp_path / "boards", tmp_path / "maps"
+    boards.mkdir()
+    (boards / "mine.dashboard.py").write_text(
+        "from grafanalib.core import Dashboard\ndashboard = Dashboard(title='Mine', uid='mine')\n"
+    )
+    code, out, _ = run(
+        "generate",
+        str(write_defs(**{"shop.yaml": GOOD})),
+        "--rules-out",
+        str(tmp_path / "rules"),
+        "--dashboards-out",
+        str(boards),
+        "--configmaps-out",
+        str(maps),
+        "--configmap-namespace",
+        "monitoring",
+    )
+    assert code == 0
+    assert "3 dashboard(s) in" in out and "3 ConfigMap(s) in" in out
+    assert sorted(p.name for p in boards.glob("*.json")) == [
+        "mine.json",
+        "slo-shop.json",
+        "sloguard-overview.json",
+    ]
+    assert (maps / "mine.configmap.yaml").is_file()
+
+
+def test_check_fails_on_a_stale_dashboard(write_defs: WriteDefs, tmp_path: Path) -> None:
+    directory = write_defs(**{"shop.yaml": GOOD})
+    options = ["--rules-out", str(tmp_path / "r"), "--dashboards-out", str(tmp_path / "d")]
+    run("generate", str(directory), *options)
+    assert run("check", str(directory), *options)[0] == 0
+    board = tmp_path / "d" / "slo-shop.json"
+    board.write_text(board.read_text().replace('"refresh": "1m"', '"refresh": "5s"'))
+    code, _, err = run("check", str(directory), *options)
+    assert code == 1
+    assert f"{board} (committed)" in err and '-  "refresh": "5s"' in err
+
+
+def test_a_broken_dashboard_script_writes_nothing(write_defs: WriteDefs, tmp_path: Path) -> None:
+    boards = tmp_path / "boards"
+    boards.mkdir()
+    (boards / "bad.dashboard.py").write_text("dashboard = undefined_name\n")
+    code, _, err = run(
+        "generate",
+        str(write_defs(**{"shop.yaml": GOOD})),
+        "--rules-out",
+        str(tmp_path / "rules"),
+        "--dashboards-out",
+        str(boards),
+    )
+    assert code == 2
+    assert "bad.dashboard.py: failed: NameError" in err
+    assert not (tmp_path / "rules").exists() and list(boards.glob("*.json")) == []
+
+
+def test_a_script_may_not_shadow_a_generated_dashboard(
+    write_defs: WriteDefs, tmp_path: Path
+) -> None:
+    boards = tmp_path / "boards"
+    boards.mkdir()
+    (boards / "slo-shop.dashboard.py").write_text(
+        "from grafanalib.core import Dashboard\ndashboard = Dashboard(title='x')\n"
+    )
+    code, _, err = run(
+        "generate", str(write_defs(**{"shop.yaml": GOOD})), "--dashboards-out", str(boards)
+    )
+    assert code == 2 and "renders to slo-shop.json, which sloguard generates itself" in err

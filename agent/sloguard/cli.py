@@ -3,19 +3,25 @@ calls on the pure core and the file, promtool and (later) cluster shells."""
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import httpx
 
 from sloguard import __version__
-from sloguard.errors import SloguardError, SpecError
+from sloguard.dashboard_scripts import render_scripts
+from sloguard.dashboards.output import configmap_files, dashboard_files
+from sloguard.errors import PublishError, SloguardError, SpecError
 from sloguard.files import drift, write_files
+from sloguard.grafana import Grafana, Published
 from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths, load
 from sloguard.proving import Verdict, prove
 from sloguard.rules.generation import RuleOptions
@@ -69,6 +75,86 @@ grafana_option = click.option(
     metavar="URL",
     help="Grafana base URL for the dashboard links in alerts (relative links when unset).",
 )
+dashboards_out_option = click.option(
+    "--dashboards-out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("dashboards"),
+    show_default=True,
+    help="Directory for the dashboard JSON; its *.dashboard.py scripts are rendered too.",
+)
+configmaps_out_option = click.option(
+    "--configmaps-out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write one ConfigMap per dashboard here, labelled grafana_dashboard=1 for the "
+    "Grafana sidecar.",
+)
+configmap_namespace_option = click.option(
+    "--configmap-namespace", default="", metavar="NS", help="Namespace of the ConfigMaps."
+)
+configmap_folder_option = click.option(
+    "--configmap-folder",
+    default="",
+    metavar="FOLDER",
+    help="Grafana folder for the sidecar (the grafana_folder annotation).",
+)
+
+
+def _output_options(command: F) -> F:
+    for option in reversed(
+        [
+            rules_out_option,
+            format_option,
+            grafana_option,
+            dashboards_out_option,
+            configmaps_out_option,
+            configmap_namespace_option,
+            configmap_folder_option,
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where generated files go; every directory is rendered in full before any is written."""
+
+    rules_out: Path
+    fmt: str
+    grafana_url: str
+    dashboards_out: Path
+    configmaps_out: Path | None
+    configmap_namespace: str
+    configmap_folder: str
+
+    def render(self, loaded: Loaded) -> list[tuple[Path, dict[str, str], str]]:
+        """(directory, files, what) for every output, rules first."""
+        rules = render_rule_files(
+            loaded.services,
+            loaded.sources,
+            RuleFormat(self.fmt),
+            RuleOptions(grafana_url=self.grafana_url),
+        )
+        dashboards = dashboard_files(loaded.services, loaded.sources)
+        scripts = render_scripts(self.dashboards_out)
+        clash = sorted(set(dashboards) & set(scripts))
+        if clash:
+            raise SloguardError(
+                f"{self.dashboards_out}: a *.dashboard.py renders to {', '.join(clash)}, which "
+                "sloguard generates itself: rename the script"
+            )
+        dashboards.update(scripts)
+        outputs = [
+            (self.rules_out, rules, "rule file(s)"),
+            (self.dashboards_out, dashboards, "dashboard(s)"),
+        ]
+        if self.configmaps_out is not None:
+            configmaps = configmap_files(
+                dashboards, self.configmap_namespace or None, self.configmap_folder or None
+            )
+            outputs.append((self.configmaps_out, configmaps, "ConfigMap(s)"))
+        return outputs
 
 
 def _load(paths: tuple[Path, ...]) -> Loaded:
@@ -86,7 +172,7 @@ def _summary(loaded: Loaded) -> str:
 @click.version_option(__version__, prog_name="sloguard")
 def main() -> None:
     """sloguard: SLOs as code. One set of definitions (slo-definitions/) drives Prometheus
-    recording and multi-window, multi-burn-rate alert rules.
+    recording and multi-window, multi-burn-rate alert rules, and Grafana dashboards.
 
     Definitions may be sloguard's native YAML, Sloth (prometheus/v1 or the
     PrometheusServiceLevel CRD) or OpenSLO v1; the format is detected per document. PATHS
@@ -110,29 +196,30 @@ def validate(paths: tuple[Path, ...]) -> None:
 
 @main.command()
 @paths_argument
-@rules_out_option
-@format_option
-@grafana_option
+@_output_options
 @_reports_errors
-def generate(paths: tuple[Path, ...], rules_out: Path, fmt: str, grafana_url: str) -> None:
-    """Write one rule file per service (atomically; nothing is written if any input is bad)."""
+def generate(paths: tuple[Path, ...], **options: Any) -> None:
+    """Write rule files and dashboards (atomically; nothing is written if any input is bad).
+
+    One rule file and one dashboard per service, an overview dashboard, and the JSON of every
+    *.dashboard.py (grafanalib) script in the dashboards directory.
+    """
     started = time.perf_counter()
     loaded = _load(paths)
-    files = render_rule_files(
-        loaded.services, loaded.sources, RuleFormat(fmt), RuleOptions(grafana_url=grafana_url)
+    outputs = Outputs(**options).render(loaded)
+    for directory, files, _ in outputs:
+        write_files(directory, files)
+    written = ", ".join(
+        f"{len(files)} {what} in {directory}/" for directory, files, what in outputs
     )
-    write_files(rules_out, files)
     click.echo(
-        f"generated {len(files)} rule file(s) in {rules_out}/ from {_summary(loaded)} "
-        f"in {time.perf_counter() - started:.2f}s"
+        f"generated {written} from {_summary(loaded)} in {time.perf_counter() - started:.2f}s"
     )
 
 
 @main.command()
 @paths_argument
-@rules_out_option
-@format_option
-@grafana_option
+@_output_options
 @click.option(
     "--schema",
     "schema_file",
@@ -142,15 +229,12 @@ def generate(paths: tuple[Path, ...], rules_out: Path, fmt: str, grafana_url: st
     f"slo-definitions/{SCHEMA_FILE} when it exists).",
 )
 @_reports_errors
-def check(
-    paths: tuple[Path, ...], rules_out: Path, fmt: str, grafana_url: str, schema_file: Path | None
-) -> None:
-    """Exit 1 when committed generated files differ from what `generate` would write (for CI)."""
+def check(paths: tuple[Path, ...], schema_file: Path | None, **options: Any) -> None:
+    """Exit 1 when committed rules, dashboards or schema differ from what `generate` would
+    write (for CI)."""
     loaded = _load(paths)
-    files = render_rule_files(
-        loaded.services, loaded.sources, RuleFormat(fmt), RuleOptions(grafana_url=grafana_url)
-    )
-    reports = drift(rules_out, files)
+    outputs = Outputs(**options).render(loaded)
+    reports = [report for directory, files, _ in outputs for report in drift(directory, files)]
     schema_file = schema_file or _default_schema_file()
     if schema_file is not None:
         reports += drift(schema_file.parent, {schema_file.name: schema_text()})
@@ -163,7 +247,10 @@ def check(
             err=True,
         )
         sys.exit(EXIT_DRIFT)
-    click.echo(f"up to date: {len(files)} rule file(s) in {rules_out}/ ({_summary(loaded)})")
+    counted = ", ".join(
+        f"{len(files)} {what} in {directory}/" for directory, files, what in outputs
+    )
+    click.echo(f"up to date: {counted} ({_summary(loaded)})")
 
 
 def _default_schema_file() -> Path | None:
@@ -208,6 +295,86 @@ def import_(paths: tuple[Path, ...], out: Path) -> None:
     }
     write_files(out, files, prune=False)
     click.echo(f"imported {_summary(loaded)} into {out}/")
+
+
+@main.command()
+@click.option(
+    "--grafana-url",
+    required=True,
+    metavar="URL",
+    envvar="SLOGUARD_GRAFANA_URL",
+    help="Grafana base URL, e.g. https://grafana.example.com (env SLOGUARD_GRAFANA_URL).",
+)
+@click.option(
+    "--dashboards",
+    "directory",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("dashboards"),
+    show_default=True,
+    help="Directory of dashboard JSON to upload (what `generate` wrote).",
+)
+@click.option(
+    "--token",
+    envvar="SLOGUARD_GRAFANA_TOKEN",
+    default=None,
+    help="Service account token (env SLOGUARD_GRAFANA_TOKEN; prefer it or --token-file).",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Read the token from this file (e.g. a mounted Secret).",
+)
+@click.option("--folder-uid", default="", metavar="UID", help="Grafana folder to upload into.")
+@click.option(
+    "--overwrite/--no-overwrite",
+    default=True,
+    show_default=True,
+    help="Replace dashboards changed in Grafana since; without it they are reported (412).",
+)
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per request.")
+@_reports_errors
+def publish(
+    grafana_url: str,
+    directory: Path,
+    token: str | None,
+    token_file: Path | None,
+    folder_uid: str,
+    overwrite: bool,
+    timeout: float,
+) -> None:
+    """Create or update every dashboard of a directory in Grafana through its HTTP API.
+
+    Exit 1 when Grafana refused some dashboards (a 412 version conflict or a bad request),
+    2 when it refused the credentials or could not be reached.
+    """
+    if token_file is not None:
+        token = token_file.read_text(encoding="utf-8").strip()
+    if not token:
+        raise PublishError("no Grafana token: set SLOGUARD_GRAFANA_TOKEN or pass --token-file")
+    boards = sorted(directory.glob("*.json"))
+    if not boards:
+        raise PublishError(f"{directory}: no dashboard JSON to publish: run `sloguard generate`")
+    headers = {"Authorization": f"Bearer {token}", "User-Agent": f"sloguard/{__version__}"}
+    with httpx.Client(base_url=grafana_url, headers=headers, timeout=timeout) as client:
+        grafana = Grafana(client, folder_uid=folder_uid or None, overwrite=overwrite)
+        rejected = 0
+        for path in boards:
+            try:
+                dashboard = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise PublishError(f"{path}: not dashboard JSON: {exc}") from exc
+            result = grafana.upsert(path.name, dashboard)
+            if isinstance(result, Published):
+                click.echo(f"published {path.name} -> {result.url} (version {result.version})")
+            else:
+                rejected += 1
+                click.echo(f"REJECTED {path.name}: {result.status} {result.reason}", err=True)
+    if rejected:
+        hint = "" if overwrite else " (--overwrite replaces dashboards changed in Grafana)"
+        click.echo(f"{rejected} of {len(boards)} dashboard(s) rejected{hint}", err=True)
+        sys.exit(EXIT_DRIFT)
+    click.echo(f"published {len(boards)} dashboard(s) to {grafana_url}")
 
 
 @main.command(name="prove")

@@ -3,7 +3,9 @@
 SloguardError
 ├── SpecError        bad SLO definitions; carries every SpecProblem found (exit 2)
 ├── OutputError      generated files could not be written (nothing was changed)
-└── ToolError        an external tool (promtool) is missing or failed to run
+├── DashboardError   a user's `*.dashboard.py` failed or defines no dashboard
+├── ToolError        an external tool (promtool) is missing or failed to run
+└── PublishError     Grafana refused or did not answer an upload
 """
 
 from __future__ import annotations
@@ -50,3 +52,11 @@ class OutputError(SloguardError):
 
 class ToolError(SloguardError):
     """An external tool is missing or failed in a way that is not a verdict."""
+
+
+class DashboardError(SloguardError):
+    """A user's dashboard script could not be rendered; names the file and the cause."""
+
+
+class PublishError(SloguardError):
+    """Grafana refused a dashboard, or could not be reached; names the dashboard and why."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 
 GRAFANA_UID_MAX = 40
+# Service dashboards are `slo-<service>`, so no service can take the overview's uid.
+OVERVIEW_UID = "sloguard-overview"
 
 
 def dashboard_uid(service: str) -> str:

@@ -21,6 +21,8 @@ Where each window's error ratio comes from:
   recorded every 10m: 20x fewer samples than the 5m rates, for ~15m of smoothing that is
   nothing against a day.
 Every division is guarded: no traffic gives 0, never NaN.
+
+Dashboards read only these recorded series (plus `ALERTS`), through the functions at the end.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+
+import promql_parser
 
 from sloguard.spec.durations import format_seconds, parse_seconds
 from sloguard.spec.model import SLI, WINDOW_PLACEHOLDER, Calendar, Latency
@@ -267,3 +271,98 @@ def budget_left_template(service: str, slo: str) -> str:
         f"{{{{ with query `{query}` }}}}"
         "{{ . | first | value | humanizePercentage }}{{ else }}unknown{{ end }}"
     )
+
+
+# Dashboard reads. `matchers` are extra label matchers, such as a Grafana variable's
+# `slo=~"$slo"`; every panel query is built here so it always reads what the rules record.
+
+
+def sli_ratio(labels: Mapping[str, str], *matchers: str) -> str:
+    """The SLI (good share of events) at the 5m base, as the rules record it."""
+    sel = selector(labels, *matchers)
+    return f"1 - {ERRORS}{sel} / ({TOTAL}{sel} > 0)"
+
+
+def window_sli(labels: Mapping[str, str], *matchers: str) -> str:
+    """The SLI over the whole SLO window, from the budget left: 1 - spent * budget."""
+    sel = selector(labels, *matchers)
+    # The budget is one series per SLO; per-label SLOs have one budget left per label value.
+    return f"1 - (1 - {BUDGET_REMAINING}{sel}) * on(service, slo) group_left {ERROR_BUDGET}{sel}"
+
+
+def recorded(metric: str, labels: Mapping[str, str], *matchers: str) -> str:
+    """A recorded series as it is, e.g. the budget left or a burn rate."""
+    return f"{metric}{selector(labels, *matchers)}"
+
+
+def alert_state(labels: Mapping[str, str], *matchers: str) -> str:
+    """2 while an alert matching `labels` fires, 1 while pending, 0 otherwise (never empty)."""
+
+    def state(name: str) -> str:
+        return f"max(ALERTS{selector(labels, *matchers, f'alertstate={json.dumps(name)}')})"
+
+    return f"{state('firing')} * 2 or {state('pending')} or on() vector(0)"
+
+
+def window_start_ms(
+    labels: Mapping[str, str], window_seconds: int, calendar: Calendar | None
+) -> str:
+    """When the SLO window that ends at the query's end began, in epoch milliseconds (a Grafana
+    annotation reads it as the time to mark). Constant over a range query: it is taken from
+    the objective's newest sample `@ end()`."""
+    now = f"timestamp({OBJECTIVE}{selector(labels)} @ end())"
+    if calendar is Calendar.MONTH:
+        start = f"({now} - {now} % 86400 - (day_of_month({now}) - 1) * 86400)"
+    elif calendar is Calendar.WEEK:
+        start = f"({now} - ({now} - 345600) % 604800)"
+    else:
+        start = f"({now} - {window_seconds})"
+    return f"{start} * 1000"
+
+
+def budget_overview(services: Sequence[str], *matchers: str) -> str:
+    """Budget left of every SLO of `services`, with the objective and window of its info."""
+    sel = _services(services, *matchers)
+    return (
+        f"{BUDGET_REMAINING}{sel} * on(service, slo) "
+        f"group_left(objective, window, dashboard_uid) {INFO}{sel}"
+    )
+
+
+def _services(services: Sequence[str], *matchers: str) -> str:
+    # Go's RE2 and Python agree on escaping the characters service names may hold (`.`).
+    pattern = "|".join(re.escape(s) for s in services)
+    return selector({}, f"service=~{json.dumps(pattern)}", *matchers)
+
+
+def overview_count(expr: str) -> str:
+    """How many series `expr` returns; 0 rather than nothing."""
+    return f"count({expr}) or on() vector(0)"
+
+
+def firing_slo_alerts(services: Sequence[str], *matchers: str) -> str:
+    """Firing alerts of sloguard's SLOs (an `ALERTS` series joined to an SLO's info)."""
+    return (
+        f'ALERTS{{alertstate="firing"}} and on(service, slo) {INFO}{_services(services, *matchers)}'
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def grouping_labels(query: str) -> tuple[str, ...]:
+    """Labels a query keeps with `sum by (...)`: per-label SLOs record one series per value."""
+    try:
+        expr = promql_parser.parse(render_window(query, BASE_WINDOW))
+    except ValueError:
+        return ()
+    while True:
+        if isinstance(expr, promql_parser.ParenExpr):
+            expr = expr.expr
+        elif isinstance(expr, promql_parser.BinaryExpr):
+            expr = expr.lhs
+        elif isinstance(expr, promql_parser.AggregateExpr):
+            modifier = expr.modifier
+            if modifier is None or modifier.type != promql_parser.AggModifierType.By:
+                return ()
+            return tuple(modifier.labels)
+        else:
+            return ()

@@ -17,7 +17,7 @@ from typing import Any
 
 from sloguard import promql
 from sloguard.burnrate import budget_spent, tiers_for
-from sloguard.links import dashboard_url
+from sloguard.links import dashboard_uid, dashboard_url
 from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import SLO, ServiceSLOs, Severity, Tier
 
@@ -97,6 +97,8 @@ def _slo_rules(
                 "objective": promql.number(slo.objective),
                 "window": slo.window,
                 "sli": _sli_kind(slo),
+                # The overview dashboard links each SLO to its service dashboard by this.
+                "dashboard_uid": dashboard_uid(spec.service),
             },
         ),
     ]
@@ -153,9 +155,15 @@ def _alert(
     return {
         "alert": slo.alerting.name,
         "expr": expr,
-        "labels": {**labels, "severity": severity.value, **slo.alerting.labels, **route.labels},
+        "labels": {**labels, **alert_labels(slo, severity)},
         "annotations": annotations,
     }
+
+
+def alert_labels(slo: SLO, severity: Severity) -> dict[str, str]:
+    """Labels an SLO's page or ticket alert adds: `severity`, unless a route renames it."""
+    route = getattr(slo.alerting, severity.value)
+    return {"severity": severity.value, **slo.alerting.labels, **route.labels}
 
 
 def _record(name: str, expr: str, labels: dict[str, str]) -> Rule:

@@ -1,0 +1,1 @@
+"""Grafana dashboards from SLO definitions, built with grafanalib (pure: values in, JSON out)."""

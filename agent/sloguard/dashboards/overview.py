@@ -1,0 +1,138 @@
+"""The overview dashboard: every SLO of every service in one table, worst budget first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grafanalib.core import GridPos as Grid
+from grafanalib.core import Stat, Table, TableSortByField
+
+from sloguard import promql
+from sloguard.dashboards import parts
+from sloguard.dashboards.parts import GREEN, ORANGE, RED, Json
+from sloguard.links import OVERVIEW_UID
+from sloguard.spec.model import ServiceSLOs
+
+SERVICE_VARIABLE = "service"
+BUDGET_COLUMN = "Budget left"
+
+
+def overview_dashboard(specs: Sequence[ServiceSLOs]) -> Json:
+    """Grafana JSON of the overview of `specs` (uid `links.OVERVIEW_UID`)."""
+    services = [spec.service for spec in specs]
+    matcher = parts.regex_matcher(SERVICE_VARIABLE)
+    budgets = promql.budget_overview(services, matcher)
+
+    def stat(title: str, expr: str, x: int, thresholds: list[Json], description: str) -> Stat:
+        return Stat(
+            title=title,
+            description=description,
+            dataSource=parts.DATASOURCE,
+            targets=[parts.target(expr, instant=True)],
+            graphMode="none",
+            reduceCalc="lastNotNull",
+            color={"mode": "thresholds"},
+            thresholds=thresholds,
+            gridPos=Grid(h=4, w=8, x=x, y=0),
+        )
+
+    panels = [
+        stat(
+            "SLOs",
+            promql.overview_count(f"{promql.OBJECTIVE}{promql.selector({}, matcher)}"),
+            0,
+            parts.steps("blue"),
+            "SLOs with recorded objectives in the selected services.",
+        ),
+        stat(
+            "Error budgets spent",
+            promql.overview_count(f"{budgets} < 0"),
+            8,
+            parts.steps(GREEN, (1.0, RED)),
+            "SLOs (or label values of per-label SLOs) that have overspent their window.",
+        ),
+        stat(
+            "Alerts firing",
+            promql.overview_count(promql.firing_slo_alerts(services, matcher)),
+            16,
+            parts.steps(GREEN, (1.0, RED)),
+            "Page and ticket alerts of these SLOs firing now.",
+        ),
+        Table(
+            title="Every SLO by error budget left",
+            description="Worst first. Select an SLO to open its service dashboard.",
+            dataSource=parts.DATASOURCE,
+            targets=[parts.target(budgets, instant=True, table=True)],
+            transformations=[
+                {
+                    "id": "organize",
+                    "options": {
+                        "excludeByName": {"Time": True, "__name__": True},
+                        "indexByName": {"service": 0, "slo": 1, "objective": 2, "window": 3},
+                        "renameByName": {"Value": BUDGET_COLUMN},
+                    },
+                }
+            ],
+            overrides=[
+                {
+                    "matcher": {"id": "byName", "options": BUDGET_COLUMN},
+                    "properties": [
+                        {"id": "unit", "value": "percentunit"},
+                        {"id": "decimals", "value": 1},
+                        {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+                        {
+                            "id": "thresholds",
+                            "value": {
+                                "mode": "absolute",
+                                "steps": parts.steps(RED, (0.0, ORANGE), (0.25, GREEN)),
+                            },
+                        },
+                    ],
+                },
+                {
+                    "matcher": {"id": "byName", "options": "slo"},
+                    "properties": [
+                        {
+                            "id": "links",
+                            "value": [
+                                {
+                                    "title": "Open the service dashboard",
+                                    "url": "/d/${__data.fields.dashboard_uid}"
+                                    "?var-slo=${__value.raw}&${__url_time_range}",
+                                }
+                            ],
+                        }
+                    ],
+                },
+                {
+                    "matcher": {"id": "byName", "options": "dashboard_uid"},
+                    "properties": [{"id": "custom.hidden", "value": True}],
+                },
+            ],
+            sortBy=[TableSortByField(displayName=BUDGET_COLUMN, desc=False)],
+            gridPos=Grid(h=20, w=24, x=0, y=4),
+        ),
+    ]
+    board = parts.dashboard(
+        title="SLOs / overview",
+        uid=OVERVIEW_UID,
+        description="Every SLO sloguard generated rules for, worst error budget first.",
+        panels=panels,
+        variables=[parts.choice_variable(SERVICE_VARIABLE, "Service", services)],
+        links=[
+            {
+                "title": "Service SLOs",
+                "type": "dashboards",
+                "tags": [parts.TAG],
+                "asDropdown": True,
+                "icon": "external link",
+                "includeVars": False,
+                "keepTime": True,
+                "targetBlank": False,
+                "tooltip": "",
+            }
+        ],
+        annotations=[],
+        time_from="now-7d",
+    )
+    return parts.to_json(board)

@@ -1,0 +1,121 @@
+"""Uploading dashboards through Grafana's HTTP API (`POST /api/dashboards/db`), with httpx.
+
+Grafana answers 412 when a dashboard changed there since (`version-mismatch`) or another
+dashboard in the folder has the same title (`name-exists`); without `overwrite` such a
+dashboard is reported and skipped, the others still go up. Bad credentials (401/403) stop
+everything: no later upload could succeed. Timeouts, refused connections and 502/503/504 are
+retried with backoff before they count as failures.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from sloguard.dashboards.output import MARK_KEY
+from sloguard.errors import PublishError
+
+RETRIED_STATUSES = frozenset({502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Published:
+    """One dashboard Grafana accepted."""
+
+    name: str
+    uid: str
+    version: int
+    url: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """One dashboard Grafana refused (a 412 conflict or a bad request); others go on."""
+
+    name: str
+    status: int
+    reason: str
+
+
+class Grafana:
+    """A Grafana instance's dashboard API, over an injected `httpx.Client` (base URL and
+    credentials set on it)."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        folder_uid: str | None = None,
+        overwrite: bool = True,
+        attempts: int = 3,
+        backoff_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._folder_uid = folder_uid
+        self._overwrite = overwrite
+        self._attempts = max(1, attempts)
+        self._backoff = backoff_seconds
+        self._sleep = sleep
+
+    def upsert(self, name: str, dashboard: dict[str, Any]) -> Published | Rejected:
+        """Create or update one dashboard (matched by its `uid`)."""
+        board = {k: v for k, v in dashboard.items() if k not in (MARK_KEY, "id")}
+        payload: dict[str, Any] = {
+            "dashboard": board,
+            "overwrite": self._overwrite,
+            "message": "Published by sloguard",
+        }
+        if self._folder_uid:
+            payload["folderUid"] = self._folder_uid
+        response = self._post(name, payload)
+        if response.status_code in (401, 403):
+            raise PublishError(
+                f"{name}: Grafana refused the credentials ({response.status_code} "
+                f"{_message(response)}): check the token and that it may write dashboards"
+                + (" in that folder" if self._folder_uid else "")
+            )
+        if response.status_code != 200:
+            return Rejected(name, response.status_code, _message(response))
+        try:
+            body = response.json()
+            return Published(name, str(body["uid"]), int(body["version"]), str(body["url"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PublishError(
+                f"{name}: unexpected answer from Grafana: {response.text[:200]!r}"
+            ) from exc
+
+    def _post(self, name: str, payload: dict[str, Any]) -> httpx.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._client.post("/api/dashboards/db", json=payload)
+            except httpx.TransportError as exc:
+                if attempt >= self._attempts:
+                    raise PublishError(
+                        f"{name}: cannot reach Grafana at {self._client.base_url} after "
+                        f"{attempt} attempt(s): {type(exc).__name__}: {exc}"
+                    ) from exc
+            else:
+                if response.status_code not in RETRIED_STATUSES or attempt >= self._attempts:
+                    return response
+            self._sleep(self._backoff * 2 ** (attempt - 1))
+
+
+def _message(response: httpx.Response) -> str:
+    """Grafana's own words: `{"message": ..., "status": ...}`, else the start of the body."""
+    try:
+        body = response.json()
+    except (ValueError, json.JSONDecodeError):
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict):
+        parts = [str(body[k]) for k in ("status", "message") if body.get(k)]
+        if parts:
+            return ": ".join(parts)
+    return response.text[:200]

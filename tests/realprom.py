@@ -1,0 +1,103 @@
+"""A real Prometheus (Debian's) for tests: own port on 127.0.0.1, own data dir, always stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sloguard import yamltext
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    url: str
+    log: Path
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """Instant query; raises on anything but success (a query Prometheus rejects is a bug)."""
+        params = {"query": expr, **({"time": str(at)} if at is not None else {})}
+        return self._call("/api/v1/query", params)
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        params = {"query": expr, "start": str(start), "end": str(end), "step": str(step)}
+        return self._call("/api/v1/query_range", params)
+
+    def label_values(self, label: str, match: str) -> list[str]:
+        response = httpx.get(f"{self.url}/api/v1/label/{label}/values", params={"match[]": match})
+        response.raise_for_status()
+        return list(response.json()["data"])
+
+    def _call(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        response = httpx.post(f"{self.url}{path}", data=params, timeout=30)
+        body = response.json()
+        if body.get("status") != "success":
+            raise AssertionError(f"{params['query']!r}: {body.get('error', body)}")
+        return list(body["data"]["result"])
+
+
+@contextlib.contextmanager
+def running_prometheus(
+    directory: Path, scrape_targets: dict[str, str], rule_files: list[Path]
+) -> Iterator[Prometheus]:
+    """Prometheus scraping `job -> host:port` every second and evaluating `rule_files`."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus is not on PATH: run scripts/setup.sh (apt-get install prometheus)")
+    port = free_port()
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(p) for p in rule_files],
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": [target]}]}
+            for job, target in scrape_targets.items()
+        ]
+        + [{"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}],
+    }
+    config_file = directory / "prometheus.yml"
+    config_file.write_text(yamltext.dump(config), encoding="utf-8")
+    log = directory / "prometheus.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config_file}",
+                f"--storage.tsdb.path={directory / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Prometheus did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield Prometheus(url, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
