@@ -13,14 +13,14 @@ test: setup lint  ## everything CI runs
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check agent tests bench
-	$(BIN)/ruff format --check agent tests bench
+	$(BIN)/ruff check agent tests bench scripts
+	$(BIN)/ruff format --check agent tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: setup
-	$(BIN)/ruff format agent tests bench
-	$(BIN)/ruff check --fix agent tests bench
+	$(BIN)/ruff format agent tests bench scripts
+	$(BIN)/ruff check --fix agent tests bench scripts
 
 generate: setup  ## rewrite alert-rules/ and the JSON Schema from slo-definitions/
 	$(BIN)/sloguard generate

@@ -1,7 +1,9 @@
-"""Validate + generate + write rules for many SLOs, end to end through the CLI.
+"""Validate + generate + write rules and dashboards for many SLOs, end to end through the CLI.
 
 Run: .venv/bin/python bench/generation.py [--slos 1000] [--repeat 5]
-Prints wall time (median and best of the repeats) and the peak RSS of the `sloguard` process.
+Prints wall time (median and best of the repeats), the peak RSS of the `sloguard` process, and
+the same pipeline in-process phase by phase: what dashboards add is their two phases plus
+importing grafanalib.
 """
 
 from __future__ import annotations
@@ -66,11 +68,19 @@ def write_definitions(directory: Path, slos: int) -> None:
         )
 
 
-def run_once(definitions: Path, out: Path) -> tuple[float, int]:
+def run_once(definitions: Path, out: Path, boards: Path) -> tuple[float, int]:
     sloguard = Path(sys.executable).with_name("sloguard")
     started = time.perf_counter()
     subprocess.run(
-        [str(sloguard), "generate", str(definitions), "--rules-out", str(out)],
+        [
+            str(sloguard),
+            "generate",
+            str(definitions),
+            "--rules-out",
+            str(out),
+            "--dashboards-out",
+            str(boards),
+        ],
         check=True,
         capture_output=True,
     )
@@ -80,6 +90,7 @@ def run_once(definitions: Path, out: Path) -> tuple[float, int]:
 
 def phases(definitions: Path, out: Path) -> dict[str, float]:
     """The same pipeline in-process, phase by phase (no interpreter start or imports)."""
+    from sloguard.dashboards.output import dashboard_files
     from sloguard.files import write_files
     from sloguard.loading import load
     from sloguard.rules.output import RuleFormat, render_rule_files
@@ -94,6 +105,12 @@ def phases(definitions: Path, out: Path) -> dict[str, float]:
     started = time.perf_counter()
     write_files(out, files)
     timings["write"] = time.perf_counter() - started
+    started = time.perf_counter()
+    boards = dashboard_files(loaded.services, loaded.sources)
+    timings["dashboards"] = time.perf_counter() - started
+    started = time.perf_counter()
+    write_files(out.with_name(out.name + "-dashboards"), boards)
+    timings["write dashboards"] = time.perf_counter() - started
     return timings
 
 
@@ -103,12 +120,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
-        definitions, out = Path(temp) / "defs", Path(temp) / "rules"
+        definitions, out, boards = Path(temp) / "defs", Path(temp) / "rules", Path(temp) / "boards"
         definitions.mkdir()
         write_definitions(definitions, args.slos)
         times, peak = [], 0
         for _ in range(args.repeat):
-            elapsed, peak = run_once(definitions, out)
+            elapsed, peak = run_once(definitions, out, boards)
             times.append(elapsed)
         inner = [phases(definitions, Path(temp) / "inner") for _ in range(args.repeat)]
         files = list(out.iterdir())
@@ -117,6 +134,7 @@ def main() -> None:
             f.read_text().count("\n  - record:") + f.read_text().count("\n  - alert:")
             for f in files
         )
+        board_sizes = [f.stat().st_size for f in boards.glob("*.json")]
         check = subprocess.run(
             ["promtool", "check", "rules", *map(str, files)],
             capture_output=True,
@@ -139,6 +157,24 @@ def main() -> None:
         + f" = {sum(best.values()):.2f}s"
     )
     print(f"  promtool check rules: {'ok' if check.returncode == 0 else 'FAILED'}")
+    print(
+        f"  dashboards: {len(board_sizes)} files, {sum(board_sizes) / 1e6:.1f} MB of JSON; they add "
+        f"{best['dashboards'] + best['write dashboards']:.2f}s in-process "
+        f"+ {grafanalib_import_seconds():.2f}s to import grafanalib"
+    )
+
+
+def grafanalib_import_seconds() -> float:
+    """What importing the dashboard builder costs a fresh interpreter (best of 3)."""
+    code = "import time; t = time.perf_counter(); import grafanalib.core; print(time.perf_counter() - t)"
+    return min(
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(3)
+    )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ from sloguard.errors import PublishError
 RETRIED_STATUSES = frozenset({502, 503, 504})
 
 
+def client(url: str, token: str, timeout: float, user_agent: str) -> httpx.Client:
+    """An HTTP client for Grafana at `url`, authenticated with a service-account token."""
+    headers = {"Authorization": f"Bearer {token}", "User-Agent": user_agent}
+    return httpx.Client(base_url=url, headers=headers, timeout=timeout)
+
+
 @dataclass(frozen=True)
 class Published:
     """One dashboard Grafana accepted."""

@@ -9,72 +9,24 @@ the expressions are exactly those of the committed rules and dashboards.
 
 from __future__ import annotations
 
-import random
 import re
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from sloguard import yamltext
 from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import dashboard_files
 from sloguard.loading import Loaded, load
-from sloguard.rules.output import RuleFormat, render_rule_files
 from tests.conftest import REPO
-from tests.realprom import Prometheus, free_port, running_prometheus
+from tests.realprom import Prometheus
+from tests.synthetic import prometheus_with_traffic
 
 DEADLINE_SECONDS = 300
 VARIABLE = re.compile(r"\$\{?(\w+)\}?")
 SLO_MATCHER = re.compile(r'slo="([^"]+)"')
-
-
-class Traffic:
-    """Synthetic traffic for every SLI of the bundled definitions, ten ticks a second."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.http = Counter("http_requests", "HTTP requests.", ["code"], registry=registry)
-        self.http_latency = Histogram(
-            "http_request_duration_seconds",
-            "HTTP latency.",
-            buckets=(0.05, 0.1, 0.3, 1.0),
-            registry=registry,
-        )
-        self.grpc = Counter(
-            "grpc_server_handled", "gRPC calls.", ["grpc_method", "grpc_code"], registry=registry
-        )
-        self.grpc_latency = Histogram(
-            "grpc_server_handling_seconds",
-            "gRPC latency.",
-            ["grpc_method"],
-            buckets=(0.05, 0.1, 0.3, 1.0),
-            registry=registry,
-        )
-        self.consumed = Counter("invoice_messages_consumed", "Consumed.", registry=registry)
-        self.dead = Counter("invoice_messages_dead_lettered", "Dead-lettered.", registry=registry)
-        self.lag = Gauge(
-            "kafka_consumergroup_lag_seconds", "Lag.", ["consumergroup"], registry=registry
-        )
-        self.stop = threading.Event()
-        self.random = random.Random(7)
-
-    def run(self) -> None:
-        while not self.stop.wait(0.1):
-            rnd = self.random
-            self.http.labels("200").inc(9)
-            self.http.labels("500").inc(rnd.choice([0, 0, 0, 1]))
-            self.http_latency.observe(rnd.uniform(0.01, 0.35))
-            for method in ("Search", "Get"):
-                self.grpc.labels(method, "OK").inc(5)
-                self.grpc.labels(method, "Internal").inc(rnd.choice([0, 0, 1]))
-                self.grpc_latency.labels(method).observe(rnd.uniform(0.01, 0.12))
-            self.consumed.inc(3)
-            self.dead.inc(rnd.choice([0, 0, 0, 0, 1]))
-            self.lag.labels("invoice-worker").set(rnd.choice([10, 10, 10, 400]))
 
 
 @pytest.fixture(scope="module")
@@ -84,33 +36,8 @@ def loaded() -> Loaded:
 
 @pytest.fixture(scope="module")
 def prometheus(loaded: Loaded, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    directory = tmp_path_factory.mktemp("prometheus")
-    rule_files = []
-    for name, text in render_rule_files(
-        loaded.services, loaded.sources, RuleFormat.PROMETHEUS
-    ).items():
-        document = yaml.safe_load(text)
-        for group in document["groups"]:
-            group["interval"] = "1s"
-        path = directory / name
-        path.write_text(yamltext.dump(document), encoding="utf-8")
-        rule_files.append(path)
-    registry = CollectorRegistry()
-    traffic = Traffic(registry)
-    port = free_port()
-    server, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
-    feeder = threading.Thread(target=traffic.run, daemon=True)
-    feeder.start()
-    target = f"127.0.0.1:{port}"
-    jobs = {job: target for job in ("checkout", "catalog", "invoice-worker")}
-    try:
-        with running_prometheus(directory, jobs, rule_files) as prom:
-            yield prom
-    finally:
-        traffic.stop.set()
-        feeder.join()
-        server.shutdown()
-        server.server_close()
+    with prometheus_with_traffic(loaded, tmp_path_factory.mktemp("prometheus")) as (prom, _):
+        yield prom
 
 
 def dashboards(loaded: Loaded) -> dict[str, dict[str, Any]]:

@@ -15,9 +15,8 @@ from sloguard.dashboards.service import service_dashboard
 from sloguard.links import dashboard_uid
 from sloguard.loading import Loaded, load
 from sloguard.rules.generation import render_groups
+from tests.boards import row_panels
 from tests.conftest import REPO, load_text
-
-METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
 @pytest.fixture(scope="module")
@@ -27,18 +26,6 @@ def bundled() -> Loaded:
 
 def board_of(loaded: Loaded, service: str) -> dict[str, Any]:
     return service_dashboard(next(s for s in loaded.services if s.service == service))
-
-
-def row_panels(board: dict[str, Any], slo: str) -> dict[str, dict[str, Any]]:
-    """Panels under the row of `slo`, by title."""
-    found: dict[str, dict[str, Any]] = {}
-    inside = False
-    for panel in board["panels"]:
-        if panel["type"] == "row":
-            inside = panel["title"].startswith(f"{slo}:")
-        elif inside:
-            found[panel["title"]] = panel
-    return found
 
 
 def selectors(expr: str) -> set[str]:

@@ -1,16 +1,15 @@
 """Pieces every generated dashboard shares: the datasource, variables, thresholds, clean JSON.
 
 grafanalib 0.7 writes `null`s, string datasources and an old `schemaVersion`; Grafana's current
-dashboard schema rejects those, so everything grafanalib builds passes through `to_json` here.
+dashboard schema rejects those, so everything grafanalib builds passes through `to_json` here
+(which also replaces grafanalib's JSON encoder: one walk instead of encode, decode, clean).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from grafanalib._gen import DashboardEncoder
 from grafanalib.core import Annotations, Dashboard, Templating, Time
 
 # What Grafana 13 writes; older versions load it as is, newer ones migrate it on read.
@@ -161,8 +160,7 @@ def dashboard(
 
 def to_json(board: Dashboard) -> Json:
     """grafanalib's dashboard as Grafana's current schema wants it: no nulls, no legacy keys."""
-    raw = json.loads(json.dumps(board.to_json_data(), cls=DashboardEncoder))
-    cleaned: Json = _clean(raw)
+    cleaned: Json = _plain(board)
     for legacy in ("hideControls", "sharedCrosshair", "style"):
         cleaned.pop(legacy, None)
     for unused in ("rows", "__inputs"):  # a user's row-based layout stays as it is
@@ -171,13 +169,27 @@ def to_json(board: Dashboard) -> Json:
     return cleaned
 
 
-def _clean(node: Any) -> Any:
-    if isinstance(node, dict):
-        # A threshold's base step keeps its null value: Grafana reads it as "-Infinity".
-        keep_null = "color" in node and "value" in node
+_SCALARS = frozenset({str, bool, int, float})
+
+
+def _plain(node: Any) -> Any:
+    """JSON data of grafanalib objects (what its encoder writes), without `None`s, in one pass.
+
+    Scalars are most of the ~700,000 nodes of a thousand SLOs' dashboards, so they are copied
+    in place rather than through a call each.
+    """
+    while hasattr(node, "to_json_data"):
+        node = node.to_json_data()
+    kind = type(node)
+    if kind is dict:
+        if "color" in node and "value" in node:
+            # A threshold's base step keeps its null value: Grafana reads it as "-Infinity".
+            return {
+                k: v if type(v) in _SCALARS or v is None else _plain(v) for k, v in node.items()
+            }
         return {
-            k: _clean(v) for k, v in node.items() if v is not None or (keep_null and k == "value")
+            k: v if type(v) in _SCALARS else _plain(v) for k, v in node.items() if v is not None
         }
-    if isinstance(node, list):
-        return [_clean(v) for v in node]
+    if kind is list or kind is tuple:
+        return [v if type(v) in _SCALARS or v is None else _plain(v) for v in node]
     return node
