@@ -53,9 +53,13 @@ class Prometheus:
 
 @contextlib.contextmanager
 def running_prometheus(
-    directory: Path, scrape_targets: dict[str, str], rule_files: list[Path]
+    directory: Path,
+    scrape_targets: dict[str, str],
+    rule_files: list[Path],
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[Prometheus]:
-    """Prometheus scraping `job -> host:port` every second and evaluating `rule_files`."""
+    """Prometheus scraping `job -> host:port` every second and evaluating `rule_files`; its
+    data lives in `directory/tsdb` (write backfilled blocks there before starting it)."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus is not on PATH: run scripts/setup.sh (apt-get install prometheus)")
@@ -79,6 +83,7 @@ def running_prometheus(
                 f"--config.file={config_file}",
                 f"--storage.tsdb.path={directory / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{port}",
+                *extra_args,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -101,3 +106,40 @@ def running_prometheus(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+Series = tuple[str, dict[str, str], list[tuple[int, float]]]
+
+
+def backfill(directory: Path, families: dict[str, list[Series]]) -> int:
+    """Write samples (name, labels, [(unix seconds, value)]) as OpenMetrics and turn them into
+    TSDB blocks in `directory/tsdb` with promtool; returns the number of samples."""
+    text = directory / "backfill.om"
+    count = 0
+    with text.open("w", encoding="utf-8") as out:
+        for family, series in families.items():
+            kind = "counter" if family.endswith("_total") else "gauge"
+            out.write(f"# TYPE {family.removesuffix('_total')} {kind}\n")
+            for name, labels, samples in series:
+                selector = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+                out.writelines(f"{name}{{{selector}}} {v!r} {t}\n" for t, v in samples)
+                count += len(samples)
+        out.write("# EOF\n")
+    result = subprocess.run(
+        [
+            "promtool",
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--max-block-duration=24h",
+            str(text),
+            str(directory / "tsdb"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"promtool backfill failed:\n{result.stdout}\n{result.stderr}")
+    text.unlink()
+    return count

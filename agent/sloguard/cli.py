@@ -396,6 +396,155 @@ def publish(
     click.echo(f"published {len(boards)} dashboard(s) to {grafana_url}")
 
 
+def _prometheus_options(command: F) -> F:
+    """Flags (and SLOGUARD_* variables) that say how to reach Prometheus."""
+    options = [
+        click.option(
+            "--prometheus",
+            "prometheus_url",
+            required=True,
+            metavar="URL",
+            envvar="SLOGUARD_PROMETHEUS_URL",
+            help="Prometheus-compatible API base URL, e.g. http://prometheus:9090 or a Mimir "
+            "/prometheus prefix (env SLOGUARD_PROMETHEUS_URL).",
+        ),
+        click.option(
+            "--bearer-token-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Bearer token file, re-read when it changes (a mounted service-account token).",
+        ),
+        click.option("--basic-auth-user", default=None, help="Basic auth user name."),
+        click.option(
+            "--basic-auth-password-file",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="File holding the basic auth password.",
+        ),
+        click.option(
+            "--ca-file",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="CA bundle to verify Prometheus's certificate.",
+        ),
+        click.option(
+            "--cert-file",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="Client certificate (mTLS).",
+        ),
+        click.option(
+            "--key-file",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="Client certificate key (mTLS).",
+        ),
+        click.option(
+            "--header",
+            "headers",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Extra request header, repeatable (e.g. X-Scope-OrgID=tenant-a for Mimir).",
+        ),
+        click.option(
+            "--query-timeout",
+            type=float,
+            default=10.0,
+            show_default=True,
+            help="Seconds per query before it counts as failed.",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(0, 10),
+            default=2,
+            show_default=True,
+            help="Retries of a transient failure (timeout, 5xx, garbage), with backoff.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _prometheus_settings(options: dict[str, Any]) -> Any:
+    from sloguard.sources.prometheus import PrometheusSettings
+
+    headers = {}
+    for header in options.pop("headers"):
+        name, sep, value = header.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{header!r} is not NAME=VALUE", param_hint="--header")
+        headers[name.strip()] = value.strip()
+    password_file = options.pop("basic_auth_password_file")
+    return PrometheusSettings(
+        url=options.pop("prometheus_url"),
+        token_file=options.pop("bearer_token_file"),
+        username=options.pop("basic_auth_user"),
+        password=password_file.read_text(encoding="utf-8").strip() if password_file else None,
+        ca_file=options.pop("ca_file"),
+        cert_file=options.pop("cert_file"),
+        key_file=options.pop("key_file"),
+        headers=headers,
+        timeout_seconds=options.pop("query_timeout"),
+        retries=options.pop("retries"),
+    )
+
+
+def _moment(text: str | None) -> float:
+    """RFC 3339 (or any ISO 8601) time; a time without a zone is UTC; default now."""
+    if not text:
+        return time.time()
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not an RFC 3339 time", param_hint="--at") from exc
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+@main.command()
+@paths_argument
+@_prometheus_options
+@click.option("--at", "at_text", default=None, metavar="RFC3339", help="Evaluate at this time.")
+@click.option(
+    "--output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A table for people, or JSON (one object per SLO) for programs.",
+)
+@_reports_errors
+def evaluate(paths: tuple[Path, ...], at_text: str | None, output: str, **options: Any) -> None:
+    """Evaluate every SLO once: SLI, error budget left, burn rates, status.
+
+    Reads the generated recording rules where Prometheus has them (three queries for all SLOs)
+    and the SLI's own queries where it does not. Missing data is reported as no_data with the
+    reason, never as ok.
+    """
+    import asyncio
+
+    from sloguard.evaluating import evaluate as run_evaluation
+    from sloguard.evaluation.report import STATUS_STYLE, document, table
+    from sloguard.sources.prometheus import Prometheus, client
+
+    loaded = _load(paths)
+    settings = _prometheus_settings(options)
+    at = _moment(at_text)
+
+    async def once() -> list[Any]:
+        async with client(settings) as http:
+            return await run_evaluation(loaded.services, Prometheus(http, settings), at)
+
+    evaluations = asyncio.run(once())
+    if output == "json":
+        click.echo(json.dumps([document(e) for e in evaluations], indent=2))
+    else:
+        click.echo(
+            table(evaluations, lambda text, status: click.style(text, **STATUS_STYLE[status]))
+        )
+
+
 @main.command(name="prove")
 @paths_argument
 @click.option(

@@ -5,7 +5,10 @@ SloguardError
 ├── OutputError      generated files could not be written (nothing was changed)
 ├── DashboardError   a user's `*.dashboard.py` failed or defines no dashboard
 ├── ToolError        an external tool (promtool) is missing or failed to run
-└── PublishError     Grafana refused or did not answer an upload
+├── PublishError     Grafana refused or did not answer an upload
+└── SourceError      a metric source gave no usable answer (the SLO becomes no_data)
+    ├── SourceUnavailable  down, timing out, 5xx, garbage: transient, retried, then reported
+    └── QueryRejected      the source refused the query (400/422, bad_data): a bug, loud
 """
 
 from __future__ import annotations
@@ -60,3 +63,19 @@ class DashboardError(SloguardError):
 
 class PublishError(SloguardError):
     """Grafana refused a dashboard, or could not be reached; names the dashboard and why."""
+
+
+class SourceError(SloguardError):
+    """A metric source gave no usable answer; `reason` is short enough for a status line."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class SourceUnavailable(SourceError):
+    """The source is down, slow, failing (5xx) or answering garbage: worth retrying."""
+
+
+class QueryRejected(SourceError):
+    """The source refused the query itself: retrying cannot help, the query is wrong."""

@@ -366,3 +366,45 @@ def grouping_labels(query: str) -> tuple[str, ...]:
             return tuple(modifier.labels)
         else:
             return ()
+
+
+# Evaluation reads (the agent). Results carry `sloguard_window` (and `sloguard_kind`) labels so
+# one query answers for many windows; `or` keeps each part since their label sets differ.
+WINDOW_LABEL = "sloguard_window"
+KIND_LABEL = "sloguard_kind"
+BURN_RATES = '{__name__=~"slo:burn_rate:.+"}'
+
+
+def tagged(expr: str, **labels: str) -> str:
+    """`expr` with constant labels added (label_replace on an always-matching empty regex)."""
+    for name, value in labels.items():
+        expr = f'label_replace({expr}, "{name}", {json.dumps(value)}, "", "")'
+    return expr
+
+
+def recorded_events(ranges: Mapping[str, str]) -> str:
+    """Events of every recorded SLO within each range (keyed), in one query.
+
+    Day-long and longer ranges sum the 30m averages, each standing for the 10m between
+    recordings, so a window only partly covered by data counts only what happened (an average
+    times the range would extrapolate); shorter ones average the 5m rates.
+    """
+    parts = []
+    for key, window in ranges.items():
+        if reads_coarse(window):
+            step = number(parse_seconds(COARSE_INTERVAL))
+            count = f"sum_over_time({TOTAL_COARSE}{{}}[{window}]) * {step}"
+        else:
+            count = f"{window_rate(TOTAL, {}, window)} * {number(parse_seconds(window))}"
+        parts.append(tagged(f"({count})", **{WINDOW_LABEL: key}))
+    return " or ".join(parts)
+
+
+def raw_readings(sli: SLI, ranges: Mapping[str, str]) -> str:
+    """The SLI's own error and event rates over each range (keyed), in one query."""
+    parts = []
+    for key, window in ranges.items():
+        errors, total = sli_rates(sli, window, fill=False)
+        parts.append(tagged(f"({errors})", **{WINDOW_LABEL: key, KIND_LABEL: "errors"}))
+        parts.append(tagged(f"({total})", **{WINDOW_LABEL: key, KIND_LABEL: "total"}))
+    return " or ".join(parts)

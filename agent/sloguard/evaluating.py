@@ -1,0 +1,90 @@
+"""One evaluation of every SLO against a metric source: the rules path where the generated
+rules are loaded, the raw path where they are not, then the pure judgement."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Protocol
+
+from sloguard.errors import SourceError
+from sloguard.evaluation.judgement import judge
+from sloguard.evaluation.model import Evaluation, Path, Status
+from sloguard.evaluation.readings import (
+    Readings,
+    Sample,
+    raw_query,
+    raw_readings,
+    rules_queries,
+    rules_readings,
+)
+from sloguard.spec.model import SLO, ServiceSLOs
+
+# A per-label SLO is as bad as its worst group; missing data outranks health, never a breach.
+_RANK = {
+    Status.EXHAUSTED: 0,
+    Status.CRITICAL: 1,
+    Status.WARNING: 2,
+    Status.NO_DATA: 3,
+    Status.OK: 4,
+}
+
+
+class Source(Protocol):
+    """What evaluation needs from Prometheus: instant queries at a given time."""
+
+    async def query(self, expr: str, at: float) -> Sequence[Sample]: ...
+
+
+async def evaluate(
+    specs: Sequence[ServiceSLOs], source: Source, at: float, concurrency: int = 8
+) -> list[Evaluation]:
+    """Every SLO of `specs` at `at`, in definition order."""
+    queries = rules_queries(specs, at)
+    answers: tuple[Sequence[Sample], Sequence[Sample], Sequence[Sample]] | None
+    rules_error = ""
+    try:
+        burn, budgets, events = await asyncio.gather(
+            source.query(queries.burn_rates, at),
+            source.query(queries.budgets, at),
+            source.query(queries.events, at),
+        )
+        answers = (burn, budgets, events)
+    except SourceError as exc:
+        answers, rules_error = None, exc.reason
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(spec: ServiceSLOs, slo: SLO) -> Evaluation:
+        readings = rules_readings(spec, slo, *answers, at) if answers is not None else None
+        if readings is not None:
+            return _worst(spec, slo, readings, at, Path.RULES)
+        if answers is None:
+            # The source failed the rules queries: the raw query would fail the same way.
+            return _failed(spec, slo, at, rules_error)
+        async with limit:
+            try:
+                samples = await source.query(raw_query(slo, at), at)
+            except SourceError as exc:
+                return _failed(spec, slo, at, exc.reason)
+        return _worst(spec, slo, raw_readings(spec, slo, samples, at), at, Path.RAW)
+
+    return list(await asyncio.gather(*(one(spec, slo) for spec in specs for slo in spec.slos)))
+
+
+def _worst(spec: ServiceSLOs, slo: SLO, readings: Readings, at: float, path: Path) -> Evaluation:
+    if not readings:
+        return judge(spec.service, slo, {}, at, path)
+    evaluations = [judge(spec.service, slo, r, at, path, dict(g)) for g, r in readings.items()]
+    return min(
+        evaluations,
+        key=lambda e: (
+            _RANK[e.status],
+            e.error_budget_remaining if e.error_budget_remaining is not None else 0.0,
+        ),
+    )
+
+
+def _failed(spec: ServiceSLOs, slo: SLO, at: float, reason: str) -> Evaluation:
+    """No data, because the source could not answer: the reason says what went wrong."""
+    return replace(judge(spec.service, slo, {}, at, Path.RAW), reason=f"query failed: {reason}")

@@ -1,0 +1,111 @@
+"""Evaluations as JSON documents (for `evaluate --output json` and `GET /v1/slos`) and as a
+terminal table (pure: values in, text out)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sloguard.evaluation.model import Evaluation, Status
+
+STATUS_STYLE: dict[Status, dict[str, Any]] = {
+    Status.OK: {"fg": "green"},
+    Status.WARNING: {"fg": "yellow"},
+    Status.CRITICAL: {"fg": "red", "bold": True},
+    Status.EXHAUSTED: {"fg": "red", "bold": True, "reverse": True},
+    Status.NO_DATA: {"fg": "magenta"},
+}
+
+
+def rfc3339(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
+
+
+def document(evaluation: Evaluation) -> dict[str, Any]:
+    """One SLO's evaluation as the JSON the API and the CLI share (documented in the README)."""
+    e = evaluation
+    return {
+        "service": e.service,
+        "slo": e.slo,
+        "objective": e.objective,
+        "window": e.window,
+        "at": rfc3339(e.at),
+        "status": e.status.value,
+        "reason": e.reason,
+        "sli": e.sli,
+        "error_budget_remaining": e.error_budget_remaining,
+        "burn_rates": dict(e.burn_rates),
+        "events": dict(e.events),
+        "page": e.page,
+        "ticket": e.ticket,
+        "exhausted_in_seconds": e.exhausted_in_seconds,
+        "group": dict(e.group),
+        "path": e.path.value,
+    }
+
+
+def by_budget(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
+    """Least budget left first; SLOs without data before all (they need a look most)."""
+    return sorted(
+        evaluations,
+        key=lambda e: (
+            e.error_budget_remaining is not None and e.status is not Status.NO_DATA,
+            e.error_budget_remaining or 0.0,
+            e.service,
+            e.slo,
+        ),
+    )
+
+
+def table(
+    evaluations: Sequence[Evaluation], style: Callable[[str, Status], str] = lambda t, _: t
+) -> str:
+    """An aligned table sorted by budget left; `style` colours the status cell."""
+    headers = [
+        "SLO",
+        "OBJECTIVE",
+        "WINDOW",
+        "SLI",
+        "BUDGET LEFT",
+        "BURN (short..long)",
+        "STATUS",
+        "REASON",
+    ]
+    rows = []
+    for e in by_budget(evaluations):
+        group = ",".join(f"{k}={v}" for k, v in e.group.items())
+        rows.append(
+            (
+                [
+                    f"{e.service}/{e.slo}" + (f" [{group}]" if group else ""),
+                    _percent(e.objective, 3),
+                    e.window,
+                    _percent(e.sli, 3),
+                    _percent(e.error_budget_remaining, 1),
+                    " ".join(_burn(v) for v in e.burn_rates.values()),
+                    e.status.value,
+                    e.reason,
+                ],
+                e.status,
+            )
+        )
+    widths = (
+        [max(len(h), *(len(r[i]) for r, _ in rows)) for i, h in enumerate(headers)]
+        if rows
+        else [len(h) for h in headers]
+    )
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for cells, status in rows:
+        padded = [c.ljust(w) for c, w in zip(cells, widths, strict=True)]
+        padded[6] = style(padded[6], status)
+        lines.append("  ".join(padded).rstrip())
+    return "\n".join(lines)
+
+
+def _percent(value: float | None, decimals: int) -> str:
+    return "-" if value is None else f"{value * 100:.{decimals}f}%"
+
+
+def _burn(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

@@ -1,0 +1,1 @@
+"""Adapters that fetch numbers from the outside world (I/O)."""

@@ -1,0 +1,185 @@
+"""The Prometheus HTTP API (`/api/v1/query`, `/api/v1/query_range`) over async httpx.
+
+Works unchanged against Prometheus-compatible engines (Thanos, Mimir, Cortex,
+VictoriaMetrics): a base URL with any path prefix, bearer token (from a file re-read when it
+rotates), basic auth, CA bundle and client certificate, and extra headers such as
+`X-Scope-OrgID`. Transient failures (connection errors, timeouts, 429, 5xx, unparseable bodies)
+are retried with backoff a bounded number of times and then raised as `SourceUnavailable`; a
+query Prometheus rejects (400/422, `bad_data`) is raised at once as `QueryRejected`.
+prometheus-api-client is not used: it is built on `requests`, so it can neither run in the
+agent's event loop nor be driven by respx in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sloguard.errors import QueryRejected, SourceUnavailable
+
+Sample = tuple[dict[str, str], float]
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+REJECTED_STATUSES = frozenset({400, 422})
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    """How to reach and authenticate to a Prometheus-compatible API."""
+
+    url: str
+    token: str | None = None
+    token_file: Path | None = None
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout_seconds: float = 10.0
+    retries: int = 2
+    backoff_seconds: float = 0.2
+
+
+class _TokenFile(httpx.Auth):
+    """Bearer token read from a file, and read again whenever the file changes (a rotated
+    service-account token or Secret), checked by its modification time on every request."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._stamp: tuple[int, int] | None = None
+        self._token = ""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        try:
+            stat = self._path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp != self._stamp:
+                self._token = self._path.read_text(encoding="utf-8").strip()
+                self._stamp = stamp
+        except OSError as exc:
+            raise SourceUnavailable(f"cannot read the token file {self._path}: {exc}") from exc
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
+def client(settings: PrometheusSettings) -> httpx.AsyncClient:
+    """An async HTTP client configured from `settings` (the caller closes it)."""
+    auth: httpx.Auth | tuple[str, str] | None = None
+    headers = dict(settings.headers)
+    if settings.token_file is not None:
+        auth = _TokenFile(settings.token_file)
+    elif settings.token:
+        headers["Authorization"] = f"Bearer {settings.token}"
+    elif settings.username is not None:
+        auth = (settings.username, settings.password or "")
+    verify: ssl.SSLContext | bool = True
+    if settings.ca_file is not None or settings.cert_file is not None:
+        verify = ssl.create_default_context(
+            cafile=str(settings.ca_file) if settings.ca_file else None
+        )
+        if settings.cert_file is not None:
+            verify.load_cert_chain(
+                str(settings.cert_file), str(settings.key_file) if settings.key_file else None
+            )
+    return httpx.AsyncClient(
+        base_url=settings.url.rstrip("/") + "/",
+        auth=auth,
+        headers=headers,
+        verify=verify,
+        timeout=settings.timeout_seconds,
+    )
+
+
+class Prometheus:
+    """Instant and range queries returning plain samples; errors translated once, here."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        settings: PrometheusSettings,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._http = http
+        self._settings = settings
+        self._sleep = sleep
+
+    async def query(self, expr: str, at: float) -> list[Sample]:
+        """The instant vector (or scalar) of `expr` at `at` (Unix seconds)."""
+        data = await self._call("api/v1/query", {"query": expr, "time": _number(at)})
+        result = data["result"]
+        if data.get("resultType") == "scalar":
+            return [({}, _value(result[1]))]
+        return [(dict(s["metric"]), _value(s["value"][1])) for s in result]
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """Each series of `expr` over [start, end] at `step` seconds."""
+        params = {
+            "query": expr,
+            "start": _number(start),
+            "end": _number(end),
+            "step": _number(step),
+        }
+        data = await self._call("api/v1/query_range", params)
+        return [
+            (dict(s["metric"]), [(float(t), _value(v)) for t, v in s["values"]])
+            for s in data["result"]
+        ]
+
+    async def _call(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._once(path, params)
+            except SourceUnavailable:
+                if attempt > self._settings.retries:
+                    raise
+            await self._sleep(self._settings.backoff_seconds * 2 ** (attempt - 1))
+
+    async def _once(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        try:
+            response = await self._http.post(path, data=params)
+        except httpx.TimeoutException as exc:
+            raise SourceUnavailable(
+                f"timed out after {self._settings.timeout_seconds:g}s ({type(exc).__name__})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise SourceUnavailable(
+                f"cannot reach Prometheus: {type(exc).__name__}: {exc}"
+            ) from exc
+        if response.status_code in RETRIED_STATUSES:
+            raise SourceUnavailable(f"HTTP {response.status_code} from Prometheus")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise SourceUnavailable(
+                f"invalid JSON from Prometheus (HTTP {response.status_code}): "
+                f"{response.text[:80]!r}"
+            ) from exc
+        if not isinstance(body, dict):
+            raise SourceUnavailable(f"unexpected answer from Prometheus: {response.text[:80]!r}")
+        if body.get("status") != "success":
+            reason = f"{body.get('errorType', 'error')}: {body.get('error', 'no reason given')}"
+            if response.status_code in REJECTED_STATUSES or body.get("errorType") == "bad_data":
+                raise QueryRejected(f"Prometheus rejected the query: {reason}")
+            raise SourceUnavailable(f"Prometheus answered {reason}")
+        data = body.get("data")
+        if not isinstance(data, dict) or not isinstance(data.get("result"), list | tuple):
+            raise SourceUnavailable(f"unexpected answer from Prometheus: {response.text[:80]!r}")
+        return data
+
+
+def _number(value: float) -> str:
+    return format(value, ".3f")
+
+
+def _value(text: str) -> float:
+    return float(text)  # Prometheus writes NaN and ±Inf as strings float() reads

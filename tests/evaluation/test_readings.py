@@ -1,0 +1,89 @@
+"""Queries per path and what their answers mean per window and label group (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import promql_parser
+
+from sloguard.evaluation.model import Reading
+from sloguard.evaluation.readings import (
+    period_start,
+    raw_query,
+    raw_readings,
+    rules_queries,
+    rules_readings,
+    window_ranges,
+)
+from sloguard.loading import load
+from sloguard.spec.model import Calendar
+from tests.conftest import REPO
+
+AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC).timestamp()  # a Thursday
+
+
+def test_calendar_periods_start_on_the_first_and_on_monday() -> None:
+    assert period_start(Calendar.MONTH, AT) == datetime(2026, 11, 1, tzinfo=UTC).timestamp()
+    assert period_start(Calendar.WEEK, AT) == datetime(2026, 11, 23, tzinfo=UTC).timestamp()
+
+
+def test_every_query_parses() -> None:
+    loaded = load([REPO / "slo-definitions"])
+    queries = rules_queries(loaded.services, AT)
+    for expr in (queries.burn_rates, queries.budgets, queries.events):
+        promql_parser.parse(expr)
+    for spec in loaded.services:
+        for slo in spec.slos:
+            promql_parser.parse(raw_query(slo, AT))
+            if slo.calendar is Calendar.MONTH:  # 25 days and 12 hours into November
+                assert window_ranges(slo, AT)["month"] == "25d12h"
+
+
+def test_raw_answers_become_readings_per_group(tmp_path: Path) -> None:
+    loaded = load([REPO / "slo-definitions" / "catalog.yaml"])
+    spec = loaded.services[0]
+    slo = spec.slos[0]
+
+    def sample(method: str, window: str, kind: str, value: float) -> tuple[dict[str, str], float]:
+        return (
+            {"grpc_method": method, "sloguard_window": window, "sloguard_kind": kind},
+            value,
+        )
+
+    found = raw_readings(
+        spec,
+        slo,
+        [
+            sample("Search", "5m", "total", 10.0),
+            sample("Search", "5m", "errors", 0.5),
+            sample("Get", "5m", "total", 4.0),  # no errors series: none failed
+            sample("Get", "28d", "errors", 1.0),  # no total: no reading at all
+        ],
+        AT,
+    )
+    assert found[(("grpc_method", "Search"),)]["5m"] == Reading(0.05, 3000.0)
+    assert found[(("grpc_method", "Get"),)] == {"5m": Reading(0.0, 1200.0)}
+
+
+def test_rules_answers_become_readings_and_unloaded_rules_are_none(tmp_path: Path) -> None:
+    loaded = load([REPO / "slo-definitions" / "checkout.yaml"])
+    spec = loaded.services[0]
+    slo = spec.slos[0]
+    ids = {"service": "checkout", "slo": "availability", "team": "payments"}
+    found = rules_readings(
+        spec,
+        slo,
+        [({**ids, "__name__": "slo:burn_rate:1h"}, 2.0)],
+        [({**ids, "__name__": "slo:error_budget_remaining:ratio"}, 0.25)],
+        [({**ids, "sloguard_window": "1h"}, 36000.0), ({**ids, "sloguard_window": "30d"}, 9e6)],
+        AT,
+    )
+    assert found == {
+        (): {
+            "30d": Reading(0.00075, 9e6),
+            "1h": Reading(0.002, 36000.0),
+        }
+    }
+    other = {**ids, "slo": "latency"}
+    assert rules_readings(spec, slo, [], [(other, 0.5)], [], AT) is None
