@@ -57,13 +57,14 @@ def running_prometheus(
     scrape_targets: dict[str, str],
     rule_files: list[Path],
     extra_args: tuple[str, ...] = (),
+    port: int | None = None,
 ) -> Iterator[Prometheus]:
     """Prometheus scraping `job -> host:port` every second and evaluating `rule_files`; its
     data lives in `directory/tsdb` (write backfilled blocks there before starting it)."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus is not on PATH: run scripts/setup.sh (apt-get install prometheus)")
-    port = free_port()
+    port = port or free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(p) for p in rule_files],

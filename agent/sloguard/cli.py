@@ -545,6 +545,78 @@ def evaluate(paths: tuple[Path, ...], at_text: str | None, output: str, **option
         )
 
 
+@main.command(name="run")
+@paths_argument
+@_prometheus_options
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds between evaluations.",
+)
+@click.option(
+    "--listen",
+    default="0.0.0.0:8080",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to serve /metrics, /healthz, /readyz and /v1/slos.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+@_reports_errors
+def run_agent(
+    paths: tuple[Path, ...], interval: float, listen: str, log_level: str, **options: Any
+) -> None:
+    """Run the agent: evaluate every SLO each interval and serve what it sees.
+
+    Serves /metrics (its own Prometheus metrics), /healthz, /readyz (ready once an evaluation
+    completed with Prometheus answering) and GET /v1/slos (the JSON of `evaluate`). Definition
+    files are reloaded when they change (a ConfigMap update); a bad reload keeps the last good
+    set. Logs are JSON lines on stderr.
+    """
+    import asyncio
+    from contextlib import asynccontextmanager
+
+    import uvicorn
+    from prometheus_client import CollectorRegistry
+
+    from sloguard.agent import Agent
+    from sloguard.server.app import create_app
+    from sloguard.sources.prometheus import Prometheus, client
+    from sloguard.telemetry import logs
+    from sloguard.telemetry.metrics import AgentMetrics
+
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
+    logs.configure(log_level)
+    settings = _prometheus_settings(options)
+    registry = CollectorRegistry()
+    http = client(settings)
+    metrics = AgentMetrics(registry, lambda: agent.evaluations)
+    agent = Agent(list(paths) or default_paths(), Prometheus(http, settings), metrics, interval)
+    agent.reload()  # invalid definitions at start-up: exit 2 before serving anything
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> Any:
+        stop = asyncio.Event()
+        loop = asyncio.create_task(agent.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await loop
+            await http.aclose()
+
+    app = create_app(agent, registry, lifespan)
+    uvicorn.run(app, host=host or "0.0.0.0", port=int(port), log_config=None, access_log=False)
+
+
 @main.command(name="prove")
 @paths_argument
 @click.option(

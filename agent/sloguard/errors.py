@@ -66,10 +66,12 @@ class PublishError(SloguardError):
 
 
 class SourceError(SloguardError):
-    """A metric source gave no usable answer; `reason` is short enough for a status line."""
+    """A metric source gave no usable answer; `reason` is short enough for a status line and
+    `kind` a label value for counting (`timeout`, `connection`, `http_status`, ...)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, kind: str = "error") -> None:
         self.reason = reason
+        self.kind = kind
         super().__init__(reason)
 
 

@@ -63,7 +63,9 @@ class _TokenFile(httpx.Auth):
                 self._token = self._path.read_text(encoding="utf-8").strip()
                 self._stamp = stamp
         except OSError as exc:
-            raise SourceUnavailable(f"cannot read the token file {self._path}: {exc}") from exc
+            raise SourceUnavailable(
+                f"cannot read the token file {self._path}: {exc}", "credentials"
+            ) from exc
         request.headers["Authorization"] = f"Bearer {self._token}"
         yield request
 
@@ -149,31 +151,37 @@ class Prometheus:
             response = await self._http.post(path, data=params)
         except httpx.TimeoutException as exc:
             raise SourceUnavailable(
-                f"timed out after {self._settings.timeout_seconds:g}s ({type(exc).__name__})"
+                f"timed out after {self._settings.timeout_seconds:g}s ({type(exc).__name__})",
+                "timeout",
             ) from exc
         except httpx.TransportError as exc:
             raise SourceUnavailable(
-                f"cannot reach Prometheus: {type(exc).__name__}: {exc}"
+                f"cannot reach Prometheus: {type(exc).__name__}: {exc}", "connection"
             ) from exc
         if response.status_code in RETRIED_STATUSES:
-            raise SourceUnavailable(f"HTTP {response.status_code} from Prometheus")
+            raise SourceUnavailable(f"HTTP {response.status_code} from Prometheus", "http_status")
         try:
             body = response.json()
         except ValueError as exc:
             raise SourceUnavailable(
                 f"invalid JSON from Prometheus (HTTP {response.status_code}): "
-                f"{response.text[:80]!r}"
+                f"{response.text[:80]!r}",
+                "invalid_response",
             ) from exc
         if not isinstance(body, dict):
-            raise SourceUnavailable(f"unexpected answer from Prometheus: {response.text[:80]!r}")
+            raise SourceUnavailable(
+                f"unexpected answer from Prometheus: {response.text[:80]!r}", "invalid_response"
+            )
         if body.get("status") != "success":
             reason = f"{body.get('errorType', 'error')}: {body.get('error', 'no reason given')}"
             if response.status_code in REJECTED_STATUSES or body.get("errorType") == "bad_data":
-                raise QueryRejected(f"Prometheus rejected the query: {reason}")
-            raise SourceUnavailable(f"Prometheus answered {reason}")
+                raise QueryRejected(f"Prometheus rejected the query: {reason}", "rejected")
+            raise SourceUnavailable(f"Prometheus answered {reason}", "error_status")
         data = body.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("result"), list | tuple):
-            raise SourceUnavailable(f"unexpected answer from Prometheus: {response.text[:80]!r}")
+            raise SourceUnavailable(
+                f"unexpected answer from Prometheus: {response.text[:80]!r}", "invalid_response"
+            )
         return data
 
 

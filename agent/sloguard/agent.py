@@ -1,0 +1,166 @@
+"""The long-running agent: evaluate every SLO each interval, reload definitions when their files
+change, and keep what the HTTP endpoints and metrics report.
+
+A failed reload keeps the last good definitions and says why; a failing Prometheus turns SLOs
+into `no_data` (never `ok`) and the agent not ready, and both heal by themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sloguard.errors import SloguardError, SourceError
+from sloguard.evaluating import Source, evaluate
+from sloguard.evaluation.model import Evaluation
+from sloguard.evaluation.readings import Sample
+from sloguard.loading import Loaded, definition_files, load
+from sloguard.telemetry.metrics import AgentMetrics
+
+log = logging.getLogger("sloguard.agent")
+
+
+class CountingSource:
+    """A source that counts its failures by kind and remembers the latest one."""
+
+    def __init__(self, source: Source, metrics: AgentMetrics) -> None:
+        self._source = source
+        self._metrics = metrics
+        self.failures: list[SourceError] = []
+
+    async def query(self, expr: str, at: float) -> Sequence[Sample]:
+        try:
+            return await self._source.query(expr, at)
+        except SourceError as exc:
+            self._metrics.query_errors.labels(exc.kind).inc()
+            self.failures.append(exc)
+            raise
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    reason: str
+
+
+class Agent:
+    """Holds the definitions and the latest evaluation; `run` loops until `stop` is set."""
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        source: Source,
+        metrics: AgentMetrics,
+        interval_seconds: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._paths = list(paths)
+        self._metrics = metrics
+        self._source = CountingSource(source, metrics)
+        self._interval = interval_seconds
+        self._clock = clock
+        self._loaded: Loaded | None = None
+        self._fingerprint: tuple[tuple[str, int, int], ...] | None = None
+        self.evaluations: list[Evaluation] = []
+        self.definitions_error = ""
+        self.source_error = ""
+        self.cycles = 0
+        self.last_cycle_started: float | None = None
+
+    def readiness(self) -> Readiness:
+        """Ready once a cycle has completed with Prometheus answering."""
+        if self.cycles == 0:
+            return Readiness(False, "no evaluation has completed yet")
+        if self.source_error:
+            return Readiness(
+                False, f"the last evaluation could not query Prometheus: {self.source_error}"
+            )
+        return Readiness(True, f"{len(self.evaluations)} SLO(s) evaluated")
+
+    def reload(self) -> None:
+        """Load the definitions again if any file changed; keep the last good set on errors."""
+        fingerprint = self._files_fingerprint()
+        if fingerprint == self._fingerprint and self._loaded is not None:
+            return
+        try:
+            loaded = load(self._paths)
+        except SloguardError as exc:
+            self._fingerprint = fingerprint  # report once per change, not every cycle
+            self.definitions_error = str(exc)
+            self._metrics.reload_errors.inc()
+            log.error(
+                "definitions not reloaded; keeping the last good set",
+                extra={
+                    "error": str(exc),
+                    "kept_slos": self._loaded.slo_count if self._loaded else 0,
+                },
+            )
+            if self._loaded is None:
+                raise
+            return
+        first = self._loaded is None
+        self._loaded, self._fingerprint, self.definitions_error = loaded, fingerprint, ""
+        self._metrics.slos.set(loaded.slo_count)
+        log.info(
+            "definitions loaded" if first else "definitions reloaded",
+            extra={"services": len(loaded.services), "slos": loaded.slo_count},
+        )
+
+    async def cycle(self) -> list[Evaluation]:
+        """One evaluation of every SLO."""
+        self.reload()
+        assert self._loaded is not None
+        self.last_cycle_started = self._clock()
+        self._source.failures.clear()
+        started = time.perf_counter()
+        evaluations = await evaluate(self._loaded.services, self._source, self.last_cycle_started)
+        elapsed = time.perf_counter() - started
+        self._metrics.evaluation_seconds.observe(elapsed)
+        self.evaluations = evaluations
+        failures = self._source.failures
+        self.source_error = failures[0].reason if failures else ""
+        if not failures:
+            self._metrics.last_success.set(self._clock())
+        self.cycles += 1
+        counts: dict[str, int] = {}
+        for e in evaluations:
+            counts[e.status.value] = counts.get(e.status.value, 0) + 1
+        log.info(
+            "evaluated",
+            extra={
+                "seconds": round(elapsed, 3),
+                "statuses": counts,
+                "query_failures": len(failures),
+            },
+        )
+        return evaluations
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Evaluate every interval until `stop`; a cycle that raises is logged, not fatal."""
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await self.cycle()
+            except Exception:
+                log.exception("evaluation cycle failed")
+            delay = max(0.0, self._interval - (time.monotonic() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+
+    def _files_fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        """Each definition file's resolved path, mtime and size: a ConfigMap update swaps a
+        symlink, which changes the resolved path even when times do not."""
+        files, _ = definition_files(self._paths)
+        stamps = []
+        for file in files:
+            try:
+                stat = file.stat()
+            except OSError:
+                continue
+            stamps.append((str(file.resolve()), stat.st_mtime_ns, stat.st_size))
+        return tuple(stamps)

@@ -1,0 +1,1 @@
+"""The HTTP app: routes and payloads only."""

@@ -1,0 +1,1 @@
+"""sloguard's own telemetry: metrics on an injected registry, structured logs."""

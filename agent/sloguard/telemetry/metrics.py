@@ -1,0 +1,90 @@
+"""The agent's own Prometheus metrics, on a registry the composition root injects.
+
+Per-SLO gauges come from a collector that reads the latest evaluation at scrape time (never
+gauges set from many places), so an SLO removed by a reload disappears at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from sloguard.evaluation.model import Evaluation, Status
+
+IDS = ["service", "slo"]
+
+
+class SLOCollector(Collector):
+    """`sloguard_slo_*` gauges of the latest evaluation."""
+
+    def __init__(self, latest: Callable[[], Sequence[Evaluation]]) -> None:
+        self._latest = latest
+
+    def collect(self) -> Iterator[Metric]:
+        sli = GaugeMetricFamily(
+            "sloguard_slo_sli", "SLI over the SLO window (good share).", labels=IDS
+        )
+        budget = GaugeMetricFamily(
+            "sloguard_slo_error_budget_remaining",
+            "Share of the window's error budget left; negative when overspent.",
+            labels=IDS,
+        )
+        burn = GaugeMetricFamily(
+            "sloguard_slo_burn_rate",
+            "Error ratio over the window divided by the error budget.",
+            labels=[*IDS, "window"],
+        )
+        status = GaugeMetricFamily(
+            "sloguard_slo_status",
+            "1 for the SLO's current status, 0 for the others.",
+            labels=[*IDS, "status"],
+        )
+        objective = GaugeMetricFamily("sloguard_slo_objective", "Objective as a ratio.", labels=IDS)
+        for e in self._latest():
+            ids = [e.service, e.slo]
+            objective.add_metric(ids, e.objective)
+            if e.sli is not None:
+                sli.add_metric(ids, e.sli)
+            if e.error_budget_remaining is not None:
+                budget.add_metric(ids, e.error_budget_remaining)
+            for window, value in e.burn_rates.items():
+                if value is not None:
+                    burn.add_metric([*ids, window], value)
+            for candidate in Status:
+                status.add_metric([*ids, candidate.value], 1.0 if candidate is e.status else 0.0)
+        yield from (sli, budget, burn, status, objective)
+
+
+class AgentMetrics:
+    """Everything the agent counts about itself."""
+
+    def __init__(
+        self, registry: CollectorRegistry, latest: Callable[[], Sequence[Evaluation]]
+    ) -> None:
+        registry.register(SLOCollector(latest))
+        self.evaluation_seconds = Histogram(
+            "sloguard_evaluation_duration_seconds",
+            "Time to evaluate every SLO once.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        )
+        self.query_errors = Counter(
+            "sloguard_query_errors",
+            "Prometheus queries that failed, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.last_success = Gauge(
+            "sloguard_last_successful_evaluation_timestamp_seconds",
+            "When an evaluation last completed with Prometheus answering (Unix time).",
+            registry=registry,
+        )
+        self.reload_errors = Counter(
+            "sloguard_definition_reload_errors",
+            "Reloads of the definitions that failed (the last good set stays in use).",
+            registry=registry,
+        )
+        self.slos = Gauge("sloguard_slos", "SLOs being evaluated.", registry=registry)

@@ -1,0 +1,221 @@
+"""The agent in-process: its loop, reloads, readiness, API and metrics (fake source at our port),
+and a query that hangs against a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import textwrap
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from sloguard.agent import Agent
+from sloguard.errors import SourceUnavailable, SpecError
+from sloguard.evaluating import evaluate
+from sloguard.evaluation.model import Status
+from sloguard.evaluation.readings import Sample
+from sloguard.loading import load
+from sloguard.server.app import create_app
+from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
+from sloguard.telemetry.metrics import AgentMetrics
+from tests.conftest import FIXTURES
+
+SHOP = (FIXTURES / "native" / "shop.yaml").read_text()
+
+
+class Switchable:
+    """Answers like a Prometheus with shop's rules loaded, or fails like one that is down."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    async def query(self, expr: str, at: float) -> Sequence[Sample]:
+        if self.down:
+            raise SourceUnavailable("cannot reach Prometheus: ConnectError: refused", "connection")
+        ids = {"service": "shop", "slo": "availability", "team": "web"}
+        if expr.startswith("{__name__"):
+            return [
+                ({**ids, "__name__": f"slo:burn_rate:{w}"}, 0.5)
+                for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+            ]
+        if expr.startswith("slo:error_budget_remaining"):
+            return [(ids, 0.75)]
+        if "sloguard_window" in expr and "sloguard_kind" not in expr:
+            windows = [w.split('"')[0] for w in expr.split('"sloguard_window", "')[1:]]
+            return [({**ids, "sloguard_window": w}, 1e6) for w in windows]
+        return []
+
+
+@pytest.fixture
+def definitions(tmp_path: Path) -> Path:
+    directory = tmp_path / "defs"
+    directory.mkdir()
+    (directory / "shop.yaml").write_text(SHOP)
+    return directory
+
+
+def build(
+    definitions: Path, source: Switchable
+) -> tuple[Agent, CollectorRegistry, httpx.AsyncClient]:
+    registry = CollectorRegistry()
+    holder: list[Agent] = []
+    metrics = AgentMetrics(registry, lambda: holder[0].evaluations)
+    agent = Agent([definitions], source, metrics, interval_seconds=0.01)
+    holder.append(agent)
+    app = create_app(agent, registry)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
+    return agent, registry, http
+
+
+def test_ready_after_a_cycle_and_not_while_prometheus_is_down(definitions: Path) -> None:
+    source = Switchable()
+    agent, registry, http = build(definitions, source)
+
+    async def scenario() -> None:
+        assert (await http.get("/readyz")).status_code == 503
+        assert (await http.get("/v1/slos")).status_code == 503
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        await agent.cycle()
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["ready"] is True
+        [slo] = (await http.get("/v1/slos")).json()
+        assert (slo["status"], slo["error_budget_remaining"], slo["path"]) == ("ok", 0.75, "rules")
+        source.down = True
+        await agent.cycle()
+        down = await http.get("/readyz")
+        assert down.status_code == 503 and "cannot reach Prometheus" in down.json()["reason"]
+        [slo] = (await http.get("/v1/slos")).json()
+        assert slo["status"] == "no_data" and slo["reason"].startswith("query failed: cannot reach")
+        source.down = False
+        await agent.cycle()
+        assert (await http.get("/readyz")).status_code == 200
+
+    asyncio.run(scenario())
+    assert registry.get_sample_value("sloguard_query_errors_total", {"reason": "connection"}) == 3
+    assert (
+        registry.get_sample_value(
+            "sloguard_slo_status", {"service": "shop", "slo": "availability", "status": "ok"}
+        )
+        == 1
+    )
+    assert (
+        registry.get_sample_value(
+            "sloguard_slo_burn_rate", {"service": "shop", "slo": "availability", "window": "1h"}
+        )
+        == 0.5
+    )
+    assert registry.get_sample_value("sloguard_last_successful_evaluation_timestamp_seconds") > 0
+    assert registry.get_sample_value("sloguard_evaluation_duration_seconds_count") == 3
+
+
+def test_metrics_pass_promtool(definitions: Path, promtool: str) -> None:
+    agent, _, http = build(definitions, Switchable())
+
+    async def scrape() -> str:
+        await agent.cycle()
+        response = await http.get("/metrics")
+        assert response.headers["content-type"].startswith("text/plain; version=")
+        return response.text
+
+    text = asyncio.run(scrape())
+    assert 'sloguard_slo_error_budget_remaining{service="shop",slo="availability"} 0.75' in text
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_changed_definitions_are_reloaded_and_bad_ones_keep_the_last_good_set(
+    definitions: Path,
+) -> None:
+    agent, registry, http = build(definitions, Switchable())
+    asyncio.run(agent.cycle())
+    extra = SHOP.replace("name: availability", "name: checkout-flow", 1)
+    (definitions / "shop.yaml").write_text(SHOP + textwrap.indent(extra.split("slos:\n", 1)[1], ""))
+    asyncio.run(agent.cycle())
+    assert [e.slo for e in agent.evaluations] == ["availability", "checkout-flow"]
+    (definitions / "shop.yaml").write_text(SHOP.replace("objective: 99.9", "objective: 120"))
+    asyncio.run(agent.cycle())
+    assert [e.slo for e in agent.evaluations] == ["availability", "checkout-flow"]
+    assert "objective" in agent.definitions_error
+    assert registry.get_sample_value("sloguard_definition_reload_errors_total") == 1
+    body = asyncio.run(http.get("/readyz")).json()
+    assert "objective" in body["definitions_error"]
+    (definitions / "shop.yaml").write_text(SHOP)
+    asyncio.run(agent.cycle())
+    assert agent.definitions_error == "" and [e.slo for e in agent.evaluations] == ["availability"]
+
+
+def test_invalid_definitions_at_start_are_an_error(definitions: Path) -> None:
+    (definitions / "shop.yaml").write_text(SHOP.replace("objective: 99.9", "objective: 120"))
+    agent, _, _ = build(definitions, Switchable())
+    with pytest.raises(SpecError):
+        agent.reload()
+
+
+def test_the_loop_survives_until_stopped(definitions: Path) -> None:
+    source = Switchable()
+    agent, _, _ = build(definitions, source)
+
+    async def loop() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop))
+        while agent.cycles < 3:
+            await asyncio.sleep(0.01)
+        source.down = True
+        cycles = agent.cycles
+        while agent.cycles < cycles + 2:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await task
+
+    asyncio.run(asyncio.wait_for(loop(), 10))
+    assert agent.evaluations[0].status is Status.NO_DATA
+
+
+@pytest.fixture
+def hanging_server() -> Iterator[str]:
+    """A TCP server that accepts connections and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+def test_a_query_that_hangs_times_out_as_no_data(hanging_server: str) -> None:
+    loaded = load([FIXTURES / "native"])
+    settings = PrometheusSettings(
+        url=hanging_server, timeout_seconds=0.3, retries=1, backoff_seconds=0.01
+    )
+
+    async def once() -> list[object]:
+        async with client(settings) as http:
+            return list(await evaluate(loaded.services, Prometheus(http, settings), 0.0))
+
+    [evaluation] = asyncio.run(once())
+    assert evaluation.status is Status.NO_DATA  # type: ignore[attr-defined]
+    assert evaluation.reason == "query failed: timed out after 0.3s (ReadTimeout)"  # type: ignore[attr-defined]
