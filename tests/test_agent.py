@@ -8,7 +8,7 @@ import socket
 import subprocess
 import textwrap
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,40 +16,17 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloguard.agent import Agent
-from sloguard.errors import SourceUnavailable, SpecError
+from sloguard.errors import SpecError
 from sloguard.evaluating import evaluate
 from sloguard.evaluation.model import Status
-from sloguard.evaluation.readings import Sample
 from sloguard.loading import load
 from sloguard.server.app import create_app
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
 from sloguard.telemetry.metrics import AgentMetrics
 from tests.conftest import FIXTURES
+from tests.fakes import Switchable
 
 SHOP = (FIXTURES / "native" / "shop.yaml").read_text()
-
-
-class Switchable:
-    """Answers like a Prometheus with shop's rules loaded, or fails like one that is down."""
-
-    def __init__(self) -> None:
-        self.down = False
-
-    async def query(self, expr: str, at: float) -> Sequence[Sample]:
-        if self.down:
-            raise SourceUnavailable("cannot reach Prometheus: ConnectError: refused", "connection")
-        ids = {"service": "shop", "slo": "availability", "team": "web"}
-        if expr.startswith("{__name__"):
-            return [
-                ({**ids, "__name__": f"slo:burn_rate:{w}"}, 0.5)
-                for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
-            ]
-        if expr.startswith("slo:error_budget_remaining"):
-            return [(ids, 0.75)]
-        if "sloguard_window" in expr and "sloguard_kind" not in expr:
-            windows = [w.split('"')[0] for w in expr.split('"sloguard_window", "')[1:]]
-            return [({**ids, "sloguard_window": w}, 1e6) for w in windows]
-        return []
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from opentelemetry.trace import NoOpTracer, SpanKind, Status, StatusCode, Tracer
+
 from sloguard.errors import SloguardError, SourceError
 from sloguard.evaluating import Source, evaluate
 from sloguard.evaluation.model import Evaluation
@@ -25,21 +27,33 @@ from sloguard.telemetry.metrics import AgentMetrics
 log = logging.getLogger("sloguard.agent")
 
 
-class CountingSource:
-    """A source that counts its failures by kind and remembers the latest one."""
+class InstrumentedSource:
+    """A source that traces every query, counts failures by kind and remembers them."""
 
-    def __init__(self, source: Source, metrics: AgentMetrics) -> None:
+    def __init__(self, source: Source, metrics: AgentMetrics, tracer: Tracer) -> None:
         self._source = source
         self._metrics = metrics
+        self._tracer = tracer
         self.failures: list[SourceError] = []
 
     async def query(self, expr: str, at: float) -> Sequence[Sample]:
-        try:
-            return await self._source.query(expr, at)
-        except SourceError as exc:
-            self._metrics.query_errors.labels(exc.kind).inc()
-            self.failures.append(exc)
-            raise
+        with self._tracer.start_as_current_span(
+            "prometheus query", kind=SpanKind.CLIENT, record_exception=False
+        ) as span:
+            span.set_attributes({"db.system": "prometheus", "db.statement": expr})
+            started = time.perf_counter()
+            try:
+                samples = await self._source.query(expr, at)
+            except SourceError as exc:
+                self._metrics.query_errors.labels(exc.kind).inc()
+                self.failures.append(exc)
+                span.set_attributes({"error.type": exc.kind, "sloguard.error": exc.reason})
+                span.set_status(Status(StatusCode.ERROR, exc.reason))
+                raise
+            finally:
+                span.set_attribute("sloguard.duration_seconds", time.perf_counter() - started)
+            span.set_attribute("sloguard.result_size", len(samples))
+            return samples
 
 
 @dataclass(frozen=True)
@@ -58,10 +72,12 @@ class Agent:
         metrics: AgentMetrics,
         interval_seconds: float = 30.0,
         clock: Callable[[], float] = time.time,
+        tracer: Tracer | None = None,
     ) -> None:
         self._paths = list(paths)
         self._metrics = metrics
-        self._source = CountingSource(source, metrics)
+        self._tracer = tracer or NoOpTracer()
+        self._source = InstrumentedSource(source, metrics, self._tracer)
         self._interval = interval_seconds
         self._clock = clock
         self._loaded: Loaded | None = None
@@ -118,7 +134,19 @@ class Agent:
         self.last_cycle_started = self._clock()
         self._source.failures.clear()
         started = time.perf_counter()
-        evaluations = await evaluate(self._loaded.services, self._source, self.last_cycle_started)
+        with self._tracer.start_as_current_span("sloguard evaluation") as span:
+            evaluations = await evaluate(
+                self._loaded.services,
+                self._source,
+                self.last_cycle_started,
+                tracer=self._tracer,
+            )
+            span.set_attributes(
+                {
+                    "sloguard.slos": len(evaluations),
+                    "sloguard.query_failures": len(self._source.failures),
+                }
+            )
         elapsed = time.perf_counter() - started
         self._metrics.evaluation_seconds.observe(elapsed)
         self.evaluations = evaluations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import os
 import sys
 import tempfile
 import time
@@ -577,7 +578,8 @@ def run_agent(
     Serves /metrics (its own Prometheus metrics), /healthz, /readyz (ready once an evaluation
     completed with Prometheus answering) and GET /v1/slos (the JSON of `evaluate`). Definition
     files are reloaded when they change (a ConfigMap update); a bad reload keeps the last good
-    set. Logs are JSON lines on stderr.
+    set. Logs are JSON lines on stderr. Traces go over OTLP/HTTP when
+    OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set.
     """
     import asyncio
     from contextlib import asynccontextmanager
@@ -588,7 +590,7 @@ def run_agent(
     from sloguard.agent import Agent
     from sloguard.server.app import create_app
     from sloguard.sources.prometheus import Prometheus, client
-    from sloguard.telemetry import logs
+    from sloguard.telemetry import logs, tracing
     from sloguard.telemetry.metrics import AgentMetrics
 
     host, sep, port = listen.rpartition(":")
@@ -599,7 +601,14 @@ def run_agent(
     registry = CollectorRegistry()
     http = client(settings)
     metrics = AgentMetrics(registry, lambda: agent.evaluations)
-    agent = Agent(list(paths) or default_paths(), Prometheus(http, settings), metrics, interval)
+    traces = tracing.from_environment(os.environ)
+    agent = Agent(
+        list(paths) or default_paths(),
+        Prometheus(http, settings),
+        metrics,
+        interval,
+        tracer=traces.tracer,
+    )
     agent.reload()  # invalid definitions at start-up: exit 2 before serving anything
 
     @asynccontextmanager
@@ -612,6 +621,7 @@ def run_agent(
             stop.set()
             await loop
             await http.aclose()
+            traces.shutdown()
 
     app = create_app(agent, registry, lifespan)
     uvicorn.run(app, host=host or "0.0.0.0", port=int(port), log_config=None, access_log=False)

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from opentelemetry.trace import NoOpTracer, Tracer
+
 from sloguard.errors import SourceError
 from sloguard.evaluation.judgement import judge
 from sloguard.evaluation.model import Evaluation, Path, Status
@@ -38,9 +40,15 @@ class Source(Protocol):
 
 
 async def evaluate(
-    specs: Sequence[ServiceSLOs], source: Source, at: float, concurrency: int = 8
+    specs: Sequence[ServiceSLOs],
+    source: Source,
+    at: float,
+    concurrency: int = 8,
+    tracer: Tracer | None = None,
 ) -> list[Evaluation]:
-    """Every SLO of `specs` at `at`, in definition order."""
+    """Every SLO of `specs` at `at`, in definition order; a span per SLO when traced (the
+    queries an SLO needs alone, on the raw path, are its children)."""
+    tracer = tracer or NoOpTracer()
     queries = rules_queries(specs, at)
     answers: tuple[Sequence[Sample], Sequence[Sample], Sequence[Sample]] | None
     rules_error = ""
@@ -56,6 +64,24 @@ async def evaluate(
     limit = asyncio.Semaphore(concurrency)
 
     async def one(spec: ServiceSLOs, slo: SLO) -> Evaluation:
+        with tracer.start_as_current_span(f"slo {spec.service}/{slo.name}") as span:
+            evaluation = await judged(spec, slo)
+            span.set_attributes(
+                {
+                    "sloguard.service": spec.service,
+                    "sloguard.slo": slo.name,
+                    "sloguard.status": evaluation.status.value,
+                    "sloguard.path": evaluation.path.value,
+                    "sloguard.reason": evaluation.reason,
+                }
+            )
+            if evaluation.error_budget_remaining is not None:
+                span.set_attribute(
+                    "sloguard.error_budget_remaining", evaluation.error_budget_remaining
+                )
+            return evaluation
+
+    async def judged(spec: ServiceSLOs, slo: SLO) -> Evaluation:
         readings = rules_readings(spec, slo, *answers, at) if answers is not None else None
         if readings is not None:
             return _worst(spec, slo, readings, at, Path.RULES)

@@ -1,0 +1,138 @@
+"""The agent's traces, sent over OTLP/HTTP to a real receiver and decoded with
+opentelemetry-proto (not read back from an in-memory exporter)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from prometheus_client import CollectorRegistry
+
+from sloguard.agent import Agent
+from sloguard.telemetry import tracing
+from sloguard.telemetry.metrics import AgentMetrics
+from tests.conftest import FIXTURES
+from tests.fakes import Switchable
+
+
+class Receiver:
+    """An OTLP/HTTP trace receiver on 127.0.0.1 keeping every span it is sent."""
+
+    def __init__(self) -> None:
+        self.spans: list[Any] = []
+        self.resources: list[Any] = []
+        self.paths: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                request = ExportTraceServiceRequest.FromString(body)
+                receiver.paths.append(self.path)
+                for resource_spans in request.resource_spans:
+                    receiver.resources.append(resource_spans.resource)
+                    for scope in resource_spans.scope_spans:
+                        receiver.spans.extend(scope.spans)
+                reply = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *_: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    thread = threading.Thread(target=found.server.serve_forever)
+    thread.start()
+    try:
+        yield found
+    finally:
+        found.server.shutdown()
+        found.server.server_close()
+        thread.join()
+
+
+def attributes(span: Any) -> dict[str, Any]:
+    values = {}
+    for item in span.attributes:
+        value = item.value
+        values[item.key] = getattr(value, value.WhichOneof("value"))
+    return values
+
+
+def test_a_cycle_is_a_trace_of_slos_and_queries(receiver: Receiver, tmp_path: Path) -> None:
+    traces = tracing.from_environment(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_SERVICE_NAME": "sloguard-test"}
+    )
+    source = Switchable()
+    registry = CollectorRegistry()
+    holder: list[Agent] = []
+    agent = Agent(
+        [FIXTURES / "native"],
+        source,
+        AgentMetrics(registry, lambda: holder[0].evaluations),
+        tracer=traces.tracer,
+    )
+    holder.append(agent)
+    asyncio.run(agent.cycle())
+    source.down = True
+    asyncio.run(agent.cycle())
+    traces.shutdown()
+
+    assert set(receiver.paths) == {"/v1/traces"}
+    service = {a.key: a.value.string_value for a in receiver.resources[0].attributes}
+    assert service["service.name"] == "sloguard-test"
+    by_name: dict[str, list[Any]] = {}
+    for span in receiver.spans:
+        by_name.setdefault(span.name, []).append(span)
+    cycles = by_name["sloguard evaluation"]
+    assert len(cycles) == 2
+    slos = by_name["slo shop/availability"]
+    queries = by_name["prometheus query"]
+    assert {s.parent_span_id for s in slos} == {c.span_id for c in cycles}
+    assert all(q.parent_span_id in {c.span_id for c in cycles} for q in queries)
+    healthy = next(s for s in slos if attributes(s)["sloguard.status"] == "ok")
+    assert attributes(healthy)["sloguard.path"] == "rules"
+    assert attributes(healthy)["sloguard.error_budget_remaining"] == 0.75
+    first = [q for q in queries if q.trace_id == cycles[0].trace_id]
+    assert len(first) == 3 and all(attributes(q)["db.system"] == "prometheus" for q in first)
+    assert {attributes(q)["sloguard.result_size"] for q in first} >= {1}
+    assert all(attributes(q)["sloguard.duration_seconds"] >= 0 for q in first)
+    failed = [q for q in queries if q.trace_id == cycles[1].trace_id]
+    assert failed and all(q.status.code == q.status.STATUS_CODE_ERROR for q in failed)
+    assert attributes(failed[0])["error.type"] == "connection"
+    assert "cannot reach Prometheus" in failed[0].status.message
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_SDK_DISABLED": "true"},
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x", "OTEL_TRACES_EXPORTER": "none"},
+    ],
+)
+def test_tracing_is_off_unless_an_endpoint_is_set(env: dict[str, str]) -> None:
+    traces = tracing.from_environment(env)
+    assert traces.provider is None
+    traces.shutdown()
