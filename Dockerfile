@@ -22,5 +22,7 @@ COPY --from=build /opt/sloguard /opt/sloguard
 ENV PATH=/opt/sloguard/bin:$PATH PYTHONUNBUFFERED=1
 USER 10001:10001
 WORKDIR /work
+# `sloguard run` serves /metrics, /healthz, /readyz and /v1/slos here.
+EXPOSE 8080
 ENTRYPOINT ["sloguard"]
 CMD ["--help"]

@@ -1,13 +1,16 @@
 # Everyday verbs. Each target sets up what it needs first (scripts/setup.sh is idempotent).
 BIN := .venv/bin
 
-.PHONY: setup demo test lint format generate check bench
+.PHONY: setup demo prove test lint format generate check bench
 
 setup:
 	@scripts/setup.sh
 
-demo: setup  ## the main job on the bundled definitions: validate, generate, prove with promtool
+demo: setup  ## the main job: the live loop on the bundled definitions, until Ctrl-C
 	@$(BIN)/sloguard demo
+
+prove: setup  ## generate the rules and prove every SLO's alerting with promtool scenarios
+	@$(BIN)/sloguard prove
 
 test: setup lint  ## everything CI runs
 	$(BIN)/pytest

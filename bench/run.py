@@ -17,6 +17,7 @@ def main() -> None:
     runs = [
         [str(HERE / "generation.py")],
         [str(HERE / "generation.py"), "--slos", "1", "--repeat", "10"],
+        [str(HERE / "evaluation.py")],
         [
             str(HERE / "rule_cost.py"),
             *(["--minutes", "3", "--sloth-minutes", "1"] if quick else []),

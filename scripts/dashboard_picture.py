@@ -3,7 +3,7 @@
 Run: uv sync --group docs && .venv/bin/python scripts/dashboard_picture.py [--minutes 5]
 
 No Grafana runs here, so this draws the generated panels' own queries with matplotlib: the
-bundled rules run in Debian's Prometheus over synthetic traffic (tests/synthetic.py) with a
+bundled rules run in Debian's Prometheus over the demo's synthetic service with a
 staged incident (5% of checkout requests failing for 15% of the run; the first 5 minutes show
 rates warming up, as `rate()` over 5m does on series younger than that), and every series,
 threshold and unit comes from the generated dashboard JSON.
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the synthetic traffic lives with the tests
+sys.path.insert(0, str(REPO))  # the Prometheus harness lives with the tests
 
 import matplotlib  # noqa: E402
 
@@ -135,13 +135,13 @@ def main() -> None:
     total = args.minutes * 60
     with (
         tempfile.TemporaryDirectory() as temp,
-        prometheus_with_traffic(loaded, Path(temp)) as (prom, traffic),
+        prometheus_with_traffic(loaded, Path(temp)) as (prom, service),
     ):
-        traffic.checkout_error_share = BASELINE
+        service.conditions.checkout_errors = BASELINE
         started = time.time()
         while (elapsed := time.time() - started) < total:
             incident = 0.55 * total <= elapsed < 0.7 * total
-            traffic.checkout_error_share = INCIDENT if incident else BASELINE
+            service.conditions.checkout_errors = INCIDENT if incident else BASELINE
             if int(elapsed) % 30 == 0:
                 print(
                     f"{elapsed:4.0f}s of {total:.0f}s{' (incident)' if incident else ''}",

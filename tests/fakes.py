@@ -25,6 +25,8 @@ class Switchable:
             ]
         if expr.startswith("slo:error_budget_remaining"):
             return [(ids, 0.75)]
+        if expr.startswith("slo:sli_events:window"):
+            return [(ids, 1e8)]
         if "sloguard_window" in expr and "sloguard_kind" not in expr:
             windows = [w.split('"')[0] for w in expr.split('"sloguard_window", "')[1:]]
             return [({**ids, "sloguard_window": w}, 1e6) for w in windows]

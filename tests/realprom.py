@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
-import socket
+import os
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from sloguard import yamltext
+from sloguard.demo.prometheus import free_port, local_prometheus
+from sloguard.errors import ToolError
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["Prometheus", "backfill", "free_port", "running_prometheus"]
 
 
 @dataclass(frozen=True)
@@ -58,55 +53,23 @@ def running_prometheus(
     rule_files: list[Path],
     extra_args: tuple[str, ...] = (),
     port: int | None = None,
+    honor_labels: bool = False,
 ) -> Iterator[Prometheus]:
     """Prometheus scraping `job -> host:port` every second and evaluating `rule_files`; its
     data lives in `directory/tsdb` (write backfilled blocks there before starting it)."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is not on PATH: run scripts/setup.sh (apt-get install prometheus)")
-    port = port or free_port()
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(p) for p in rule_files],
-        "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": [target]}]}
-            for job, target in scrape_targets.items()
-        ]
-        + [{"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}],
-    }
-    config_file = directory / "prometheus.yml"
-    config_file.write_text(yamltext.dump(config), encoding="utf-8")
-    log = directory / "prometheus.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config_file}",
-                f"--storage.tsdb.path={directory / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                *extra_args,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Prometheus did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield Prometheus(url, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with local_prometheus(
+            directory,
+            scrape_targets,
+            rule_files,
+            env=os.environ,
+            extra_args=extra_args,
+            port=port,
+            honor_labels=honor_labels,
+        ) as url:
+            yield Prometheus(url, directory / "prometheus.log")
+    except ToolError as exc:
+        pytest.fail(str(exc))
 
 
 Series = tuple[str, dict[str, str], list[tuple[int, float]]]

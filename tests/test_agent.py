@@ -74,7 +74,7 @@ def test_ready_after_a_cycle_and_not_while_prometheus_is_down(definitions: Path)
         assert (await http.get("/readyz")).status_code == 200
 
     asyncio.run(scenario())
-    assert registry.get_sample_value("sloguard_query_errors_total", {"reason": "connection"}) == 3
+    assert registry.get_sample_value("sloguard_query_errors_total", {"reason": "connection"}) == 4
     assert (
         registry.get_sample_value(
             "sloguard_slo_status", {"service": "shop", "slo": "availability", "status": "ok"}

@@ -519,7 +519,7 @@ def _moment(text: str | None) -> float:
 def evaluate(paths: tuple[Path, ...], at_text: str | None, output: str, **options: Any) -> None:
     """Evaluate every SLO once: SLI, error budget left, burn rates, status.
 
-    Reads the generated recording rules where Prometheus has them (three queries for all SLOs)
+    Reads the generated recording rules where Prometheus has them (four queries for all SLOs)
     and the SLI's own queries where it does not. Missing data is reported as no_data with the
     reason, never as ok.
     """
@@ -643,24 +643,58 @@ def prove_command(paths: tuple[Path, ...], rules_out: Path | None) -> None:
 
 
 @main.command()
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="Stop after this long (default: run until Ctrl-C).",
+)
+@click.option(
+    "--refresh",
+    type=click.FloatRange(min=0.5),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between evaluations and redraws of the table.",
+)
 @_reports_errors
-def demo() -> None:
-    """Run the whole pipeline on the bundled example definitions (or ./slo-definitions/)."""
+def demo(duration: float | None, refresh: float) -> None:
+    """The whole loop on this machine: a throwaway Prometheus with the generated rules, a
+    synthetic service whose errors and latency change every few minutes, and the agent,
+    drawing the SLO table live (budget, burn rates, status) until Ctrl-C.
+
+    Runs on ./slo-definitions/, or the bundled examples when there is none. Needs Debian's
+    prometheus package (`make setup`) or PROMETHEUS_BIN. `sloguard prove` proves the alerts.
+    """
+    import asyncio
+
+    from sloguard.demo.live import live
+    from sloguard.evaluation.report import STATUS_STYLE
+
     paths = default_paths()
     click.echo(f"sloguard {__version__} demo on {', '.join(map(str, paths))}")
     loaded = load(paths)
     click.echo(f"1. validated {_summary(loaded)}")
-    for spec in loaded.services:
-        for slo in spec.slos:
-            click.echo(f"   {spec.service}/{slo.name}: {slo.objective}% over {slo.window}")
-    _prove(loaded, None)
     boards = dashboard_files(loaded.services, loaded.sources)
-    click.echo(f"4. built {len(boards)} Grafana dashboards from the same definitions (grafanalib)")
-    for name, text in boards.items():
-        panels = json.loads(text)["panels"]
-        queries = sum(len(p.get("targets", [])) for p in panels)
-        click.echo(f"   {name}: {len(panels)} panels, {queries} queries")
-    click.echo("   `sloguard generate` writes them to dashboards/ beside the rules in alert-rules/")
+    click.echo(f"2. built {len(boards)} Grafana dashboards and the rules from the same definitions")
+    click.echo("3. starting Prometheus, a synthetic service and the agent")
+    interactive = sys.stdout.isatty()
+    try:
+        asyncio.run(
+            live(
+                loaded,
+                paths,
+                os.environ,
+                click.echo,
+                lambda text, status: click.style(text, **STATUS_STYLE[status]),
+                click.clear if interactive else None,
+                duration,
+                refresh,
+            )
+        )
+    except KeyboardInterrupt:
+        click.echo("stopped; everything the demo started is gone")
 
 
 def _prove(loaded: Loaded, rules_out: Path | None) -> None:

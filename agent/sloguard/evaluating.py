@@ -15,6 +15,7 @@ from sloguard.evaluation.judgement import judge
 from sloguard.evaluation.model import Evaluation, Path, Status
 from sloguard.evaluation.readings import (
     Readings,
+    RulesAnswers,
     Sample,
     raw_query,
     raw_readings,
@@ -49,16 +50,18 @@ async def evaluate(
     """Every SLO of `specs` at `at`, in definition order; a span per SLO when traced (the
     queries an SLO needs alone, on the raw path, are its children)."""
     tracer = tracer or NoOpTracer()
-    queries = rules_queries(specs, at)
-    answers: tuple[Sequence[Sample], Sequence[Sample], Sequence[Sample]] | None
+    queries = rules_queries(specs)
+    answers: RulesAnswers | None
     rules_error = ""
     try:
-        burn, budgets, events = await asyncio.gather(
-            source.query(queries.burn_rates, at),
-            source.query(queries.budgets, at),
-            source.query(queries.events, at),
+        answers = RulesAnswers.index(
+            *await asyncio.gather(
+                source.query(queries.burn_rates, at),
+                source.query(queries.budgets, at),
+                source.query(queries.events, at),
+                source.query(queries.window_events, at),
+            )
         )
-        answers = (burn, budgets, events)
     except SourceError as exc:
         answers, rules_error = None, exc.reason
     limit = asyncio.Semaphore(concurrency)
@@ -82,7 +85,7 @@ async def evaluate(
             return evaluation
 
     async def judged(spec: ServiceSLOs, slo: SLO) -> Evaluation:
-        readings = rules_readings(spec, slo, *answers, at) if answers is not None else None
+        readings = rules_readings(spec, slo, answers, at) if answers is not None else None
         if readings is not None:
             return _worst(spec, slo, readings, at, Path.RULES)
         if answers is None:

@@ -19,16 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
-from sloguard import yamltext
 from sloguard.cli import main
+from sloguard.demo.prometheus import write_rules
 from sloguard.evaluating import evaluate
 from sloguard.evaluation.model import Evaluation, Status
 from sloguard.evaluation.model import Path as Route
 from sloguard.loading import Loaded
-from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.sources.prometheus import Prometheus as Source
 from sloguard.sources.prometheus import PrometheusSettings, client
 from tests.conftest import load_text
@@ -139,13 +137,8 @@ def rules_prometheus(
     tmp_path_factory: pytest.TempPathFactory, end: int, shop: Loaded
 ) -> Iterator[Prometheus]:
     directory = tmp_path_factory.mktemp("rules")
-    rule_files = []
-    for name, text in render_rule_files(shop.services, shop.sources, RuleFormat.PROMETHEUS).items():
-        document = yaml.safe_load(text)
-        for group in document["groups"]:
-            group["interval"] = "1s"  # a first evaluation within a second, not 10 minutes
-        (directory / name).write_text(yamltext.dump(document), encoding="utf-8")
-        rule_files.append(directory / name)
+    # Every group each second: a first evaluation within a second, not 10 minutes.
+    rule_files = write_rules(directory, shop, "1s")
     yield from start(directory, history(end), rule_files)
 
 

@@ -59,7 +59,7 @@ def test_without_rules_each_slo_is_computed_from_its_sli_and_the_worst_group_sho
     assert availability.path is Route.RAW
     assert availability.group == {"grpc_method": "Get"}  # 2% errors: 40x the budget
     assert availability.status is Status.EXHAUSTED
-    assert len(source.queries) == 3 + 2  # the rules path's three, then one per SLO
+    assert len(source.queries) == 4 + 2  # the rules path's four, then one per SLO
 
 
 def test_a_rejected_query_is_no_data_with_the_reason() -> None:

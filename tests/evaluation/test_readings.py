@@ -9,6 +9,7 @@ import promql_parser
 
 from sloguard.evaluation.model import Reading
 from sloguard.evaluation.readings import (
+    RulesAnswers,
     period_start,
     raw_query,
     raw_readings,
@@ -30,8 +31,8 @@ def test_calendar_periods_start_on_the_first_and_on_monday() -> None:
 
 def test_every_query_parses() -> None:
     loaded = load([REPO / "slo-definitions"])
-    queries = rules_queries(loaded.services, AT)
-    for expr in (queries.burn_rates, queries.budgets, queries.events):
+    queries = rules_queries(loaded.services)
+    for expr in (queries.burn_rates, queries.budgets, queries.events, queries.window_events):
         promql_parser.parse(expr)
     for spec in loaded.services:
         for slo in spec.slos:
@@ -71,14 +72,13 @@ def test_rules_answers_become_readings_and_unloaded_rules_are_none(tmp_path: Pat
     spec = loaded.services[0]
     slo = spec.slos[0]
     ids = {"service": "checkout", "slo": "availability", "team": "payments"}
-    found = rules_readings(
-        spec,
-        slo,
+    answers = RulesAnswers.index(
         [({**ids, "__name__": "slo:burn_rate:1h"}, 2.0)],
         [({**ids, "__name__": "slo:error_budget_remaining:ratio"}, 0.25)],
-        [({**ids, "sloguard_window": "1h"}, 36000.0), ({**ids, "sloguard_window": "30d"}, 9e6)],
-        AT,
+        [({**ids, "sloguard_window": "1h"}, 36000.0)],
+        [({**ids, "__name__": "slo:sli_events:window"}, 9e6)],
     )
+    found = rules_readings(spec, slo, answers, AT)
     assert found == {
         (): {
             "30d": Reading(0.00075, 9e6),
@@ -86,4 +86,4 @@ def test_rules_answers_become_readings_and_unloaded_rules_are_none(tmp_path: Pat
         }
     }
     other = {**ids, "slo": "latency"}
-    assert rules_readings(spec, slo, [], [(other, 0.5)], [], AT) is None
+    assert rules_readings(spec, slo, RulesAnswers.index([], [(other, 0.5)], [], []), AT) is None

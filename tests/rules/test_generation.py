@@ -65,7 +65,7 @@ def test_three_groups_by_how_fast_their_records_move() -> None:
     ]
 
 
-def test_each_slo_records_fifteen_series_and_two_alerts() -> None:
+def test_each_slo_records_sixteen_series_and_two_alerts() -> None:
     rules = rules_by_name(render_groups(SPEC), "availability")
     records = sorted(k for k, r in rules.items() if "record" in r)
     assert records == sorted(
@@ -76,6 +76,7 @@ def test_each_slo_records_fifteen_series_and_two_alerts() -> None:
             promql.TOTAL_COARSE,
             *(promql.burn_rate_metric(w) for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")),
             promql.BUDGET_REMAINING,
+            promql.WINDOW_EVENTS,
             promql.OBJECTIVE,
             promql.ERROR_BUDGET,
             promql.INFO,

@@ -115,7 +115,7 @@ def test_a_cycle_is_a_trace_of_slos_and_queries(receiver: Receiver, tmp_path: Pa
     assert attributes(healthy)["sloguard.path"] == "rules"
     assert attributes(healthy)["sloguard.error_budget_remaining"] == 0.75
     first = [q for q in queries if q.trace_id == cycles[0].trace_id]
-    assert len(first) == 3 and all(attributes(q)["db.system"] == "prometheus" for q in first)
+    assert len(first) == 4 and all(attributes(q)["db.system"] == "prometheus" for q in first)
     assert {attributes(q)["sloguard.result_size"] for q in first} >= {1}
     assert all(attributes(q)["sloguard.duration_seconds"] >= 0 for q in first)
     failed = [q for q in queries if q.trace_id == cycles[1].trace_id]

@@ -6,6 +6,7 @@ SLO window or fewer than the definition's minimum all give `no_data` with the re
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -17,7 +18,12 @@ from sloguard.spec.model import SLO, Severity, Tier
 
 def alert_windows(slo: SLO) -> list[str]:
     """Every window an SLO's tiers read, shortest first."""
-    return sorted({w for t in tiers_for(slo) for w in (t.long, t.short)}, key=parse_seconds)
+    return list(_windows(tuple(tiers_for(slo))))
+
+
+@functools.lru_cache(maxsize=256)
+def _windows(tiers: tuple[Tier, ...]) -> tuple[str, ...]:
+    return tuple(sorted({w for t in tiers for w in (t.long, t.short)}, key=parse_seconds))
 
 
 def judge(
@@ -50,7 +56,10 @@ def judge(
     events = {w: (r.events if (r := readings.get(w)) else None) for w in [*windows, slo.window]}
     whole = readings.get(slo.window)
     if whole is None or whole.ratio is None or whole.events is None:
-        return _no_data(base, burn_rates, events, f"no samples over the {slo.window} window")
+        why = f"no samples over the {slo.window} window"
+        if slo.calendar is not None:
+            why += f" (calendar windows count completed hours of this {slo.window})"
+        return _no_data(base, burn_rates, events, why)
     remaining = 1 - whole.ratio / budget
     known = replace(
         base,

@@ -1,10 +1,10 @@
 """Which queries to ask, and what their answers say per SLO, window and label group (pure).
 
-Two paths. With the generated rules loaded, three queries answer for every SLO at once: all
-recorded burn rates, all budgets left, and the recorded event rates per window. Without them
-(a fresh Prometheus, a backfill, a new SLO), one query per SLO computes the same from its own
-SLI over every window. A per-label SLO (`sum by (grpc_method) ...`) gives one reading per label
-group.
+Two paths. With the generated rules loaded, four queries answer for every SLO at once: all
+recorded burn rates, all budgets left, events per short window, and events per SLO window.
+Without them (a fresh Prometheus, a backfill, a new SLO), one query per SLO computes the same
+from its own SLI over every window. A per-label SLO (`sum by (grpc_method) ...`) gives one
+reading per label group.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sloguard import promql
+from sloguard.burnrate import tiers_for
 from sloguard.evaluation.judgement import alert_windows
 from sloguard.evaluation.model import Reading
 from sloguard.spec.durations import format_seconds, parse_seconds
@@ -54,20 +55,26 @@ def seconds(ranges: Mapping[str, str]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class RulesQueries:
-    """The rules path's three queries for a set of SLOs."""
+    """The rules path's queries for a set of SLOs, however many: every burn rate, every budget
+    left, events per short alert window, events per SLO window."""
 
     burn_rates: str
     budgets: str
     events: str
+    window_events: str
 
 
-def rules_queries(specs: Iterable[ServiceSLOs], at: float) -> RulesQueries:
-    ranges: dict[str, str] = {}
-    for spec in specs:
-        for slo in spec.slos:
-            ranges.update(window_ranges(slo, at))
-    ordered = dict(sorted(ranges.items(), key=lambda item: parse_seconds(item[1])))
-    return RulesQueries(promql.BURN_RATES, promql.BUDGET_REMAINING, promql.recorded_events(ordered))
+def rules_queries(specs: Iterable[ServiceSLOs]) -> RulesQueries:
+    # Events per short window only (where the min-events guard reads) and per SLO window: the
+    # long windows' events would be most of the cycle's cost for a thousand SLOs.
+    windows = {t.short for spec in specs for slo in spec.slos for t in tiers_for(slo)}
+    ordered = {w: w for w in sorted(windows, key=parse_seconds)}
+    return RulesQueries(
+        promql.BURN_RATES,
+        promql.BUDGET_REMAINING,
+        promql.recorded_events(ordered),
+        promql.WINDOW_EVENTS,
+    )
 
 
 def raw_query(slo: SLO, at: float) -> str:
@@ -78,11 +85,12 @@ def raw_readings(spec: ServiceSLOs, slo: SLO, samples: Iterable[Sample], at: flo
     """Readings per group from the answer to `raw_query`; bad events default to zero where
     events were counted (a never-seen error series), as the recording rules do."""
     ranges = seconds(window_ranges(slo, at))
+    excluded = _excluded(spec, slo)
     rates: dict[Group, dict[str, dict[str, float]]] = {}
     for labels, value in samples:
         window, kind = labels.get(promql.WINDOW_LABEL), labels.get(promql.KIND_LABEL)
         if window in ranges and kind:
-            rates.setdefault(_group(spec, slo, labels), {}).setdefault(window, {})[kind] = value
+            rates.setdefault(_group(labels, excluded), {}).setdefault(window, {})[kind] = value
     readings: Readings = {}
     for group, windows in rates.items():
         readings[group] = {}
@@ -96,40 +104,65 @@ def raw_readings(spec: ServiceSLOs, slo: SLO, samples: Iterable[Sample], at: flo
     return readings
 
 
+@dataclass(frozen=True)
+class RulesAnswers:
+    """The rules path's three answers, indexed by (service, slo) once per cycle: a thousand
+    SLOs must not each scan every sample."""
+
+    burn_rates: Mapping[tuple[str, str], list[Sample]]
+    budgets: Mapping[tuple[str, str], list[Sample]]
+    events: Mapping[tuple[str, str], list[Sample]]
+    window_events: Mapping[tuple[str, str], list[Sample]]
+
+    @classmethod
+    def index(
+        cls,
+        burn_rates: Iterable[Sample],
+        budgets: Iterable[Sample],
+        events: Iterable[Sample],
+        window_events: Iterable[Sample],
+    ) -> RulesAnswers:
+        def by_slo(samples: Iterable[Sample]) -> dict[tuple[str, str], list[Sample]]:
+            found: dict[tuple[str, str], list[Sample]] = {}
+            for labels, value in samples:
+                key = (labels.get("service", ""), labels.get("slo", ""))
+                found.setdefault(key, []).append((labels, value))
+            return found
+
+        return cls(by_slo(burn_rates), by_slo(budgets), by_slo(events), by_slo(window_events))
+
+
 def rules_readings(
-    spec: ServiceSLOs,
-    slo: SLO,
-    burn_rates: Iterable[Sample],
-    budgets: Iterable[Sample],
-    events: Iterable[Sample],
-    at: float,
+    spec: ServiceSLOs, slo: SLO, answers: RulesAnswers, at: float
 ) -> Readings | None:
     """Readings per group from the rules path's answers; None when the rules of this SLO are
     not loaded (no budget recorded for it), so the raw path must answer instead."""
-    mine = {"service": spec.service, "slo": slo.name}
+    key = (spec.service, slo.name)
+    excluded = _excluded(spec, slo)
     budget = float(slo.error_budget)
     readings: Readings = {}
-    for labels, value in budgets:
-        if _is(labels, mine):
-            readings.setdefault(_group(spec, slo, labels), {})[slo.window] = Reading(
-                (1 - value) * budget, None
-            )
+    for labels, value in answers.budgets.get(key, []):
+        readings.setdefault(_group(labels, excluded), {})[slo.window] = Reading(
+            (1 - value) * budget, None
+        )
     if not readings:
         return None
     prefix = promql.burn_rate_metric("")
     windows = set(alert_windows(slo))
-    for labels, value in burn_rates:
+    for labels, value in answers.burn_rates.get(key, []):
         window = labels.get("__name__", "").removeprefix(prefix)
-        if _is(labels, mine) and window in windows:
-            readings.setdefault(_group(spec, slo, labels), {})[window] = Reading(
+        if window in windows:
+            readings.setdefault(_group(labels, excluded), {})[window] = Reading(
                 value * budget, None
             )
     ranges = seconds(window_ranges(slo, at))
     counted: dict[Group, dict[str, float]] = {}
-    for labels, value in events:
+    for labels, value in answers.events.get(key, []):
         window = labels.get(promql.WINDOW_LABEL, "")
-        if _is(labels, mine) and window in ranges:
-            counted.setdefault(_group(spec, slo, labels), {})[window] = value
+        if window in ranges:
+            counted.setdefault(_group(labels, excluded), {})[window] = value
+    for labels, value in answers.window_events.get(key, []):
+        counted.setdefault(_group(labels, excluded), {})[slo.window] = value
     for group, windows_read in readings.items():
         for window, reading in windows_read.items():
             windows_read[window] = Reading(reading.ratio, counted.get(group, {}).get(window))
@@ -139,14 +172,11 @@ def rules_readings(
     return readings
 
 
-def _is(labels: Labels, mine: Labels) -> bool:
-    return labels.get("service") == mine["service"] and labels.get("slo") == mine["slo"]
+def _excluded(spec: ServiceSLOs, slo: SLO) -> frozenset[str]:
+    """Labels that do not tell groups apart: sloguard's own and the definition's constants."""
+    return _OWN_LABELS | spec.labels.keys() | slo.labels.keys()
 
 
-def _group(spec: ServiceSLOs, slo: SLO, labels: Labels) -> Group:
-    """The labels that tell a per-label SLO's groups apart: all but sloguard's own and the
-    definition's constant labels."""
-    constant = {**spec.labels, **slo.labels}
-    return tuple(
-        sorted((k, v) for k, v in labels.items() if k not in _OWN_LABELS and k not in constant)
-    )
+def _group(labels: Labels, excluded: frozenset[str]) -> Group:
+    """The labels that tell a per-label SLO's groups apart."""
+    return tuple(sorted((k, v) for k, v in labels.items() if k not in excluded))

@@ -88,6 +88,11 @@ def _slo_rules(
             promql.budget_remaining(slo.sli, ids, slo.window_seconds, budget, slo.calendar),
             labels,
         ),
+        _record(
+            promql.WINDOW_EVENTS,
+            promql.window_events(ids, slo.window_seconds, slo.calendar),
+            labels,
+        ),
         _record(promql.ERROR_BUDGET, promql.constant(budget), labels),
         _record(
             promql.INFO,

@@ -1,0 +1,164 @@
+"""`sloguard demo`: the whole loop on one machine, with nothing to configure.
+
+A throwaway Prometheus loads the generated rules (every group evaluated each 5s instead of
+30s/2m/10m, so minutes of data tell a story) and scrapes a synthetic service whose errors and
+latency change on a schedule; the agent evaluates every few seconds, serves its API, and the
+SLO table is redrawn until Ctrl-C or `duration`. Everything started is stopped on the way out.
+Budgets are spent over the minutes the demo has run, so an incident spends them fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from sloguard.agent import Agent
+from sloguard.demo.prometheus import free_port, local_prometheus, write_rules
+from sloguard.demo.service import Conditions, SyntheticService
+from sloguard.errors import ToolError
+from sloguard.evaluation.model import Status
+from sloguard.evaluation.report import table
+from sloguard.loading import Loaded
+from sloguard.promtool import check_rules
+from sloguard.server.app import create_app
+from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
+from sloguard.telemetry.metrics import AgentMetrics
+
+RULE_INTERVAL = "5s"
+JOBS = ("checkout", "catalog", "invoice-worker")
+
+
+@dataclass(frozen=True)
+class Phase:
+    starts_at: float  # seconds into each cycle of the schedule
+    story: str
+    changes: Mapping[str, float | bool] = field(default_factory=dict)
+
+
+SCHEDULE = (
+    Phase(0, "all healthy"),
+    Phase(60, "checkout fails 5% of requests", {"checkout_errors": 0.05}),
+    Phase(150, "checkout recovered"),
+    Phase(210, "catalog searches slow down (20% over 100ms)", {"search_slow": 0.2}),
+    Phase(300, "all healthy again"),
+)
+CYCLE_SECONDS = 360.0
+
+
+def phase_at(elapsed: float) -> tuple[Phase, Phase]:
+    """The phase running `elapsed` seconds into the demo, and the next one."""
+    into = elapsed % CYCLE_SECONDS
+    index = max(i for i, p in enumerate(SCHEDULE) if p.starts_at <= into)
+    return SCHEDULE[index], SCHEDULE[(index + 1) % len(SCHEDULE)]
+
+
+def conditions_for(phase: Phase) -> Conditions:
+    healthy = Conditions()
+    values = {f.name: getattr(healthy, f.name) for f in fields(Conditions)}
+    values.update(phase.changes)
+    return Conditions(**values)
+
+
+async def live(
+    loaded: Loaded,
+    paths: list[Path],
+    env: Mapping[str, str],
+    echo: Callable[[str], None],
+    style: Callable[[str, Status], str],
+    clear: Callable[[], None] | None,
+    duration: float | None = None,
+    refresh: float = 5.0,
+) -> None:
+    """Run the demo until `duration` seconds have passed (or forever, until cancelled)."""
+    with tempfile.TemporaryDirectory(prefix="sloguard-demo-") as temp:
+        directory = Path(temp)
+        rule_files = write_rules(directory, loaded, RULE_INTERVAL)
+        checked = check_rules(rule_files)
+        if not checked.ok:
+            raise ToolError(f"promtool check rules failed:\n{checked.output}")
+        echo(
+            f"   rules checked by promtool; every group evaluated each {RULE_INTERVAL} for the demo"
+        )
+        service = SyntheticService(CollectorRegistry())
+        exporter = service.serve()
+        try:
+            jobs = {job: f"127.0.0.1:{exporter}" for job in JOBS}
+            with local_prometheus(
+                directory, jobs, rule_files, env=env, scrape_interval="2s"
+            ) as url:
+                await _loop(loaded, paths, url, service, echo, style, clear, duration, refresh)
+        finally:
+            service.stop()
+
+
+async def _loop(
+    loaded: Loaded,
+    paths: list[Path],
+    prometheus_url: str,
+    service: SyntheticService,
+    echo: Callable[[str], None],
+    style: Callable[[str, Status], str],
+    clear: Callable[[], None] | None,
+    duration: float | None,
+    refresh: float,
+) -> None:
+    settings = PrometheusSettings(url=prometheus_url, timeout_seconds=5, retries=1)
+    registry = CollectorRegistry()
+    async with client(settings) as http:
+        holder: list[Agent] = []
+        metrics = AgentMetrics(registry, lambda: holder[0].evaluations)
+        agent = Agent(paths, Prometheus(http, settings), metrics, interval_seconds=refresh)
+        holder.append(agent)
+        api_port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(agent, registry),
+                host="127.0.0.1",
+                port=api_port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(agent.run(stop)), asyncio.create_task(server.serve())]
+        started = time.monotonic()
+        try:
+            while True:
+                elapsed = time.monotonic() - started
+                if duration is not None and elapsed >= duration:
+                    break
+                now, upcoming = phase_at(elapsed)
+                service.conditions = conditions_for(now)
+                await asyncio.sleep(min(refresh, (duration - elapsed) if duration else refresh))
+                elapsed = time.monotonic() - started
+                if clear is not None:
+                    clear()
+                next_in = (upcoming.starts_at - elapsed % CYCLE_SECONDS) % CYCLE_SECONDS
+                echo(
+                    f"sloguard demo, {_clock(elapsed)} in: {now.story} "
+                    f"(next in {_clock(next_in)}: {upcoming.story})\n"
+                    f"Prometheus {prometheus_url} · agent http://127.0.0.1:{api_port}/v1/slos "
+                    f"and /metrics · Ctrl-C stops everything"
+                )
+                echo(
+                    table(agent.evaluations, style)
+                    if agent.evaluations
+                    else "(first evaluation pending)"
+                )
+                echo("")
+        finally:
+            stop.set()
+            server.should_exit = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"

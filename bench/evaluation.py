@@ -1,0 +1,228 @@
+"""One evaluation cycle of many SLOs against a real Prometheus, and the agent's idle memory.
+
+Run: .venv/bin/python bench/evaluation.py [--slos 1000] [--repeat 5]
+
+The same 1,000 SLOs as bench/generation.py (100 services; events, latency and grouped gRPC
+SLIs, a third of them calendar-month). A prometheus-client exporter serves their raw series
+(honor_labels keeps each service's `job`), Debian's Prometheus evaluates the generated rules
+(every group each 30s until every budget exists, then at their generated 30s/2m/10m, as they
+would run), and then:
+- rules path: `evaluate()` in-process, counting queries and timing the cycle;
+- raw path: the same with the rules queries answered empty, so every SLO is computed from
+  its own SLI queries against the same Prometheus;
+- idle memory: `sloguard run` on the same SLOs, RSS after a few cycles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the Prometheus launcher lives with the tests
+
+from tests.realprom import free_port, running_prometheus  # noqa: E402
+
+from bench.generation import SLOS_PER_SERVICE, write_definitions  # noqa: E402
+from sloguard.demo.prometheus import write_rules  # noqa: E402
+from sloguard.evaluating import evaluate  # noqa: E402
+from sloguard.evaluation.readings import Sample, rules_queries  # noqa: E402
+from sloguard.loading import load  # noqa: E402
+from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client  # noqa: E402
+
+
+def serve_traffic(slos: int, stop: threading.Event) -> int:
+    """An exporter with every bench SLO's raw series, counting up once a second."""
+    registry = CollectorRegistry()
+    http = Counter("http_requests", "", ["job", "route", "code"], registry=registry)
+    latency = Histogram(
+        "http_request_duration_seconds",
+        "",
+        ["job", "route"],
+        buckets=(0.1, 0.3, 1),
+        registry=registry,
+    )
+    grpc = Counter("grpc_server_handled", "", ["job", "grpc_code", "method"], registry=registry)
+    rnd = random.Random(1)
+
+    def tick() -> None:
+        while not stop.wait(1):
+            for i in range(slos):
+                job = f"service-{i // SLOS_PER_SERVICE:04d}"
+                kind = i % 3
+                if kind == 0:
+                    http.labels(job, f"/r{i}", "200").inc(99)
+                    http.labels(job, f"/r{i}", "500").inc(rnd.choice([0, 1]))
+                elif kind == 1:
+                    latency.labels(job, f"/r{i}").observe(rnd.uniform(0.05, 0.4))
+                else:
+                    for method in ("Get", "List"):
+                        grpc.labels(job, "OK", method).inc(50)
+                        grpc.labels(job, "Unavailable", method).inc(rnd.choice([0, 0, 1]))
+
+    port = free_port()
+    start_http_server(port, addr="127.0.0.1", registry=registry)
+    threading.Thread(target=tick, daemon=True).start()
+    return port
+
+
+class Counting:
+    def __init__(self, source: Prometheus, rules: bool) -> None:
+        self.source, self.rules, self.queries = source, rules, 0
+
+    async def query(self, expr: str, at: float) -> Sequence[Sample]:
+        self.queries += 1
+        raw_only = not self.rules and "sloguard_kind" not in expr
+        return [] if raw_only else await self.source.query(expr, at)
+
+
+async def cycle(url: str, services: list, rules: bool) -> tuple[float, int, dict[str, int]]:
+    settings = PrometheusSettings(url=url, timeout_seconds=60)
+    async with client(settings) as http:
+        counting = Counting(Prometheus(http, settings), rules)
+        started = time.perf_counter()
+        evaluations = await evaluate(services, counting, time.time())
+        elapsed = time.perf_counter() - started
+    paths: dict[str, int] = {}
+    for e in evaluations:
+        paths[f"{e.path.value}/{e.status.value}"] = (
+            paths.get(f"{e.path.value}/{e.status.value}", 0) + 1
+        )
+    return elapsed, counting.queries, paths
+
+
+async def breakdown(url: str, services: list) -> str:
+    """Each rules-path query alone (Prometheus and transfer), then the judging of every SLO
+    from answers already in memory (sloguard's own share of a cycle)."""
+    settings = PrometheusSettings(url=url, timeout_seconds=60)
+    queries = rules_queries(services)
+    answers: dict[str, Sequence[Sample]] = {}
+    parts = []
+    async with client(settings) as http:
+        source = Prometheus(http, settings)
+        at = time.time()
+        for name in ("burn_rates", "budgets", "events", "window_events"):
+            started = time.perf_counter()
+            answers[getattr(queries, name)] = await source.query(getattr(queries, name), at)
+            parts.append(
+                f"{name} {time.perf_counter() - started:.3f}s ({len(answers[getattr(queries, name)])} series)"
+            )
+
+    class Cached:
+        async def query(self, expr: str, _: float) -> Sequence[Sample]:
+            return answers.get(expr, [])
+
+    started = time.perf_counter()
+    await evaluate(services, Cached(), at)
+    parts.append(f"judging every SLO {time.perf_counter() - started:.3f}s")
+    return ", ".join(parts)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--slos", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    stop = threading.Event()
+    with tempfile.TemporaryDirectory() as temp:
+        directory = Path(temp)
+        definitions = directory / "defs"
+        definitions.mkdir()
+        write_definitions(definitions, args.slos)
+        loaded = load([definitions])
+        rule_files = write_rules(directory, loaded, "30s")
+        exporter = serve_traffic(args.slos, stop)
+        with running_prometheus(
+            directory,
+            {"bench": f"127.0.0.1:{exporter}"},
+            rule_files,
+            ("--web.enable-lifecycle",),
+            honor_labels=True,
+        ) as prom:
+            print(f"{args.slos} SLOs; waiting for every budget to be recorded...", flush=True)
+            deadline = time.monotonic() + 300
+            while len(prom.query("slo:error_budget_remaining:ratio")) < args.slos:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(5)
+            time.sleep(35)  # a full round of every group over the data
+            # Back to the generated intervals (30s, 2m, 10m): what Prometheus really spends.
+            write_rules(directory, loaded)
+            httpx.post(f"{prom.url}/-/reload", timeout=60).raise_for_status()
+            time.sleep(5)
+            print(
+                f"rules path, one query at a time: {asyncio.run(breakdown(prom.url, loaded.services))}",
+                flush=True,
+            )
+            for rules in (True, False):
+                repeat = args.repeat if rules else 1  # the raw path is the slow fallback
+                runs = [asyncio.run(cycle(prom.url, loaded.services, rules)) for _ in range(repeat)]
+                times = [r[0] for r in runs]
+                print(
+                    f"{'rules' if rules else 'raw'} path: {runs[-1][1]} queries per cycle, "
+                    f"median {statistics.median(times):.3f}s, best {min(times):.3f}s over {repeat} cycle(s); "
+                    f"paths/statuses {runs[-1][2]}",
+                    flush=True,
+                )
+            agent_port = free_port()
+            sloguard = Path(sys.executable).with_name("sloguard")
+            agent = subprocess.Popen(
+                [
+                    str(sloguard),
+                    "run",
+                    str(definitions),
+                    "--prometheus",
+                    prom.url,
+                    "--interval",
+                    "5",
+                    "--listen",
+                    f"127.0.0.1:{agent_port}",
+                    "--query-timeout",
+                    "60",
+                    "--log-level",
+                    "warning",
+                ]
+            )
+            try:
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    try:
+                        if httpx.get(f"http://127.0.0.1:{agent_port}/readyz").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    time.sleep(1)
+                samples = []
+                for _ in range(6):  # half a minute: several cycles, then idle between them
+                    time.sleep(5)
+                    samples.append(rss_mb(agent.pid))
+                print(
+                    f"agent RSS with {args.slos} SLOs after {len(samples) * 5}s: max {max(samples):.0f} MB, last {samples[-1]:.0f} MB"
+                )
+            finally:
+                agent.terminate()
+                agent.wait(20)
+    stop.set()
+
+
+if __name__ == "__main__":
+    main()
