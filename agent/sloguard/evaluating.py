@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from opentelemetry.trace import NoOpTracer, Tracer
+from opentelemetry.trace import NoOpTracer, Span, Tracer
 
 from sloguard.errors import SourceError
 from sloguard.evaluation.judgement import judge
@@ -65,40 +65,52 @@ async def evaluate(
     except SourceError as exc:
         answers, rules_error = None, exc.reason
     limit = asyncio.Semaphore(concurrency)
-
-    async def one(spec: ServiceSLOs, slo: SLO) -> Evaluation:
-        with tracer.start_as_current_span(f"slo {spec.service}/{slo.name}") as span:
-            evaluation = await judged(spec, slo)
-            span.set_attributes(
-                {
-                    "sloguard.service": spec.service,
-                    "sloguard.slo": slo.name,
-                    "sloguard.status": evaluation.status.value,
-                    "sloguard.path": evaluation.path.value,
-                    "sloguard.reason": evaluation.reason,
-                }
-            )
-            if evaluation.error_budget_remaining is not None:
-                span.set_attribute(
-                    "sloguard.error_budget_remaining", evaluation.error_budget_remaining
-                )
-            return evaluation
-
-    async def judged(spec: ServiceSLOs, slo: SLO) -> Evaluation:
+    pairs = [(spec, slo) for spec in specs for slo in spec.slos]
+    results: list[Evaluation | None] = [None] * len(pairs)
+    raw: list[int] = []
+    for index, (spec, slo) in enumerate(pairs):
+        # Most SLOs are answered from memory: no task per SLO, just its span.
         readings = rules_readings(spec, slo, answers, at) if answers is not None else None
-        if readings is not None:
-            return _worst(spec, slo, readings, at, Path.RULES)
-        if answers is None:
-            # The source failed the rules queries: the raw query would fail the same way.
-            return _failed(spec, slo, at, rules_error)
-        async with limit:
-            try:
-                samples = await source.query(raw_query(slo, at), at)
-            except SourceError as exc:
-                return _failed(spec, slo, at, exc.reason)
-        return _worst(spec, slo, raw_readings(spec, slo, samples, at), at, Path.RAW)
+        if readings is None and answers is not None:
+            raw.append(index)
+            continue
+        with tracer.start_as_current_span(f"slo {spec.service}/{slo.name}") as span:
+            if readings is not None:
+                results[index] = _described(span, _worst(spec, slo, readings, at, Path.RULES))
+            else:
+                # The source failed the rules queries: the raw query would fail the same way.
+                results[index] = _described(span, _failed(spec, slo, at, rules_error))
 
-    return list(await asyncio.gather(*(one(spec, slo) for spec in specs for slo in spec.slos)))
+    async def from_raw(index: int) -> None:
+        spec, slo = pairs[index]
+        with tracer.start_as_current_span(f"slo {spec.service}/{slo.name}") as span:
+            async with limit:
+                try:
+                    samples = await source.query(raw_query(slo, at), at)
+                except SourceError as exc:
+                    results[index] = _described(span, _failed(spec, slo, at, exc.reason))
+                    return
+            evaluation = _worst(spec, slo, raw_readings(spec, slo, samples, at), at, Path.RAW)
+            results[index] = _described(span, evaluation)
+
+    await asyncio.gather(*(from_raw(index) for index in raw))
+    return [e for e in results if e is not None]
+
+
+def _described(span: Span, evaluation: Evaluation) -> Evaluation:
+    """Put what was found on the SLO's span (a no-op span when not traced)."""
+    span.set_attributes(
+        {
+            "sloguard.service": evaluation.service,
+            "sloguard.slo": evaluation.slo,
+            "sloguard.status": evaluation.status.value,
+            "sloguard.path": evaluation.path.value,
+            "sloguard.reason": evaluation.reason,
+        }
+    )
+    if evaluation.error_budget_remaining is not None:
+        span.set_attribute("sloguard.error_budget_remaining", evaluation.error_budget_remaining)
+    return evaluation
 
 
 def _worst(spec: ServiceSLOs, slo: SLO, readings: Readings, at: float, path: Path) -> Evaluation:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import replace
+from decimal import Decimal
 
 from sloguard.burnrate import tiers_for
 from sloguard.evaluation.model import Evaluation, Path, Reading, Status
@@ -36,11 +37,11 @@ def judge(
 ) -> Evaluation:
     """Evaluate one SLO (or one label group) from its readings, keyed by window; the SLO
     window's reading is keyed by `slo.window` (`30d`, or `month` from the period's start)."""
-    budget = float(slo.error_budget)
+    objective, budget = _ratios(slo.objective)
     base = Evaluation(
         service=service,
         slo=slo.name,
-        objective=float(slo.objective_ratio),
+        objective=objective,
         window=slo.window,
         at=at,
         status=Status.NO_DATA,
@@ -111,6 +112,13 @@ def judge(
         ticket=ticket,
         exhausted_in_seconds=exhausted_in,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _ratios(objective_percent: float) -> tuple[float, float]:
+    """(objective, error budget) as ratios, from the definition's exact decimals, once."""
+    objective = Decimal(repr(objective_percent)) / 100
+    return float(objective), float(1 - objective)
 
 
 def _holds(
