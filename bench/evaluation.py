@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import random
 import statistics
 import subprocess
@@ -43,8 +44,10 @@ from sloguard.loading import load  # noqa: E402
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client  # noqa: E402
 
 
-def serve_traffic(slos: int, stop: threading.Event) -> int:
-    """An exporter with every bench SLO's raw series, counting up once a second."""
+def serve_traffic(slos: int, port: int) -> None:
+    """An exporter with every bench SLO's raw series, counting up once a second (run in its own
+    process, so its ticking does not compete with the evaluation being measured)."""
+    stop = threading.Event()
     registry = CollectorRegistry()
     http = Counter("http_requests", "", ["job", "route", "code"], registry=registry)
     latency = Histogram(
@@ -72,10 +75,8 @@ def serve_traffic(slos: int, stop: threading.Event) -> int:
                         grpc.labels(job, "OK", method).inc(50)
                         grpc.labels(job, "Unavailable", method).inc(rnd.choice([0, 0, 1]))
 
-    port = free_port()
     start_http_server(port, addr="127.0.0.1", registry=registry)
-    threading.Thread(target=tick, daemon=True).start()
-    return port
+    tick()
 
 
 class Counting:
@@ -142,7 +143,6 @@ def main() -> None:
     parser.add_argument("--slos", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    stop = threading.Event()
     with tempfile.TemporaryDirectory() as temp:
         directory = Path(temp)
         definitions = directory / "defs"
@@ -150,7 +150,11 @@ def main() -> None:
         write_definitions(definitions, args.slos)
         loaded = load([definitions])
         rule_files = write_rules(directory, loaded, "30s")
-        exporter = serve_traffic(args.slos, stop)
+        exporter = free_port()
+        traffic = multiprocessing.Process(
+            target=serve_traffic, args=(args.slos, exporter), daemon=True
+        )
+        traffic.start()
         with running_prometheus(
             directory,
             {"bench": f"127.0.0.1:{exporter}"},
@@ -221,7 +225,8 @@ def main() -> None:
             finally:
                 agent.terminate()
                 agent.wait(20)
-    stop.set()
+        traffic.terminate()
+        traffic.join()
 
 
 if __name__ == "__main__":

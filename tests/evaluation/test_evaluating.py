@@ -71,3 +71,10 @@ def test_a_rejected_query_is_no_data_with_the_reason() -> None:
     for evaluation in run(Answers(answer)):
         assert evaluation.status is Status.NO_DATA
         assert evaluation.reason == "query failed: Prometheus rejected the query: bad_data: boom"
+
+
+def test_an_empty_answer_is_no_data_not_ok() -> None:
+    for evaluation in run(Answers(lambda expr: []), "checkout.yaml"):
+        assert evaluation.status is Status.NO_DATA
+        assert evaluation.reason == "no samples over the 30d window"
+        assert evaluation.path is Route.RAW
