@@ -189,14 +189,17 @@ def _summary(loaded: Loaded) -> str:
 )
 @click.version_option(__version__, prog_name="sloguard")
 def main() -> None:
-    """sloguard: SLOs as code. One set of definitions (slo-definitions/) drives Prometheus
-    recording and multi-window, multi-burn-rate alert rules, and Grafana dashboards.
+    """sloguard: SLOs as code and an agent that guards them. One set of definitions
+    (slo-definitions/) drives Prometheus recording and multi-window, multi-burn-rate alert
+    rules, Grafana dashboards, and the agent that evaluates every SLO continuously
+    (`evaluate` once, `run` as a service, `demo` on this machine).
 
     Definitions may be sloguard's native YAML, Sloth (prometheus/v1 or the
     PrometheusServiceLevel CRD) or OpenSLO v1; the format is detected per document. PATHS
     default to slo-definitions/. Every flag can also be set as SLOGUARD_<COMMAND>_<FLAG>.
 
-    Exit codes: 0 success, 1 drift or a failed proof, 2 invalid definitions or usage.
+    Exit codes: 0 success, 1 drift, a failed proof or rejected dashboards, 2 invalid
+    definitions, usage, or a tool or service that could not be used.
     """
 
 
