@@ -155,7 +155,9 @@ class Prometheus:
                 f"timed out after {self._settings.timeout_seconds:g}s ({type(exc).__name__})",
                 "timeout",
             ) from exc
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, OSError) as exc:
+            # OSError: a TLS alert read after the handshake (a refused client certificate under
+            # TLS 1.3) can surface from the stream as a bare ssl.SSLError.
             raise SourceUnavailable(
                 f"cannot reach Prometheus: {type(exc).__name__}: {exc}", "connection"
             ) from exc
