@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -30,6 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from sloguard import yamltext
+from sloguard.demo.prometheus import free_port
 from sloguard.loading import load
 from sloguard.rules.output import RuleFormat, render_rule_files
 
@@ -159,12 +159,6 @@ def write_openmetrics(
                 out.write("\n".join(lines) + "\n")
         out.write("# EOF\n")
     return count
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def backfill(om: Path, data: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
 from typing import Any
 
 
@@ -15,3 +17,11 @@ def row_panels(board: dict[str, Any], slo: str) -> dict[str, dict[str, Any]]:
         elif inside:
             found[panel["title"]] = panel
     return found
+
+
+def write_script(directory: Path, name: str, text: str) -> Path:
+    """A user's grafanalib dashboard script, `<name>.dashboard.py`, in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.dashboard.py"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path

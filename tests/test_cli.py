@@ -11,6 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from sloguard.cli import main
+from tests.boards import write_script
 from tests.conftest import FIXTURES, REPO, WriteDefs
 
 GOOD = (FIXTURES / "native" / "shop.yaml").read_text()
@@ -179,9 +180,10 @@ def test_the_committed_rules_and_schema_are_current(monkeypatch: pytest.MonkeyPa
 
 def test_generate_writes_dashboards_and_configmaps(write_defs: WriteDefs, tmp_path: Path) -> None:
     boards, maps = tmp_path / "boards", tmp_path / "maps"
-    boards.mkdir()
-    (boards / "mine.dashboard.py").write_text(
-        "from grafanalib.core import Dashboard\ndashboard = Dashboard(title='Mine', uid='mine')\n"
+    write_script(
+        boards,
+        "mine",
+        "from grafanalib.core import Dashboard\ndashboard = Dashboard(title='Mine', uid='mine')\n",
     )
     code, out, _ = run(
         "generate",
@@ -219,8 +221,7 @@ def test_check_fails_on_a_stale_dashboard(write_defs: WriteDefs, tmp_path: Path)
 
 def test_a_broken_dashboard_script_writes_nothing(write_defs: WriteDefs, tmp_path: Path) -> None:
     boards = tmp_path / "boards"
-    boards.mkdir()
-    (boards / "bad.dashboard.py").write_text("dashboard = undefined_name\n")
+    write_script(boards, "bad", "dashboard = undefined_name\n")
     code, _, err = run(
         "generate",
         str(write_defs(**{"shop.yaml": GOOD})),
@@ -238,9 +239,10 @@ def test_a_script_may_not_shadow_a_generated_dashboard(
     write_defs: WriteDefs, tmp_path: Path
 ) -> None:
     boards = tmp_path / "boards"
-    boards.mkdir()
-    (boards / "slo-shop.dashboard.py").write_text(
-        "from grafanalib.core import Dashboard\ndashboard = Dashboard(title='x')\n"
+    write_script(
+        boards,
+        "slo-shop",
+        "from grafanalib.core import Dashboard\ndashboard = Dashboard(title='x')\n",
     )
     code, _, err = run(
         "generate", str(write_defs(**{"shop.yaml": GOOD})), "--dashboards-out", str(boards)

@@ -195,7 +195,8 @@ def budget_remaining(
 # Monday 00:00 closes Sunday's last slot.
 _SLOT_END = "vector(time() - 1)"
 # Weeks start on Monday (UTC); the epoch was a Thursday, four days after one.
-_WEEK = "floor(({t} - 345600) / 604800)"
+_MONDAY_OFFSET, _WEEK_SECONDS = 4 * 86400, 7 * 86400
+_WEEK = f"floor(({{t}} - {_MONDAY_OFFSET}) / {_WEEK_SECONDS})"
 
 
 def _calendar_sums(labels: Mapping[str, str], calendar: Calendar) -> tuple[str, str]:
@@ -333,7 +334,7 @@ def window_start_ms(
     if calendar is Calendar.MONTH:
         start = f"({now} - {now} % 86400 - (day_of_month({now}) - 1) * 86400)"
     elif calendar is Calendar.WEEK:
-        start = f"({now} - ({now} - 345600) % 604800)"
+        start = f"({now} - ({now} - {_MONDAY_OFFSET}) % {_WEEK_SECONDS})"
     else:
         start = f"({now} - {window_seconds})"
     return f"{start} * 1000"

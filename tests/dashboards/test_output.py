@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from sloguard.dashboards.output import configmap_files, dashboard_files
 from sloguard.errors import DashboardError, OutputError
 from sloguard.files import stale_files
 from sloguard.loading import load
+from tests.boards import write_script
 from tests.conftest import FIXTURES
 
 GOLDEN = FIXTURES / "dashboards"
@@ -80,12 +80,6 @@ dashboard = Dashboard(
                        gridPos=GridPos(h=8, w=12, x=0, y=0))],
 )
 """
-
-
-def write_script(directory: Path, name: str, text: str) -> Path:
-    path = directory / f"{name}.dashboard.py"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
 
 
 def test_scripts_render_to_clean_json(tmp_path: Path) -> None:

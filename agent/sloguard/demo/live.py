@@ -13,8 +13,9 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from prometheus_client import CollectorRegistry
@@ -39,7 +40,7 @@ JOBS = ("checkout", "catalog", "invoice-worker")
 class Phase:
     starts_at: float  # seconds into each cycle of the schedule
     story: str
-    changes: Mapping[str, float | bool] = field(default_factory=dict)
+    changes: Mapping[str, Any] = field(default_factory=dict)  # Conditions fields to change
 
 
 SCHEDULE = (
@@ -60,10 +61,8 @@ def phase_at(elapsed: float) -> tuple[Phase, Phase]:
 
 
 def conditions_for(phase: Phase) -> Conditions:
-    healthy = Conditions()
-    values = {f.name: getattr(healthy, f.name) for f in fields(Conditions)}
-    values.update(phase.changes)
-    return Conditions(**values)
+    """Healthy conditions with the phase's changes."""
+    return replace(Conditions(), **phase.changes)
 
 
 async def live(
