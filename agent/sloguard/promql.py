@@ -57,6 +57,8 @@ WINDOW_EVENTS = "slo:sli_events:window"
 OBJECTIVE = "slo:objective:ratio"
 ERROR_BUDGET = "slo:error_budget:ratio"
 INFO = "sloguard_slo_info"
+# Labels only the info series carries (besides those every series of an SLO carries).
+INFO_LABELS = ("objective", "window", "sli", "dashboard_uid")
 
 
 def burn_rate_metric(window: str) -> str:
@@ -353,6 +355,11 @@ def _services(services: Sequence[str], *matchers: str) -> str:
     # Go's RE2 and Python agree on escaping the characters service names may hold (`.`).
     pattern = "|".join(re.escape(s) for s in services)
     return selector({}, f"service=~{json.dumps(pattern)}", *matchers)
+
+
+def label_values(series: str, label: str) -> str:
+    """A Grafana variable query (Grafana's own function): the values of `label` on `series`."""
+    return f"label_values({series}, {label})"
 
 
 def overview_count(expr: str) -> str:

@@ -131,3 +131,19 @@ def test_label_variables_offer_the_values_prometheus_has(
         assert time.monotonic() < deadline, "no grpc_method values recorded"
         time.sleep(2)
     assert set(prometheus.label_values(match[2], match[1])) == {"Get", "Search"}
+
+
+def test_the_overview_shows_only_the_selected_team(prometheus: Prometheus, loaded: Loaded) -> None:
+    board = dashboards(loaded)["sloguard-overview.json"]
+    team = next(v for v in board["templating"]["list"] if v["name"] == "team")
+    match = re.fullmatch(r"label_values\((.+), (\w+)\)", team["definition"])
+    assert match is not None
+    table = next(p for p in board["panels"] if p["type"] == "table")["targets"][0]["expr"]
+    teams = {s.service: s.labels["team"] for s in loaded.services}
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while set(prometheus.label_values(match[2], as_all(match[1]))) != set(teams.values()):
+        assert time.monotonic() < deadline, "the team variable never offered every team"
+        time.sleep(2)
+    rows = prometheus.query(as_all(table.replace("$team", "payments")))
+    shown = {r["metric"]["service"] for r in rows}
+    assert shown == {service for service, name in teams.items() if name == "payments"}

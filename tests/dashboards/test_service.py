@@ -198,3 +198,24 @@ def test_the_overview_is_filtered_by_service_and_sorted_by_budget(bundled: Loade
     assert link.startswith("/d/${__data.fields.dashboard_uid}?var-slo=")
     variable = board["templating"]["list"][1]
     assert variable["query"] == "catalog,checkout,invoice-worker"
+
+
+def test_the_overview_filters_by_the_labels_definitions_declare(bundled: Loaded) -> None:
+    board = overview_dashboard(bundled.services)
+    team = next(v for v in board["templating"]["list"] if v["name"] == "team")
+    assert team["definition"] == 'label_values(sloguard_slo_info{service=~"$service"}, team)'
+    assert team["includeAll"] and team["allValue"] == ".*"
+    exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
+    assert len(exprs) == 4 and all('team=~"$team"' in e for e in exprs)
+
+
+def test_a_declared_label_named_like_a_variable_is_not_a_second_variable(tmp_path: Path) -> None:
+    definition = tmp_path / "api.yaml"
+    definition.write_text(
+        (REPO / "slo-definitions" / "checkout.yaml")
+        .read_text()
+        .replace("team: payments\n", "team: payments\n  datasource: main\n", 1)
+    )
+    board = overview_dashboard(load([definition]).services)
+    names = [v["name"] for v in board["templating"]["list"]]
+    assert names == ["datasource", "service", "team"]

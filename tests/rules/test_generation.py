@@ -99,6 +99,8 @@ def test_records_carry_service_slo_and_definition_labels() -> None:
     info = rules[promql.INFO]
     assert info["labels"]["objective"] == "99.9"
     assert info["labels"]["window"] == "30d"
+    # Validation reserves exactly the labels only the info series has.
+    assert info["labels"].keys() - rules[promql.TOTAL]["labels"].keys() == set(promql.INFO_LABELS)
     assert info["expr"] == "vector(1)"
     assert rules[promql.OBJECTIVE]["expr"] == "vector(0.999)"
     assert rules[promql.ERROR_BUDGET]["expr"] == "vector(0.001)"

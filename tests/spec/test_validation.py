@@ -82,6 +82,13 @@ def test_a_good_definition_has_no_problems() -> None:
         ),
         (
             "objective: 99.9",
+            "objective: 99.9\n    labels: {window: x}",
+            5,
+            "slos[0].labels.window",
+            "reserved",
+        ),
+        (
+            "objective: 99.9",
             "objective: 99.9\n    alerting: {min_events: -1}",
             5,
             "slos[0].alerting.min_events",

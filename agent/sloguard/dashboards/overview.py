@@ -20,8 +20,9 @@ BUDGET_COLUMN = "Budget left"
 def overview_dashboard(specs: Sequence[ServiceSLOs]) -> Json:
     """Grafana JSON of the overview of `specs` (uid `links.OVERVIEW_UID`)."""
     services = [spec.service for spec in specs]
-    matcher = parts.regex_matcher(SERVICE_VARIABLE)
-    budgets = promql.budget_overview(services, matcher)
+    filters = declared_labels(specs)
+    matchers = [parts.regex_matcher(name) for name in (SERVICE_VARIABLE, *filters)]
+    budgets = promql.budget_overview(services, *matchers)
 
     def stat(title: str, expr: str, x: int, thresholds: list[Json], description: str) -> Stat:
         return Stat(
@@ -39,7 +40,7 @@ def overview_dashboard(specs: Sequence[ServiceSLOs]) -> Json:
     panels = [
         stat(
             "SLOs",
-            promql.overview_count(f"{promql.OBJECTIVE}{promql.selector({}, matcher)}"),
+            promql.overview_count(f"{promql.OBJECTIVE}{promql.selector({}, *matchers)}"),
             0,
             parts.steps("blue"),
             "SLOs with recorded objectives in the selected services.",
@@ -53,7 +54,7 @@ def overview_dashboard(specs: Sequence[ServiceSLOs]) -> Json:
         ),
         stat(
             "Alerts firing",
-            promql.overview_count(promql.firing_slo_alerts(services, matcher)),
+            promql.overview_count(promql.firing_slo_alerts(services, *matchers)),
             16,
             parts.steps(GREEN, (1.0, RED)),
             "Page and ticket alerts of these SLOs firing now.",
@@ -118,7 +119,16 @@ def overview_dashboard(specs: Sequence[ServiceSLOs]) -> Json:
         uid=OVERVIEW_UID,
         description="Every SLO sloguard generated rules for, worst error budget first.",
         panels=panels,
-        variables=[parts.choice_variable(SERVICE_VARIABLE, "Service", services)],
+        variables=[
+            parts.choice_variable(SERVICE_VARIABLE, "Service", services),
+            *(
+                parts.label_variable(
+                    name,
+                    promql.label_values(promql.INFO + promql.selector({}, matchers[0]), name),
+                )
+                for name in filters
+            ),
+        ],
         links=[
             {
                 "title": "Service SLOs",
@@ -136,3 +146,12 @@ def overview_dashboard(specs: Sequence[ServiceSLOs]) -> Json:
         time_from="now-7d",
     )
     return parts.to_json(board)
+
+
+def declared_labels(specs: Sequence[ServiceSLOs]) -> list[str]:
+    """Label names definitions declare (e.g. `team`): the overview filters by each.
+
+    A name that is one of the dashboard's own variables cannot be a second variable."""
+    names = {name for spec in specs for name in spec.labels}
+    names |= {name for spec in specs for slo in spec.slos for name in slo.labels}
+    return sorted(names - {SERVICE_VARIABLE, parts.DATASOURCE_VARIABLE})

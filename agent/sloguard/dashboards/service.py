@@ -41,7 +41,10 @@ def service_dashboard(spec: ServiceSLOs) -> Json:
         parts.choice_variable(SLO_VARIABLE, "SLO", [slo.name for slo in spec.slos]),
         *(
             parts.label_variable(
-                label, f'label_values({promql.TOTAL}{{service="{spec.service}"}}, {label})'
+                label,
+                promql.label_values(
+                    promql.TOTAL + promql.selector({"service": spec.service}), label
+                ),
             )
             for label in grouping
         ),

@@ -17,13 +17,13 @@ from pydantic import ValidationError
 
 from sloguard.burnrate import BASE_WINDOW_SECONDS, tiers_for
 from sloguard.errors import SpecProblem
-from sloguard.promql import render_window
+from sloguard.promql import INFO_LABELS, render_window
 from sloguard.spec.documents import Path
 from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import SLO, WINDOW_PLACEHOLDER, ServiceSLOs, json_schema
 from sloguard.spec.sources import Definition
 
-RESERVED_LABELS = frozenset({"service", "slo", "severity"})
+RESERVED_LABELS = frozenset({"service", "slo", "severity", *INFO_LABELS})
 
 
 @dataclass(frozen=True)
