@@ -22,6 +22,7 @@ from sloguard.evaluating import Source, evaluate
 from sloguard.evaluation.model import Evaluation
 from sloguard.evaluation.readings import Sample
 from sloguard.loading import Loaded, definition_files, load
+from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import AgentMetrics
 
 log = logging.getLogger("sloguard.agent")
@@ -97,6 +98,11 @@ class Agent:
                 False, f"the last evaluation could not query Prometheus: {self.source_error}"
             )
         return Readiness(True, f"{len(self.evaluations)} SLO(s) evaluated")
+
+    @property
+    def services(self) -> list[ServiceSLOs]:
+        """The definitions in use (the last good set); empty before the first load."""
+        return list(self._loaded.services) if self._loaded is not None else []
 
     def reload(self) -> None:
         """Load the definitions again if any file changed; keep the last good set on errors."""

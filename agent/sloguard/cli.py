@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import logging
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -400,6 +401,49 @@ def publish(
     click.echo(f"published {len(boards)} dashboard(s) to {grafana_url}")
 
 
+def _decorated(command: F, options: Sequence[Callable[[Any], Any]]) -> F:
+    """`command` with `options` applied, the first listed first in `--help`."""
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _gate_options(command: F) -> F:
+    """Flags of the promotion gate's endpoint."""
+    options = [
+        click.option(
+            "--gate-token",
+            envvar="SLOGUARD_GATE_TOKEN",
+            default=None,
+            metavar="TOKEN",
+            help="Bearer token callers of the gate must present (env SLOGUARD_GATE_TOKEN; "
+            "prefer it or --gate-token-file to a flag other processes can read).",
+        ),
+        click.option(
+            "--gate-token-file",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="File holding the gate's bearer token (a mounted Secret; re-read on change).",
+        ),
+        click.option(
+            "--gate-time-budget",
+            type=click.FloatRange(min=0.1),
+            default=5.0,
+            show_default=True,
+            help="Seconds a decision may take; past it the answer is inconclusive (Argo's "
+            "web provider gives up at 10 s).",
+        ),
+        click.option(
+            "--gate-cache",
+            type=click.FloatRange(min=0),
+            default=5.0,
+            show_default=True,
+            help="Seconds an identical request's decision is reused (repeated polls).",
+        ),
+    ]
+    return _decorated(command, options)
+
+
 def _prometheus_options(command: F) -> F:
     """Flags (and SLOGUARD_* variables) that say how to reach Prometheus."""
     options = [
@@ -465,9 +509,7 @@ def _prometheus_options(command: F) -> F:
             help="Retries of a transient failure (timeout, 5xx, garbage), with backoff.",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _decorated(command, options)
 
 
 def _prometheus_settings(options: dict[str, Any]) -> Any:
@@ -572,14 +614,24 @@ def evaluate(paths: tuple[Path, ...], at_text: str | None, output: str, **option
     default="info",
     show_default=True,
 )
+@_gate_options
 @_reports_errors
 def run_agent(
-    paths: tuple[Path, ...], interval: float, listen: str, log_level: str, **options: Any
+    paths: tuple[Path, ...],
+    interval: float,
+    listen: str,
+    log_level: str,
+    gate_token: str | None,
+    gate_token_file: Path | None,
+    gate_time_budget: float,
+    gate_cache: float,
+    **options: Any,
 ) -> None:
     """Run the agent: evaluate every SLO each interval and serve what it sees.
 
     Serves /metrics (its own Prometheus metrics), /healthz, /readyz (ready once an evaluation
-    completed with Prometheus answering) and GET /v1/slos (the JSON of `evaluate`). Definition
+    completed with Prometheus answering), GET /v1/slos (the JSON of `evaluate`) and the
+    promotion gate, POST /v1/analysis (see `sloguard gate --help`; OpenAPI at /docs). Definition
     files are reloaded when they change (a ConfigMap update); a bad reload keeps the last good
     set. Logs are JSON lines on stderr. Traces go over OTLP/HTTP when
     OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set.
@@ -591,10 +643,12 @@ def run_agent(
     from prometheus_client import CollectorRegistry
 
     from sloguard.agent import Agent
+    from sloguard.gating import Gatekeeper, GateSettings
     from sloguard.server.app import create_app
+    from sloguard.server.security import BearerToken
     from sloguard.sources.prometheus import Prometheus, client
     from sloguard.telemetry import logs, tracing
-    from sloguard.telemetry.metrics import AgentMetrics
+    from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
 
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit():
@@ -626,7 +680,22 @@ def run_agent(
             await http.aclose()
             traces.shutdown()
 
-    app = create_app(agent, registry, lifespan)
+    gatekeeper = Gatekeeper(
+        lambda: agent.services,
+        Prometheus(http, settings),
+        GateMetrics(registry),
+        GateSettings(gate_time_budget, gate_cache),
+        tracer=traces.tracer,
+    )
+    token = (
+        BearerToken(gate_token or "", gate_token_file) if gate_token or gate_token_file else None
+    )
+    if token is None:
+        logging.getLogger("sloguard.gate").warning(
+            "the gate accepts requests without a token: set SLOGUARD_GATE_TOKEN or "
+            "--gate-token-file, or restrict who can reach it (NetworkPolicy)"
+        )
+    app = create_app(agent, registry, lifespan, gatekeeper, token)
     uvicorn.run(app, host=host or "0.0.0.0", port=int(port), log_config=None, access_log=False)
 
 

@@ -6,6 +6,8 @@ SloguardError
 ├── DashboardError   a user's `*.dashboard.py` failed or defines no dashboard
 ├── ToolError        an external tool (promtool) is missing or failed to run
 ├── PublishError     Grafana refused or did not answer an upload
+├── RequestError     a gate request that cannot be answered as asked (HTTP 400)
+│   └── UnknownTarget  no such service or SLO among the definitions (HTTP 404)
 └── SourceError      a metric source gave no usable answer (the SLO becomes no_data)
     ├── SourceUnavailable  down, timing out, 5xx, garbage: transient, retried, then reported
     └── QueryRejected      the source refused the query (400/422, bad_data): a bug, loud
@@ -63,6 +65,15 @@ class DashboardError(SloguardError):
 
 class PublishError(SloguardError):
     """Grafana refused a dashboard, or could not be reached; names the dashboard and why."""
+
+
+class RequestError(SloguardError, ValueError):
+    """A gate request that cannot be answered as asked (e.g. unsafe label matchers): says
+    which field and why."""
+
+
+class UnknownTarget(RequestError):
+    """The request names a service or SLO the definitions do not have."""
 
 
 class SourceError(SloguardError):

@@ -1,20 +1,64 @@
-"""The agent's HTTP API (FastAPI): metrics, health, readiness and the SLO evaluations."""
+"""The agent's HTTP API (FastAPI): metrics, health, readiness, the SLO evaluations, and the
+promotion gate (`POST /v1/analysis`).
+
+Every answer is JSON, errors included: Argo's web provider takes a 2xx non-JSON body for a
+success in some versions, so not even a crash may answer plain text."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from sloguard import __version__
 from sloguard.agent import Agent
+from sloguard.errors import RequestError, UnknownTarget
 from sloguard.evaluation.report import document
+from sloguard.gate.report import DecisionReport
+from sloguard.gate.request import AnalysisRequest
+from sloguard.gating import Gatekeeper
+from sloguard.server.security import BearerToken, BodyLimit, bearer
+
+log = logging.getLogger("sloguard.server")
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The request cannot be answered as asked (e.g. unsafe matchers)."},
+    401: {"description": "No or wrong bearer token."},
+    404: {"description": "No such service or SLO."},
+    413: {"description": "Body over 64 KiB."},
+}
 
 
-def create_app(agent: Agent, registry: CollectorRegistry, lifespan: Any = None) -> FastAPI:
-    app = FastAPI(title="sloguard", version=__version__, lifespan=lifespan)
+def create_app(
+    agent: Agent,
+    registry: CollectorRegistry,
+    lifespan: Any = None,
+    gatekeeper: Gatekeeper | None = None,
+    token: BearerToken | None = None,
+) -> FastAPI:
+    """The app; the gate's routes exist when a `gatekeeper` is given, guarded by `token` when
+    one is configured."""
+    app = FastAPI(
+        title="sloguard",
+        version=__version__,
+        lifespan=lifespan,
+        description="SLO evaluations and a promotion gate decided from SLO definitions.",
+    )
+    app.add_middleware(BodyLimit)
+
+    @app.exception_handler(RequestError)
+    async def refused(_: Request, exc: RequestError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=404 if isinstance(exc, UnknownTarget) else 400
+        )
+
+    @app.exception_handler(Exception)
+    async def crashed(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("request failed", exc_info=exc)
+        return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status_code=500)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
@@ -42,5 +86,28 @@ def create_app(agent: Agent, registry: CollectorRegistry, lifespan: Any = None) 
         if agent.cycles == 0:
             return JSONResponse({"detail": "no evaluation has completed yet"}, status_code=503)
         return JSONResponse([document(e) for e in agent.evaluations])
+
+    if gatekeeper is None:
+        return app
+
+    def authorized(authorization: Annotated[str, Header()] = "") -> None:
+        if token is not None and not token.accepts(bearer(authorization)):
+            raise HTTPException(
+                401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
+            )
+
+    @app.post(
+        "/v1/analysis",
+        response_model=DecisionReport,
+        responses=ERRORS,
+        dependencies=[Depends(authorized)],
+    )
+    async def analysis(request: AnalysisRequest) -> Response:
+        """Judge a canary on the service's SLOs: `pass`, `fail` or `inconclusive`, with every
+        SLO's checks, values and thresholds. Always 200 once a decision is made; missing data,
+        a Prometheus error or the time budget running out answer `inconclusive`, never `pass`.
+        """
+        answer = await gatekeeper.analyse(request)
+        return Response(answer.report.model_dump_json(), media_type="application/json")
 
     return app

@@ -177,6 +177,74 @@ class Alerting(Strict):
     )
 
 
+class OnMissing(StrEnum):
+    """What the gate answers when it cannot read the canary (no data, Prometheus down)."""
+
+    INCONCLUSIVE = "inconclusive"
+    FAIL = "fail"
+
+
+class Gate(Strict):
+    """How the promotion gate judges a canary against this SLO (`/v1/analysis`, `sloguard gate`).
+
+    Defaults follow Kayenta's Mann-Whitney judge (confidence 0.98, tolerance 0.25, allowed
+    increase 1.0) and the SRE workbook (the fastest page tier's burn rate)."""
+
+    enabled: bool = Field(True, description="Judge canaries on this SLO at all.")
+    max_burn_rate: float | None = Field(
+        None,
+        gt=0,
+        description="Highest burn rate the canary may show over the analysis window; default "
+        "the SLO's highest page factor (14.4 with the workbook's tiers).",
+    )
+    min_events: int | None = Field(
+        None,
+        ge=0,
+        description="Events the canary must have served before it can pass; default "
+        "3 / (1 - objective), enough to claim the objective at 95% with no error seen. "
+        "Ignored for raw SLIs, which count samples.",
+    )
+    min_samples: int = Field(
+        5, ge=3, description="Intervals (of `interval`) of canary data needed to decide."
+    )
+    interval: str = Field(
+        "1m",
+        description="Sample interval of the canary/baseline comparison (a `query_range` step).",
+    )
+    window: str = Field(
+        "1h",
+        description="Longest analysis window: the canary is judged since it started, at most "
+        "this far back.",
+    )
+    compare: bool = Field(True, description="Compare canary against baseline when one is given.")
+    confidence: float = Field(0.98, gt=0.5, lt=1, description="Mann-Whitney confidence level.")
+    tolerance: float = Field(
+        0.25, ge=0, description="Share of the estimated shift the interval must clear (Kayenta)."
+    )
+    allowed_increase: float = Field(
+        1.0, gt=0, description="Canary/baseline mean ratio tolerated before a shift counts."
+    )
+    freeze_when_exhausted: bool = Field(
+        True, description="Error-budget policy: nothing promotes while the budget is spent."
+    )
+    on_missing: OnMissing = Field(
+        OnMissing.INCONCLUSIVE,
+        description="Answer when the canary cannot be read: `inconclusive` pauses, `fail` aborts.",
+    )
+
+    @field_validator("interval", "window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_seconds(value)
+        return value
+
+    @model_validator(mode="after")
+    def _window_holds_samples(self) -> Self:
+        if parse_seconds(self.window) < self.min_samples * parse_seconds(self.interval):
+            raise ValueError("`window` must hold at least `min_samples` intervals")
+        return self
+
+
 class SLO(Strict):
     """One objective of a service."""
 
@@ -189,6 +257,7 @@ class SLO(Strict):
     labels: Labels = {}
     sli: SLI
     alerting: Alerting = Field(default_factory=Alerting)
+    gate: Gate = Field(default_factory=Gate)
 
     @field_validator("window")
     @classmethod

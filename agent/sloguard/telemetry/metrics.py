@@ -88,3 +88,27 @@ class AgentMetrics:
             registry=registry,
         )
         self.slos = Gauge("sloguard_slos", "SLOs being evaluated.", registry=registry)
+
+
+class GateMetrics:
+    """What the promotion gate counts: every decision, how long it took, what was shared."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.decisions = Counter(
+            "sloguard_gate_decisions",
+            "Gate decisions by service and verdict.",
+            ["service", "verdict"],
+            registry=registry,
+        )
+        self.decision_seconds = Histogram(
+            "sloguard_gate_decision_duration_seconds",
+            "Time to read Prometheus and decide (decisions served from cache excluded).",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.shared = Counter(
+            "sloguard_gate_shared_answers",
+            "Requests answered by another identical request's decision, by how.",
+            ["how"],
+            registry=registry,
+        )

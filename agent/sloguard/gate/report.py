@@ -1,0 +1,83 @@
+"""A decision as JSON: what the web provider's `jsonPath` reads and what people read.
+
+Pydantic models, so the server publishes the exact shape in its OpenAPI schema; non-finite
+numbers (an unbounded confidence bound) are written as null, JSON having no infinity."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sloguard.gate.model import Decision, Verdict
+
+
+class _Report(BaseModel):
+    model_config = ConfigDict(frozen=True, ser_json_inf_nan="null")
+
+
+class CheckReport(_Report):
+    """One check of one SLO."""
+
+    name: str = Field(
+        description="`data`, `budget_policy`, `burn_rate`, `evidence` or `comparison`."
+    )
+    verdict: Verdict
+    reason: str
+    values: dict[str, float | int | str | None] = Field(
+        description="The figures the check compared: values, thresholds, test statistics."
+    )
+
+
+class SLOReport(_Report):
+    """The verdict on one SLO: the worst of its checks."""
+
+    slo: str
+    verdict: Verdict
+    reason: str
+    checks: list[CheckReport]
+
+
+class Window(_Report):
+    start: datetime
+    end: datetime
+
+
+class DecisionReport(_Report):
+    """The gate's answer: `verdict` is what Argo's `jsonPath: "{$.verdict}"` reads."""
+
+    verdict: Verdict
+    reason: str
+    service: str
+    window: Window
+    evaluatedAt: datetime  # Argo's and Kayenta's spelling
+    slos: list[SLOReport]
+
+
+def report(decision: Decision, evaluated_at: float) -> DecisionReport:
+    """The response body of `/v1/analysis` (and `sloguard gate --output json`)."""
+    return DecisionReport(
+        verdict=decision.verdict,
+        reason=decision.reason,
+        service=decision.service,
+        window=Window(start=_time(decision.start), end=_time(decision.end)),
+        evaluatedAt=_time(evaluated_at),
+        slos=[
+            SLOReport(
+                slo=v.slo,
+                verdict=v.verdict,
+                reason=v.reason,
+                checks=[
+                    CheckReport(
+                        name=c.name, verdict=c.verdict, reason=c.reason, values=dict(c.values)
+                    )
+                    for c in v.checks
+                ],
+            )
+            for v in decision.slos
+        ],
+    )
+
+
+def _time(at: float) -> datetime:
+    return datetime.fromtimestamp(at, UTC)

@@ -1,0 +1,109 @@
+"""A gate request as callers send it (JSON, flags, Flagger metadata), resolved against the
+definitions into what to read: which SLOs, which series, over which window."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sloguard.errors import RequestError, UnknownTarget
+from sloguard.gate.selection import Selector, selector
+from sloguard.spec.durations import parse_seconds
+from sloguard.spec.model import SLO, Name, ServiceSLOs
+
+MatcherSpec = str | dict[str, str]
+
+
+class AnalysisRequest(BaseModel):
+    """Judge a canary of `service` on its SLOs."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "service": "checkout",
+                    "canary": {"rollouts_pod_template_hash": "6d4f8c9b7"},
+                    "baseline": {"rollouts_pod_template_hash": "5c9d7f6b4"},
+                }
+            ]
+        },
+    )
+
+    service: Name = Field(description="The service whose SLOs decide.")
+    slos: list[Name] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Only these SLOs (default: every SLO of the service with the gate enabled).",
+    )
+    canary: MatcherSpec = Field(
+        description='Label matchers selecting the canary\'s series: PromQL (`{pod=~"web-7f.*"}`) '
+        'or a map of equalities (`{"rollouts_pod_template_hash": "7f9c"}`).'
+    )
+    baseline: MatcherSpec | None = Field(
+        None, description="Matchers selecting the stable (baseline) series, to compare against."
+    )
+    window: str | None = Field(
+        None,
+        description="Analysis window (a duration such as `30m`); default and cap: each SLO's "
+        "`gate.window`. The canary is judged on the part of it where it had traffic.",
+        max_length=16,
+    )
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_seconds(value)
+        return value
+
+
+@dataclass(frozen=True)
+class Target:
+    """One SLO to read, with its window and step in seconds."""
+
+    slo: SLO
+    window_seconds: float
+    step_seconds: float
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A request resolved against the definitions."""
+
+    spec: ServiceSLOs
+    targets: Sequence[Target]
+    canary: Selector
+    baseline: Selector | None
+
+
+def resolve(request: AnalysisRequest, services: Sequence[ServiceSLOs]) -> Analysis:
+    """What `request` asks to read; RequestError (UnknownTarget) when it cannot be answered."""
+    spec = next((s for s in services if s.service == request.service), None)
+    if spec is None:
+        raise UnknownTarget(f"service: no SLOs are defined for {request.service!r}")
+    by_name: Mapping[str, SLO] = {slo.name: slo for slo in spec.slos}
+    unknown = [name for name in request.slos if name not in by_name]
+    if unknown:
+        raise UnknownTarget(
+            f"slos: {request.service!r} has no SLO named {', '.join(map(repr, unknown))} "
+            f"(it has {', '.join(by_name)})"
+        )
+    chosen = [by_name[n] for n in request.slos] if request.slos else spec.slos
+    gated = [slo for slo in chosen if slo.gate.enabled]
+    if not gated:
+        raise RequestError(f"slos: no SLO of {request.service!r} asked for has the gate enabled")
+    wanted = parse_seconds(request.window) if request.window else None
+    targets = []
+    for slo in gated:
+        cap = parse_seconds(slo.gate.window)
+        targets.append(Target(slo, min(wanted or cap, cap), parse_seconds(slo.gate.interval)))
+    return Analysis(
+        spec,
+        targets,
+        selector(request.canary, "canary"),
+        None if request.baseline is None else selector(request.baseline, "baseline"),
+    )

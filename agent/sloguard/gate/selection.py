@@ -1,0 +1,157 @@
+"""Which series belong to the canary or the baseline: label matchers, checked, then injected
+into every vector selector of an SLI query through the PromQL parser, never by pasting text.
+
+promql-parser prints string values as it holds them, unescaped (`"a\\.b"` parses to `a\\.b`
+and prints back as `"a\\.b"`, which Prometheus rejects), so every string is escaped before
+printing and the printed query is parsed again and compared, so a printer that changes its
+mind fails loudly instead of querying something else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import promql_parser as pp
+
+from sloguard.errors import RequestError
+from sloguard.spec.model import LABEL_NAME_PATTERN
+
+MAX_MATCHERS = 16
+MAX_VALUE_LENGTH = 256
+MAX_SELECTOR_LENGTH = 2048
+_LABEL_NAME = re.compile(LABEL_NAME_PATTERN)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# MatchOp values are not hashable: keyed by their text.
+_MATCH_OPS = {"=": pp.MatchOp.Equal, "!=": pp.MatchOp.NotEqual, "=~": pp.MatchOp.Re}
+_MATCH_OPS["!~"] = pp.MatchOp.NotRe
+_OPS = {str(op): text for text, op in _MATCH_OPS.items()}
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One label matcher: `name op "value"` with op one of `=`, `!=`, `=~`, `!~`."""
+
+    name: str
+    op: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.op}{json.dumps(self.value, ensure_ascii=False)}"
+
+
+@dataclass(frozen=True)
+class Selector:
+    """The matchers choosing one version's series (e.g. `rollouts_pod_template_hash="abc"`)."""
+
+    matchers: tuple[Matcher, ...]
+
+    def __str__(self) -> str:
+        return "{" + ",".join(map(str, self.matchers)) + "}"
+
+
+def selector(spec: str | Mapping[str, str], what: str = "selector") -> Selector:
+    """A checked selector from PromQL text (`{a="x",b=~"y.*"}`) or a map of equalities.
+
+    Raises RequestError naming `what` (e.g. `canary`) and the problem."""
+    if isinstance(spec, str):
+        matchers = _parsed(spec, what)
+    else:
+        matchers = [Matcher(str(name), "=", value) for name, value in spec.items()]
+    if not matchers:
+        raise RequestError(f"{what}: at least one label matcher is needed")
+    if len(matchers) > MAX_MATCHERS:
+        raise RequestError(f"{what}: at most {MAX_MATCHERS} label matchers")
+    for matcher in matchers:
+        _check(matcher, what)
+    return Selector(tuple(matchers))
+
+
+def inject(query: str, chosen: Selector) -> str:
+    """`query` with the matchers of `chosen` added to every vector selector."""
+    tree = pp.parse(query)
+    extra = [pp.Matcher(_MATCH_OPS[m.op], m.name, m.value) for m in chosen.matchers]
+    for node in _nodes(tree):
+        if isinstance(node, pp.VectorSelector):
+            node.matchers = pp.Matchers(list(node.matchers.matchers) + extra)
+    expected = list(_strings(tree))
+    for node in _nodes(tree):
+        if isinstance(node, pp.VectorSelector):
+            node.matchers = pp.Matchers([_escaped(m) for m in node.matchers.matchers])
+        elif isinstance(node, pp.StringLiteral):
+            node.val = _escape(node.val)
+    text = str(tree)
+    if list(_strings(pp.parse(text))) != expected:
+        raise RuntimeError(f"promql-parser printed {query!r} as {text!r}, changing its strings")
+    return text
+
+
+def _parsed(text: str, what: str) -> list[Matcher]:
+    if len(text) > MAX_SELECTOR_LENGTH:
+        raise RequestError(f"{what}: longer than {MAX_SELECTOR_LENGTH} characters")
+    try:
+        expr = pp.parse(text)
+    except ValueError as exc:
+        raise RequestError(f"{what}: not a PromQL selector: {exc}") from None
+    if (
+        not isinstance(expr, pp.VectorSelector)
+        or expr.name
+        or expr.offset is not None
+        or expr.at is not None
+        or expr.matchers.or_matchers
+    ):
+        raise RequestError(f'{what}: expected label matchers only, like {{app="checkout"}}')
+    return [Matcher(m.name, _OPS[str(m.op)], m.value) for m in expr.matchers.matchers]
+
+
+def _check(matcher: Matcher, what: str) -> None:
+    where = f"{what}: label {matcher.name!r}"
+    if not _LABEL_NAME.match(matcher.name) or matcher.name.startswith("__"):
+        raise RequestError(f"{where}: not a label name a selector may use")
+    if len(matcher.value) > MAX_VALUE_LENGTH:
+        raise RequestError(f"{where}: value longer than {MAX_VALUE_LENGTH} characters")
+    if _CONTROL.search(matcher.value):
+        raise RequestError(f"{where}: value holds control characters")
+    if matcher.op in ("=~", "!~"):
+        try:
+            re.compile(matcher.value)
+        except re.error as exc:
+            raise RequestError(f"{where}: invalid regular expression: {exc}") from None
+
+
+def _nodes(expr: object) -> Iterator[object]:
+    """Every node of a parsed expression, reached through attributes: promql-parser's `walk`
+    hands out copies, attribute access the nodes themselves."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, pp.AggregateExpr):
+            stack.extend(n for n in (node.expr, node.param) if n is not None)
+        elif isinstance(node, pp.BinaryExpr):
+            stack.extend((node.lhs, node.rhs))
+        elif isinstance(node, pp.Call):
+            stack.extend(node.args)
+        elif isinstance(node, pp.MatrixSelector):
+            stack.append(node.vector_selector)
+        elif isinstance(node, pp.ParenExpr | pp.SubqueryExpr | pp.UnaryExpr):
+            stack.append(node.expr)
+
+
+def _strings(expr: object) -> Iterator[str]:
+    """Every string a query holds, in order: matchers and literals."""
+    for node in _nodes(expr):
+        if isinstance(node, pp.VectorSelector):
+            yield from (str(_escaped(m)) for m in node.matchers.matchers)
+        elif isinstance(node, pp.StringLiteral):
+            yield node.val
+
+
+def _escape(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)[1:-1]
+
+
+def _escaped(matcher: pp.Matcher) -> pp.Matcher:
+    return pp.Matcher(matcher.op, matcher.name, _escape(matcher.value))

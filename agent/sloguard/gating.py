@@ -1,0 +1,200 @@
+"""The promotion gate's shell: read what a request needs from Prometheus within a time budget,
+decide (pure, `gate`), and count, trace and log every decision.
+
+Identical requests share one reading: concurrent ones wait for the same task, repeated polls
+within `cache_seconds` get the same decision. Nothing read is never a pass: a timeout, an
+error or an empty answer becomes the SLO's `on_missing` verdict with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import orjson
+from opentelemetry.trace import NoOpTracer, Span, Tracer
+
+from sloguard.errors import QueryRejected, SourceError
+from sloguard.evaluating import evaluate
+from sloguard.evaluation.model import Status
+from sloguard.evaluation.readings import Sample
+from sloguard.gate.decision import decide, decide_slo
+from sloguard.gate.model import Decision, Interval, Observation
+from sloguard.gate.readings import Series, intervals, version_query
+from sloguard.gate.report import DecisionReport, report
+from sloguard.gate.request import Analysis, AnalysisRequest, Target, resolve
+from sloguard.gate.selection import Selector
+from sloguard.spec.model import ServiceSLOs
+from sloguard.telemetry.metrics import GateMetrics
+
+log = logging.getLogger("sloguard.gate")
+
+
+class RangeSource(Protocol):
+    """What the gate needs from Prometheus: instant queries (the budget) and range queries."""
+
+    async def query(self, expr: str, at: float) -> Sequence[Sample]: ...
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> Sequence[Series]: ...
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """Time budget (Argo's web provider gives up after 10 s) and how long a decision is reused."""
+
+    time_budget_seconds: float = 5.0
+    cache_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A decision and the moment it was made for."""
+
+    decision: Decision
+    at: float
+    report: DecisionReport = field(compare=False)
+
+
+class Gatekeeper:
+    """Answers gate requests against the current definitions."""
+
+    def __init__(
+        self,
+        services: Callable[[], Sequence[ServiceSLOs]],
+        source: RangeSource,
+        metrics: GateMetrics,
+        settings: GateSettings = GateSettings(),
+        tracer: Tracer | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._services = services
+        self._source = source
+        self._metrics = metrics
+        self._settings = settings
+        self._tracer = tracer or NoOpTracer()
+        self._clock = clock
+        self._inflight: dict[bytes, asyncio.Future[Answer]] = {}
+        self._cache: dict[bytes, Answer] = {}
+
+    async def analyse(self, request: AnalysisRequest) -> Answer:
+        """The decision on `request`; RequestError when it cannot be answered as asked."""
+        analysis = resolve(request, self._services())
+        key = orjson.dumps(request.model_dump(), option=orjson.OPT_SORT_KEYS)
+        now = self._clock()
+        cached = self._cache.get(key)
+        if cached is not None and now - cached.at < self._settings.cache_seconds:
+            self._metrics.shared.labels("cached").inc()
+            return cached
+        pending = self._inflight.get(key)
+        if pending is not None:
+            self._metrics.shared.labels("coalesced").inc()
+            return await asyncio.shield(pending)
+        task = asyncio.ensure_future(self._answer(analysis, now))
+        self._inflight[key] = task
+        task.add_done_callback(lambda done: self._settle(key, done))
+        return await asyncio.shield(task)
+
+    def _settle(self, key: bytes, done: asyncio.Future[Answer]) -> None:
+        self._inflight.pop(key, None)
+        if not done.cancelled() and done.exception() is None:
+            now = self._clock()
+            self._cache = {k: a for k, a in self._cache.items() if now - a.at < 60}
+            self._cache[key] = done.result()
+
+    async def _answer(self, analysis: Analysis, at: float) -> Answer:
+        started = time.perf_counter()
+        service = analysis.spec.service
+        with self._tracer.start_as_current_span(f"gate {service}") as span:
+            budget = self._settings.time_budget_seconds
+            try:
+                seen = await asyncio.wait_for(self._observe(analysis, at), timeout=budget)
+            except TimeoutError:
+                reason = f"Prometheus did not answer within the gate's {budget:g}s time budget"
+                seen = [
+                    Observation([], None, t.step_seconds, None, reason) for t in analysis.targets
+                ]
+            verdicts = [decide_slo(t.slo, o) for t, o in zip(analysis.targets, seen, strict=True)]
+            longest = max(t.window_seconds for t in analysis.targets)
+            decision = decide(service, verdicts, at - longest, at)
+            answer = Answer(decision, at, report(decision, at))
+            self._record(span, analysis, answer, time.perf_counter() - started)
+        return answer
+
+    async def _observe(self, analysis: Analysis, at: float) -> list[Observation]:
+        targets = analysis.targets
+        spec = analysis.spec.model_copy(update={"slos": [t.slo for t in targets]})
+        evaluations, readings = await asyncio.gather(
+            evaluate([spec], self._source, at, tracer=self._tracer),
+            asyncio.gather(
+                *(self._read(t, analysis.canary, analysis.baseline, at) for t in targets)
+            ),
+        )
+        budgets = {
+            e.slo: None if e.status is Status.NO_DATA else e.error_budget_remaining
+            for e in evaluations
+        }
+        return [
+            Observation(canary, baseline, t.step_seconds, budgets.get(t.slo.name), missing)
+            for t, (canary, baseline, missing) in zip(targets, readings, strict=True)
+        ]
+
+    async def _read(
+        self, target: Target, canary: Selector, baseline: Selector | None, at: float
+    ) -> tuple[list[Interval], list[Interval] | None, str]:
+        start, step = at - target.window_seconds, target.step_seconds
+        versions = [canary] if baseline is None else [canary, baseline]
+        try:
+            answers = await asyncio.gather(
+                *(
+                    self._source.query_range(
+                        version_query(target.slo.sli, step, v), start, at, step
+                    )
+                    for v in versions
+                )
+            )
+        except SourceError as exc:
+            if isinstance(exc, QueryRejected):
+                log.error(
+                    "the gate's query was rejected",
+                    extra={"slo": target.slo.name, "error": exc.reason},
+                )
+            return [], None, f"Prometheus: {exc.reason}"
+        read = [intervals(a) for a in answers]
+        return read[0], (read[1] if baseline is not None else None), ""
+
+    def _record(self, span: Span, analysis: Analysis, answer: Answer, seconds: float) -> None:
+        decision = answer.decision
+        self._metrics.decisions.labels(decision.service, decision.verdict.value).inc()
+        self._metrics.decision_seconds.observe(seconds)
+        span.set_attributes(
+            {
+                "sloguard.service": decision.service,
+                "sloguard.verdict": decision.verdict.value,
+                "sloguard.reason": decision.reason,
+                "sloguard.canary": str(analysis.canary),
+                "sloguard.baseline": str(analysis.baseline or ""),
+            }
+        )
+        for verdict in decision.slos:
+            span.add_event(
+                f"slo {verdict.slo}",
+                {"sloguard.verdict": verdict.verdict.value, "sloguard.reason": verdict.reason},
+            )
+        log.info(
+            "gate decision",
+            extra={
+                "service": decision.service,
+                "verdict": decision.verdict.value,
+                "reason": decision.reason,
+                "canary": str(analysis.canary),
+                "baseline": str(analysis.baseline or ""),
+                "duration_seconds": round(seconds, 4),
+                "slos": answer.report.model_dump(mode="json")["slos"],
+            },
+        )

@@ -1,0 +1,99 @@
+"""What guards the gate's endpoints: a bearer token, and a cap on request bodies."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass
+class BearerToken:
+    """The token callers must present. Read from a file when given one, again whenever the
+    file changes, so a rotated Secret takes effect without a restart."""
+
+    value: str = ""
+    path: Path | None = None
+    _stamp: tuple[int, int] = field(default=(0, 0), repr=False)
+
+    def accepts(self, presented: str) -> bool:
+        expected = self._current()
+        return bool(expected) and hmac.compare_digest(presented.encode(), expected.encode())
+
+    def _current(self) -> str:
+        if self.path is not None:
+            stat = self.path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp != self._stamp:
+                self.value, self._stamp = self.path.read_text().strip(), stamp
+        return self.value
+
+
+def bearer(header: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header ("" when there is none)."""
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+class BodyLimit:
+    """ASGI middleware answering 413 (JSON) to a request body over `limit` bytes, whether it
+    declares its length or streams; bodies within the limit are passed on unchanged."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(
+            {"detail": f"request body over the {self.limit // 1024} KiB limit"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

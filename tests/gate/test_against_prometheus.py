@@ -1,0 +1,229 @@
+"""The gate against a real Prometheus holding canary and stable series (backfilled with
+promtool): a healthy canary passes, one with 5x the stable error rate fails, one slower than
+stable on a latency SLO fails, one without traffic and a stopped Prometheus are inconclusive.
+
+History: two hours of `shop` at 20 requests/s per version, labelled by
+`rollouts_pod_template_hash`; the canaries started 20 minutes before the end. Errors and slow
+requests are Poisson draws (seeded) around each version's rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+
+from sloguard.agent import Agent
+from sloguard.gate.model import Verdict
+from sloguard.gate.request import AnalysisRequest
+from sloguard.gating import Gatekeeper, GateSettings
+from sloguard.loading import Loaded
+from sloguard.server.app import create_app
+from sloguard.sources.prometheus import Prometheus as Source
+from sloguard.sources.prometheus import PrometheusSettings, client
+from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
+from tests.conftest import load_text
+from tests.realprom import Prometheus, Series, backfill, free_port, running_prometheus
+
+DEFINITION = """\
+service: shop
+slos:
+  - name: availability
+    objective: 99
+    sli:
+      events:
+        errors: sum(rate(http_requests_total{job="shop",code=~"5.."}[{{window}}]))
+        total: sum(rate(http_requests_total{job="shop"}[{{window}}]))
+    gate: {window: 30m}
+  - name: latency
+    objective: 99
+    sli:
+      latency: {metric: http_request_duration_seconds, selector: {job: shop}, threshold: 300ms}
+    gate: {window: 30m}
+"""
+RATE, SCRAPE, HISTORY, CANARY_AGE = 20.0, 15, 7200, 1200
+STABLE = "5c9d7f6b4"
+# version -> (error share, slow share, started seconds before the end)
+VERSIONS = {
+    STABLE: (0.002, 0.002, HISTORY),
+    "healthy": (0.002, 0.002, CANARY_AGE),
+    "broken": (0.010, 0.002, CANARY_AGE),
+    "slow": (0.002, 0.020, CANARY_AGE),
+}
+
+
+def history(end: int) -> dict[str, list[Series]]:
+    rng = np.random.default_rng(42)
+    requests: list[Series] = []
+    latencies: list[Series] = []
+    for version, (errors, slow, age) in VERSIONS.items():
+        ids = {"job": "shop", "rollouts_pod_template_hash": version}
+        times = list(range(end - age, end + 1, SCRAPE))
+        per_scrape = RATE * SCRAPE
+
+        def points(values: np.ndarray, times: list[int] = times) -> list[tuple[int, float]]:
+            return list(zip(times, values.tolist(), strict=True))
+
+        bad = np.cumsum(rng.poisson(per_scrape * errors, len(times)))
+        late = np.cumsum(rng.poisson(per_scrape * slow, len(times)))
+        total = per_scrape * np.arange(1, len(times) + 1)
+        requests += [
+            ("http_requests_total", {**ids, "code": "500"}, points(bad)),
+            ("http_requests_total", {**ids, "code": "200"}, points(total - bad)),
+        ]
+        bucket = "http_request_duration_seconds_bucket"
+        latencies += [
+            (bucket, {**ids, "le": "0.1"}, points(total / 2)),
+            (bucket, {**ids, "le": "0.3"}, points(total - late)),
+            (bucket, {**ids, "le": "+Inf"}, points(total)),
+            ("http_request_duration_seconds_count", ids, points(total)),
+        ]
+    return {"http_requests_total": requests, "http_request_duration_seconds": latencies}
+
+
+@pytest.fixture(scope="module")
+def end() -> int:
+    import time
+
+    return int(time.time()) // 60 * 60 - 60
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    return load_text(tmp_path_factory.mktemp("defs"), DEFINITION, "shop.yaml")
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, end: int) -> Iterator[Prometheus]:
+    directory = tmp_path_factory.mktemp("gate")
+    backfill(directory, history(end))
+    with running_prometheus(directory, {}, [], ("--storage.tsdb.retention.time=400d",)) as prom:
+        yield prom
+
+
+def ask(url: str, shop: Loaded, end: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """POST /v1/analysis to an in-process server whose gate reads Prometheus at `url`."""
+
+    async def once() -> httpx.Response:
+        settings = PrometheusSettings(url=url, retries=0, timeout_seconds=2)
+        async with client(settings) as http:
+            registry = CollectorRegistry()
+            agent = Agent([], Source(http, settings), AgentMetrics(registry, list))
+            gate = Gatekeeper(
+                lambda: shop.services,
+                Source(http, settings),
+                GateMetrics(registry),
+                GateSettings(),
+                clock=lambda: float(end),
+            )
+            app = create_app(agent, registry, gatekeeper=gate)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://agent") as api:
+                return await api.post("/v1/analysis", json=body)
+
+    response = asyncio.run(once())
+    assert response.headers["content-type"] == "application/json"
+    return response.status_code, response.json()
+
+
+def canary(version: str) -> dict[str, Any]:
+    return {
+        "service": "shop",
+        "canary": {"rollouts_pod_template_hash": version},
+        "baseline": f'{{rollouts_pod_template_hash="{STABLE}"}}',
+    }
+
+
+def slo(body: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in body["slos"] if s["slo"] == name)
+
+
+def check(body: dict[str, Any], name: str, check_name: str) -> dict[str, Any]:
+    return next(c for c in slo(body, name)["checks"] if c["name"] == check_name)
+
+
+def test_a_healthy_canary_passes(prometheus: Prometheus, shop: Loaded, end: int) -> None:
+    status, body = ask(prometheus.url, shop, end, canary("healthy"))
+    assert status == 200
+    assert body["verdict"] == "pass", body["reason"]
+    evidence = check(body, "availability", "evidence")["values"]
+    # Judged since the canary started: 20 one-minute intervals of 1,200 requests.
+    assert evidence["samples"] in (20, 21)
+    assert evidence["events"] == pytest.approx(RATE * CANARY_AGE, rel=0.06)
+    assert check(body, "availability", "burn_rate")["values"]["burn_rate"] == pytest.approx(
+        0.2, abs=0.08
+    )
+    assert check(body, "availability", "budget_policy")["verdict"] == "pass"
+
+
+def test_a_canary_with_five_times_the_errors_fails(
+    prometheus: Prometheus, shop: Loaded, end: int
+) -> None:
+    status, body = ask(prometheus.url, shop, end, canary("broken"))
+    assert (status, body["verdict"]) == (200, "fail")
+    comparison = check(body, "availability", "comparison")
+    assert comparison["verdict"] == "fail"
+    assert comparison["values"]["p_value"] < 0.001
+    # Within the SLO (burn 1 < 14.4): only the comparison with stable catches it.
+    assert check(body, "availability", "burn_rate")["verdict"] == "pass"
+    assert slo(body, "latency")["verdict"] == "pass"
+    assert body["reason"].startswith("availability: canary error ratio")
+
+
+def test_a_slower_canary_fails_on_the_latency_slo(
+    prometheus: Prometheus, shop: Loaded, end: int
+) -> None:
+    _, body = ask(prometheus.url, shop, end, canary("slow"))
+    assert body["verdict"] == "fail"
+    assert check(body, "latency", "comparison")["verdict"] == "fail"
+    assert slo(body, "availability")["verdict"] == "pass"
+
+
+def test_a_canary_without_traffic_is_inconclusive(
+    prometheus: Prometheus, shop: Loaded, end: int
+) -> None:
+    _, body = ask(prometheus.url, shop, end, canary("not-deployed"))
+    assert body["verdict"] == "inconclusive"
+    assert slo(body, "availability")["reason"] == "no canary traffic in the analysis window"
+
+
+def test_a_stopped_prometheus_is_inconclusive(shop: Loaded, end: int) -> None:
+    status, body = ask(f"http://127.0.0.1:{free_port()}", shop, end, canary("healthy"))
+    assert (status, body["verdict"]) == (200, Verdict.INCONCLUSIVE.value)
+    assert "cannot reach Prometheus" in slo(body, "availability")["reason"]
+
+
+def test_injection_attempts_never_reach_prometheus(
+    prometheus: Prometheus, shop: Loaded, end: int
+) -> None:
+    hostile = {**canary("healthy"), "canary": '{a="x"} or vector(1)'}
+    status, body = ask(prometheus.url, shop, end, hostile)
+    assert status == 400 and "expected label matchers only" in body["detail"]
+    # A hostile value is just a value: it matches no series.
+    quoted = {**canary("healthy"), "canary": {"rollouts_pod_template_hash": 'x"} or vector(1) #'}}
+    status, body = ask(prometheus.url, shop, end, quoted)
+    assert (status, body["verdict"]) == (200, "inconclusive")
+
+
+def test_an_unknown_service_or_slo_is_a_404(prometheus: Prometheus, shop: Loaded, end: int) -> None:
+    status, body = ask(prometheus.url, shop, end, {**canary("healthy"), "service": "nope"})
+    assert status == 404 and "no SLOs are defined for 'nope'" in body["detail"]
+    status, body = ask(prometheus.url, shop, end, {**canary("healthy"), "slos": ["speed"]})
+    assert status == 404 and "it has availability, latency" in body["detail"]
+
+
+def test_a_window_shorter_than_the_canary_judges_only_its_end(
+    prometheus: Prometheus, shop: Loaded, end: int
+) -> None:
+    _, body = ask(prometheus.url, shop, end, {**canary("healthy"), "window": "10m"})
+    assert check(body, "availability", "evidence")["values"]["samples"] in (10, 11)
+
+
+def test_the_request_model_is_what_the_schema_says() -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        AnalysisRequest.model_validate({**canary("x"), "window": "soon"})

@@ -1,0 +1,204 @@
+"""POST /v1/analysis in-process: authentication, body cap, JSON on every error, the OpenAPI
+schema, shared answers for identical requests, and the time budget."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from sloguard.agent import Agent
+from sloguard.evaluation.readings import Sample
+from sloguard.gating import Gatekeeper, GateSettings
+from sloguard.loading import Loaded
+from sloguard.server.app import create_app
+from sloguard.server.security import BearerToken
+from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
+from tests.conftest import FIXTURES, load_text
+
+REQUEST = {"service": "shop", "canary": {"rollouts_pod_template_hash": "new"}}
+
+
+class Counting:
+    """A source at the gate's port: steady healthy traffic for every range query, counted;
+    optionally slow."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.range_queries = 0
+        self.delay = delay
+
+    async def query(self, expr: str, at: float) -> Sequence[Sample]:
+        return []
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        self.range_queries += 1
+        await asyncio.sleep(self.delay)
+        points = [float(t) for t in range(int(start), int(end) + 1, int(step))]
+        return [
+            ({"sloguard_kind": "total"}, [(t, 100.0) for t in points]),
+            ({"sloguard_kind": "errors"}, [(t, 0.0) for t in points]),
+        ]
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Loaded:
+    return load_text(tmp_path, (FIXTURES / "native" / "shop.yaml").read_text(), "shop.yaml")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def app_for(
+    shop: Loaded,
+    source: Counting,
+    token: BearerToken | None = None,
+    settings: GateSettings | None = None,
+    clock: Clock | None = None,
+) -> tuple[httpx.AsyncClient, CollectorRegistry]:
+    registry = CollectorRegistry()
+    agent = Agent([], source, AgentMetrics(registry, list))
+    gate = Gatekeeper(
+        lambda: shop.services,
+        source,
+        GateMetrics(registry),
+        settings or GateSettings(),
+        clock=clock or Clock(),
+    )
+    app = create_app(agent, registry, gatekeeper=gate, token=token)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://agent"), registry
+
+
+def post(http: httpx.AsyncClient, **kwargs: Any) -> httpx.Response:
+    return asyncio.run(http.post("/v1/analysis", **kwargs))
+
+
+def test_the_token_is_required_when_configured(shop: Loaded, tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("s3cret\n")
+    http, _ = app_for(shop, Counting(), BearerToken(path=secret))
+    assert post(http, json=REQUEST).status_code == 401
+    wrong = post(http, json=REQUEST, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.json()["detail"] == "a valid bearer token is required"
+    assert wrong.headers["www-authenticate"] == "Bearer"
+    ok = post(http, json=REQUEST, headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200 and ok.json()["verdict"] == "inconclusive"
+    secret.write_text("rotated-token\n")  # a rotated Secret takes effect without a restart
+    assert post(http, json=REQUEST, headers={"Authorization": "Bearer s3cret"}).status_code == 401
+    rotated = post(http, json=REQUEST, headers={"Authorization": "bearer rotated-token"})
+    assert rotated.status_code == 200
+
+
+def test_bodies_over_64_kib_are_refused_with_json(shop: Loaded) -> None:
+    http, _ = app_for(shop, Counting())
+    big = {**REQUEST, "window": "1h" + " " * 70_000}
+    response = post(http, json=big)
+    assert response.status_code == 413
+    assert response.json() == {"detail": "request body over the 64 KiB limit"}
+
+    async def streamed() -> httpx.Response:
+        async def chunks() -> Any:
+            for _ in range(100):
+                yield b" " * 1024
+
+        return await http.post("/v1/analysis", content=chunks())
+
+    assert asyncio.run(streamed()).status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"{not json", 422),
+        (b'{"service": "shop"}', 422),
+        (b'{"service": "shop", "canary": {"a": "b"}, "extra": 1}', 422),
+        (b'{"service": "shop", "canary": "{a=\\"b\\"} or vector(1)"}', 400),
+    ],
+)
+def test_bad_requests_get_a_json_4xx(shop: Loaded, body: bytes, status: int) -> None:
+    http, _ = app_for(shop, Counting())
+    response = post(http, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert "detail" in response.json()
+
+
+def test_a_crash_is_a_json_500(shop: Loaded) -> None:
+    registry = CollectorRegistry()
+    source = Counting()
+
+    def broken() -> list[Any]:
+        raise RuntimeError("definitions vanished")
+
+    gate = Gatekeeper(broken, source, GateMetrics(registry))
+    app = create_app(Agent([], source, AgentMetrics(registry, list)), registry, gatekeeper=gate)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    http = httpx.AsyncClient(transport=transport, base_url="http://agent")
+    response = post(http, json=REQUEST)
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal error: RuntimeError"}
+
+
+def test_the_openapi_schema_describes_the_gate(shop: Loaded) -> None:
+    http, _ = app_for(shop, Counting())
+    schema = asyncio.run(http.get("/openapi.json")).json()
+    operation = schema["paths"]["/v1/analysis"]["post"]
+    assert {"200", "400", "401", "404", "413", "422"} <= operation["responses"].keys()
+    verdict = schema["components"]["schemas"]["Verdict"]
+    assert verdict["enum"] == ["pass", "fail", "inconclusive"]
+
+
+def test_identical_requests_share_one_reading(shop: Loaded) -> None:
+    source = Counting(delay=0.2)
+    clock = Clock()
+    http, registry = app_for(shop, source, clock=clock)
+
+    async def burst() -> list[httpx.Response]:
+        return await asyncio.gather(*(http.post("/v1/analysis", json=REQUEST) for _ in range(20)))
+
+    responses = asyncio.run(burst())
+    # Inconclusive: the fake has no recorded budget, so the freeze policy cannot be checked.
+    assert {r.json()["verdict"] for r in responses} == {"inconclusive"}
+    assert source.range_queries == 1  # one SLO, canary only
+    assert (
+        registry.get_sample_value("sloguard_gate_shared_answers_total", {"how": "coalesced"}) == 19
+    )
+    post(http, json=REQUEST)  # a poll within the cache's 5 s
+    assert source.range_queries == 1
+    clock.now += 6
+    post(http, json=REQUEST)
+    assert source.range_queries == 2
+    assert (
+        registry.get_sample_value(
+            "sloguard_gate_decisions_total", {"service": "shop", "verdict": "inconclusive"}
+        )
+        == 2
+    )
+
+
+def test_a_slow_prometheus_is_inconclusive_within_the_time_budget(shop: Loaded) -> None:
+    http, _ = app_for(shop, Counting(delay=30), settings=GateSettings(time_budget_seconds=0.3))
+
+    async def timed() -> tuple[float, httpx.Response]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        response = await http.post("/v1/analysis", json=REQUEST)
+        return loop.time() - started, response
+
+    elapsed, response = asyncio.run(timed())
+    assert elapsed < 2
+    body = response.json()
+    assert (response.status_code, body["verdict"]) == (200, "inconclusive")
+    assert "did not answer within the gate's 0.3s time budget" in body["reason"]
