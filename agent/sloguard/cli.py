@@ -591,6 +591,133 @@ def evaluate(paths: tuple[Path, ...], at_text: str | None, output: str, **option
         )
 
 
+EXIT_FAIL, EXIT_INCONCLUSIVE = 1, 3
+
+
+@main.command()
+@paths_argument
+@_prometheus_options
+@click.option("--service", required=True, help="The service whose SLOs decide.")
+@click.option("--slo", "slos", multiple=True, help="Only this SLO (repeatable; default: all).")
+@click.option(
+    "--canary",
+    required=True,
+    metavar="SELECTOR",
+    help="Label matchers selecting the canary's series, e.g. "
+    "'{rollouts_pod_template_hash=\"7f9c\"}'.",
+)
+@click.option(
+    "--baseline",
+    default=None,
+    metavar="SELECTOR",
+    help="Label matchers selecting the stable series, to compare the canary against.",
+)
+@click.option(
+    "--window",
+    default=None,
+    metavar="DURATION",
+    help="Analysis window (default and cap: each SLO's gate.window).",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to keep asking while the answer is inconclusive (e.g. too little traffic).",
+)
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds between questions while waiting.",
+)
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds one decision may take before it is inconclusive.",
+)
+@_reports_errors
+def gate(
+    paths: tuple[Path, ...],
+    service: str,
+    slos: tuple[str, ...],
+    canary: str,
+    baseline: str | None,
+    window: str | None,
+    wait: float,
+    poll: float,
+    output: str,
+    time_budget: float,
+    **options: Any,
+) -> None:
+    """Judge a canary on its service's SLOs, once: the promotion gate for Argo Rollouts'
+    `job` provider, CI, or a person deciding.
+
+    Reads the canary's (and the baseline's) SLI over the analysis window from Prometheus:
+    the service's error-budget policy, the canary's burn rate, enough events to tell, and a
+    Mann-Whitney comparison with the baseline. Missing data is never a pass.
+
+    Exit codes: 0 pass, 1 fail, 3 inconclusive (still so after --wait), 2 a bad request or
+    invalid definitions. Argo's job provider counts any non-zero exit as Failed, so give
+    inconclusive time with --wait rather than a short Job.
+    """
+    import asyncio
+
+    from prometheus_client import CollectorRegistry
+    from pydantic import ValidationError
+
+    from sloguard.gate.model import Verdict
+    from sloguard.gate.report import lines
+    from sloguard.gate.request import AnalysisRequest
+    from sloguard.gating import Answer, Gatekeeper, GateSettings
+    from sloguard.sources.prometheus import Prometheus, client
+    from sloguard.telemetry.metrics import GateMetrics
+
+    loaded = _load(paths)
+    settings = _prometheus_settings(options)
+    try:
+        request = AnalysisRequest(
+            service=service, slos=list(slos), canary=canary, baseline=baseline, window=window
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise click.UsageError(problems) from None
+
+    async def ask() -> Answer:
+        deadline = time.monotonic() + wait
+        async with client(settings) as http:
+            gatekeeper = Gatekeeper(
+                lambda: loaded.services,
+                Prometheus(http, settings),
+                GateMetrics(CollectorRegistry()),
+                GateSettings(time_budget_seconds=time_budget, cache_seconds=0),
+            )
+            while True:
+                answer = await gatekeeper.analyse(request)
+                left = deadline - time.monotonic()
+                if answer.decision.verdict is not Verdict.INCONCLUSIVE or left <= 0:
+                    return answer
+                click.echo(
+                    f"inconclusive ({answer.decision.reason}); asking again in "
+                    f"{min(poll, left):.0f}s, {left:.0f}s left",
+                    err=True,
+                )
+                await asyncio.sleep(min(poll, left))
+
+    answer = asyncio.run(ask())
+    if output == "json":
+        click.echo(answer.report.model_dump_json(indent=2))
+    else:
+        click.echo("\n".join(lines(answer.report)))
+    verdict = answer.decision.verdict
+    if verdict is not Verdict.PASS:
+        sys.exit(EXIT_FAIL if verdict is Verdict.FAIL else EXIT_INCONCLUSIVE)
+
+
 @main.command(name="run")
 @paths_argument
 @_prometheus_options

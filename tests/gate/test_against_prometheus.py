@@ -10,15 +10,19 @@ requests are Poisson draws (seeded) around each version's rate.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
 from sloguard.agent import Agent
+from sloguard.cli import main
 from sloguard.gate.model import Verdict
 from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import Gatekeeper, GateSettings
@@ -227,3 +231,62 @@ def test_a_window_shorter_than_the_canary_judges_only_its_end(
 def test_the_request_model_is_what_the_schema_says() -> None:
     with pytest.raises(ValueError, match="not a duration"):
         AnalysisRequest.model_validate({**canary("x"), "window": "soon"})
+
+
+@pytest.mark.parametrize(
+    ("version", "code", "verdict"),
+    [("healthy", 0, "pass"), ("broken", 1, "fail"), ("not-deployed", 3, "inconclusive")],
+)
+def test_the_gate_command_exits_with_the_verdict(
+    prometheus: Prometheus, tmp_path: Path, version: str, code: int, verdict: str
+) -> None:
+    definitions = tmp_path / "shop.yaml"
+    definitions.write_text(DEFINITION)
+    result = CliRunner().invoke(
+        main,
+        [
+            "gate",
+            str(definitions),
+            f"--prometheus={prometheus.url}",
+            "--service=shop",
+            f'--canary={{rollouts_pod_template_hash="{version}"}}',
+            f'--baseline={{rollouts_pod_template_hash="{STABLE}"}}',
+            "--output=json",
+        ],
+    )
+    assert result.exit_code == code, result.output
+    assert json.loads(result.stdout)["verdict"] == verdict
+
+
+def test_the_gate_command_waits_while_inconclusive_then_says_so(
+    tmp_path: Path,
+) -> None:
+    definitions = tmp_path / "shop.yaml"
+    definitions.write_text(DEFINITION)
+    result = CliRunner().invoke(
+        main,
+        [
+            "gate",
+            str(definitions),
+            f"--prometheus=http://127.0.0.1:{free_port()}",
+            "--retries=0",
+            "--service=shop",
+            '--canary={pod="x"}',
+            "--wait=2",
+            "--poll=1",
+        ],
+    )
+    assert result.exit_code == 3
+    assert result.stdout.startswith("INCONCLUSIVE: shop: availability: Prometheus: cannot reach")
+    assert result.stderr.count("asking again in") >= 1
+
+
+def test_the_gate_command_refuses_a_bad_selector(tmp_path: Path) -> None:
+    definitions = tmp_path / "shop.yaml"
+    definitions.write_text(DEFINITION)
+    args = ["gate", str(definitions), "--prometheus=http://127.0.0.1:1", "--service=shop"]
+    result = CliRunner().invoke(main, [*args, "--canary=up or vector(1)"])
+    assert result.exit_code == 2
+    assert "canary: expected label matchers only" in result.stderr
+    result = CliRunner().invoke(main, [*args, '--canary={a="b"}', "--window=soon"])
+    assert result.exit_code == 2 and "window" in result.stderr

@@ -81,3 +81,12 @@ def report(decision: Decision, evaluated_at: float) -> DecisionReport:
 
 def _time(at: float) -> datetime:
     return datetime.fromtimestamp(at, UTC)
+
+
+def lines(decision: DecisionReport) -> list[str]:
+    """A decision for people: the verdict and reason, then each SLO's checks."""
+    out = [f"{decision.verdict.value.upper()}: {decision.service}: {decision.reason}"]
+    for slo in decision.slos:
+        out.append(f"  {slo.slo}: {slo.verdict.value}")
+        out.extend(f"    {c.name:<14} {c.verdict.value:<13} {c.reason}" for c in slo.checks)
+    return out
