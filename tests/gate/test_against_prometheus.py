@@ -1,11 +1,7 @@
 """The gate against a real Prometheus holding canary and stable series (backfilled with
-promtool): a healthy canary passes, one with 5x the stable error rate fails, one slower than
-stable on a latency SLO fails, one without traffic and a stopped Prometheus are inconclusive.
-
-History: two hours of `shop` at 20 requests/s per version, labelled by
-`rollouts_pod_template_hash`; the canaries started 20 minutes before the end. Errors and slow
-requests are Poisson draws (seeded) around each version's rate.
-"""
+promtool, `tests.gate.canaries`): a healthy canary passes, one with 5x the stable error rate
+fails, one slower than stable on a latency SLO fails, one without traffic and a stopped
+Prometheus are inconclusive."""
 
 from __future__ import annotations
 
@@ -16,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
@@ -32,62 +27,8 @@ from sloguard.sources.prometheus import Prometheus as Source
 from sloguard.sources.prometheus import PrometheusSettings, client
 from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
 from tests.conftest import load_text
-from tests.realprom import Prometheus, Series, backfill, free_port, running_prometheus
-
-DEFINITION = """\
-service: shop
-slos:
-  - name: availability
-    objective: 99
-    sli:
-      events:
-        errors: sum(rate(http_requests_total{job="shop",code=~"5.."}[{{window}}]))
-        total: sum(rate(http_requests_total{job="shop"}[{{window}}]))
-    gate: {window: 30m}
-  - name: latency
-    objective: 99
-    sli:
-      latency: {metric: http_request_duration_seconds, selector: {job: shop}, threshold: 300ms}
-    gate: {window: 30m}
-"""
-RATE, SCRAPE, HISTORY, CANARY_AGE = 20.0, 15, 7200, 1200
-STABLE = "5c9d7f6b4"
-# version -> (error share, slow share, started seconds before the end)
-VERSIONS = {
-    STABLE: (0.002, 0.002, HISTORY),
-    "healthy": (0.002, 0.002, CANARY_AGE),
-    "broken": (0.010, 0.002, CANARY_AGE),
-    "slow": (0.002, 0.020, CANARY_AGE),
-}
-
-
-def history(end: int) -> dict[str, list[Series]]:
-    rng = np.random.default_rng(42)
-    requests: list[Series] = []
-    latencies: list[Series] = []
-    for version, (errors, slow, age) in VERSIONS.items():
-        ids = {"job": "shop", "rollouts_pod_template_hash": version}
-        times = list(range(end - age, end + 1, SCRAPE))
-        per_scrape = RATE * SCRAPE
-
-        def points(values: np.ndarray, times: list[int] = times) -> list[tuple[int, float]]:
-            return list(zip(times, values.tolist(), strict=True))
-
-        bad = np.cumsum(rng.poisson(per_scrape * errors, len(times)))
-        late = np.cumsum(rng.poisson(per_scrape * slow, len(times)))
-        total = per_scrape * np.arange(1, len(times) + 1)
-        requests += [
-            ("http_requests_total", {**ids, "code": "500"}, points(bad)),
-            ("http_requests_total", {**ids, "code": "200"}, points(total - bad)),
-        ]
-        bucket = "http_request_duration_seconds_bucket"
-        latencies += [
-            (bucket, {**ids, "le": "0.1"}, points(total / 2)),
-            (bucket, {**ids, "le": "0.3"}, points(total - late)),
-            (bucket, {**ids, "le": "+Inf"}, points(total)),
-            ("http_request_duration_seconds_count", ids, points(total)),
-        ]
-    return {"http_requests_total": requests, "http_request_duration_seconds": latencies}
+from tests.gate.canaries import CANARY_AGE, DEFINITION, RATE, STABLE, history
+from tests.realprom import Prometheus, backfill, free_port, running_prometheus
 
 
 @pytest.fixture(scope="module")
