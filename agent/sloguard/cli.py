@@ -672,7 +672,7 @@ def gate(
 
     from sloguard.gate.model import Verdict
     from sloguard.gate.report import lines
-    from sloguard.gate.request import AnalysisRequest
+    from sloguard.gate.request import AnalysisRequest, problems
     from sloguard.gating import Answer, Gatekeeper, GateSettings
     from sloguard.sources.prometheus import Prometheus, client
     from sloguard.telemetry.metrics import GateMetrics
@@ -684,8 +684,7 @@ def gate(
             service=service, slos=list(slos), canary=canary, baseline=baseline, window=window
         )
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise click.UsageError(problems) from None
+        raise click.UsageError(problems(exc, "--")) from None
 
     async def ask() -> Answer:
         deadline = time.monotonic() + wait

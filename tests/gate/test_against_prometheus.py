@@ -51,8 +51,10 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, end: int) -> Iterator[P
         yield prom
 
 
-def ask(url: str, shop: Loaded, end: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """POST /v1/analysis to an in-process server whose gate reads Prometheus at `url`."""
+def ask(
+    url: str, shop: Loaded, end: int, body: dict[str, Any], path: str = "/v1/analysis"
+) -> tuple[int, dict[str, Any]]:
+    """POST to an in-process server whose gate reads Prometheus at `url`."""
 
     async def once() -> httpx.Response:
         settings = PrometheusSettings(url=url, retries=0, timeout_seconds=2)
@@ -69,7 +71,7 @@ def ask(url: str, shop: Loaded, end: int, body: dict[str, Any]) -> tuple[int, di
             app = create_app(agent, registry, gatekeeper=gate)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://agent") as api:
-                return await api.post("/v1/analysis", json=body)
+                return await api.post(path, json=body)
 
     response = asyncio.run(once())
     assert response.headers["content-type"] == "application/json"
@@ -231,3 +233,84 @@ def test_the_gate_command_refuses_a_bad_selector(tmp_path: Path) -> None:
     assert "canary: expected label matchers only" in result.stderr
     result = CliRunner().invoke(main, [*args, '--canary={a="b"}', "--window=soon"])
     assert result.exit_code == 2 and "window" in result.stderr
+
+
+def flagger(version: str, **metadata: str) -> dict[str, Any]:
+    """Flagger's webhook payload for the `shop` Canary."""
+    selectors = {
+        "service": "shop",
+        "canary": f'{{rollouts_pod_template_hash="{version}"}}',
+        "baseline": f'{{rollouts_pod_template_hash="{STABLE}"}}',
+    }
+    return {
+        "name": "shop",
+        "namespace": "test",
+        "phase": "Progressing",
+        "checksum": "85d557f47b",
+        "metadata": {**selectors, **metadata},
+    }
+
+
+@pytest.mark.parametrize(
+    ("version", "gate", "rollback", "verdict"),
+    [
+        ("healthy", 200, 412, "pass"),
+        ("broken", 412, 200, "fail"),
+        ("slow", 412, 200, "fail"),
+        ("not-deployed", 412, 412, "inconclusive"),
+    ],
+)
+def test_flagger_webhooks_answer_with_status_codes(
+    prometheus: Prometheus,
+    shop: Loaded,
+    end: int,
+    version: str,
+    gate: int,
+    rollback: int,
+    verdict: str,
+) -> None:
+    status, body = ask(prometheus.url, shop, end, flagger(version), "/v1/flagger/gate")
+    assert (status, body["verdict"], body["hook"]) == (gate, verdict, "gate")
+    assert body["reason"]
+    status, body = ask(prometheus.url, shop, end, flagger(version), "/v1/flagger/rollback")
+    assert (status, body["verdict"], body["hook"]) == (rollback, verdict, "rollback")
+
+
+def test_flagger_missing_data_never_triggers_a_rollback(shop: Loaded, end: int) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    status, body = ask(url, shop, end, flagger("healthy"), "/v1/flagger/rollback")
+    assert (status, body["verdict"]) == (412, "inconclusive")
+
+
+def test_flaggers_default_selectors_are_its_canary_and_primary_pods(
+    prometheus: Prometheus, shop: Loaded, end: int
+) -> None:
+    # The backfilled series have no pod label: the defaults parse and run, and find nothing.
+    payload = {"name": "shop", "namespace": "test", "phase": "Progressing", "metadata": {}}
+    status, body = ask(prometheus.url, shop, end, payload, "/v1/flagger/gate")
+    assert (status, body["verdict"]) == (412, "inconclusive")
+    assert "no canary traffic" in body["reason"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "detail"),
+    [
+        ({"name": "shop", "namespace": 'x"} or vector(1)'}, 422, "pattern"),
+        (
+            {"name": "shop", "namespace": "test", "metadata": {"canary": "up"}},
+            400,
+            "canary: expected",
+        ),
+        ({"name": "nope", "namespace": "test"}, 404, "no SLOs are defined for 'nope'"),
+    ],
+)
+def test_flagger_bad_payloads_are_refused(
+    prometheus: Prometheus,
+    shop: Loaded,
+    end: int,
+    payload: dict[str, Any],
+    status: int,
+    detail: str,
+) -> None:
+    got, body = ask(prometheus.url, shop, end, payload, "/v1/flagger/gate")
+    assert got == status and detail in json.dumps(body)

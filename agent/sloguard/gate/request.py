@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sloguard.errors import RequestError, UnknownTarget
 from sloguard.gate.selection import Selector, selector
@@ -59,6 +59,14 @@ class AnalysisRequest(BaseModel):
         if value is not None:
             parse_seconds(value)
         return value
+
+
+def problems(exc: ValidationError, prefix: str = "") -> str:
+    """A request's validation errors on one line: `field: why; field: why`."""
+    return "; ".join(
+        f"{prefix}{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    )
 
 
 @dataclass(frozen=True)

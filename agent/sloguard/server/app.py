@@ -1,5 +1,5 @@
 """The agent's HTTP API (FastAPI): metrics, health, readiness, the SLO evaluations, and the
-promotion gate (`POST /v1/analysis`).
+promotion gate (`POST /v1/analysis`, and Flagger's webhooks under `/v1/flagger/`).
 
 Every answer is JSON, errors included: Argo's web provider takes a 2xx non-JSON body for a
 success in some versions, so not even a crash may answer plain text."""
@@ -17,6 +17,7 @@ from sloguard import __version__
 from sloguard.agent import Agent
 from sloguard.errors import RequestError, UnknownTarget
 from sloguard.evaluation.report import document
+from sloguard.gate.flagger import FlaggerPayload, Hook, analysis_request, status
 from sloguard.gate.report import DecisionReport
 from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import Gatekeeper
@@ -109,5 +110,32 @@ def create_app(
         """
         answer = await gatekeeper.analyse(request)
         return Response(answer.report.model_dump_json(), media_type="application/json")
+
+    async def flagger(hook: Hook, payload: FlaggerPayload) -> JSONResponse:
+        if token is not None and not token.accepts(payload.metadata.get("token", "")):
+            raise HTTPException(401, "a valid token is required in the webhook's metadata.token")
+        answer = await gatekeeper.analyse(analysis_request(payload))
+        verdict = answer.decision.verdict
+        body = {"verdict": verdict.value, "reason": answer.decision.reason, "hook": hook.value}
+        return JSONResponse(body, status_code=status(hook, verdict))
+
+    flagger_responses: dict[int | str, dict[str, Any]] = {
+        200: {"description": "Passed (gate) or roll back now (rollback)."},
+        412: {"description": "Not passed (gate) or no rollback wanted (rollback); the reason."},
+        **ERRORS,
+    }
+
+    @app.post("/v1/flagger/gate", responses=flagger_responses)
+    async def flagger_gate(payload: FlaggerPayload) -> JSONResponse:
+        """Flagger `pre-rollout`, `rollout` or `confirm-promotion` webhook: 200 only when the
+        canary passes; 412 with the reason otherwise. At `confirm-promotion` an inconclusive
+        answer holds the canary without spending a failed check."""
+        return await flagger(Hook.GATE, payload)
+
+    @app.post("/v1/flagger/rollback", responses=flagger_responses)
+    async def flagger_rollback(payload: FlaggerPayload) -> JSONResponse:
+        """Flagger `rollback` webhook (inverse meaning): 200, which makes Flagger roll back,
+        only when the canary fails; never on missing data."""
+        return await flagger(Hook.ROLLBACK, payload)
 
     return app
