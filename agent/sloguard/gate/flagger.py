@@ -9,7 +9,6 @@ headers, so the token, if the gate has one, travels in `metadata.token`.
 from __future__ import annotations
 
 import json
-import re
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,7 +21,7 @@ from sloguard.gate.request import AnalysisRequest, problems
 CANARY_PODS = "{name}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
 PRIMARY_PODS = "{name}-primary-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
 NOT_PASSED = 412
-DNS_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
 class Hook(StrEnum):
@@ -38,9 +37,11 @@ class FlaggerPayload(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     name: str = Field(
-        max_length=253, pattern=DNS_NAME, description="The Canary's name (its target's name)."
+        max_length=63,
+        pattern=DNS_LABEL,
+        description="The Canary's name (a Service name Flagger derives others from).",
     )
-    namespace: str = Field(max_length=63, pattern=DNS_NAME)
+    namespace: str = Field(max_length=63, pattern=DNS_LABEL)
     phase: str = Field("", max_length=32)
     checksum: str = Field("", max_length=128)
     metadata: dict[str, str] = Field(
@@ -54,7 +55,8 @@ class FlaggerPayload(BaseModel):
 def analysis_request(payload: FlaggerPayload) -> AnalysisRequest:
     """The gate request a webhook's payload stands for; RequestError when it cannot be one."""
     meta = payload.metadata
-    name = re.escape(payload.name)
+    # A DNS label: nothing in it is special in a regular expression.
+    name = payload.name
     canary = meta.get("canary") or _pods(payload.namespace, CANARY_PODS.format(name=name))
     baseline = meta.get("baseline") or _pods(payload.namespace, PRIMARY_PODS.format(name=name))
     try:

@@ -14,6 +14,8 @@ from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import SLO, Name, ServiceSLOs
 
 MatcherSpec = str | dict[str, str]
+# A duration longer than zero (`30m`, `1h30m`): every part has a digit other than 0.
+DURATION_PATTERN = r"^([0-9]*[1-9][0-9]*(ms|y|w|d|h|m|s))+$"
 
 
 class AnalysisRequest(BaseModel):
@@ -51,6 +53,8 @@ class AnalysisRequest(BaseModel):
         description="Analysis window (a duration such as `30m`); default and cap: each SLO's "
         "`gate.window`. The canary is judged on the part of it where it had traffic.",
         max_length=16,
+        # In the schema only: the validator's message says what a duration looks like.
+        json_schema_extra={"pattern": DURATION_PATTERN},
     )
 
     @field_validator("window")

@@ -1,0 +1,51 @@
+"""The gate's published OpenAPI schema, fuzzed with schemathesis: whatever a caller sends
+(within the schema or not), the answer is never a 5xx and always matches what is published."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hypothesis
+import schemathesis
+from prometheus_client import CollectorRegistry
+from schemathesis.config import SchemathesisConfig
+
+from sloguard.agent import Agent
+from sloguard.gating import Gatekeeper, GateSettings
+from sloguard.loading import load
+from sloguard.server.app import create_app
+from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
+from tests.conftest import REPO
+from tests.gate.test_endpoint import Counting
+
+SERVICES = load([REPO / "slo-definitions"]).services
+
+
+def app() -> Any:
+    registry = CollectorRegistry()
+    source = Counting()
+    gate = Gatekeeper(
+        lambda: SERVICES, source, GateMetrics(registry), GateSettings(time_budget_seconds=2)
+    )
+    return create_app(Agent([], source, AgentMetrics(registry, list)), registry, gatekeeper=gate)
+
+
+# The schema cannot say that a label matcher parses or that an SLO has its gate enabled: the
+# gate answers those schema-valid requests with a documented 400 and the reason.
+CONFIG = SchemathesisConfig.from_dict(
+    {"checks": {"positive_data_acceptance": {"expected-statuses": ["2XX", "400", "401", "404"]}}}
+)
+schema = schemathesis.openapi.from_asgi("/openapi.json", app(), config=CONFIG).include(
+    path_regex="^/v1/(analysis|flagger/)"
+)
+
+
+@schema.parametrize()
+@hypothesis.settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+    derandomize=True,
+)
+def test_the_gate_never_answers_5xx_and_keeps_its_schema(case: schemathesis.Case) -> None:
+    case.call_and_validate()
