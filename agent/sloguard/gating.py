@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import orjson
-from opentelemetry.trace import NoOpTracer, Span, Tracer
+from opentelemetry.trace import NoOpTracer, Span, SpanKind, StatusCode, Tracer
 
 from sloguard.errors import QueryRejected, SourceError
 from sloguard.evaluating import evaluate
@@ -152,9 +152,7 @@ class Gatekeeper:
         try:
             answers = await asyncio.gather(
                 *(
-                    self._source.query_range(
-                        version_query(target.slo.sli, step, v), start, at, step
-                    )
+                    self._range(version_query(target.slo.sli, step, v), start, at, step)
                     for v in versions
                 )
             )
@@ -167,6 +165,20 @@ class Gatekeeper:
             return [], None, f"Prometheus: {exc.reason}"
         read = [intervals(a) for a in answers]
         return read[0], (read[1] if baseline is not None else None), ""
+
+    async def _range(self, expr: str, start: float, end: float, step: float) -> Sequence[Series]:
+        with self._tracer.start_as_current_span(
+            "prometheus query_range", kind=SpanKind.CLIENT, record_exception=False
+        ) as span:
+            span.set_attributes({"db.system": "prometheus", "db.statement": expr})
+            try:
+                series = await self._source.query_range(expr, start, end, step)
+            except SourceError as exc:
+                span.set_attributes({"error.type": exc.kind})
+                span.set_status(StatusCode.ERROR, exc.reason)
+                raise
+            span.set_attribute("sloguard.result_size", len(series))
+            return series
 
     def _record(self, span: Span, analysis: Analysis, answer: Answer, seconds: float) -> None:
         decision = answer.decision

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,10 +20,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from prometheus_client import CollectorRegistry
 
 from sloguard.agent import Agent
+from sloguard.gate.request import AnalysisRequest
+from sloguard.gating import Gatekeeper
+from sloguard.loading import load
 from sloguard.telemetry import tracing
-from sloguard.telemetry.metrics import AgentMetrics
+from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
 from tests.conftest import FIXTURES
 from tests.fakes import Switchable
+from tests.gate.test_endpoint import Counting
 
 
 class Receiver:
@@ -136,3 +141,30 @@ def test_tracing_is_off_unless_an_endpoint_is_set(env: dict[str, str]) -> None:
     traces = tracing.from_environment(env)
     assert traces.provider is None
     traces.shutdown()
+
+
+def test_a_gate_decision_is_a_span_with_its_queries_and_verdicts(
+    receiver: Receiver, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    traces = tracing.from_environment({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url})
+    registry = CollectorRegistry()
+    loaded = load([FIXTURES / "native"])
+    gate = Gatekeeper(
+        lambda: loaded.services, Counting(), GateMetrics(registry), tracer=traces.tracer
+    )
+    request = AnalysisRequest(service="shop", canary={"version": "2"}, baseline={"version": "1"})
+    with caplog.at_level(logging.INFO, logger="sloguard.gate"):
+        asyncio.run(gate.analyse(request))
+    traces.shutdown()
+
+    [decision] = [s for s in receiver.spans if s.name == "gate shop"]
+    assert attributes(decision)["sloguard.verdict"] == "inconclusive"
+    assert attributes(decision)["sloguard.canary"] == '{version="2"}'
+    assert [e.name for e in decision.events] == ["slo availability"]
+    ranges = [s for s in receiver.spans if s.name == "prometheus query_range"]
+    assert len(ranges) == 2 and {s.parent_span_id for s in ranges} == {decision.span_id}
+    assert all('version="' in attributes(s)["db.statement"] for s in ranges)
+    [line] = [r for r in caplog.records if r.getMessage() == "gate decision"]
+    checks = {c["name"]: c for c in line.slos[0]["checks"]}  # type: ignore[attr-defined]
+    assert checks["burn_rate"]["values"]["max_burn_rate"] == 14.4
+    assert checks["evidence"]["values"]["min_events"] == 2995
