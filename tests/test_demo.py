@@ -1,4 +1,5 @@
-"""The README's first command, unattended: the live demo runs, shows the table, stops everything."""
+"""The README's first command, unattended: the live demo runs, shows the table and the canary
+verdicts, stops everything."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def test_the_schedule_stages_an_incident_and_a_recovery() -> None:
 def test_the_demo_runs_unattended_and_cleans_up(tmp_path: Path) -> None:
     sloguard = Path(sys.executable).with_name("sloguard")
     result = subprocess.run(
-        [str(sloguard), "demo", "--duration", "25", "--refresh", "4"],
+        [str(sloguard), "demo", "--duration", "60", "--refresh", "4"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -44,5 +45,8 @@ def test_the_demo_runs_unattended_and_cleans_up(tmp_path: Path) -> None:
     for row in rows:
         if row.startswith(("checkout/", "catalog/")):
             assert " no_data " not in row, last
+    # The gate judged both checkout canaries on its latency SLO, with the reasons.
+    assert "  canary-good: pass: all 1 SLO(s) pass" in last, last
+    assert "  canary-slow: fail: latency: canary error ratio" in last, last
     leftovers = subprocess.run(["pgrep", "-f", "sloguard-demo-"], capture_output=True, text=True)
     assert leftovers.stdout == "", "the demo left a Prometheus running"

@@ -5,6 +5,10 @@ A throwaway Prometheus loads the generated rules (every group evaluated each 5s 
 latency change on a schedule; the agent evaluates every few seconds, serves its API, and the
 SLO table is redrawn until Ctrl-C or `duration`. Everything started is stopped on the way out.
 Budgets are spent over the minutes the demo has run, so an incident spends them fast.
+
+Two checkout canaries run beside stable; the promotion gate is asked about each on checkout's
+latency SLO (5s intervals instead of 1m, so half a minute of traffic is enough) until it
+answers pass or fail, and both verdicts stay on screen with their reasons.
 """
 
 from __future__ import annotations
@@ -22,15 +26,19 @@ from prometheus_client import CollectorRegistry
 
 from sloguard.agent import Agent
 from sloguard.demo.prometheus import free_port, local_prometheus, write_rules
-from sloguard.demo.service import Conditions, SyntheticService
+from sloguard.demo.service import STABLE, Conditions, SyntheticService, demo_canaries
 from sloguard.errors import ToolError
 from sloguard.evaluation.model import Status
 from sloguard.evaluation.report import table
+from sloguard.gate.model import Verdict
+from sloguard.gate.request import AnalysisRequest
+from sloguard.gating import Gatekeeper
 from sloguard.loading import Loaded
 from sloguard.promtool import check_rules
 from sloguard.server.app import create_app
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
-from sloguard.telemetry.metrics import AgentMetrics
+from sloguard.spec.model import ServiceSLOs
+from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
 
 RULE_INTERVAL = "5s"
 JOBS = ("checkout", "catalog", "invoice-worker")
@@ -51,6 +59,9 @@ SCHEDULE = (
     Phase(300, "all healthy again"),
 )
 CYCLE_SECONDS = 360.0
+# The gate at demo speed: 5s intervals (Prometheus scrapes every 2s) over the last 5 minutes.
+DEMO_GATE = {"interval": "5s", "window": "5m"}
+CANARY_SERVICE, CANARY_SLO = "checkout", "latency"
 
 
 def phase_at(elapsed: float) -> tuple[Phase, Phase]:
@@ -115,10 +126,15 @@ async def _loop(
         metrics = AgentMetrics(registry, lambda: holder[0].evaluations)
         agent = Agent(paths, Prometheus(http, settings), metrics, interval_seconds=refresh)
         holder.append(agent)
+        gate = Gatekeeper(
+            lambda: _demo_speed(loaded.services),
+            Prometheus(http, settings),
+            GateMetrics(registry),
+        )
         api_port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(agent, registry),
+                create_app(agent, registry, gatekeeper=gate),
                 host="127.0.0.1",
                 port=api_port,
                 log_level="warning",
@@ -128,6 +144,7 @@ async def _loop(
         stop = asyncio.Event()
         tasks = [asyncio.create_task(agent.run(stop)), asyncio.create_task(server.serve())]
         started = time.monotonic()
+        verdicts: dict[str, str] = {}
         try:
             while True:
                 elapsed = time.monotonic() - started
@@ -151,11 +168,55 @@ async def _loop(
                     if agent.evaluations
                     else "(first evaluation pending)"
                 )
+                if (
+                    not all(v.startswith(("pass", "fail")) for v in verdicts.values())
+                    or not verdicts
+                ):
+                    verdicts = await _judge_canaries(gate, verdicts)
+                echo(
+                    f"\nPromotion gate, {CANARY_SERVICE}'s {CANARY_SLO} SLO, canary against "
+                    f'version="{STABLE}" (POST http://127.0.0.1:{api_port}/v1/analysis):'
+                )
+                echo("\n".join(f"  {version}: {said}" for version, said in verdicts.items()))
                 echo("")
         finally:
             stop.set()
             server.should_exit = True
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _demo_speed(services: list[ServiceSLOs]) -> list[ServiceSLOs]:
+    return [
+        spec.model_copy(
+            update={
+                "slos": [
+                    slo.model_copy(update={"gate": slo.gate.model_copy(update=DEMO_GATE)})
+                    for slo in spec.slos
+                ]
+            }
+        )
+        for spec in services
+    ]
+
+
+async def _judge_canaries(gate: Gatekeeper, said: dict[str, str]) -> dict[str, str]:
+    """Ask the gate about each canary not yet judged pass or fail; what it said, per canary."""
+    answers = dict(said)
+    for version in demo_canaries():
+        if answers.get(version, "").startswith(("pass", "fail")):
+            continue
+        request = AnalysisRequest(
+            service=CANARY_SERVICE,
+            slos=[CANARY_SLO],
+            canary={"version": version},
+            baseline={"version": STABLE},
+        )
+        decision = (await gate.analyse(request)).decision
+        if decision.verdict is Verdict.INCONCLUSIVE:
+            answers[version] = f"inconclusive for now ({decision.reason}); asking again"
+        else:
+            answers[version] = f"{decision.verdict.value}: {decision.reason}"
+    return answers
 
 
 def _clock(seconds: float) -> str:

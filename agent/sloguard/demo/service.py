@@ -7,13 +7,22 @@ to the next tick), so what the demo stages is what the SLOs show.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 BUCKETS = (0.05, 0.1, 0.3, 1.0)
 TICK_SECONDS = 0.1
+STABLE = "stable"
+CANARY_RATE = 10.0  # requests/s of each checkout canary, against 100 for stable
+
+
+def demo_canaries() -> dict[str, tuple[float, float]]:
+    """Two checkout canaries: one like stable, one with 5% of requests over 300ms (within its
+    burn-rate limit, so only the comparison with stable catches it)."""
+    return {"canary-good": (0.0003, 0.003), "canary-slow": (0.0003, 0.05)}
 
 
 @dataclass
@@ -26,18 +35,26 @@ class Conditions:
     search_slow: float = 0.001  # share of searches slower than 100ms (objective 99.5%)
     dead_letters: float = 0.001  # share of invoices dead-lettered (objective 99.5%)
     lagging: bool = False  # consumer lag above five minutes (freshness, objective 99%)
+    # checkout canary versions: version -> (error share, slow share), each at CANARY_RATE
+    canaries: Mapping[str, tuple[float, float]] = field(default_factory=demo_canaries)
 
 
 class SyntheticService:
-    """checkout (HTTP, 100 req/s), catalog (gRPC Search and Get, 50 calls/s each) and
-    invoice-worker (30 messages/s, a consumer-lag gauge)."""
+    """checkout (HTTP, 100 req/s from `version="stable"`, 10 from each canary), catalog (gRPC
+    Search and Get, 50 calls/s each) and invoice-worker (30 messages/s, a consumer-lag gauge)."""
 
     def __init__(self, registry: CollectorRegistry, conditions: Conditions | None = None) -> None:
         self.conditions = conditions or Conditions()
         self._registry = registry
-        self._requests = Counter("http_requests", "HTTP requests.", ["code"], registry=registry)
+        self._requests = Counter(
+            "http_requests", "HTTP requests.", ["code", "version"], registry=registry
+        )
         self._latency = Histogram(
-            "http_request_duration_seconds", "HTTP latency.", buckets=BUCKETS, registry=registry
+            "http_request_duration_seconds",
+            "HTTP latency.",
+            ["version"],
+            buckets=BUCKETS,
+            registry=registry,
         )
         self._calls = Counter(
             "grpc_server_handled", "gRPC calls.", ["grpc_method", "grpc_code"], registry=registry
@@ -61,10 +78,14 @@ class SyntheticService:
     def tick(self, seconds: float = TICK_SECONDS) -> None:
         """Add `seconds` worth of traffic under the current conditions."""
         c = self.conditions
-        requests = 100 * seconds
-        self._requests.labels("500").inc(requests * c.checkout_errors)
-        self._requests.labels("200").inc(requests * (1 - c.checkout_errors))
-        self._observe(self._latency, "checkout", requests, c.checkout_slow, 0.05, 0.5)
+        versions = {STABLE: (100.0, c.checkout_errors, c.checkout_slow)}
+        versions.update({v: (CANARY_RATE, e, s) for v, (e, s) in c.canaries.items()})
+        for version, (rate, errors, slow) in versions.items():
+            requests = rate * seconds
+            self._requests.labels("500", version).inc(requests * errors)
+            self._requests.labels("200", version).inc(requests * (1 - errors))
+            latency = self._latency.labels(version)
+            self._observe(latency, f"checkout/{version}", requests, slow, 0.05, 0.5)
         for method in ("Search", "Get"):
             calls = 50 * seconds
             self._calls.labels(method, "Internal").inc(calls * c.catalog_errors)
