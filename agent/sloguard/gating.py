@@ -9,6 +9,7 @@ error or an empty answer becomes the SLO's `on_missing` verdict with the reason.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from sloguard.evaluation.model import Status
 from sloguard.evaluation.readings import Sample
 from sloguard.gate.decision import decide, decide_slo
 from sloguard.gate.model import Decision, Interval, Observation
-from sloguard.gate.readings import Series, intervals, version_query
+from sloguard.gate.readings import Series, intervals, versions_query
 from sloguard.gate.report import DecisionReport, report
 from sloguard.gate.request import Analysis, AnalysisRequest, Target, resolve
 from sloguard.gate.selection import Selector
@@ -32,6 +33,10 @@ from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import GateMetrics
 
 log = logging.getLogger("sloguard.gate")
+CANARY, BASELINE = "canary", "baseline"
+# Error budget left per SLO of a service, or None and why it is unknown.
+Budgets = dict[str, tuple[float | None, str]]
+CACHE_PRUNE_SIZE = 1024  # expired decisions are dropped once this many are kept
 
 
 class RangeSource(Protocol):
@@ -60,6 +65,11 @@ class Answer:
     at: float
     report: DecisionReport = field(compare=False)
 
+    @functools.cached_property
+    def body(self) -> bytes:
+        """The report as JSON, serialized once for every caller the answer is shared with."""
+        return self.report.model_dump_json().encode()
+
 
 class Gatekeeper:
     """Answers gate requests against the current definitions."""
@@ -81,6 +91,7 @@ class Gatekeeper:
         self._clock = clock
         self._inflight: dict[bytes, asyncio.Future[Answer]] = {}
         self._cache: dict[bytes, Answer] = {}
+        self._service_budgets: dict[str, tuple[float, asyncio.Future[Budgets]]] = {}
 
     async def analyse(self, request: AnalysisRequest) -> Answer:
         """The decision on `request`; RequestError when it cannot be answered as asked."""
@@ -104,7 +115,12 @@ class Gatekeeper:
         self._inflight.pop(key, None)
         if not done.cancelled() and done.exception() is None:
             now = self._clock()
-            self._cache = {k: a for k, a in self._cache.items() if now - a.at < 60}
+            if len(self._cache) >= CACHE_PRUNE_SIZE:
+                self._cache = {
+                    k: a
+                    for k, a in self._cache.items()
+                    if now - a.at < self._settings.cache_seconds
+                }
             self._cache[key] = done.result()
 
     async def _answer(self, analysis: Analysis, at: float) -> Answer:
@@ -127,44 +143,70 @@ class Gatekeeper:
         return answer
 
     async def _observe(self, analysis: Analysis, at: float) -> list[Observation]:
-        targets = analysis.targets
-        spec = analysis.spec.model_copy(update={"slos": [t.slo for t in targets]})
-        evaluations, readings = await asyncio.gather(
-            evaluate([spec], self._source, at, tracer=self._tracer),
-            asyncio.gather(
-                *(self._read(t, analysis.canary, analysis.baseline, at) for t in targets)
-            ),
+        versions = {CANARY: analysis.canary}
+        if analysis.baseline is not None:
+            versions[BASELINE] = analysis.baseline
+        # SLOs sharing a window and step are read in one query.
+        groups: dict[tuple[float, float], list[Target]] = {}
+        for target in analysis.targets:
+            groups.setdefault((target.window_seconds, target.step_seconds), []).append(target)
+        budgets, answers = await asyncio.gather(
+            self._budgets(analysis.spec, at),
+            asyncio.gather(*(self._read(group, versions, at) for group in groups.values())),
         )
-        budgets = {
-            e.slo: None if e.status is Status.NO_DATA else e.error_budget_remaining
-            for e in evaluations
-        }
-        return [
-            Observation(canary, baseline, t.step_seconds, budgets.get(t.slo.name), missing)
-            for t, (canary, baseline, missing) in zip(targets, readings, strict=True)
-        ]
-
-    async def _read(
-        self, target: Target, canary: Selector, baseline: Selector | None, at: float
-    ) -> tuple[list[Interval], list[Interval] | None, str]:
-        start, step = at - target.window_seconds, target.step_seconds
-        versions = [canary] if baseline is None else [canary, baseline]
-        try:
-            answers = await asyncio.gather(
-                *(
-                    self._range(version_query(target.slo.sli, step, v), start, at, step)
-                    for v in versions
+        read: dict[str, tuple[dict[tuple[str, str], list[Interval]], str]] = {}
+        for group, answer in zip(groups.values(), answers, strict=True):
+            read.update({t.slo.name: answer for t in group})
+        observations = []
+        for target in analysis.targets:
+            found, missing = read[target.slo.name]
+            name = target.slo.name
+            observations.append(
+                Observation(
+                    found.get((name, CANARY), []),
+                    found.get((name, BASELINE), []) if BASELINE in versions else None,
+                    target.step_seconds,
+                    budgets.get(name, (None, ""))[0],
+                    missing,
+                    budgets.get(name, (None, "not evaluated"))[1],
                 )
             )
+        return observations
+
+    async def _budgets(self, spec: ServiceSLOs, at: float) -> Budgets:
+        """Error budget left per SLO of the service (None where unknown), shared by every
+        request about the service for `cache_seconds`: fifty rollouts of one service need
+        one evaluation, not fifty."""
+        shared = self._service_budgets.get(spec.service)
+        if shared is None or at - shared[0] >= self._settings.cache_seconds:
+            shared = (at, asyncio.ensure_future(self._evaluate(spec, at)))
+            self._service_budgets[spec.service] = shared
+        try:
+            return await asyncio.shield(shared[1])
+        except Exception:
+            self._service_budgets.pop(spec.service, None)  # a failure is not shared later
+            raise
+
+    async def _evaluate(self, spec: ServiceSLOs, at: float) -> Budgets:
+        evaluations = await evaluate([spec], self._source, at, tracer=self._tracer)
+        return {
+            e.slo: (None, e.reason)
+            if e.status is Status.NO_DATA
+            else (e.error_budget_remaining, "")
+            for e in evaluations
+        }
+
+    async def _read(
+        self, targets: list[Target], versions: dict[str, Selector], at: float
+    ) -> tuple[dict[tuple[str, str], list[Interval]], str]:
+        window, step = targets[0].window_seconds, targets[0].step_seconds
+        query = versions_query({t.slo.name: t.slo.sli for t in targets}, step, versions)
+        try:
+            return intervals(await self._range(query, at - window, at, step)), ""
         except SourceError as exc:
             if isinstance(exc, QueryRejected):
-                log.error(
-                    "the gate's query was rejected",
-                    extra={"slo": target.slo.name, "error": exc.reason},
-                )
-            return [], None, f"Prometheus: {exc.reason}"
-        read = [intervals(a) for a in answers]
-        return read[0], (read[1] if baseline is not None else None), ""
+                log.error("the gate's query was rejected", extra={"error": exc.reason})
+            return {}, f"Prometheus: {exc.reason}"
 
     async def _range(self, expr: str, start: float, end: float, step: float) -> Sequence[Series]:
         with self._tracer.start_as_current_span(

@@ -399,6 +399,9 @@ def grouping_labels(query: str) -> tuple[str, ...]:
 # one query answers for many windows; `or` keeps each part since their label sets differ.
 WINDOW_LABEL = "sloguard_window"
 KIND_LABEL = "sloguard_kind"
+# The gate's reads carry the SLO and the version (canary, baseline) they are for.
+SLO_LABEL = "sloguard_slo"
+VERSION_LABEL = "sloguard_version"
 BURN_RATES = '{__name__=~"slo:burn_rate:.+"}'
 
 

@@ -30,21 +30,23 @@ slos:
 """
 RATE, SCRAPE, HISTORY, CANARY_AGE = 20.0, 15, 7200, 1200
 STABLE = "5c9d7f6b4"
-# version -> (error share, slow share, started seconds before the end)
+# version -> (error share, slow share)
 VERSIONS = {
-    STABLE: (0.002, 0.002, HISTORY),
-    "healthy": (0.002, 0.002, CANARY_AGE),
-    "broken": (0.010, 0.002, CANARY_AGE),
-    "slow": (0.002, 0.020, CANARY_AGE),
+    STABLE: (0.002, 0.002),
+    "healthy": (0.002, 0.002),
+    "broken": (0.010, 0.002),
+    "slow": (0.002, 0.020),
 }
 
 
-def history(end: int) -> dict[str, list[Series]]:
+def history(end: int, canary_age: int = CANARY_AGE) -> dict[str, list[Series]]:
+    """Every version's series up to `end`; the canaries started `canary_age` seconds before."""
     rng = np.random.default_rng(42)
     requests: list[Series] = []
     latencies: list[Series] = []
-    for version, (errors, slow, age) in VERSIONS.items():
+    for version, (errors, slow) in VERSIONS.items():
         ids = {"job": "shop", "rollouts_pod_template_hash": version}
+        age = HISTORY if version == STABLE else canary_age
         times = list(range(end - age, end + 1, SCRAPE))
         per_scrape = RATE * SCRAPE
 

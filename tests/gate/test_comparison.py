@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from sloguard.gate.comparison import compare
 
@@ -75,3 +76,13 @@ def test_tiny_samples_cannot_reach_the_confidence() -> None:
     result = compare([0.05, 0.06], [0.01, 0.02])
     assert not result.higher
     assert result.low == -np.inf and result.high == np.inf
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_p_value_is_scipys_mann_whitney_u(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    # Rounded, so ties within and across the samples are common, as with error ratios.
+    x = np.round(rng.normal(0.010, 0.004, 15 + seed), 3)
+    y = np.round(rng.normal(0.011, 0.004, 25), 3)
+    expected = stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic").pvalue
+    assert compare(x, y).p_value == pytest.approx(expected, rel=1e-9)

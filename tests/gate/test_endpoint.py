@@ -4,6 +4,7 @@ schema, shared answers for identical requests, and the time budget."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,8 @@ REQUEST = {"service": "shop", "canary": {"rollouts_pod_template_hash": "new"}}
 
 
 class Counting:
-    """A source at the gate's port: steady healthy traffic for every range query, counted;
-    optionally slow."""
+    """A source at the gate's port: steady healthy traffic for every SLO and version a range
+    query asks for, counted; no recorded budgets; optionally slow."""
 
     def __init__(self, delay: float = 0.0) -> None:
         self.range_queries = 0
@@ -41,9 +42,17 @@ class Counting:
         self.range_queries += 1
         await asyncio.sleep(self.delay)
         points = [float(t) for t in range(int(start), int(end) + 1, int(step))]
+        # Each (SLO, version) the query is tagged for: 100 events/s, none bad.
+        slos = re.findall(r'"sloguard_slo", "([^"]+)"', expr)
+        versions = re.findall(r'"sloguard_version", "([^"]+)"', expr)
         return [
-            ({"sloguard_kind": "total"}, [(t, 100.0) for t in points]),
-            ({"sloguard_kind": "errors"}, [(t, 0.0) for t in points]),
+            (
+                {"sloguard_slo": slo, "sloguard_version": version, "sloguard_kind": kind},
+                [(t, value) for t in points],
+            )
+            for slo in set(slos)
+            for version in set(versions)
+            for kind, value in (("total", 100.0), ("errors", 0.0))
         ]
 
 

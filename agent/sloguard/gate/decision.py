@@ -54,7 +54,7 @@ def decide_slo(slo: SLO, seen: Observation) -> SLOVerdict:
         check = Check("data", missing, reason, {"on_missing": slo.gate.on_missing.value})
         return _verdict(slo, [check])
     checks = [
-        _budget_policy(slo, seen.budget_remaining, missing),
+        _budget_policy(slo, seen.budget_remaining, seen.budget_unknown, missing),
         _burn(slo, canary, seen.step_seconds),
         _evidence(slo, canary, seen.step_seconds),
     ]
@@ -80,12 +80,13 @@ def _verdict(slo: SLO, checks: list[Check]) -> SLOVerdict:
     return SLOVerdict(slo.name, verdict, reason, checks)
 
 
-def _budget_policy(slo: SLO, remaining: float | None, missing: Verdict) -> Check:
+def _budget_policy(slo: SLO, remaining: float | None, unknown: str, missing: Verdict) -> Check:
     values: dict[str, float | int | str | None] = {"error_budget_remaining": remaining}
     if not slo.gate.freeze_when_exhausted:
         return Check("budget_policy", Verdict.PASS, "no freeze policy", values)
     if remaining is None:
-        return Check("budget_policy", missing, "the service's error budget is unknown", values)
+        reason = f"the service's error budget is unknown ({unknown or 'no data'})"
+        return Check("budget_policy", missing, reason, values)
     if remaining < 0:
         reason = (
             f"error budget exhausted ({remaining:.1%} left): the error-budget policy freezes "

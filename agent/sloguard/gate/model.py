@@ -47,6 +47,7 @@ class Observation:
     step_seconds: float
     budget_remaining: float | None
     missing: str = ""
+    budget_unknown: str = ""  # why the budget could not be read, when it could not
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""The range queries the gate reads per SLO and version, and their answers as intervals."""
+"""The range query the gate reads for a request, and its answer as intervals per SLO and
+version: one query for every SLO and version sharing a window and step, since each query
+costs the agent more CPU in its HTTP client than Prometheus spends answering it."""
 
 from __future__ import annotations
 
@@ -13,25 +15,41 @@ from sloguard.spec.model import SLI
 Series = tuple[Mapping[str, str], Sequence[tuple[float, float]]]
 
 
-def version_query(sli: SLI, step_seconds: float, chosen: Selector) -> str:
-    """Bad and all events per second of one version over each step, summed over its series
-    (pods, and the labels of a per-label SLO), tagged `errors` and `total`."""
-    errors, total = promql.sli_rates(sli, format_seconds(int(step_seconds)), fill=False)
-    return " or ".join(
-        promql.tagged(f"sum({inject(expr, chosen)})", **{promql.KIND_LABEL: kind})
-        for kind, expr in (("errors", errors), ("total", total))
-    )
+def versions_query(
+    slis: Mapping[str, SLI], step_seconds: float, versions: Mapping[str, Selector]
+) -> str:
+    """Bad and all events per second of each version of each SLO (by name) over each step,
+    summed over the version's series (pods, and the labels of a per-label SLO), tagged with
+    the SLO, the version and `errors` or `total`."""
+    step = format_seconds(int(step_seconds))
+    parts = []
+    for slo, sli in slis.items():
+        errors, total = promql.sli_rates(sli, step, fill=False)
+        for version, chosen in versions.items():
+            for kind, expr in (("errors", errors), ("total", total)):
+                tags = {
+                    promql.SLO_LABEL: slo,
+                    promql.VERSION_LABEL: version,
+                    promql.KIND_LABEL: kind,
+                }
+                parts.append(promql.tagged(f"sum({inject(expr, chosen)})", **tags))
+    return " or ".join(parts)
 
 
-def intervals(series: Iterable[Series]) -> list[Interval]:
-    """Intervals in time order from the answer to `version_query`; bad events default to zero
-    where events were counted (no error series yet), as the recording rules do."""
-    kinds: dict[str, dict[float, float]] = {"errors": {}, "total": {}}
+def intervals(series: Iterable[Series]) -> dict[tuple[str, str], list[Interval]]:
+    """Intervals in time order per (SLO, version) from the answer to `versions_query`; bad
+    events default to zero where events were counted (no error series yet), as the
+    recording rules do. A version without traffic has no entry."""
+    counts: dict[tuple[str, str], dict[str, dict[float, float]]] = {}
     for labels, values in series:
+        key = (labels.get(promql.SLO_LABEL, ""), labels.get(promql.VERSION_LABEL, ""))
         kind = labels.get(promql.KIND_LABEL, "")
-        if kind in kinds:
-            kinds[kind].update(values)
-    errors = kinds["errors"]
-    return [
-        Interval(at, errors.get(at, 0.0), total) for at, total in sorted(kinds["total"].items())
-    ]
+        counts.setdefault(key, {}).setdefault(kind, {}).update(values)
+    read = {}
+    for key, kinds in counts.items():
+        errors = kinds.get("errors", {})
+        read[key] = [
+            Interval(at, errors.get(at, 0.0), total)
+            for at, total in sorted(kinds.get("total", {}).items())
+        ]
+    return read

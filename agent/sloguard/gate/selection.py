@@ -24,6 +24,7 @@ MAX_VALUE_LENGTH = 256
 MAX_SELECTOR_LENGTH = 2048
 _LABEL_NAME = re.compile(LABEL_NAME_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
 # MatchOp values are not hashable: keyed by their text.
 _MATCH_OPS = {"=": pp.MatchOp.Equal, "!=": pp.MatchOp.NotEqual, "=~": pp.MatchOp.Re}
 _MATCH_OPS["!~"] = pp.MatchOp.NotRe
@@ -150,6 +151,8 @@ def _strings(expr: object) -> Iterator[str]:
 
 
 def _escape(value: str) -> str:
+    if not _NEEDS_ESCAPE.search(value):
+        return value
     return json.dumps(value, ensure_ascii=False)[1:-1]
 
 

@@ -91,7 +91,7 @@ def create_app(
     if gatekeeper is None:
         return app
 
-    def authorized(authorization: Annotated[str, Header()] = "") -> None:
+    async def authorized(authorization: Annotated[str, Header()] = "") -> None:
         if token is not None and not token.accepts(bearer(authorization)):
             raise HTTPException(
                 401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
@@ -109,7 +109,7 @@ def create_app(
         a Prometheus error or the time budget running out answer `inconclusive`, never `pass`.
         """
         answer = await gatekeeper.analyse(request)
-        return Response(answer.report.model_dump_json(), media_type="application/json")
+        return Response(answer.body, media_type="application/json")
 
     async def flagger(hook: Hook, payload: FlaggerPayload) -> JSONResponse:
         if token is not None and not token.accepts(payload.metadata.get("token", "")):

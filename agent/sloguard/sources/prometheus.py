@@ -96,6 +96,8 @@ def client(settings: PrometheusSettings) -> httpx.AsyncClient:
         headers=headers,
         verify=verify,
         timeout=settings.timeout_seconds,
+        # The gate's concurrent decisions run a few queries each: keep their connections.
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
     )
 
 

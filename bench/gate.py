@@ -1,0 +1,249 @@
+"""The promotion gate under load: 50 concurrent callers against `sloguard run` and a real
+Prometheus, and a soak at 20 requests/s watching errors and memory.
+
+Run: .venv/bin/python bench/gate.py [--callers 50] [--seconds 20] [--soak 600]
+
+Prometheus (Debian's) holds two hours of `shop` traffic, stable and canaries for the last hour
+(backfilled, tests/gate/canaries.py), and evaluates the generated rules, so the error-budget
+policy reads recorded series (the rules path). `sloguard run` serves the gate; the callers
+POST /v1/analysis over real HTTP with a 1h analysis window:
+- shared: every caller polls the same rollout, as Argo's analysis runs do; concurrent
+  identical requests share one reading and repeats within 5s get the cached decision;
+- distinct: every caller asks about its own rollout (a matcher no series carries makes each
+  request, and its queries, unique), so each decision reads Prometheus: the SLI's raw range
+  queries over the hour for canary and baseline, plus the budget from the recorded series;
+- soak: 20 requests/s for --soak seconds (half shared, half distinct), counting non-200
+  answers and sampling the agent's RSS.
+Figures: latency percentiles per scenario, errors, RSS over the soak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the Prometheus launcher and traffic live with the tests
+
+from tests.gate.canaries import DEFINITION, STABLE, history  # noqa: E402
+from tests.realprom import backfill, free_port, running_prometheus  # noqa: E402
+
+from bench.evaluation import rss_mb  # noqa: E402
+from sloguard.demo.prometheus import write_rules  # noqa: E402
+from sloguard.loading import load  # noqa: E402
+
+CANARY_AGE = 3600
+TOKEN = "bench-token"
+
+
+def body(caller: int | None) -> dict[str, object]:
+    canary: dict[str, str] | str = {"rollouts_pod_template_hash": "healthy"}
+    if caller is not None:
+        canary = f'{{rollouts_pod_template_hash="healthy",bench_caller!="{caller}"}}'
+    return {
+        "service": "shop",
+        "canary": canary,
+        "baseline": {"rollouts_pod_template_hash": STABLE},
+        "window": "1h",
+    }
+
+
+class Connection:
+    """A keep-alive HTTP/1.1 connection with pre-encoded requests: httpx spends ~8 ms of CPU
+    per request, which on two cores would measure the load generator, not the gate."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def post(self, payload: bytes) -> tuple[int, bytes]:
+        self.writer.write(
+            b"POST /v1/analysis HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+            b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])  # type: ignore[index]
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def encoded(caller: int | None) -> bytes:
+    return json.dumps(body(caller)).encode()
+
+
+async def callers(
+    port: int, count: int, seconds: float, distinct: bool
+) -> tuple[list[float], int, Counter[str]]:
+    """`count` callers asking back to back for `seconds`; latencies (s), answers other than
+    pass, and why."""
+    reasons: Counter[str] = Counter()
+    latencies: list[float] = []
+    failed = 0
+    deadline = time.monotonic() + seconds
+    sequence = itertools.count()
+
+    async def caller() -> None:
+        nonlocal failed
+        connection = await Connection.open(port)
+        try:
+            while time.monotonic() < deadline:
+                payload = encoded(next(sequence) if distinct else None)
+                started = time.perf_counter()
+                status, answer = await connection.post(payload)
+                latencies.append(time.perf_counter() - started)
+                decision = json.loads(answer)
+                if status != 200 or decision.get("verdict") != "pass":
+                    failed += 1
+                    reasons[f"{status} {decision.get('verdict')}: {decision.get('reason')}"] += 1
+        finally:
+            connection.close()
+
+    await asyncio.gather(*(caller() for _ in range(count)))
+    return latencies, failed, reasons
+
+
+async def soak(port: int, pid: int, seconds: float, rate: float) -> None:
+    """`rate` requests/s for `seconds` (odd ones distinct), memory sampled every 30 s."""
+    latencies: list[float] = []
+    failed = 0
+    memory: list[float] = []
+    pool = [await Connection.open(port) for _ in range(20)]
+    idle = asyncio.Queue[Connection]()
+    for connection in pool:
+        idle.put_nowait(connection)
+
+    async def one(index: int) -> None:
+        nonlocal failed
+        connection = await idle.get()
+        begun = time.perf_counter()
+        status, _ = await connection.post(encoded(index if index % 2 else None))
+        latencies.append(time.perf_counter() - begun)
+        idle.put_nowait(connection)
+        failed += status != 200
+
+    started = time.monotonic()
+    tasks = []
+    for index in itertools.count():
+        due = started + index / rate
+        if due - started >= seconds:
+            break
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        tasks.append(asyncio.create_task(one(index)))
+        if index % int(rate * 30) == 0:
+            memory.append(rss_mb(pid))
+    await asyncio.gather(*tasks)
+    memory.append(rss_mb(pid))
+    for connection in pool:
+        connection.close()
+    report(f"soak {seconds:.0f}s at {rate:g}/s", latencies, failed)
+    print(
+        "  agent RSS (MB) every 30s: "
+        + " ".join(f"{mb:.0f}" for mb in memory)
+        + f"  (first {memory[0]:.0f}, last {memory[-1]:.0f}, max {max(memory):.0f})"
+    )
+
+
+def report(name: str, latencies: list[float], failed: int) -> None:
+    ordered = sorted(latencies)
+
+    def at(share: float) -> float:
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+    print(
+        f"{name}: {len(ordered)} requests, {failed} failed; latency ms "
+        f"p50 {at(0.5):.1f}  p90 {at(0.9):.1f}  p99 {at(0.99):.1f}  max {ordered[-1] * 1000:.1f}"
+        f"  (mean {statistics.fmean(ordered) * 1000:.1f})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--callers", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--soak", type=float, default=0, help="soak seconds (0: no soak)")
+    parser.add_argument("--rate", type=float, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sloguard-bench-") as temp:
+        directory = Path(temp)
+        definitions = directory / "defs"
+        definitions.mkdir()
+        (definitions / "shop.yaml").write_text(DEFINITION.replace("30m", "1h"))
+        end = int(time.time()) // 60 * 60 - 60
+        samples = backfill(directory, history(end, CANARY_AGE))
+        rules = write_rules(directory, load([definitions]), "5s")
+        retention = ("--storage.tsdb.retention.time=400d",)
+        with running_prometheus(directory, {}, rules, retention) as prometheus:
+            port = free_port()
+            agent = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("sloguard")),
+                    "run",
+                    str(definitions),
+                    f"--prometheus={prometheus.url}",
+                    f"--listen=127.0.0.1:{port}",
+                    "--log-level=warning",
+                ],
+                env={**os.environ, "SLOGUARD_GATE_TOKEN": TOKEN},
+                stderr=subprocess.DEVNULL,
+            )
+            url = f"http://127.0.0.1:{port}"
+            try:
+                ready(url)
+                print(
+                    f"Prometheus with {samples} backfilled samples and the rules; "
+                    f"{args.callers} callers for {args.seconds:g}s each, 1h window"
+                )
+                for name, distinct in (("shared", False), ("distinct", True)):
+                    latencies, failed, reasons = asyncio.run(
+                        callers(port, args.callers, args.seconds, distinct)
+                    )
+                    report(f"{name} ({args.callers} callers)", latencies, failed)
+                    for reason, times in reasons.most_common(3):
+                        print(f"  {times} x {reason[:160]}")
+                if args.soak:
+                    asyncio.run(soak(port, agent.pid, args.soak, args.rate))
+            finally:
+                agent.terminate()
+                agent.wait(timeout=10)
+
+
+def ready(url: str) -> None:
+    """Until the agent answers and its budgets are recorded (the first rules evaluations)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            answer = httpx.post(
+                f"{url}/v1/analysis",
+                json=body(None),
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            )
+            if answer.status_code == 200 and answer.json()["verdict"] == "pass":
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    raise SystemExit("the gate never answered pass for the healthy canary")
+
+
+if __name__ == "__main__":
+    main()
