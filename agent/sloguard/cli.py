@@ -426,6 +426,26 @@ def _gate_options(command: F) -> F:
             help="File holding the gate's bearer token (a mounted Secret; re-read on change).",
         ),
         click.option(
+            "--gate-allow",
+            multiple=True,
+            metavar="USER_OR_GROUP",
+            help="Also accept Kubernetes tokens (checked with TokenReview) of this user or "
+            "group, e.g. system:serviceaccount:argo-rollouts:argo-rollouts (repeatable).",
+        ),
+        click.option(
+            "--gate-audience",
+            multiple=True,
+            metavar="AUDIENCE",
+            help="Audience the reviewed tokens must carry (repeatable; default: the API's).",
+        ),
+        click.option(
+            "--kubeconfig",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="Kubeconfig for the API (default: the in-cluster service account, else "
+            "~/.kube/config).",
+        ),
+        click.option(
             "--gate-time-budget",
             type=click.FloatRange(min=0.1),
             default=5.0,
@@ -751,6 +771,9 @@ def run_agent(
     gate_token_file: Path | None,
     gate_time_budget: float,
     gate_cache: float,
+    gate_allow: tuple[str, ...],
+    gate_audience: tuple[str, ...],
+    kubeconfig: Path | None,
     **options: Any,
 ) -> None:
     """Run the agent: evaluate every SLO each interval and serve what it sees.
@@ -770,8 +793,9 @@ def run_agent(
 
     from sloguard.agent import Agent
     from sloguard.gating import Gatekeeper, GateSettings
+    from sloguard.kube import TokenReviewer, api_client
     from sloguard.server.app import create_app
-    from sloguard.server.security import BearerToken
+    from sloguard.server.security import BearerToken, GateAuth
     from sloguard.sources.prometheus import Prometheus, client
     from sloguard.telemetry import logs, tracing
     from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
@@ -813,15 +837,16 @@ def run_agent(
         GateSettings(gate_time_budget, gate_cache),
         tracer=traces.tracer,
     )
-    token = (
-        BearerToken(gate_token or "", gate_token_file) if gate_token or gate_token_file else None
+    auth = GateAuth(
+        BearerToken(gate_token or "", gate_token_file) if gate_token or gate_token_file else None,
+        TokenReviewer(api_client(kubeconfig), gate_allow, gate_audience) if gate_allow else None,
     )
-    if token is None:
+    if auth.token is None and auth.reviewer is None:
         logging.getLogger("sloguard.gate").warning(
-            "the gate accepts requests without a token: set SLOGUARD_GATE_TOKEN or "
-            "--gate-token-file, or restrict who can reach it (NetworkPolicy)"
+            "the gate accepts requests without a token: set SLOGUARD_GATE_TOKEN, "
+            "--gate-token-file or --gate-allow, or restrict who can reach it (NetworkPolicy)"
         )
-    app = create_app(agent, registry, lifespan, gatekeeper, token)
+    app = create_app(agent, registry, lifespan, gatekeeper, auth)
     uvicorn.run(app, host=host or "0.0.0.0", port=int(port), log_config=None, access_log=False)
 
 

@@ -18,7 +18,7 @@ from sloguard.evaluation.readings import Sample
 from sloguard.gating import Gatekeeper, GateSettings
 from sloguard.loading import Loaded
 from sloguard.server.app import create_app
-from sloguard.server.security import BearerToken
+from sloguard.server.security import BearerToken, GateAuth
 from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
 from tests.conftest import FIXTURES, load_text
 
@@ -72,7 +72,7 @@ class Clock:
 def app_for(
     shop: Loaded,
     source: Counting,
-    token: BearerToken | None = None,
+    auth: GateAuth | None = None,
     settings: GateSettings | None = None,
     clock: Clock | None = None,
 ) -> tuple[httpx.AsyncClient, CollectorRegistry]:
@@ -85,7 +85,7 @@ def app_for(
         settings or GateSettings(),
         clock=clock or Clock(),
     )
-    app = create_app(agent, registry, gatekeeper=gate, token=token)
+    app = create_app(agent, registry, gatekeeper=gate, auth=auth)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://agent"), registry
 
@@ -97,7 +97,7 @@ def post(http: httpx.AsyncClient, **kwargs: Any) -> httpx.Response:
 def test_the_token_is_required_when_configured(shop: Loaded, tmp_path: Path) -> None:
     secret = tmp_path / "token"
     secret.write_text("s3cret\n")
-    http, _ = app_for(shop, Counting(), BearerToken(path=secret))
+    http, _ = app_for(shop, Counting(), GateAuth(BearerToken(path=secret)))
     assert post(http, json=REQUEST).status_code == 401
     wrong = post(http, json=REQUEST, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401 and wrong.json()["detail"] == "a valid bearer token is required"

@@ -21,7 +21,7 @@ from sloguard.gate.flagger import FlaggerPayload, Hook, analysis_request, status
 from sloguard.gate.report import DecisionReport
 from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import Gatekeeper
-from sloguard.server.security import BearerToken, BodyLimit, bearer
+from sloguard.server.security import BodyLimit, GateAuth, bearer
 
 log = logging.getLogger("sloguard.server")
 
@@ -38,10 +38,10 @@ def create_app(
     registry: CollectorRegistry,
     lifespan: Any = None,
     gatekeeper: Gatekeeper | None = None,
-    token: BearerToken | None = None,
+    auth: GateAuth | None = None,
 ) -> FastAPI:
-    """The app; the gate's routes exist when a `gatekeeper` is given, guarded by `token` when
-    one is configured."""
+    """The app; the gate's routes exist when a `gatekeeper` is given, guarded by `auth` when
+    it is configured."""
     app = FastAPI(
         title="sloguard",
         version=__version__,
@@ -92,7 +92,7 @@ def create_app(
         return app
 
     async def authorized(authorization: Annotated[str, Header()] = "") -> None:
-        if token is not None and not token.accepts(bearer(authorization)):
+        if auth is not None and not await auth.accepts(bearer(authorization)):
             raise HTTPException(
                 401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
             )
@@ -112,7 +112,7 @@ def create_app(
         return Response(answer.body, media_type="application/json")
 
     async def flagger(hook: Hook, payload: FlaggerPayload) -> JSONResponse:
-        if token is not None and not token.accepts(payload.metadata.get("token", "")):
+        if auth is not None and not await auth.accepts(payload.metadata.get("token", "")):
             raise HTTPException(401, "a valid token is required in the webhook's metadata.token")
         answer = await gatekeeper.analyse(analysis_request(payload))
         verdict = answer.decision.verdict

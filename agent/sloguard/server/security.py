@@ -1,4 +1,5 @@
-"""What guards the gate's endpoints: a bearer token, and a cap on request bodies."""
+"""What guards the gate's endpoints: who may call (a shared bearer token, Kubernetes identities
+through TokenReview, or both), and a cap on request bodies."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hmac
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,6 +34,26 @@ class BearerToken:
             if stamp != self._stamp:
                 self.value, self._stamp = self.path.read_text().strip(), stamp
         return self.value
+
+
+class Reviewer(Protocol):
+    """Tells whether a token belongs to someone allowed (`kube.TokenReviewer`)."""
+
+    async def accepts(self, token: str) -> bool: ...
+
+
+@dataclass
+class GateAuth:
+    """Who may call the gate: the holder of the shared token, or a Kubernetes identity the
+    reviewer accepts (e.g. Argo Rollouts' service account, its projected token)."""
+
+    token: BearerToken | None = None
+    reviewer: Reviewer | None = None
+
+    async def accepts(self, presented: str) -> bool:
+        if self.token is not None and self.token.accepts(presented):
+            return True
+        return self.reviewer is not None and await self.reviewer.accepts(presented)
 
 
 def bearer(header: str) -> str:
