@@ -87,3 +87,6 @@ def test_rules_answers_become_readings_and_unloaded_rules_are_none(tmp_path: Pat
     }
     other = {**ids, "slo": "latency"}
     assert rules_readings(spec, slo, RulesAnswers.index([], [(other, 0.5)], [], []), AT) is None
+    # Rules just loaded: the budget is recorded, the coarse group has not run yet.
+    young = RulesAnswers.index([], [({**ids, "__name__": "x"}, 0.25)], [], [])
+    assert rules_readings(spec, slo, young, AT) is None

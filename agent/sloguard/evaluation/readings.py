@@ -136,8 +136,12 @@ def rules_readings(
     spec: ServiceSLOs, slo: SLO, answers: RulesAnswers, at: float
 ) -> Readings | None:
     """Readings per group from the rules path's answers; None when the rules of this SLO are
-    not loaded (no budget recorded for it), so the raw path must answer instead."""
+    not loaded (no budget recorded for it), or were loaded so recently that the events over
+    the SLO window are not recorded yet (they read the coarse group, first evaluated up to
+    10 minutes after the others), so the raw path must answer instead."""
     key = (spec.service, slo.name)
+    if key not in answers.window_events:
+        return None
     excluded = _excluded(spec, slo)
     budget = float(slo.error_budget)
     readings: Readings = {}

@@ -97,7 +97,7 @@ def client(settings: PrometheusSettings) -> httpx.AsyncClient:
         verify=verify,
         timeout=settings.timeout_seconds,
         # The gate's concurrent decisions run a few queries each: keep their connections.
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
     )
 
 
