@@ -23,10 +23,8 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,8 +36,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the Prometheus launcher and traffic live with the tests
 
-from tests.gate.canaries import DEFINITION, STABLE, history  # noqa: E402
-from tests.realprom import backfill, free_port, running_prometheus  # noqa: E402
+from tests.gate.canaries import DEFINITION, STABLE, canary_prometheus, running_agent  # noqa: E402
 
 from bench.evaluation import rss_mb  # noqa: E402
 from sloguard.demo.prometheus import write_rules  # noqa: E402
@@ -189,42 +186,29 @@ def main() -> None:
         definitions.mkdir()
         (definitions / "shop.yaml").write_text(DEFINITION.replace("30m", "1h"))
         end = int(time.time()) // 60 * 60 - 60
-        samples = backfill(directory, history(end, CANARY_AGE))
         rules = write_rules(directory, load([definitions]), "5s")
-        retention = ("--storage.tsdb.retention.time=400d",)
-        with running_prometheus(directory, {}, rules, retention) as prometheus:
-            port = free_port()
-            agent = subprocess.Popen(
-                [
-                    str(Path(sys.executable).with_name("sloguard")),
-                    "run",
-                    str(definitions),
-                    f"--prometheus={prometheus.url}",
-                    f"--listen=127.0.0.1:{port}",
-                    "--log-level=warning",
-                ],
-                env={**os.environ, "SLOGUARD_GATE_TOKEN": TOKEN},
-                stderr=subprocess.DEVNULL,
+        with (
+            canary_prometheus(directory, end, CANARY_AGE, rules) as prometheus,
+            running_agent(definitions, prometheus.url, TOKEN, "--log-level=warning") as (
+                url,
+                agent,
+            ),
+        ):
+            port = int(url.rsplit(":", 1)[1])
+            ready(url)
+            print(
+                "Prometheus with two hours of backfilled traffic and the rules; "
+                f"{args.callers} callers for {args.seconds:g}s each, 1h window"
             )
-            url = f"http://127.0.0.1:{port}"
-            try:
-                ready(url)
-                print(
-                    f"Prometheus with {samples} backfilled samples and the rules; "
-                    f"{args.callers} callers for {args.seconds:g}s each, 1h window"
+            for name, distinct in (("shared", False), ("distinct", True)):
+                latencies, failed, reasons = asyncio.run(
+                    callers(port, args.callers, args.seconds, distinct)
                 )
-                for name, distinct in (("shared", False), ("distinct", True)):
-                    latencies, failed, reasons = asyncio.run(
-                        callers(port, args.callers, args.seconds, distinct)
-                    )
-                    report(f"{name} ({args.callers} callers)", latencies, failed)
-                    for reason, times in reasons.most_common(3):
-                        print(f"  {times} x {reason[:160]}")
-                if args.soak:
-                    asyncio.run(soak(port, agent.pid, args.soak, args.rate))
-            finally:
-                agent.terminate()
-                agent.wait(timeout=10)
+                report(f"{name} ({args.callers} callers)", latencies, failed)
+                for reason, times in reasons.most_common(3):
+                    print(f"  {times} x {reason[:160]}")
+            if args.soak:
+                asyncio.run(soak(port, agent.pid, args.soak, args.rate))
 
 
 def ready(url: str) -> None:

@@ -72,6 +72,11 @@ def selector(labels: Mapping[str, str], *extra: str) -> str:
     return _selector(tuple(sorted(labels.items())), extra)
 
 
+def regex_matcher(label: str, pattern: str) -> str:
+    """`label=~"pattern"`, quoted as `selector` quotes values."""
+    return f"{label}=~{json.dumps(pattern)}"
+
+
 @functools.lru_cache(maxsize=4096)
 def _selector(labels: tuple[tuple[str, str], ...], extra: tuple[str, ...]) -> str:
     matchers = [f"{k}={json.dumps(v)}" for k, v in labels]
@@ -354,7 +359,7 @@ def budget_overview(services: Sequence[str], *matchers: str) -> str:
 def _services(services: Sequence[str], *matchers: str) -> str:
     # Go's RE2 and Python agree on escaping the characters service names may hold (`.`).
     pattern = "|".join(re.escape(s) for s in services)
-    return selector({}, f"service=~{json.dumps(pattern)}", *matchers)
+    return selector({}, regex_matcher("service", pattern), *matchers)
 
 
 def label_values(series: str, label: str) -> str:

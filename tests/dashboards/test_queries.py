@@ -144,6 +144,10 @@ def test_the_overview_shows_only_the_selected_team(prometheus: Prometheus, loade
     while set(prometheus.label_values(match[2], as_all(match[1]))) != set(teams.values()):
         assert time.monotonic() < deadline, "the team variable never offered every team"
         time.sleep(2)
+    # Budgets are recorded after the info series: wait for every team's rows first.
+    while {r["metric"]["service"] for r in prometheus.query(as_all(table))} != set(teams):
+        assert time.monotonic() < deadline, "the overview never listed every service"
+        time.sleep(2)
     rows = prometheus.query(as_all(table.replace("$team", "payments")))
     shown = {r["metric"]["service"] for r in rows}
     assert shown == {service for service, name in teams.items() if name == "payments"}

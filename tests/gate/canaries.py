@@ -8,9 +8,18 @@ slow requests; a version not listed has no traffic.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
 import numpy as np
 
-from tests.realprom import Series
+from tests.realprom import Prometheus, Series, backfill, free_port, running_prometheus
 
 DEFINITION = """\
 service: shop
@@ -68,3 +77,49 @@ def history(end: int, canary_age: int = CANARY_AGE) -> dict[str, list[Series]]:
             ("http_request_duration_seconds_count", ids, points(total)),
         ]
     return {"http_requests_total": requests, "http_request_duration_seconds": latencies}
+
+
+@contextlib.contextmanager
+def canary_prometheus(
+    directory: Path, end: int, canary_age: int = CANARY_AGE, rules: Sequence[Path] = ()
+) -> Iterator[Prometheus]:
+    """A real Prometheus holding `history(end, canary_age)` (and evaluating `rules`)."""
+    backfill(directory, history(end, canary_age))
+    retention = ("--storage.tsdb.retention.time=400d",)
+    with running_prometheus(directory, {}, list(rules), retention) as prometheus:
+        yield prometheus
+
+
+@contextlib.contextmanager
+def running_agent(
+    definitions: Path, prometheus_url: str, token: str, *flags: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`sloguard run` as a process on a free port with the gate's `token`: its URL (once
+    /healthz answers) and the process; stopped on the way out."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("sloguard")),
+            "run",
+            str(definitions),
+            f"--prometheus={prometheus_url}",
+            f"--listen=127.0.0.1:{port}",
+            *flags,
+        ],
+        env={**os.environ, "SLOGUARD_GATE_TOKEN": token},
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sloguard run did not start (exit {process.poll()})")
+            time.sleep(0.2)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from prometheus_client import CollectorRegistry
 
 from sloguard.agent import Agent
@@ -27,8 +27,8 @@ from sloguard.sources.prometheus import Prometheus as Source
 from sloguard.sources.prometheus import PrometheusSettings, client
 from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
 from tests.conftest import load_text
-from tests.gate.canaries import CANARY_AGE, DEFINITION, RATE, STABLE, history
-from tests.realprom import Prometheus, backfill, free_port, running_prometheus
+from tests.gate.canaries import CANARY_AGE, DEFINITION, RATE, STABLE, canary_prometheus
+from tests.realprom import Prometheus, free_port
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +45,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory, end: int) -> Iterator[Prometheus]:
-    directory = tmp_path_factory.mktemp("gate")
-    backfill(directory, history(end))
-    with running_prometheus(directory, {}, [], ("--storage.tsdb.retention.time=400d",)) as prom:
+    with canary_prometheus(tmp_path_factory.mktemp("gate"), end) as prom:
         yield prom
 
 
@@ -176,6 +174,14 @@ def test_the_request_model_is_what_the_schema_says() -> None:
         AnalysisRequest.model_validate({**canary("x"), "window": "soon"})
 
 
+def gate_command(tmp_path: Path, prometheus_url: str, *flags: str) -> Result:
+    """`sloguard gate` on the `shop` definitions, in-process."""
+    definitions = tmp_path / "shop.yaml"
+    definitions.write_text(DEFINITION)
+    args = ["gate", str(definitions), f"--prometheus={prometheus_url}", "--service=shop"]
+    return CliRunner().invoke(main, [*args, *flags])
+
+
 @pytest.mark.parametrize(
     ("version", "code", "verdict"),
     [("healthy", 0, "pass"), ("broken", 1, "fail"), ("not-deployed", 3, "inconclusive")],
@@ -183,41 +189,21 @@ def test_the_request_model_is_what_the_schema_says() -> None:
 def test_the_gate_command_exits_with_the_verdict(
     prometheus: Prometheus, tmp_path: Path, version: str, code: int, verdict: str
 ) -> None:
-    definitions = tmp_path / "shop.yaml"
-    definitions.write_text(DEFINITION)
-    result = CliRunner().invoke(
-        main,
-        [
-            "gate",
-            str(definitions),
-            f"--prometheus={prometheus.url}",
-            "--service=shop",
-            f'--canary={{rollouts_pod_template_hash="{version}"}}',
-            f'--baseline={{rollouts_pod_template_hash="{STABLE}"}}',
-            "--output=json",
-        ],
+    result = gate_command(
+        tmp_path,
+        prometheus.url,
+        f'--canary={{rollouts_pod_template_hash="{version}"}}',
+        f'--baseline={{rollouts_pod_template_hash="{STABLE}"}}',
+        "--output=json",
     )
     assert result.exit_code == code, result.output
     assert json.loads(result.stdout)["verdict"] == verdict
 
 
-def test_the_gate_command_waits_while_inconclusive_then_says_so(
-    tmp_path: Path,
-) -> None:
-    definitions = tmp_path / "shop.yaml"
-    definitions.write_text(DEFINITION)
-    result = CliRunner().invoke(
-        main,
-        [
-            "gate",
-            str(definitions),
-            f"--prometheus=http://127.0.0.1:{free_port()}",
-            "--retries=0",
-            "--service=shop",
-            '--canary={pod="x"}',
-            "--wait=2",
-            "--poll=1",
-        ],
+def test_the_gate_command_waits_while_inconclusive_then_says_so(tmp_path: Path) -> None:
+    stopped = f"http://127.0.0.1:{free_port()}"
+    result = gate_command(
+        tmp_path, stopped, "--retries=0", '--canary={pod="x"}', "--wait=2", "--poll=1"
     )
     assert result.exit_code == 3
     assert result.stdout.startswith("INCONCLUSIVE: shop: availability: Prometheus: cannot reach")
@@ -225,13 +211,10 @@ def test_the_gate_command_waits_while_inconclusive_then_says_so(
 
 
 def test_the_gate_command_refuses_a_bad_selector(tmp_path: Path) -> None:
-    definitions = tmp_path / "shop.yaml"
-    definitions.write_text(DEFINITION)
-    args = ["gate", str(definitions), "--prometheus=http://127.0.0.1:1", "--service=shop"]
-    result = CliRunner().invoke(main, [*args, "--canary=up or vector(1)"])
+    result = gate_command(tmp_path, "http://127.0.0.1:1", "--canary=up or vector(1)")
     assert result.exit_code == 2
     assert "canary: expected label matchers only" in result.stderr
-    result = CliRunner().invoke(main, [*args, '--canary={a="b"}', "--window=soon"])
+    result = gate_command(tmp_path, "http://127.0.0.1:1", '--canary={a="b"}', "--window=soon")
     assert result.exit_code == 2 and "window" in result.stderr
 
 

@@ -12,13 +12,9 @@ else Inconclusive.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,8 +22,8 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.gate.canaries import DEFINITION, STABLE, history
-from tests.realprom import backfill, free_port, running_prometheus
+from tests.gate.canaries import DEFINITION, STABLE, canary_prometheus, running_agent
+from tests.realprom import free_port
 
 TEMPLATES = REPO / "deploy" / "argo-rollouts" / "analysis-templates.yaml"
 IN_CLUSTER = "http://sloguard.sloguard.svc:8080"
@@ -40,35 +36,6 @@ def templates() -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in documents if d and d["kind"] == "AnalysisTemplate"}
 
 
-def start_agent(definitions: Path, prometheus_url: str) -> tuple[subprocess.Popen[str], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("sloguard")),
-            "run",
-            str(definitions),
-            f"--prometheus={prometheus_url}",
-            f"--listen=127.0.0.1:{port}",
-            "--retries=0",
-            "--query-timeout=2",
-        ],
-        env={**os.environ, "SLOGUARD_GATE_TOKEN": TOKEN},
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, "sloguard run exited"
-        assert time.monotonic() < deadline, "sloguard run did not start"
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`live` reads the backfilled Prometheus, `stopped` a port nothing listens on."""
@@ -77,17 +44,16 @@ def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     definitions.mkdir()
     (definitions / "shop.yaml").write_text(DEFINITION)
     end = int(time.time()) // 60 * 60 - 60
-    backfill(directory, history(end))
-    retention = ("--storage.tsdb.retention.time=400d",)
-    with running_prometheus(directory, {}, [], retention) as prometheus:
-        live, live_url = start_agent(definitions, prometheus.url)
-        stopped, stopped_url = start_agent(definitions, f"http://127.0.0.1:{free_port()}")
-        try:
-            yield {"live": live_url, "stopped": stopped_url}
-        finally:
-            for process in (live, stopped):
-                process.terminate()
-                process.wait(timeout=10)
+    flags = ("--retries=0", "--query-timeout=2")
+    with (
+        canary_prometheus(directory, end) as prometheus,
+        running_agent(definitions, prometheus.url, TOKEN, *flags) as (live, _),
+        running_agent(definitions, f"http://127.0.0.1:{free_port()}", TOKEN, *flags) as (
+            stopped,
+            _,
+        ),
+    ):
+        yield {"live": live, "stopped": stopped}
 
 
 def measure(template: dict[str, Any], args: dict[str, str], server: str) -> str:

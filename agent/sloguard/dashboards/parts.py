@@ -12,6 +12,8 @@ from typing import Any
 
 from grafanalib.core import Annotations, Dashboard, Templating, Time
 
+from sloguard import promql
+
 # What Grafana 13 writes; older versions load it as is, newer ones migrate it on read.
 SCHEMA_VERSION = 42
 DATASOURCE_VARIABLE = "datasource"
@@ -78,7 +80,7 @@ def label_variable(name: str, query: str) -> Json:
 
 def regex_matcher(variable: str) -> str:
     """Matcher narrowing a query to a variable's selection, e.g. `slo=~"$slo"`."""
-    return f'{variable}=~"${variable}"'
+    return promql.regex_matcher(variable, f"${variable}")
 
 
 def steps(base: str, *levels: tuple[float, str]) -> list[Json]:

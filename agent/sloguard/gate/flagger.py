@@ -8,11 +8,11 @@ headers, so the token, if the gate has one, travels in `metadata.token`.
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sloguard import promql
 from sloguard.errors import RequestError
 from sloguard.gate.model import Verdict
 from sloguard.gate.request import AnalysisRequest, problems
@@ -79,5 +79,5 @@ def status(hook: Hook, verdict: Verdict) -> int:
 
 
 def _pods(namespace: str, pattern: str) -> str:
-    """Matchers as PromQL text, values quoted as Go's %q would (they are parsed, not pasted)."""
-    return f"{{namespace={json.dumps(namespace)},pod=~{json.dumps(pattern)}}}"
+    """Matchers as PromQL text (parsed again by `selection`, never pasted into a query)."""
+    return promql.selector({"namespace": namespace}, promql.regex_matcher("pod", pattern))
