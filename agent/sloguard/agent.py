@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from opentelemetry.trace import NoOpTracer, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import NoOpTracer, Tracer
 
 from sloguard.errors import SloguardError, SourceError
 from sloguard.evaluating import Source, evaluate
@@ -24,6 +24,7 @@ from sloguard.evaluation.readings import Sample
 from sloguard.loading import Loaded, definition_files, load
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import AgentMetrics
+from sloguard.telemetry.tracing import query_span
 
 log = logging.getLogger("sloguard.agent")
 
@@ -38,18 +39,13 @@ class InstrumentedSource:
         self.failures: list[SourceError] = []
 
     async def query(self, expr: str, at: float) -> Sequence[Sample]:
-        with self._tracer.start_as_current_span(
-            "prometheus query", kind=SpanKind.CLIENT, record_exception=False
-        ) as span:
-            span.set_attributes({"db.system": "prometheus", "db.statement": expr})
+        with query_span(self._tracer, "prometheus query", expr) as span:
             started = time.perf_counter()
             try:
                 samples = await self._source.query(expr, at)
             except SourceError as exc:
                 self._metrics.query_errors.labels(exc.kind).inc()
                 self.failures.append(exc)
-                span.set_attributes({"error.type": exc.kind, "sloguard.error": exc.reason})
-                span.set_status(Status(StatusCode.ERROR, exc.reason))
                 raise
             finally:
                 span.set_attribute("sloguard.duration_seconds", time.perf_counter() - started)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import orjson
-from opentelemetry.trace import NoOpTracer, Span, SpanKind, StatusCode, Tracer
+from opentelemetry.trace import NoOpTracer, Span, Tracer
 
 from sloguard.errors import QueryRejected, SourceError
 from sloguard.evaluating import evaluate
@@ -31,6 +31,7 @@ from sloguard.gate.request import Analysis, AnalysisRequest, Target, resolve
 from sloguard.gate.selection import Selector
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import GateMetrics
+from sloguard.telemetry.tracing import query_span
 
 log = logging.getLogger("sloguard.gate")
 CANARY, BASELINE = "canary", "baseline"
@@ -209,16 +210,8 @@ class Gatekeeper:
             return {}, f"Prometheus: {exc.reason}"
 
     async def _range(self, expr: str, start: float, end: float, step: float) -> Sequence[Series]:
-        with self._tracer.start_as_current_span(
-            "prometheus query_range", kind=SpanKind.CLIENT, record_exception=False
-        ) as span:
-            span.set_attributes({"db.system": "prometheus", "db.statement": expr})
-            try:
-                series = await self._source.query_range(expr, start, end, step)
-            except SourceError as exc:
-                span.set_attributes({"error.type": exc.kind})
-                span.set_status(StatusCode.ERROR, exc.reason)
-                raise
+        with query_span(self._tracer, "prometheus query_range", expr) as span:
+            series = await self._source.query_range(expr, start, end, step)
             span.set_attribute("sloguard.result_size", len(series))
             return series
 

@@ -9,16 +9,18 @@ process, and the exporter reads OTEL_EXPORTER_OTLP_HEADERS, _COMPRESSION, _TIMEO
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import NoOpTracer, Tracer
+from opentelemetry.trace import NoOpTracer, Span, SpanKind, Status, StatusCode, Tracer
 
 from sloguard import __version__
+from sloguard.errors import SourceError
 
 
 @dataclass(frozen=True)
@@ -47,3 +49,17 @@ def from_environment(env: Mapping[str, str]) -> Tracing:
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     return Tracing(provider.get_tracer("sloguard", __version__), provider)
+
+
+@contextlib.contextmanager
+def query_span(tracer: Tracer, name: str, expr: str) -> Iterator[Span]:
+    """A client span around one Prometheus query; a SourceError marks it failed (kind and
+    reason) and goes on."""
+    with tracer.start_as_current_span(name, kind=SpanKind.CLIENT, record_exception=False) as span:
+        span.set_attributes({"db.system": "prometheus", "db.statement": expr})
+        try:
+            yield span
+        except SourceError as exc:
+            span.set_attributes({"error.type": exc.kind, "sloguard.error": exc.reason})
+            span.set_status(Status(StatusCode.ERROR, exc.reason))
+            raise
