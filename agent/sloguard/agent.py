@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,9 @@ from sloguard.telemetry.metrics import AgentMetrics
 from sloguard.telemetry.tracing import query_span
 
 log = logging.getLogger("sloguard.agent")
+
+# What runs after each evaluation (the actions): the definitions in use and what was seen.
+AfterCycle = Callable[[Sequence[ServiceSLOs], Sequence[Evaluation]], Awaitable[object]]
 
 
 class InstrumentedSource:
@@ -70,8 +73,10 @@ class Agent:
         interval_seconds: float = 30.0,
         clock: Callable[[], float] = time.time,
         tracer: Tracer | None = None,
+        after_cycle: AfterCycle | None = None,
     ) -> None:
         self._paths = list(paths)
+        self._after_cycle = after_cycle
         self._metrics = metrics
         self._tracer = tracer or NoOpTracer()
         self._source = InstrumentedSource(source, metrics, self._tracer)
@@ -175,9 +180,15 @@ class Agent:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                await self.cycle()
+                evaluations = await self.cycle()
             except Exception:
                 log.exception("evaluation cycle failed")
+            else:
+                if self._after_cycle is not None:
+                    try:
+                        await self._after_cycle(self.services, evaluations)
+                    except Exception:
+                        log.exception("acting on the evaluation failed")
             delay = max(0.0, self._interval - (time.monotonic() - started))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)

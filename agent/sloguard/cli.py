@@ -22,7 +22,7 @@ import click
 from sloguard import __version__
 from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import configmap_files, dashboard_files
-from sloguard.errors import PublishError, SloguardError, SpecError
+from sloguard.errors import ClusterError, PublishError, SloguardError, SpecError
 from sloguard.files import drift, write_files
 from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths, load
 from sloguard.proving import Verdict, prove
@@ -55,6 +55,7 @@ def _reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 rules_out_option = click.option(
     "--rules-out",
@@ -464,6 +465,67 @@ def _gate_options(command: F) -> F:
     return _decorated(command, options)
 
 
+def _action_options(command: F) -> F:
+    """Flags of the actions (rollback, scaling) the leader takes on the cluster."""
+    options = [
+        click.option(
+            "--actions",
+            "actions_switch",
+            type=click.Choice(["as-defined", "dry-run", "off"]),
+            envvar="SLOGUARD_ACTIONS",
+            default="as-defined",
+            show_default=True,
+            help="Global switch: `as-defined` runs each action in its definition's mode "
+            "(dry-run unless `mode: enforce`), `dry-run` makes every action a dry run, `off` "
+            "takes none (env SLOGUARD_ACTIONS).",
+        ),
+        click.option(
+            "--leader-election/--no-leader-election",
+            default=True,
+            show_default=True,
+            help="Act only while holding the Lease (several replicas; all serve the gate).",
+        ),
+        click.option(
+            "--lease",
+            default="sloguard",
+            show_default=True,
+            metavar="[NAMESPACE/]NAME",
+            help="The coordination.k8s.io Lease (namespace default: the pod's own).",
+        ),
+        click.option(
+            "--identity",
+            envvar="SLOGUARD_IDENTITY",
+            default=None,
+            help="This replica's name in the Lease and Events (default: the host name, which "
+            "is the pod name).",
+        ),
+        click.option(
+            "--audit-log",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Append one JSON line per action, dry run, hold or failure to this file.",
+        ),
+        click.option(
+            "--alertmanager",
+            "alertmanager_url",
+            envvar="SLOGUARD_ALERTMANAGER_URL",
+            default="",
+            metavar="URL",
+            help="Tell on-call of every action: an alert to this Alertmanager "
+            "(POST /api/v2/alerts; env SLOGUARD_ALERTMANAGER_URL).",
+        ),
+    ]
+    return _decorated(command, options)
+
+
+def _pod_namespace() -> str:
+    """The namespace of the pod sloguard runs in, as Kubernetes mounts it; else `default`."""
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+    except OSError:
+        return "default"
+
+
 def _prometheus_options(command: F) -> F:
     """Flags (and SLOGUARD_* variables) that say how to reach Prometheus."""
     options = [
@@ -761,6 +823,7 @@ def gate(
     show_default=True,
 )
 @_gate_options
+@_action_options
 @_reports_errors
 def run_agent(
     paths: tuple[Path, ...],
@@ -774,6 +837,12 @@ def run_agent(
     gate_allow: tuple[str, ...],
     gate_audience: tuple[str, ...],
     kubeconfig: Path | None,
+    actions_switch: str,
+    leader_election: bool,
+    lease: str,
+    identity: str | None,
+    audit_log: Path | None,
+    alertmanager_url: str,
     **options: Any,
 ) -> None:
     """Run the agent: evaluate every SLO each interval and serve what it sees.
@@ -784,16 +853,23 @@ def run_agent(
     files are reloaded when they change (a ConfigMap update); a bad reload keeps the last good
     set. Logs are JSON lines on stderr. Traces go over OTLP/HTTP when
     OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set.
+
+    Services whose definitions have an `actions:` block are rolled back or scaled by the
+    replica holding the Lease, within the block's limits; see --actions to force dry runs or
+    stop every action.
     """
     import asyncio
+    import socket
     from contextlib import asynccontextmanager
 
     import uvicorn
     from prometheus_client import CollectorRegistry
 
+    from sloguard.actions.runtime import ActionRuntime, ActionSettings
     from sloguard.agent import Agent
     from sloguard.gating import Gatekeeper, GateSettings
     from sloguard.kube import TokenReviewer, api_client
+    from sloguard.playbook.safety import Switch
     from sloguard.server.app import create_app
     from sloguard.server.security import BearerToken, GateAuth
     from sloguard.sources.prometheus import Prometheus, client
@@ -809,24 +885,54 @@ def run_agent(
     http = client(settings)
     metrics = AgentMetrics(registry, lambda: agent.evaluations)
     traces = tracing.from_environment(os.environ)
+    paths = tuple(paths) or tuple(default_paths())
+    switch = Switch(actions_switch)
+    actions = None
+    if switch is not Switch.OFF and any(s.actions for s in load(list(paths)).services):
+        namespace, _, name = lease.rpartition("/")
+        action_settings = ActionSettings(
+            switch=switch,
+            kubeconfig=kubeconfig,
+            identity=identity or socket.gethostname(),
+            leader_election=leader_election,
+            lease_namespace=namespace or _pod_namespace(),
+            lease_name=name,
+            audit_log=audit_log,
+            alertmanager_url=alertmanager_url,
+        )
+        try:
+            actions = ActionRuntime(
+                action_settings, Prometheus(http, settings), registry, traces.tracer
+            )
+        except ClusterError as exc:
+            if kubeconfig is not None:
+                raise
+            logging.getLogger("sloguard.actions").warning(
+                "actions disabled: %s (definitions have `actions:` blocks: run in the cluster "
+                "or pass --kubeconfig; --actions off silences this)",
+                exc,
+            )
     agent = Agent(
-        list(paths) or default_paths(),
+        list(paths),
         Prometheus(http, settings),
         metrics,
         interval,
         tracer=traces.tracer,
+        after_cycle=actions.act if actions is not None else None,
     )
     agent.reload()  # invalid definitions at start-up: exit 2 before serving anything
 
     @asynccontextmanager
     async def lifespan(_: Any) -> Any:
         stop = asyncio.Event()
-        loop = asyncio.create_task(agent.run(stop))
+        loops = [asyncio.create_task(agent.run(stop))]
+        if actions is not None:
+            loops.append(asyncio.create_task(actions.run(stop)))
         try:
             yield
         finally:
             stop.set()
-            await loop
+            await asyncio.gather(*loops)
             await http.aclose()
             traces.shutdown()
 

@@ -8,9 +8,13 @@ SloguardError
 ├── PublishError     Grafana refused or did not answer an upload
 ├── RequestError     a gate request that cannot be answered as asked (HTTP 400)
 │   └── UnknownTarget  no such service or SLO among the definitions (HTTP 404)
-└── SourceError      a metric source gave no usable answer (the SLO becomes no_data)
-    ├── SourceUnavailable  down, timing out, 5xx, garbage: transient, retried, then reported
-    └── QueryRejected      the source refused the query (400/422, bad_data): a bug, loud
+├── SourceError      a metric source gave no usable answer (the SLO becomes no_data)
+│   ├── SourceUnavailable  down, timing out, 5xx, garbage: transient, retried, then reported
+│   └── QueryRejected      the source refused the query (400/422, bad_data): a bug, loud
+└── ClusterError     the Kubernetes API could not be configured or reached, or refused a call
+    ├── Conflict     a write carried a stale resourceVersion (409): read again, decide again
+    ├── Forbidden    RBAC refused the call (403): the Role lacks a verb
+    └── NotFound     the object does not exist (404)
 """
 
 from __future__ import annotations
@@ -92,3 +96,19 @@ class SourceUnavailable(SourceError):
 
 class QueryRejected(SourceError):
     """The source refused the query itself: retrying cannot help, the query is wrong."""
+
+
+class ClusterError(SloguardError):
+    """The Kubernetes API could not be configured or reached, or refused a call."""
+
+
+class Conflict(ClusterError):
+    """Someone else changed the object since it was read (409)."""
+
+
+class Forbidden(ClusterError):
+    """The service account may not make this call (403)."""
+
+
+class NotFound(ClusterError):
+    """The object does not exist (404)."""

@@ -36,8 +36,9 @@ from decimal import Decimal
 
 import promql_parser
 
+from sloguard.spec.base import WINDOW_PLACEHOLDER
 from sloguard.spec.durations import format_seconds, parse_seconds
-from sloguard.spec.model import SLI, WINDOW_PLACEHOLDER, Calendar, Latency
+from sloguard.spec.model import SLI, Calendar, Latency
 
 BASE_WINDOW = "5m"
 COARSE_WINDOW = "30m"

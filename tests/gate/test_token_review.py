@@ -12,8 +12,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloguard.agent import Agent
+from sloguard.errors import ClusterError
 from sloguard.gating import Gatekeeper
-from sloguard.kube import ClusterError, TokenReviewer, api_client
+from sloguard.kube import TokenReviewer, api_client
 from sloguard.loading import load
 from sloguard.server.app import create_app
 from sloguard.server.security import GateAuth

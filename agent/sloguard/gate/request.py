@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sloguard.errors import RequestError, UnknownTarget
 from sloguard.gate.selection import Selector, selector
+from sloguard.spec.base import Name
 from sloguard.spec.durations import parse_seconds
-from sloguard.spec.model import SLO, Name, ServiceSLOs
+from sloguard.spec.model import SLO, ServiceSLOs
 
 MatcherSpec = str | dict[str, str]
 # A duration longer than zero (`30m`, `1h30m`): every part has a digit other than 0.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import promql_parser as pp
 
 from sloguard.errors import RequestError
-from sloguard.spec.model import LABEL_NAME_PATTERN
+from sloguard.spec.base import LABEL_NAME_PATTERN
 
 MAX_MATCHERS = 16
 MAX_VALUE_LENGTH = 256

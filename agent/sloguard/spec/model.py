@@ -7,40 +7,23 @@ definition (PromQL syntax, tiers that can never fire, duplicates) live in `valid
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from sloguard.spec.actions import Actions
+from sloguard.spec.base import (
+    LABEL_NAME_PATTERN,
+    Duration,
+    Labels,
+    Name,
+    Query,
+    Strict,
+)
 from sloguard.spec.durations import parse_seconds
-
-# Kubernetes label values (<= 63 chars): service and SLO names become label values everywhere.
-NAME_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-LABEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
-WINDOW_PLACEHOLDER = re.compile(r"\{\{\s*window\s*\}\}")
-
-Name = Annotated[
-    str,
-    Field(
-        pattern=NAME_PATTERN,
-        description="Usable as a Kubernetes label value: 1-63 characters, alphanumeric at both "
-        "ends, `-`, `_` and `.` inside.",
-    ),
-]
-Labels = Annotated[
-    dict[Annotated[str, Field(pattern=LABEL_NAME_PATTERN)], str],
-    Field(description="Prometheus labels added to what is generated."),
-]
-Query = Annotated[str, Field(min_length=1, description="PromQL; `{{window}}` marks the range.")]
-
-
-class Strict(BaseModel):
-    """Base for every part of a definition: unknown fields are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Calendar(StrEnum):
@@ -84,7 +67,7 @@ class Latency(Strict):
     selector: dict[Annotated[str, Field(pattern=LABEL_NAME_PATTERN)], str] = Field(
         default_factory=dict, description="Equality matchers selecting the service's series."
     )
-    threshold: str = Field(
+    threshold: Duration = Field(
         description="Duration such as `300ms`; must be an existing `le` bucket boundary."
     )
 
@@ -94,12 +77,6 @@ class Latency(Strict):
         for suffix in ("_bucket", "_count", "_sum"):
             if value.endswith(suffix):
                 raise ValueError(f"give the base name without {suffix!r}")
-        return value
-
-    @field_validator("threshold")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_seconds(value)
         return value
 
     @property
@@ -139,15 +116,9 @@ class Tier(Strict):
     """One multi-window burn-rate condition: both windows must burn faster than `factor`."""
 
     severity: Severity
-    long: str = Field(description="Long window, e.g. `1h`.")
-    short: str = Field(description="Short window, e.g. `5m`; at least 5m.")
+    long: Duration = Field(description="Long window, e.g. `1h`.")
+    short: Duration = Field(description="Short window, e.g. `5m`; at least 5m.")
     factor: float = Field(gt=0, description="Burn-rate threshold (1 = budget gone at window end).")
-
-    @field_validator("long", "short")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_seconds(value)
-        return value
 
 
 class Alerting(Strict):
@@ -207,11 +178,11 @@ class Gate(Strict):
     min_samples: int = Field(
         5, ge=3, description="Intervals (of `interval`) of canary data needed to decide."
     )
-    interval: str = Field(
+    interval: Duration = Field(
         "1m",
         description="Sample interval of the canary/baseline comparison (a `query_range` step).",
     )
-    window: str = Field(
+    window: Duration = Field(
         "1h",
         description="Longest analysis window: the canary is judged since it started, at most "
         "this far back.",
@@ -231,12 +202,6 @@ class Gate(Strict):
         OnMissing.INCONCLUSIVE,
         description="Answer when the canary cannot be read: `inconclusive` pauses, `fail` aborts.",
     )
-
-    @field_validator("interval", "window")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_seconds(value)
-        return value
 
     @model_validator(mode="after")
     def _window_holds_samples(self) -> Self:
@@ -300,6 +265,9 @@ class ServiceSLOs(Strict):
     service: Name
     labels: Labels = {}
     slos: list[SLO] = Field(min_length=1)
+    actions: Actions | None = Field(
+        None, description="Rollback and scaling of the service's workload (`sloguard run`)."
+    )
 
 
 def merge_services(specs: Iterable[ServiceSLOs]) -> list[ServiceSLOs]:
@@ -317,7 +285,8 @@ def merge_services(specs: Iterable[ServiceSLOs]) -> list[ServiceSLOs]:
             for part in parts
             for slo in part.slos
         ]
-        result.append(ServiceSLOs(service=service, labels={}, slos=slos))
+        actions = next((part.actions for part in parts if part.actions is not None), None)
+        result.append(ServiceSLOs(service=service, labels={}, slos=slos, actions=actions))
     return result
 
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sloguard.spec.base import WINDOW_PLACEHOLDER
 from sloguard.spec.documents import Document, Path
-from sloguard.spec.model import WINDOW_PLACEHOLDER
 from sloguard.spec.sources import Definition
 
 _ROLLING = {"M": "30d", "Q": "90d", "Y": "365d"}

@@ -18,9 +18,11 @@ from pydantic import ValidationError
 from sloguard.burnrate import BASE_WINDOW_SECONDS, tiers_for
 from sloguard.errors import SpecProblem
 from sloguard.promql import INFO_LABELS, render_window
+from sloguard.spec.actions import Actions
+from sloguard.spec.base import WINDOW_PLACEHOLDER
 from sloguard.spec.documents import Path
 from sloguard.spec.durations import parse_seconds
-from sloguard.spec.model import SLO, WINDOW_PLACEHOLDER, ServiceSLOs, json_schema
+from sloguard.spec.model import SLO, ServiceSLOs, json_schema
 from sloguard.spec.sources import Definition
 
 RESERVED_LABELS = frozenset({"service", "slo", "severity", *INFO_LABELS})
@@ -89,6 +91,19 @@ def check_service(spec: ServiceSLOs) -> Iterator[tuple[Path, str]]:
             yield (*at, "name"), f"duplicate SLO {slo.name!r} in service {spec.service!r}"
         names.add(slo.name)
         yield from check_slo(slo, at)
+    if spec.actions is not None:
+        yield from _check_actions(spec.actions, names)
+
+
+def _check_actions(actions: Actions, slos: set[str]) -> Iterator[tuple[Path, str]]:
+    for i, name in enumerate(actions.slos):
+        if name not in slos:
+            yield ("actions", "slos", i), f"no SLO named {name!r} in this service"
+    if actions.scale is not None:
+        try:
+            promql_parser.parse(actions.scale.saturation)
+        except ValueError as exc:
+            yield ("actions", "scale", "saturation"), f"invalid PromQL: {exc}"
 
 
 def check_slo(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:

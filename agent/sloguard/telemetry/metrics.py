@@ -112,3 +112,25 @@ class GateMetrics:
             ["how"],
             registry=registry,
         )
+
+
+class ActionMetrics:
+    """What the actions count: every action by mode and result, leadership, audit failures."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.actions = Counter(
+            "sloguard_actions",
+            "Actions on workloads by action, mode (dry-run, enforce) and result "
+            "(done, held, conflict, failed).",
+            ["action", "mode", "result"],
+            registry=registry,
+        )
+        self.leader = Gauge(
+            "sloguard_leader", "1 while this replica holds the actions Lease.", registry=registry
+        )
+        self.audit_errors = Counter(
+            "sloguard_audit_errors",
+            "Audit records a sink failed to take (event, log, alert).",
+            ["sink"],
+            registry=registry,
+        )

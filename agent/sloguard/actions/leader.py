@@ -1,0 +1,168 @@
+"""Leader election on a `coordination.k8s.io/v1` Lease, as client-go does it (15 s lease, 10 s
+renew deadline, 2 s retry: the kube-controller-manager and Argo Rollouts defaults). Every replica
+serves the gate; only the leader acts.
+
+Expiry is judged on this replica's own clock from when it last saw the record change (client-go's
+`observedTime`), never from the holder's timestamps, so clock skew cannot hand out the lease
+twice. Leadership alone is no fence: every write also carries a `resourceVersion`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sloguard.errors import ClusterError, Conflict, NotFound
+from sloguard.kube import Cluster
+from sloguard.playbook.model import ObjectRef
+from sloguard.telemetry.metrics import ActionMetrics
+
+log = logging.getLogger("sloguard.leader")
+
+
+@dataclass(frozen=True)
+class Timing:
+    lease_seconds: float = 15.0
+    renew_deadline_seconds: float = 10.0
+    retry_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        # client-go's own rule: lease > renew deadline > 1.2 x retry
+        if not self.lease_seconds > self.renew_deadline_seconds > 1.2 * self.retry_seconds > 0:
+            raise ValueError("leader election needs lease > renew deadline > 1.2 x retry > 0")
+
+
+class LeaderElector:
+    """Holds (or waits for) the Lease until `stop`; `is_leader` says whether to act now."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        namespace: str,
+        name: str,
+        identity: str,
+        metrics: ActionMetrics,
+        timing: Timing | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cluster = cluster
+        self._ref = ObjectRef("Lease", namespace, name)
+        self.identity = identity
+        self._metrics = metrics
+        self._timing = timing or Timing()
+        self._clock = clock
+        self._leader = False
+        self._renewed_at = 0.0  # our clock, last successful acquire or renew
+        self._seen: tuple[Any, ...] | None = None  # the record as last read
+        self._seen_at = 0.0  # our clock, when it last changed
+
+    @property
+    def is_leader(self) -> bool:
+        """True only while the last renewal is within the renew deadline."""
+        return self._leader and (
+            self._clock() - self._renewed_at < self._timing.renew_deadline_seconds
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Try to acquire or renew every retry period; release the Lease on the way out."""
+        try:
+            while not stop.is_set():
+                await self.attempt()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self._timing.retry_seconds)
+        finally:
+            if self._leader:
+                await self.release()
+
+    async def attempt(self) -> bool:
+        """One acquire-or-renew; True when this replica leads afterwards."""
+        was = self._leader
+        try:
+            held = await asyncio.to_thread(self._try_acquire_or_renew)
+        except ClusterError as exc:
+            log.warning("lease %s not renewed: %s", self._ref, exc)
+            self._leader = self.is_leader  # the API unreachable: leading until the deadline
+        else:
+            if held:
+                self._renewed_at = self._clock()
+            self._leader = held  # someone else holds it, or won a race: not us
+        if self._leader != was:
+            log.warning(
+                "leadership %s",
+                "acquired" if self._leader else "lost",
+                extra={"lease": str(self._ref)},
+            )
+        self._metrics.leader.set(1 if self._leader else 0)
+        return self._leader
+
+    async def release(self) -> None:
+        """Hand the Lease back so another replica takes over at its next retry."""
+        self._leader = False
+        self._metrics.leader.set(0)
+        try:
+            lease = await asyncio.to_thread(self._cluster.read, self._ref)
+            spec = lease.get("spec") or {}
+            if spec.get("holderIdentity") != self.identity:
+                return
+            spec.update(holderIdentity=None, leaseDurationSeconds=1, renewTime=_now_micro())
+            lease["spec"] = spec
+            await asyncio.to_thread(self._cluster.replace_lease, self._ref.namespace, lease)
+            log.info("lease released", extra={"lease": str(self._ref)})
+        except ClusterError as exc:
+            log.warning("lease %s not released: %s", self._ref, exc)
+
+    def _try_acquire_or_renew(self) -> bool:
+        now = self._clock()
+        try:
+            lease = self._cluster.read(self._ref)
+        except NotFound:
+            lease = None
+        if lease is None:
+            try:
+                self._cluster.create_lease(self._ref.namespace, self._record(None))
+            except Conflict:  # another replica created it first
+                return False
+            return True
+        spec = lease.get("spec") or {}
+        holder = spec.get("holderIdentity")
+        key = (holder, spec.get("renewTime"), spec.get("leaseTransitions"))
+        if key != self._seen:
+            self._seen, self._seen_at = key, now
+        duration = float(spec.get("leaseDurationSeconds") or self._timing.lease_seconds)
+        if holder and holder != self.identity and now < self._seen_at + duration:
+            return False  # someone else holds a lease that has not expired
+        lease["spec"] = self._record(lease)["spec"]
+        try:
+            self._cluster.replace_lease(self._ref.namespace, lease)
+        except Conflict:
+            return False
+        return True
+
+    def _record(self, lease: dict[str, Any] | None) -> dict[str, Any]:
+        """The Lease as this replica holds it (a renewal keeps acquireTime and transitions)."""
+        stamp = _now_micro()
+        spec = dict((lease or {}).get("spec") or {})
+        ours = spec.get("holderIdentity") == self.identity
+        transitions = int(spec.get("leaseTransitions") or 0)
+        return {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": self._ref.name, "namespace": self._ref.namespace},
+            "spec": {
+                "holderIdentity": self.identity,
+                "leaseDurationSeconds": int(self._timing.lease_seconds),
+                "acquireTime": spec.get("acquireTime") if ours else stamp,
+                "renewTime": stamp,
+                "leaseTransitions": transitions if ours or lease is None else transitions + 1,
+            },
+        }
+
+
+def _now_micro() -> str:
+    """MicroTime, as Leases carry it."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

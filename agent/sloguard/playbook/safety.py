@@ -1,0 +1,80 @@
+"""The rules that hold an action back even when the signals call for it: the global switch, the
+kill-switch annotation, cooldowns (surviving restarts and leader changes through the target's
+own annotations) and a cap per hour."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sloguard.playbook.model import (
+    PAUSED,
+    ROLLBACKS,
+    Action,
+    ObjectRef,
+    annotations_of,
+    last_action,
+    timestamp,
+)
+from sloguard.spec.actions import Mode
+
+
+class Switch(StrEnum):
+    """The agent-wide switch (`sloguard run --actions`): it can only make actions safer."""
+
+    OFF = "off"  # nothing, not even dry runs
+    DRY_RUN = "dry-run"  # every action as a dry run, whatever the definitions say
+    AS_DEFINED = "as-defined"  # each action's own `mode`
+
+
+def effective_mode(defined: Mode, switch: Switch) -> Mode | None:
+    """The mode an action runs in under `switch`; None: it does not run."""
+    if switch is Switch.OFF:
+        return None
+    return Mode.DRY_RUN if switch is Switch.DRY_RUN else defined
+
+
+@dataclass(frozen=True)
+class Done:
+    """An action this agent took (or dry-ran), for cooldowns and the hourly cap."""
+
+    target: ObjectRef
+    action: Action
+    at: float
+
+
+def hold(
+    objects: Sequence[Mapping[str, Any]],
+    target: ObjectRef,
+    action: Action,
+    *,
+    now: float,
+    cooldown_seconds: float,
+    max_per_hour: int,
+    history: Sequence[Done],
+) -> str | None:
+    """Why `action` on `target` must wait (None: it may go). `objects` are as read now: the
+    object to change first (its annotations and status record what any sloguard replica did
+    before), then the workload; the kill-switch annotation on any of them holds the action."""
+    for obj in objects:
+        if annotations_of(obj).get(PAUSED, "").strip().lower() == "true":
+            return f"paused by the {PAUSED} annotation on {obj['kind']} {obj['metadata']['name']}"
+    obj = objects[0]
+    family = ROLLBACKS if action in ROLLBACKS else frozenset(set(Action) - ROLLBACKS)
+    times = [d.at for d in history if d.target == target and d.action in family]
+    recorded = last_action(obj)
+    if recorded is not None and recorded.action in family:
+        times.append(recorded.at)
+    aborted = timestamp((obj.get("status") or {}).get("abortedAt"))
+    if aborted is not None and action in ROLLBACKS:
+        times.append(aborted)
+    if times and now - max(times) < cooldown_seconds:
+        what = "rollback" if action in ROLLBACKS else "scaling"
+        ago = now - max(times)
+        return f"cooling down: last {what} {ago:.0f}s ago, {cooldown_seconds - ago:.0f}s to go"
+    taken = sum(1 for d in history if d.target == target and now - d.at < 3600)
+    if taken >= max_per_hour:
+        return f"hourly cap reached: {taken} actions on {target} in the last hour"
+    return None

@@ -1,0 +1,175 @@
+"""Leader election on a Lease in the fake API, through the real client: two replicas elect one
+leader, exactly one acts, and when the leader dies the other takes over (at the defaults, 15 s
+lease and 2 s retry) without repeating the action."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from sloguard.actions.leader import LeaderElector, Timing
+from sloguard.evaluation.model import Status
+from sloguard.kube import Cluster, api_client
+from sloguard.telemetry.metrics import ActionMetrics
+from tests.actions.conftest import NOW, Rig, evaluation, spec
+from tests.actions.test_actor import mid_rollout, rollback
+from tests.fakeapi import FakeAPI, running_api
+
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/shop/leases"
+
+
+def elector(
+    api: FakeAPI, tmp: Path, identity: str, timing: Timing | None = None
+) -> tuple[LeaderElector, CollectorRegistry]:
+    registry = CollectorRegistry()
+    cluster = Cluster(api_client(api.kubeconfig(tmp)))
+    return LeaderElector(
+        cluster, "shop", "sloguard", identity, ActionMetrics(registry), timing
+    ), registry
+
+
+async def heartbeat(
+    replica: LeaderElector, alive: asyncio.Event, retry: float, renewals: list[float]
+) -> None:
+    """A replica's election loop that can die without releasing (a crash, a lost node)."""
+    while alive.is_set():
+        if await replica.attempt():
+            renewals.append(time.monotonic())
+        await asyncio.sleep(retry)
+
+
+def test_timings_that_cannot_work_are_refused() -> None:
+    with pytest.raises(ValueError, match="lease > renew deadline"):
+        Timing(lease_seconds=10, renew_deadline_seconds=10, retry_seconds=2)
+
+
+def test_the_first_replica_creates_the_lease_and_renews_it(tmp_path: Path) -> None:
+    with running_api() as api:
+        first, registry = elector(api, tmp_path, "sloguard-0")
+        assert asyncio.run(first.attempt()) is True
+        lease = api.get("Lease", "shop", "sloguard")
+        assert lease["spec"]["holderIdentity"] == "sloguard-0"
+        assert lease["spec"]["leaseDurationSeconds"] == 15
+        assert registry.get_sample_value("sloguard_leader") == 1
+        version = lease["metadata"]["resourceVersion"]
+        assert asyncio.run(first.attempt()) is True
+        renewed = api.get("Lease", "shop", "sloguard")
+        assert renewed["metadata"]["resourceVersion"] != version
+        assert renewed["spec"]["acquireTime"] == lease["spec"]["acquireTime"]
+        assert renewed["spec"]["leaseTransitions"] == 0
+        assert [(c.method, c.path) for c in api.calls] == [
+            ("GET", f"{LEASES}/sloguard"),
+            ("POST", LEASES),
+            ("GET", f"{LEASES}/sloguard"),
+            ("PUT", f"{LEASES}/sloguard"),
+        ]
+
+
+def test_a_replica_losing_a_race_for_the_lease_does_not_lead(tmp_path: Path) -> None:
+    with running_api() as api:
+        first, _ = elector(api, tmp_path, "sloguard-0")
+        second, registry = elector(api, tmp_path, "sloguard-1")
+        assert asyncio.run(first.attempt())
+        api.before_write.append(lambda: api.put(api.get("Lease", "shop", "sloguard")))
+        assert asyncio.run(first.attempt()) is False  # 409 on renew: someone else wrote
+        assert asyncio.run(second.attempt()) is False  # the lease is fresh: not expired
+        assert registry.get_sample_value("sloguard_leader") == 0
+
+
+def test_two_replicas_elect_one_leader_and_exactly_one_acts(rig: Rig, tmp_path: Path) -> None:
+    mid_rollout(rig)
+    timing = Timing(lease_seconds=3, renew_deadline_seconds=2, retry_seconds=0.5)
+    a, _ = elector(rig.api, tmp_path, "sloguard-a", timing)
+    b, _ = elector(rig.api, tmp_path, "sloguard-b", timing)
+
+    async def scenario() -> list[Any]:
+        stop = asyncio.Event()
+        loops = [asyncio.create_task(a.run(stop)), asyncio.create_task(b.run(stop))]
+        leaders = []
+        for _ in range(20):
+            await asyncio.sleep(0.1)
+            leaders.append(a.is_leader + b.is_leader)
+        actors = [rig.actor(), rig.actor()]
+        actors[0].leading, actors[1].leading = (lambda: a.is_leader), (lambda: b.is_leader)
+        outcomes = [
+            await actor.act([spec(rollback())], [evaluation("availability", Status.CRITICAL)])
+            for actor in actors
+        ]
+        stop.set()
+        await asyncio.gather(*loops)
+        return [leaders, outcomes]
+
+    leaders, outcomes = asyncio.run(scenario())
+    assert max(leaders) == 1 and leaders[-1] == 1
+    assert sorted(len(o) for o in outcomes) == [0, 1]
+    assert sum(c.method == "PATCH" for c in rig.api.calls) == 1
+    # stopping released the lease: nobody holds it
+    assert rig.api.get("Lease", "shop", "sloguard")["spec"].get("holderIdentity") is None
+
+
+def test_a_released_lease_is_taken_at_the_next_retry(tmp_path: Path) -> None:
+    with running_api() as api:
+        timing = Timing(lease_seconds=15, renew_deadline_seconds=10, retry_seconds=2)
+        a, _ = elector(api, tmp_path, "sloguard-a", timing)
+        b, _ = elector(api, tmp_path, "sloguard-b", timing)
+
+        async def scenario() -> float:
+            assert await a.attempt()
+            assert not await b.attempt()
+            await a.release()
+            started = time.monotonic()
+            assert await b.attempt()
+            return time.monotonic() - started
+
+        assert asyncio.run(scenario()) < 1.0
+        lease = api.get("Lease", "shop", "sloguard")
+        assert lease["spec"]["holderIdentity"] == "sloguard-b"
+        assert lease["spec"]["leaseTransitions"] == 1
+
+
+def test_when_the_leader_dies_the_other_takes_over_and_does_not_act_twice(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """At the defaults (15/10/2 s): the follower judges expiry from when it saw the last
+    renewal, so it leads at most lease + retry = 17 s after the dead leader's last renewal."""
+    mid_rollout(rig)
+    a, _ = elector(rig.api, tmp_path, "sloguard-a")
+    b, _ = elector(rig.api, tmp_path, "sloguard-b")
+
+    async def scenario() -> tuple[float, float, list[Any], list[Any]]:
+        a_alive, stop = asyncio.Event(), asyncio.Event()
+        a_alive.set()
+        renewals: list[float] = []
+        a_loop = asyncio.create_task(heartbeat(a, a_alive, 2.0, renewals))
+        await asyncio.sleep(0.2)
+        b_loop = asyncio.create_task(b.run(stop))
+        await asyncio.sleep(2.5)
+        assert a.is_leader and not b.is_leader
+        actor_a, actor_b = rig.actor(), rig.actor()
+        actor_a.leading, actor_b.leading = (lambda: a.is_leader), (lambda: b.is_leader)
+        paging = [evaluation("availability", Status.CRITICAL)]
+        first = await actor_a.act([spec(rollback())], paging)
+        a_alive.clear()  # dies: no release, no more renewals
+        died = time.monotonic()
+        await a_loop
+        while not b.is_leader:
+            await asyncio.sleep(0.05)
+            assert time.monotonic() - died < 25, "no takeover"
+        took_over = time.monotonic()
+        rig.clock.now = NOW + (took_over - died)
+        second = await actor_b.act([spec(rollback())], paging)
+        stop.set()
+        await b_loop
+        return took_over - died, took_over - renewals[-1], first, second
+
+    after_death, after_renewal, first, second = asyncio.run(scenario())
+    print(f"takeover {after_death:.1f}s after the leader died")
+    assert after_renewal <= 15 + 2 + 0.5
+    assert [o.result.value for o in first] == ["done"]
+    assert not [o for o in second if o.result.value == "done"]  # reads what the other did
+    assert sum(c.method == "PATCH" and "deployments" in c.path for c in rig.api.calls) == 1

@@ -1,0 +1,115 @@
+"""A real Alertmanager (Debian's `prometheus-alertmanager`) for tests, routing every alert to a
+webhook receiver the test reads: own ports on 127.0.0.1, own storage, always stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sloguard.demo.prometheus import free_port
+
+
+@dataclass
+class Alertmanager:
+    url: str
+    deliveries: list[dict[str, Any]] = field(default_factory=list)  # webhook payloads
+
+    def delivered(self, timeout: float = 10.0, count: int = 1) -> list[dict[str, Any]]:
+        """The alerts delivered to the webhook, once at least `count` arrived."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            alerts = [a for d in list(self.deliveries) for a in d["alerts"]]
+            if len(alerts) >= count:
+                return alerts
+            time.sleep(0.05)
+        raise AssertionError(f"{count} alert(s) not delivered within {timeout}s: {self.deliveries}")
+
+
+@contextlib.contextmanager
+def running_alertmanager(directory: Path) -> Iterator[Alertmanager]:
+    binary = shutil.which("prometheus-alertmanager")
+    if binary is None:
+        pytest.fail("prometheus-alertmanager is missing: apt-get install prometheus-alertmanager")
+    manager = Alertmanager(url="")
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            manager.deliveries.append(
+                json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            )
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            return None
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    config = directory / "alertmanager.yml"
+    config.write_text(
+        json.dumps(
+            {
+                "route": {
+                    "receiver": "hook",
+                    "group_by": ["alertname", "action_id"],
+                    "group_wait": "0s",
+                    "group_interval": "1s",
+                    "repeat_interval": "1h",
+                },
+                "receivers": [
+                    {
+                        "name": "hook",
+                        "webhook_configs": [
+                            {"url": f"http://127.0.0.1:{hook.server_address[1]}/alert"}
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    port = free_port()
+    manager.url = f"http://127.0.0.1:{port}"
+    log = (directory / "alertmanager.log").open("w")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.path={directory / 'am'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",  # no gossip: no 10 s hold on the first notification
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if httpx.get(f"{manager.url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"Alertmanager did not start: {(directory / 'alertmanager.log').read_text()}"
+                )
+            time.sleep(0.05)
+        yield manager
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+        hook.shutdown()
+        hook.server_close()
