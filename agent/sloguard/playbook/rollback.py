@@ -228,3 +228,21 @@ def _in_flight(deployment: Mapping[str, Any]) -> bool:
     if state.get("observedGeneration", 0) < meta.get("generation", 0):
         return True
     return bool((state.get("updatedReplicas") or 0) < spec.get("replicas", 1))
+
+
+def control_rollout(rollout: Mapping[str, Any], verb: str) -> list[Patch]:
+    """The patches of `kubectl argo rollouts abort|retry|promote`, for operators: merge
+    patches on `status` (and `spec` to unpause), harmless when repeated."""
+    target = ref_of(rollout)
+    if verb == "abort":
+        return [Patch(target, {"status": {"abort": True}}, subresource="status")]
+    if verb == "retry":
+        return [Patch(target, {"status": {"abort": False}}, subresource="status")]
+    if verb != "promote":
+        raise ValueError(f"unknown rollout command {verb!r}")
+    patches = []
+    if (rollout.get("spec") or {}).get("paused"):
+        patches.append(Patch(target, {"spec": {"paused": False}}))
+    unpause = {"pauseConditions": None, "controllerPause": False}
+    patches.append(Patch(target, {"status": unpause}, subresource="status"))
+    return patches
