@@ -10,15 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.trace import NoOpTracer
 from prometheus_client import CollectorRegistry
 
 from sloguard.actions.leader import LeaderElector, Timing
+from sloguard.actions.runtime import ActionRuntime, ActionSettings
 from sloguard.evaluation.model import Status
 from sloguard.kube import Cluster, api_client
 from sloguard.telemetry.metrics import ActionMetrics
-from tests.actions.conftest import NOW, Rig, evaluation, spec
+from tests.actions.conftest import NOW, Rig, Saturation, evaluation, spec
 from tests.actions.test_actor import mid_rollout, rollback
 from tests.fakeapi import FakeAPI, running_api
+from tests.scenes import rollout
 
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/shop/leases"
 
@@ -173,3 +176,35 @@ def test_when_the_leader_dies_the_other_takes_over_and_does_not_act_twice(
     assert [o.result.value for o in first] == ["done"]
     assert not [o for o in second if o.result.value == "done"]  # reads what the other did
     assert sum(c.method == "PATCH" and "deployments" in c.path for c in rig.api.calls) == 1
+
+
+def test_the_pause_annotation_on_the_lease_stops_every_action_at_the_next_cycle(
+    tmp_path: Path,
+) -> None:
+    with running_api() as api:
+        settings = ActionSettings(kubeconfig=api.kubeconfig(tmp_path), lease_namespace="shop")
+        runtime = ActionRuntime(settings, Saturation(), CollectorRegistry(), NoOpTracer())
+        rollout(api, "checkout", current="7f9c", stable="5d4b")
+        actions = {
+            "target": {"kind": "Rollout", "name": "checkout", "namespace": "shop"},
+            "rollback": {"mode": "enforce"},
+        }
+        paging = [evaluation("availability", Status.CRITICAL)]
+
+        def cycle() -> None:
+            assert runtime.elector is not None
+            asyncio.run(runtime.elector.attempt())
+            asyncio.run(runtime.act([spec(actions)], paging))
+
+        lease_owner = elector(api, tmp_path, "sloguard")[0]
+        asyncio.run(lease_owner.attempt())
+        lease = api.get("Lease", "shop", "sloguard")
+        lease["metadata"]["annotations"] = {"sloguard.io/paused": "true"}
+        api.put(lease)
+        cycle()
+        assert api.get("Rollout", "shop", "checkout")["status"]["abort"] is False
+        lease = api.get("Lease", "shop", "sloguard")
+        lease["metadata"]["annotations"] = {}
+        api.put(lease)
+        cycle()
+        assert api.get("Rollout", "shop", "checkout")["status"]["abort"] is True

@@ -4,7 +4,10 @@ serves the gate; only the leader acts.
 
 Expiry is judged on this replica's own clock from when it last saw the record change (client-go's
 `observedTime`), never from the holder's timestamps, so clock skew cannot hand out the lease
-twice. Leadership alone is no fence: every write also carries a `resourceVersion`."""
+twice. Leadership alone is no fence: every write also carries a `resourceVersion`.
+
+The Lease is also the agent-wide kill switch: `kubectl annotate lease sloguard
+sloguard.io/paused=true` stops every replica's actions at its next cycle."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from typing import Any
 
 from sloguard.errors import ClusterError, Conflict, NotFound
 from sloguard.kube import Cluster
-from sloguard.playbook.model import ObjectRef
+from sloguard.playbook.model import PAUSED, ObjectRef, annotations_of
 from sloguard.telemetry.metrics import ActionMetrics
 
 log = logging.getLogger("sloguard.leader")
@@ -60,6 +63,7 @@ class LeaderElector:
         self._renewed_at = 0.0  # our clock, last successful acquire or renew
         self._seen: tuple[Any, ...] | None = None  # the record as last read
         self._seen_at = 0.0  # our clock, when it last changed
+        self.paused = False  # the Lease carries sloguard.io/paused: "true": nobody acts
 
     @property
     def is_leader(self) -> bool:
@@ -128,6 +132,7 @@ class LeaderElector:
             except Conflict:  # another replica created it first
                 return False
             return True
+        self.paused = annotations_of(lease).get(PAUSED, "").strip().lower() == "true"
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity")
         key = (holder, spec.get("renewTime"), spec.get("leaseTransitions"))

@@ -89,6 +89,8 @@ class ActionRuntime:
         return self.elector is None or self.elector.is_leader
 
     async def act(self, services: Sequence[ServiceSLOs], evaluations: Sequence[Evaluation]) -> None:
+        paused = self.elector is not None and self.elector.paused
+        self.actor.switch = Switch.OFF if paused else self.settings.switch
         await self.actor.act(services, evaluations)
 
     async def run(self, stop: asyncio.Event) -> None:
