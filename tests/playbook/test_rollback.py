@@ -103,6 +103,7 @@ def test_undo_puts_the_previous_template_back_as_kubectl_does(api: FakeAPI) -> N
         "at": "2027-01-15T08:00:00Z",
         "id": "abc123",
         "rolledBackFrom": scenes.template_hash("shop:2"),
+        "recent": ["2027-01-15T08:00:00Z"],
     }
     assert plan.details["from"] == "2" and plan.details["to"] == "1"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sloguard.playbook.model import LAST_ACTION, PAUSED, Action, ObjectRef, Stamp
+from sloguard.playbook.model import LAST_ACTION, PAUSED, Action, ObjectRef, Stamp, last_action
 from sloguard.playbook.safety import Done, Switch, effective_mode, hold
 from sloguard.spec.actions import Mode
 
@@ -78,7 +78,7 @@ def test_a_recent_action_of_this_agent_cools_the_target_down() -> None:
 
 
 def test_a_rollback_recorded_on_the_object_by_another_replica_cools_it_down() -> None:
-    recorded = Stamp(NOW - 120, "x").mark(Action.UNDO)
+    recorded = Stamp(NOW - 120, "x").mark(obj(), Action.UNDO)
     assert "cooling down" in (held([obj({LAST_ACTION: recorded})]) or "")
     assert "cooling down" in (
         held([obj(status={"abortedAt": "2027-01-15T07:59:00Z"})], Action.ABORT) or ""
@@ -99,3 +99,14 @@ def test_the_hourly_cap_counts_every_action_on_the_target() -> None:
 
 def test_an_unreadable_record_is_no_record() -> None:
     assert held([obj({LAST_ACTION: "{not json"})]) is None
+
+
+def test_the_hourly_cap_counts_what_other_replicas_recorded_on_the_object() -> None:
+    target = obj()
+    for minutes_ago in (90, 50, 30, 20):  # the first falls out of the hour
+        stamp = Stamp(NOW - minutes_ago * 60, f"id{minutes_ago}")
+        target = obj({LAST_ACTION: stamp.mark(target, Action.SCALE_UP)})
+    recorded = last_action(target)
+    assert recorded is not None and len(recorded.recent) == 3
+    assert "hourly cap reached: 3 actions" in (held([target], Action.SCALE_UP, cap=3) or "")
+    assert held([target], Action.SCALE_UP, cap=4) is None

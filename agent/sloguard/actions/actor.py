@@ -20,7 +20,7 @@ from sloguard.errors import ClusterError, Conflict, SourceError
 from sloguard.evaluating import Source
 from sloguard.evaluation.model import Evaluation
 from sloguard.kube import Cluster
-from sloguard.playbook.model import Action, ObjectRef, Plan, Skip, Stamp, ref_of, timestamp
+from sloguard.playbook.model import HOUR, Action, ObjectRef, Plan, Skip, Stamp, ref_of, timestamp
 from sloguard.playbook.rollback import (
     abort_rollout,
     newest_change,
@@ -326,7 +326,7 @@ class Actor:
 
     def _forget(self, now: float) -> None:
         """History older than an hour (the longest anything looks back) is dropped."""
-        self.history = [d for d in self.history if now - d.at < 3600]
+        self.history = [d for d in self.history if now - d.at < HOUR]
 
     async def _read(self, ref: ObjectRef) -> dict[str, Any]:
         return await asyncio.to_thread(self.cluster.read, ref)

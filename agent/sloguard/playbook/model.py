@@ -92,19 +92,30 @@ def rfc3339(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+HOUR = 3600.0  # the span of the hourly cap
+
+
 @dataclass(frozen=True)
 class LastAction:
-    """What the `sloguard.io/last-action` annotation records."""
+    """What the `sloguard.io/last-action` annotation records: the last write, and the times of
+    every write in the hour before it (so the hourly cap survives restarts and leader changes)."""
 
     action: Action
     at: float
     id: str
     rolled_back_from: str = ""  # pod-template-hash or color sloguard moved away from
+    recent: tuple[float, ...] = ()  # times of sloguard's writes within the hour, this one last
 
     def annotation(self) -> str:
-        record = {"action": self.action.value, "at": rfc3339(self.at), "id": self.id}
+        record: dict[str, Any] = {
+            "action": self.action.value,
+            "at": rfc3339(self.at),
+            "id": self.id,
+        }
         if self.rolled_back_from:
             record["rolledBackFrom"] = self.rolled_back_from
+        if self.recent:
+            record["recent"] = [rfc3339(t) for t in self.recent]
         return json.dumps(record, sort_keys=True)
 
 
@@ -115,9 +126,12 @@ class Stamp:
     at: float
     id: str
 
-    def mark(self, action: Action, rolled_back_from: str = "") -> str:
-        """The `sloguard.io/last-action` annotation for `action` taken now."""
-        return LastAction(action, self.at, self.id, rolled_back_from).annotation()
+    def mark(self, obj: Mapping[str, Any], action: Action, rolled_back_from: str = "") -> str:
+        """The `sloguard.io/last-action` annotation for `action` taken on `obj` now."""
+        before = last_action(obj)
+        earlier = before.recent if before is not None else ()
+        recent = (*(t for t in earlier if self.at - t < HOUR), self.at)
+        return LastAction(action, self.at, self.id, rolled_back_from, recent).annotation()
 
 
 def last_action(obj: Mapping[str, Any]) -> LastAction | None:
@@ -129,8 +143,13 @@ def last_action(obj: Mapping[str, Any]) -> LastAction | None:
         record = json.loads(text)
         at = timestamp(record["at"])
         assert at is not None
+        recent = tuple(timestamp(t) or 0.0 for t in record.get("recent", []))
         return LastAction(
-            Action(record["action"]), at, str(record["id"]), str(record.get("rolledBackFrom", ""))
+            Action(record["action"]),
+            at,
+            str(record["id"]),
+            str(record.get("rolledBackFrom", "")),
+            recent,
         )
     except (ValueError, KeyError, TypeError, AssertionError):
         return None

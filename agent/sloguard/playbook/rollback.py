@@ -125,7 +125,7 @@ def undo_deployment(
         )
     annotations = annotations_of(deployment)
     annotations.update({k: v for k, v in annotations_of(previous).items() if k not in _NOT_COPIED})
-    annotations[LAST_ACTION] = stamp.mark(Action.UNDO, _template_hash(current))
+    annotations[LAST_ACTION] = stamp.mark(deployment, Action.UNDO, _template_hash(current))
     body = [
         # the version read: a Deployment changed since is a 409, not overwritten
         {
@@ -180,7 +180,7 @@ def switch_service(
     body = {
         "metadata": {
             "resourceVersion": service["metadata"]["resourceVersion"],
-            "annotations": {LAST_ACTION: stamp.mark(Action.SWITCH, active)},
+            "annotations": {LAST_ACTION: stamp.mark(service, Action.SWITCH, active)},
         },
         "spec": {"selector": {label: other}},
     }

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from sloguard.playbook.model import (
+    HOUR,
     PAUSED,
     ROLLBACKS,
     Action,
@@ -74,7 +75,9 @@ def hold(
         what = "rollback" if action in ROLLBACKS else "scaling"
         ago = now - max(times)
         return f"cooling down: last {what} {ago:.0f}s ago, {cooldown_seconds - ago:.0f}s to go"
-    taken = sum(1 for d in history if d.target == target and now - d.at < 3600)
+    mine = sum(1 for d in history if d.target == target and now - d.at < HOUR)
+    anyone = sum(1 for t in recorded.recent if now - t < HOUR) if recorded is not None else 0
+    taken = max(mine, anyone)  # the record includes this replica's own writes
     if taken >= max_per_hour:
         return f"hourly cap reached: {taken} actions on {target} in the last hour"
     return None

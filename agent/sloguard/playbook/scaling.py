@@ -34,7 +34,10 @@ def scale_up(obj: Mapping[str, Any], *, step: int, ceiling: int, stamp: Stamp) -
         Action.SCALE_UP,
         target,
         _patch(
-            obj, field, wanted, {REPLICAS_BEFORE: before, LAST_ACTION: stamp.mark(Action.SCALE_UP)}
+            obj,
+            field,
+            wanted,
+            {REPLICAS_BEFORE: before, LAST_ACTION: stamp.mark(obj, Action.SCALE_UP)},
         ),
         f"scale up {target}: {field} {current} -> {wanted} (ceiling {ceiling})",
         {"from": str(current), "to": str(wanted), "field": field},
@@ -54,7 +57,7 @@ def give_back(obj: Mapping[str, Any], *, stamp: Stamp) -> Plan | Skip:
         return Skip(Action.GIVE_BACK, target, f"unreadable {REPLICAS_BEFORE}: {before!r}")
     annotations: dict[str, str | None] = {
         REPLICAS_BEFORE: None,
-        LAST_ACTION: stamp.mark(Action.GIVE_BACK),
+        LAST_ACTION: stamp.mark(obj, Action.GIVE_BACK),
     }
     if current <= wanted:  # someone lowered it already: only forget the note
         wanted = current
