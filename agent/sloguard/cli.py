@@ -22,7 +22,7 @@ import click
 from sloguard import __version__
 from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import configmap_files, dashboard_files
-from sloguard.errors import ClusterError, PublishError, SloguardError, SpecError
+from sloguard.errors import PublishError, SloguardError, SpecError
 from sloguard.files import drift, write_files
 from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths, load
 from sloguard.proving import Verdict, prove
@@ -885,10 +885,9 @@ def run_agent(
     http = client(settings)
     metrics = AgentMetrics(registry, lambda: agent.evaluations)
     traces = tracing.from_environment(os.environ)
-    paths = tuple(paths) or tuple(default_paths())
     switch = Switch(actions_switch)
     actions = None
-    if switch is not Switch.OFF and any(s.actions for s in load(list(paths)).services):
+    if switch is not Switch.OFF:
         namespace, _, name = lease.rpartition("/")
         action_settings = ActionSettings(
             switch=switch,
@@ -900,20 +899,11 @@ def run_agent(
             audit_log=audit_log,
             alertmanager_url=alertmanager_url,
         )
-        try:
-            actions = ActionRuntime(
-                action_settings, Prometheus(http, settings), registry, traces.tracer
-            )
-        except ClusterError as exc:
-            if kubeconfig is not None:
-                raise
-            logging.getLogger("sloguard.actions").warning(
-                "actions disabled: %s (definitions have `actions:` blocks: run in the cluster "
-                "or pass --kubeconfig; --actions off silences this)",
-                exc,
-            )
+        actions = ActionRuntime(
+            action_settings, Prometheus(http, settings), registry, traces.tracer
+        )
     agent = Agent(
-        list(paths),
+        list(paths) or default_paths(),
         Prometheus(http, settings),
         metrics,
         interval,

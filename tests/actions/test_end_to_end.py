@@ -124,7 +124,7 @@ def test_an_outage_mid_rollout_is_rolled_back_once_with_event_and_alert(tmp_path
         )
         try:
             wait_for(lambda: httpx.get(f"{url}/readyz").status_code == 200, "the agent ready")
-            wait_for(lambda: api.get("Lease", "shop", "sloguard"), "the lease")
+            wait_for(lambda: api.of_kind("Lease"), "the lease")
             assert not [c for c in api.calls if c.method == "PATCH"]  # healthy: nothing done
             service.conditions.checkout_errors = 1.0  # the new revision fails every request
             started = time.monotonic()

@@ -192,12 +192,12 @@ def test_the_pause_annotation_on_the_lease_stops_every_action_at_the_next_cycle(
         paging = [evaluation("availability", Status.CRITICAL)]
 
         def cycle() -> None:
+            asyncio.run(runtime.act([spec(actions)], paging))
             assert runtime.elector is not None
             asyncio.run(runtime.elector.attempt())
             asyncio.run(runtime.act([spec(actions)], paging))
 
-        lease_owner = elector(api, tmp_path, "sloguard")[0]
-        asyncio.run(lease_owner.attempt())
+        asyncio.run(elector(api, tmp_path, "sloguard")[0].attempt())  # the Lease exists
         lease = api.get("Lease", "shop", "sloguard")
         lease["metadata"]["annotations"] = {"sloguard.io/paused": "true"}
         api.put(lease)
@@ -207,4 +207,44 @@ def test_the_pause_annotation_on_the_lease_stops_every_action_at_the_next_cycle(
         lease["metadata"]["annotations"] = {}
         api.put(lease)
         cycle()
+        assert api.get("Rollout", "shop", "checkout")["status"]["abort"] is True
+
+
+def test_an_agent_without_actions_holds_no_lease_until_a_reload_brings_some(
+    tmp_path: Path,
+) -> None:
+    with running_api() as api:
+        settings = ActionSettings(
+            kubeconfig=api.kubeconfig(tmp_path),
+            lease_namespace="shop",
+            timing=Timing(lease_seconds=3, renew_deadline_seconds=2, retry_seconds=0.5),
+        )
+        runtime = ActionRuntime(settings, Saturation(), CollectorRegistry(), NoOpTracer())
+        rollout(api, "checkout", current="7f9c", stable="5d4b")
+        bare = spec({"target": {"kind": "Rollout", "name": "checkout", "namespace": "shop"}})
+        bare = bare.model_copy(update={"actions": None})
+        acting = spec(
+            {
+                "target": {"kind": "Rollout", "name": "checkout", "namespace": "shop"},
+                "rollback": {"mode": "enforce"},
+            }
+        )
+        paging = [evaluation("availability", Status.CRITICAL)]
+
+        async def scenario() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.create_task(runtime.run(stop))
+            await runtime.act([bare], paging)
+            await asyncio.sleep(1)
+            assert api.calls == []  # nothing to do: no API, no Lease
+            await runtime.act([acting], paging)  # the definitions were reloaded
+            for _ in range(40):
+                await asyncio.sleep(0.1)
+                await runtime.act([acting], paging)
+                if api.get("Rollout", "shop", "checkout")["status"]["abort"]:
+                    break
+            stop.set()
+            await loop
+
+        asyncio.run(scenario())
         assert api.get("Rollout", "shop", "checkout")["status"]["abort"] is True

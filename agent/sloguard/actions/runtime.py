@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from sloguard.actions.actor import Actor
 from sloguard.actions.audit import Auditor
 from sloguard.actions.leader import LeaderElector, Timing
+from sloguard.errors import ClusterError
 from sloguard.evaluating import Source, evaluate
 from sloguard.evaluation.model import Evaluation
 from sloguard.kube import Cluster, api_client
@@ -40,7 +41,9 @@ class ActionSettings:
 
 
 class ActionRuntime:
-    """The actor and, with leader election, the Lease that lets it act."""
+    """The actor and, with leader election, the Lease that lets it act. Built when definitions
+    first carry an `actions:` block (at start or on a reload): an agent with nothing to do
+    talks to no API server and holds no Lease."""
 
     def __init__(
         self,
@@ -50,56 +53,84 @@ class ActionRuntime:
         tracer: Tracer,
     ) -> None:
         self.settings = settings
-        metrics = ActionMetrics(registry)
-        self.cluster = Cluster(api_client(settings.kubeconfig))
-        self._alertmanager = (
-            httpx.AsyncClient(base_url=settings.alertmanager_url, timeout=5.0)
-            if settings.alertmanager_url
-            else None
-        )
-        self.elector = (
-            LeaderElector(
-                self.cluster,
+        self._source = source
+        self._tracer = tracer
+        self._metrics = ActionMetrics(registry)
+        self._wanted = asyncio.Event()  # set once the actor exists: the Lease loop may start
+        self._unavailable = ""  # why the cluster could not be reached (said once)
+        self._alertmanager: httpx.AsyncClient | None = None
+        self.actor: Actor | None = None
+        self.elector: LeaderElector | None = None
+
+    def leading(self) -> bool:
+        return self.elector is None or self.elector.is_leader
+
+    async def act(self, services: Sequence[ServiceSLOs], evaluations: Sequence[Evaluation]) -> None:
+        if not any(spec.actions is not None for spec in services):
+            return
+        if self.actor is None and not self._start():
+            return
+        assert self.actor is not None
+        paused = self.elector is not None and self.elector.paused
+        self.actor.switch = Switch.OFF if paused else self.settings.switch
+        await self.actor.act(services, evaluations)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Once there is something to do, keep (or wait for) the Lease until `stop`; then
+        release it and close the clients."""
+        try:
+            wanted = asyncio.create_task(self._wanted.wait())
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({wanted, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            wanted.cancel()
+            stopped.cancel()
+            if self.elector is not None and not stop.is_set():
+                await self.elector.run(stop)
+        finally:
+            if self._alertmanager is not None:
+                await self._alertmanager.aclose()
+
+    def _start(self) -> bool:
+        """Build the cluster client, the Lease and the actor; False (said once) when the API
+        cannot be configured."""
+        settings = self.settings
+        try:
+            cluster = Cluster(api_client(settings.kubeconfig))
+        except ClusterError as exc:
+            if not self._unavailable:
+                self._unavailable = str(exc)
+                log.error(
+                    "actions disabled: %s (run in the cluster or pass --kubeconfig; "
+                    "--actions off silences this)",
+                    exc,
+                )
+            return False
+        if settings.alertmanager_url:
+            self._alertmanager = httpx.AsyncClient(base_url=settings.alertmanager_url, timeout=5.0)
+        if settings.leader_election:
+            self.elector = LeaderElector(
+                cluster,
                 settings.lease_namespace,
                 settings.lease_name,
                 settings.identity,
-                metrics,
+                self._metrics,
                 settings.timing,
             )
-            if settings.leader_election
-            else None
-        )
-        if self.elector is None:
-            metrics.leader.set(1)
+        else:
+            self._metrics.leader.set(1)
+        source, tracer = self._source, self._tracer
 
         async def judge(spec: ServiceSLOs, at: float) -> Sequence[Evaluation]:
             return await evaluate([spec], source, at, tracer=tracer)
 
         self.actor = Actor(
-            self.cluster,
-            Auditor(metrics, tracer, self.cluster, settings.audit_log, self._alertmanager),
+            cluster,
+            Auditor(self._metrics, tracer, cluster, settings.audit_log, self._alertmanager),
             source,
             judge,
             switch=settings.switch,
             leading=self.leading,
             identity=settings.identity,
         )
-
-    def leading(self) -> bool:
-        return self.elector is None or self.elector.is_leader
-
-    async def act(self, services: Sequence[ServiceSLOs], evaluations: Sequence[Evaluation]) -> None:
-        paused = self.elector is not None and self.elector.paused
-        self.actor.switch = Switch.OFF if paused else self.settings.switch
-        await self.actor.act(services, evaluations)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Keep (or wait for) the Lease until `stop`, then release it and close clients."""
-        try:
-            if self.elector is not None:
-                await self.elector.run(stop)
-            else:
-                await stop.wait()
-        finally:
-            if self._alertmanager is not None:
-                await self._alertmanager.aclose()
+        self._wanted.set()
+        return True
