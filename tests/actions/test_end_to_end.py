@@ -5,24 +5,28 @@ does not act again."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sloguard.demo.prometheus import free_port
+from sloguard.demo.service import SyntheticService
 from sloguard.loading import load
 from tests import scenes
-from tests.alertmanager import running_alertmanager
-from tests.fakeapi import running_api
-from tests.realprom import backfill
+from tests.alertmanager import Alertmanager, running_alertmanager
+from tests.fakeapi import Call, FakeAPI, running_api
+from tests.realprom import Prometheus, backfill
 from tests.synthetic import prometheus_with_traffic
 
 DEFINITION = """\
@@ -85,74 +89,130 @@ def actions_done(url: str) -> float:
     return 0.0
 
 
-def test_an_outage_mid_rollout_is_rolled_back_once_with_event_and_alert(tmp_path: Path) -> None:
+@dataclass
+class Scene:
+    """Prometheus scraping checkout (healthy until told otherwise), the fake API holding the
+    Deployment two minutes into its rollout of shop:2, and Alertmanager."""
+
+    directory: Path
+    definitions: Path
+    prometheus: Prometheus
+    service: SyntheticService
+    api: FakeAPI
+    alertmanager: Alertmanager
+
+    @contextlib.contextmanager
+    def agent(self, identity: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+        """`sloguard run` as the replica `identity`: its URL once ready, and the process."""
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        with (self.directory / f"{identity}.log").open("w") as log:
+            process = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("sloguard")),
+                    "run",
+                    str(self.definitions),
+                    f"--prometheus={self.prometheus.url}",
+                    "--interval=1",
+                    f"--listen=127.0.0.1:{port}",
+                    f"--kubeconfig={self.api.kubeconfig(self.directory)}",
+                    "--lease=shop/sloguard",
+                    f"--identity={identity}",
+                    f"--audit-log={self.directory / identity}.jsonl",
+                    f"--alertmanager={self.alertmanager.url}",
+                ],
+                env={**os.environ, "SLOGUARD_GATE_TOKEN": "t"},
+                stderr=log,
+            )
+            try:
+                wait_for(lambda: httpx.get(f"{url}/readyz").status_code == 200, "ready")
+                yield url, process
+            finally:
+                if process.poll() is None:
+                    process.terminate()
+                process.wait(timeout=15)
+
+    def audit(self, identity: str) -> list[dict[str, Any]]:
+        path = self.directory / f"{identity}.jsonl"
+        return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+    def patches(self) -> list[Call]:
+        return [c for c in self.api.calls if c.method == "PATCH"]
+
+    def holder(self) -> str | None:
+        leases = self.api.of_kind("Lease")
+        return leases[0]["spec"].get("holderIdentity") if leases else None
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> Iterator[Scene]:
     definitions = tmp_path / "slo-definitions"
     definitions.mkdir()
     (definitions / "checkout.yaml").write_text(DEFINITION)
     now = time.time()
     healthy_history(tmp_path, int(now) - 60)
-    loaded = load([definitions])
     with (
-        prometheus_with_traffic(loaded, tmp_path) as (prometheus, service),
+        prometheus_with_traffic(load([definitions]), tmp_path) as (prometheus, service),
         running_api() as api,
         running_alertmanager(tmp_path) as alertmanager,
-        (tmp_path / "agent.log").open("w") as agent_log,
     ):
         service.conditions.canaries = {}
         deployment = scenes.deployment(api, "checkout", "shop:2", updated=1, revision=2)
         scenes.replica_set(api, deployment, "shop:1", 1, now - 86400, 2)
         scenes.replica_set(api, deployment, "shop:2", 2, now - 120, 1)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        audit = tmp_path / "audit.jsonl"
-        agent = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("sloguard")),
-                "run",
-                str(definitions),
-                f"--prometheus={prometheus.url}",
-                "--interval=1",
-                f"--listen=127.0.0.1:{port}",
-                f"--kubeconfig={api.kubeconfig(tmp_path)}",
-                "--lease=shop/sloguard",
-                "--identity=sloguard-e2e",
-                f"--audit-log={audit}",
-                f"--alertmanager={alertmanager.url}",
-            ],
-            env={**os.environ, "SLOGUARD_GATE_TOKEN": "t"},
-            stderr=agent_log,
-        )
-        try:
-            wait_for(lambda: httpx.get(f"{url}/readyz").status_code == 200, "the agent ready")
-            wait_for(lambda: api.of_kind("Lease"), "the lease")
-            assert not [c for c in api.calls if c.method == "PATCH"]  # healthy: nothing done
-            service.conditions.checkout_errors = 1.0  # the new revision fails every request
-            started = time.monotonic()
-            wait_for(lambda: [c for c in api.calls if c.method == "PATCH"], "the rollback")
-            rolled_back_after = time.monotonic() - started
-            after = api.get("Deployment", "shop", "checkout")
-            assert after["spec"]["template"] == scenes.template("checkout", "shop:1")
-            [event] = wait_for(lambda: api.of_kind("Event"), "the Event")  # type: ignore[misc]
-            assert event["reason"] == "SloguardUndo"
-            assert event["involvedObject"]["name"] == "checkout"
-            [alert] = alertmanager.delivered()
-            assert alert["labels"]["action"] == "undo" and alert["labels"]["result"] == "done"
-            [line] = [json.loads(x) for x in audit.read_text().splitlines()]
-            assert line["id"] == alert["labels"]["action_id"]
-            assert line["by"] == "sloguard-e2e" and line["details"] == {
-                "from": "2",
-                "to": "1",
-                "from_hash": scenes.template_hash("shop:2"),
-                "to_hash": scenes.template_hash("shop:1"),
-            }
-            # errors go on (the old pods are still coming up): several cycles, no second action
-            time.sleep(5)
-            assert len([c for c in api.calls if c.method == "PATCH"]) == 1
-            assert len(api.of_kind("Event")) == 1
-            assert actions_done(url) == 1
-            print(f"rolled back {rolled_back_after:.1f}s after errors rose")
-        finally:
-            agent.terminate()
-            agent.wait(timeout=15)
-        lease = api.get("Lease", "shop", "sloguard")
-        assert lease["spec"].get("holderIdentity") is None  # released on the way out
+        yield Scene(tmp_path, definitions, prometheus, service, api, alertmanager)
+
+
+def test_an_outage_mid_rollout_is_rolled_back_once_with_event_and_alert(scene: Scene) -> None:
+    api = scene.api
+    with scene.agent("sloguard-e2e") as (url, _):
+        wait_for(lambda: api.of_kind("Lease"), "the lease")
+        assert not scene.patches()  # healthy: nothing done
+        scene.service.conditions.checkout_errors = 1.0  # the new revision fails every request
+        started = time.monotonic()
+        wait_for(scene.patches, "the rollback")
+        rolled_back_after = time.monotonic() - started
+        after = api.get("Deployment", "shop", "checkout")
+        assert after["spec"]["template"] == scenes.template("checkout", "shop:1")
+        [event] = wait_for(lambda: api.of_kind("Event"), "the Event")  # type: ignore[misc]
+        assert event["reason"] == "SloguardUndo"
+        assert event["involvedObject"]["name"] == "checkout"
+        [alert] = scene.alertmanager.delivered()
+        assert alert["labels"]["action"] == "undo" and alert["labels"]["result"] == "done"
+        [line] = scene.audit("sloguard-e2e")
+        assert line["id"] == alert["labels"]["action_id"]
+        assert line["by"] == "sloguard-e2e" and line["details"] == {
+            "from": "2",
+            "to": "1",
+            "from_hash": scenes.template_hash("shop:2"),
+            "to_hash": scenes.template_hash("shop:1"),
+        }
+        # errors go on (the old pods are still coming up): several cycles, no second action
+        time.sleep(5)
+        assert len(scene.patches()) == 1
+        assert len(api.of_kind("Event")) == 1
+        assert actions_done(url) == 1
+        print(f"rolled back {rolled_back_after:.1f}s after errors rose")
+    assert scene.holder() is None  # released on the way out
+
+
+def test_two_agents_elect_one_that_acts_and_the_other_takes_over_when_it_dies(
+    scene: Scene,
+) -> None:
+    with scene.agent("sloguard-a") as (_, a), scene.agent("sloguard-b") as (_, b):
+        leader = wait_for(scene.holder, "a leader")
+        processes = {"sloguard-a": a, "sloguard-b": b}
+        [other] = [name for name in processes if name != leader]
+        scene.service.conditions.checkout_errors = 1.0
+        wait_for(scene.patches, "the rollback")
+        assert [line["by"] for line in scene.audit(str(leader))] == [leader]
+        assert scene.audit(other) == []
+        processes[str(leader)].kill()  # no release: the lease runs out
+        died = time.monotonic()
+        wait_for(lambda: scene.holder() == other, "the takeover", seconds=40)
+        took_over = time.monotonic() - died
+        time.sleep(5)  # the new leader sees the page go on: it must not act again
+        assert len(scene.patches()) == 1
+        assert scene.audit(other) == []
+        print(f"takeover {took_over:.1f}s after the leader was killed")
+        assert took_over <= 15 + 2 + 2  # lease + retry after its last renewal (<= 2 s earlier)
