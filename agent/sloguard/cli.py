@@ -849,7 +849,8 @@ def run_agent(
 
     Serves /metrics (its own Prometheus metrics), /healthz, /readyz (ready once an evaluation
     completed with Prometheus answering), GET /v1/slos (the JSON of `evaluate`) and the
-    promotion gate, POST /v1/analysis (see `sloguard gate --help`; OpenAPI at /docs). Definition
+    promotion gate, POST /v1/analysis (see `sloguard gate --help`; OpenAPI at /docs), and
+    OTLP/HTTP trace export, POST /v1/traces, counted for the definitions' trace SLIs. Definition
     files are reloaded when they change (a ConfigMap update); a bad reload keeps the last good
     set. Logs are JSON lines on stderr. Traces go over OTLP/HTTP when
     OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set.
@@ -871,10 +872,11 @@ def run_agent(
     from sloguard.kube import TokenReviewer, api_client
     from sloguard.playbook.safety import Switch
     from sloguard.server.app import create_app
+    from sloguard.server.otlp import TraceReceiver
     from sloguard.server.security import BearerToken, GateAuth
     from sloguard.sources.prometheus import Prometheus, client
     from sloguard.telemetry import logs, tracing
-    from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
+    from sloguard.telemetry.metrics import AgentMetrics, GateMetrics, TraceMetrics
 
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit():
@@ -942,7 +944,8 @@ def run_agent(
             "the gate accepts requests without a token: set SLOGUARD_GATE_TOKEN, "
             "--gate-token-file or --gate-allow, or restrict who can reach it (NetworkPolicy)"
         )
-    app = create_app(agent, registry, lifespan, gatekeeper, auth)
+    receiver = TraceReceiver(lambda: agent.services, TraceMetrics(registry))
+    app = create_app(agent, registry, lifespan, gatekeeper, auth, receiver)
     uvicorn.run(app, host=host or "0.0.0.0", port=int(port), log_config=None, access_log=False)
 
 

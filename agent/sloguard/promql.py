@@ -39,6 +39,7 @@ import promql_parser
 from sloguard.spec.base import WINDOW_PLACEHOLDER
 from sloguard.spec.durations import format_seconds, parse_seconds
 from sloguard.spec.model import SLI, Calendar, Latency
+from sloguard.spec.traces import Traces
 
 BASE_WINDOW = "5m"
 COARSE_WINDOW = "30m"
@@ -58,6 +59,7 @@ WINDOW_EVENTS = "slo:sli_events:window"
 OBJECTIVE = "slo:objective:ratio"
 ERROR_BUDGET = "slo:error_budget:ratio"
 INFO = "sloguard_slo_info"
+TRACE_EVENTS = "sloguard_trace_events_total"  # spans the agent counted for trace SLIs
 # Labels only the info series carries (besides those every series of an SLO carries).
 INFO_LABELS = ("objective", "window", "sli", "dashboard_uid")
 
@@ -112,6 +114,8 @@ def sli_rates(sli: SLI, window: str = BASE_WINDOW, *, fill: bool = True) -> tupl
         return f"({total}) - (({good}) or (0 * ({total})))", total
     if sli.latency is not None:
         return latency_rates(sli.latency, window)
+    if sli.traces is not None:
+        return trace_rates(sli.traces, window, fill=fill)
     assert sli.raw is not None
     # A raw ratio has no events: weigh every evaluation alike (one "event" per second).
     ratio = render_window(sli.raw.error_ratio, window)
@@ -124,6 +128,14 @@ def latency_rates(latency: Latency, window: str = BASE_WINDOW) -> tuple[str, str
     total = f"sum(rate({latency.metric}_count{selector(latency.selector)}[{window}]))"
     fast = f"sum(rate({latency.metric}_bucket{selector(latency.selector, le)}[{window}]))"
     return f"{total} - {fast}", total
+
+
+def trace_rates(traces: Traces, window: str = BASE_WINDOW, *, fill: bool = True) -> tuple[str, str]:
+    """Bad spans over all spans, from the counters the agent keeps for this trace SLI."""
+    key = f'sli="{traces.key}"'
+    total = f"sum(rate({TRACE_EVENTS}{{{key}}}[{window}]))"
+    errors = f'sum(rate({TRACE_EVENTS}{{{key},outcome="bad"}}[{window}]))'
+    return (f"({errors}) or (0 * ({total}))" if fill else errors), total
 
 
 def le_pattern(seconds: float) -> str:

@@ -92,11 +92,11 @@ def canary_prometheus(
 
 @contextlib.contextmanager
 def running_agent(
-    definitions: Path, prometheus_url: str, token: str, *flags: str
+    definitions: Path, prometheus_url: str, token: str, *flags: str, port: int | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`sloguard run` as a process on a free port with the gate's `token`: its URL (once
-    /healthz answers) and the process; stopped on the way out."""
-    port = free_port()
+    """`sloguard run` as a process on `port` (default a free one) with the gate's `token`: its
+    URL (once /healthz answers) and the process; stopped on the way out."""
+    port = port or free_port()
     process = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("sloguard")),

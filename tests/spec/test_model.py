@@ -66,7 +66,9 @@ def test_events_need_exactly_one_of_errors_or_good() -> None:
 
 
 def test_an_sli_has_exactly_one_kind() -> None:
-    with pytest.raises(ValidationError, match="exactly one of `events`, `raw` or `latency`"):
+    with pytest.raises(
+        ValidationError, match="exactly one of `events`, `raw`, `latency` or `traces`"
+    ):
         SLO.model_validate(slo(sli={}))
 
 

@@ -185,4 +185,6 @@ def _ordered(windows: set[str]) -> list[str]:
 
 def _sli_kind(slo: SLO) -> str:
     sli = slo.sli
+    if sli.traces:
+        return "traces"
     return "events" if sli.events else "latency" if sli.latency else "raw"

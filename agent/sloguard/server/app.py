@@ -21,6 +21,8 @@ from sloguard.gate.flagger import FlaggerPayload, Hook, analysis_request, status
 from sloguard.gate.report import DecisionReport
 from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import Gatekeeper
+from sloguard.server import otlp
+from sloguard.server.otlp import TraceReceiver
 from sloguard.server.security import BodyLimit, GateAuth, bearer
 
 log = logging.getLogger("sloguard.server")
@@ -39,16 +41,17 @@ def create_app(
     lifespan: Any = None,
     gatekeeper: Gatekeeper | None = None,
     auth: GateAuth | None = None,
+    receiver: TraceReceiver | None = None,
 ) -> FastAPI:
     """The app; the gate's routes exist when a `gatekeeper` is given, guarded by `auth` when
-    it is configured."""
+    it is configured; `POST /v1/traces` when a trace `receiver` is."""
     app = FastAPI(
         title="sloguard",
         version=__version__,
         lifespan=lifespan,
         description="SLO evaluations and a promotion gate decided from SLO definitions.",
     )
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, paths={"/v1/traces": otlp.MAX_BODY_BYTES})
 
     @app.exception_handler(RequestError)
     async def refused(_: Request, exc: RequestError) -> JSONResponse:
@@ -60,6 +63,9 @@ def create_app(
     async def crashed(_: Request, exc: Exception) -> JSONResponse:
         log.exception("request failed", exc_info=exc)
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+    if receiver is not None:
+        _trace_route(app, receiver)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
@@ -139,3 +145,21 @@ def create_app(
         return await flagger(Hook.ROLLBACK, payload)
 
     return app
+
+
+def _trace_route(app: FastAPI, receiver: TraceReceiver) -> None:
+    @app.post("/v1/traces", include_in_schema=False)
+    async def traces(request: Request) -> Response:
+        """OTLP/HTTP trace export (see `server/otlp.py`)."""
+        content_type = request.headers.get("content-type", "")
+        if not receiver.admit():
+            reply = receiver.overloaded(content_type)
+        else:
+            try:
+                body = await request.body()
+                encoding = request.headers.get("content-encoding", "")
+                reply = receiver.receive(body, content_type, encoding)
+            finally:
+                receiver.release()
+        headers = {"Retry-After": str(reply.retry_after)} if reply.retry_after else None
+        return Response(reply.body, reply.status, headers=headers, media_type=reply.media_type)

@@ -24,6 +24,7 @@ from sloguard.spec.base import (
     Strict,
 )
 from sloguard.spec.durations import parse_seconds
+from sloguard.spec.traces import Traces
 
 
 class Calendar(StrEnum):
@@ -90,12 +91,13 @@ class SLI(Strict):
     events: Events | None = None
     raw: Raw | None = None
     latency: Latency | None = None
+    traces: Traces | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
-        kinds = [k for k in ("events", "raw", "latency") if getattr(self, k) is not None]
+        kinds = [k for k in ("events", "raw", "latency", "traces") if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("set exactly one of `events`, `raw` or `latency`")
+            raise ValueError("set exactly one of `events`, `raw`, `latency` or `traces`")
         return self
 
 

@@ -134,3 +134,30 @@ class ActionMetrics:
             ["sink"],
             registry=registry,
         )
+
+
+class TraceMetrics:
+    """What the OTLP receiver counts: events per trace SLI, spans received and dropped."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            "sloguard_trace_events",
+            "Spans counted for trace SLIs, by the SLI's key and outcome (good, bad).",
+            ["service", "span", "sli", "version", "outcome"],
+            registry=registry,
+        )
+        self.received = Counter(
+            "sloguard_trace_spans_received", "Spans received over OTLP.", registry=registry
+        )
+        self.dropped = Counter(
+            "sloguard_trace_spans_dropped",
+            "Spans not counted: `cardinality` (the cap on series was reached).",
+            ["reason"],
+            registry=registry,
+        )
+        self.requests = Counter(
+            "sloguard_otlp_requests",
+            "OTLP export requests by HTTP status code.",
+            ["code"],
+            registry=registry,
+        )

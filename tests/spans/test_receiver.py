@@ -1,0 +1,303 @@
+"""The OTLP/HTTP receiver: spans from the real OpenTelemetry SDK counted exactly (protobuf, gzip,
+JSON), and every bad request answered with a clear 4xx while nothing is counted twice."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from google.protobuf import json_format
+from google.rpc import status_pb2
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sloguard.agent import Agent
+from sloguard.server.app import create_app
+from sloguard.server.otlp import TraceReceiver
+from sloguard.spec.model import ServiceSLOs
+from sloguard.telemetry.metrics import AgentMetrics, TraceMetrics
+from tests.fakes import Switchable
+from tests.gate.canaries import running_agent
+
+DEFINITION = """\
+service: checkout
+slos:
+  - name: pay-availability
+    objective: 99.9
+    sli:
+      traces: {service: checkout, span: {name: POST /pay, kind: SERVER}}
+  - name: pay-latency
+    objective: 99
+    sli:
+      traces: {service: checkout, span: {name: POST /pay, kind: SERVER}, threshold: 300ms}
+"""
+# (outcome of availability, of latency) for the spans `emit` sends
+EXPECTED = {"pay-availability": {"good": 9, "bad": 5}, "pay-latency": {"good": 11, "bad": 3}}
+
+
+def emit(provider: TracerProvider) -> None:
+    """14 POST /pay server spans (3 ERROR, 2 with 503, 3 slower than 300 ms), plus spans no SLI
+    counts: another name, another kind."""
+    tracer = provider.get_tracer("shop")
+    start = time.time_ns()
+
+    def one(
+        milliseconds: int,
+        error: bool = False,
+        code: int = 200,
+        name: str = "POST /pay",
+        kind: SpanKind = SpanKind.SERVER,
+    ) -> None:
+        span = tracer.start_span(
+            name, kind=kind, start_time=start, attributes={"http.response.status_code": code}
+        )
+        if error:
+            span.set_status(Status(StatusCode.ERROR, "boom"))
+        span.end(end_time=start + milliseconds * 1_000_000)
+
+    for _ in range(6):
+        one(50)
+    for _ in range(3):
+        one(500)  # slow, fine otherwise
+    for _ in range(3):
+        one(40, error=True)
+    for _ in range(2):
+        one(40, code=503)
+    one(40, error=True, name="GET /cart")
+    one(900, kind=SpanKind.CLIENT)
+
+
+def provider_for(processor: Any, version: str = "2.4.1") -> TracerProvider:
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "checkout", "service.version": version})
+    )
+    provider.add_span_processor(processor)
+    return provider
+
+
+def events(metrics_text: str) -> dict[tuple[str, str], float]:
+    """(sli key, outcome) -> count from the agent's /metrics."""
+    found = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == "sloguard_trace_events_total":
+                found[(sample.labels["sli"], sample.labels["outcome"])] = sample.value
+    return found
+
+
+def expected_counts() -> dict[tuple[str, str], float]:
+    spec = ServiceSLOs.model_validate(yaml.safe_load(DEFINITION))
+    keys = {slo.name: slo.sli.traces.key for slo in spec.slos}  # type: ignore[union-attr]
+    return {
+        (keys[slo], outcome): n for slo, counts in EXPECTED.items() for outcome, n in counts.items()
+    }
+
+
+@pytest.fixture
+def definitions(tmp_path: Path) -> Path:
+    (tmp_path / "defs").mkdir()
+    (tmp_path / "defs" / "checkout.yaml").write_text(DEFINITION)
+    return tmp_path / "defs"
+
+
+@pytest.mark.parametrize("compression", [Compression.NoCompression, Compression.Gzip])
+def test_an_sdk_applications_spans_are_counted_exactly(
+    definitions: Path, compression: Compression
+) -> None:
+    with running_agent(definitions, "http://127.0.0.1:9", "t") as (url, _):
+        exporter = OTLPSpanExporter(endpoint=f"{url}/v1/traces", compression=compression)
+        provider = provider_for(SimpleSpanProcessor(exporter))
+        emit(provider)
+        provider.force_flush()
+        provider.shutdown()
+        assert events(httpx.get(f"{url}/metrics").text) == expected_counts()
+
+
+def received_requests() -> trace_service_pb2.ExportTraceServiceRequest:
+    memory = InMemorySpanExporter()
+    provider = provider_for(SimpleSpanProcessor(memory))
+    emit(provider)
+    spans: list[ReadableSpan] = list(memory.get_finished_spans())
+    return encode_spans(spans)
+
+
+def serving(definitions: Path, **options: int) -> tuple[httpx.AsyncClient, CollectorRegistry]:
+    """The agent's app in-process, its receiver made with `options`."""
+    registry = CollectorRegistry()
+    agent = Agent([definitions], Switchable(), AgentMetrics(registry, list))
+    agent.reload()
+    receiver = TraceReceiver(lambda: agent.services, TraceMetrics(registry), **options)
+    transport = httpx.ASGITransport(app=create_app(agent, registry, receiver=receiver))
+    return httpx.AsyncClient(transport=transport, base_url="http://agent"), registry
+
+
+@pytest.fixture
+def app(definitions: Path) -> tuple[httpx.AsyncClient, CollectorRegistry]:
+    return serving(definitions, max_series=100)
+
+
+def post(
+    client: httpx.AsyncClient, body: bytes, content_type: str, **headers: str
+) -> httpx.Response:
+    async def send() -> httpx.Response:
+        return await client.post(
+            "/v1/traces", content=body, headers={"Content-Type": content_type, **headers}
+        )
+
+    return asyncio.run(send())
+
+
+def counted(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
+    return events(generate_latest(registry).decode())
+
+
+def test_json_is_counted_like_protobuf(app: Any) -> None:
+    client, registry = app
+    body = json_format.MessageToJson(received_requests()).encode()
+    answer = post(client, body, "application/json")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    assert (
+        json_format.Parse(answer.content, trace_service_pb2.ExportTraceServiceResponse())
+        == trace_service_pb2.ExportTraceServiceResponse()
+    )
+    assert counted(registry) == expected_counts()
+
+
+def test_an_answer_in_protobuf_is_an_export_response(app: Any) -> None:
+    client, registry = app
+    answer = post(client, received_requests().SerializeToString(), "application/x-protobuf")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/x-protobuf"
+    response = trace_service_pb2.ExportTraceServiceResponse.FromString(answer.content)
+    assert not response.HasField("partial_success")
+    assert registry.get_sample_value("sloguard_trace_spans_received_total") == 16
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "headers", "status", "says"),
+    [
+        (
+            lambda b: b[: len(b) // 2],
+            "application/x-protobuf",
+            {},
+            400,
+            "not an ExportTraceServiceRequest (protobuf)",
+        ),
+        (
+            lambda b: b"{not json",
+            "application/json",
+            {},
+            400,
+            "not an ExportTraceServiceRequest (JSON)",
+        ),
+        (lambda b: b, "text/plain", {}, 415, "unsupported content type 'text/plain'"),
+        (
+            lambda b: b"\x1f\x8b garbage",
+            "application/x-protobuf",
+            {"Content-Encoding": "gzip"},
+            400,
+            "not valid gzip",
+        ),
+        (
+            lambda b: gzip.compress(b)[:-12],
+            "application/x-protobuf",
+            {"Content-Encoding": "gzip"},
+            400,
+            "not valid gzip",
+        ),
+        (
+            lambda b: b,
+            "application/x-protobuf",
+            {"Content-Encoding": "br"},
+            400,
+            "unsupported content encoding 'br'",
+        ),
+        (
+            lambda b: gzip.compress(b"\0" * (33 * 1024 * 1024)),
+            "application/x-protobuf",
+            {"Content-Encoding": "gzip"},
+            413,
+            "once decompressed",
+        ),
+    ],
+)
+def test_a_bad_request_is_a_clear_4xx_and_counts_nothing(
+    app: Any, body: Any, content_type: str, headers: dict[str, str], status: int, says: str
+) -> None:
+    client, registry = app
+    good = received_requests().SerializeToString()
+    answer = post(client, body(good), content_type, **headers)
+    assert answer.status_code == status
+    if answer.headers["content-type"] == "application/x-protobuf":
+        message = status_pb2.Status.FromString(answer.content).message
+    else:
+        message = answer.json()["message"]
+    assert says in message
+    assert counted(registry) == {}
+    assert registry.get_sample_value("sloguard_otlp_requests_total", {"code": str(status)}) == 1
+    assert post(client, good, "application/x-protobuf").status_code == 200  # still up
+    assert counted(registry) == expected_counts()  # counted once
+
+
+def test_a_body_over_the_cap_is_refused_before_it_is_read(app: Any) -> None:
+    client, registry = app
+    answer = post(client, b"\0" * (8 * 1024 * 1024 + 1), "application/x-protobuf")
+    assert answer.status_code == 413
+    assert counted(registry) == {}
+
+
+def test_unknown_fields_are_ignored(app: Any) -> None:
+    client, registry = app
+    document = json_format.MessageToDict(received_requests())
+    document["somethingNew"] = {"from": "a later OTLP"}
+    document["resourceSpans"][0]["futureField"] = 1
+    answer = post(client, json.dumps(document).encode(), "application/json")
+    assert answer.status_code == 200
+    assert counted(registry) == expected_counts()
+
+
+def test_too_many_exports_at_once_are_told_to_retry(definitions: Path) -> None:
+    client, registry = serving(definitions, max_in_flight=0)
+    answer = post(client, received_requests().SerializeToString(), "application/x-protobuf")
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+    assert counted(registry) == {}
+
+
+def test_past_the_series_cap_spans_are_dropped_counted_and_reported(definitions: Path) -> None:
+    client, registry = serving(definitions, max_series=4)
+    assert (
+        post(client, received_requests().SerializeToString(), "application/x-protobuf").status_code
+        == 200
+    )
+    memory = InMemorySpanExporter()
+    provider = provider_for(
+        SimpleSpanProcessor(memory), version="2.5.0"
+    )  # new series: over the cap
+    emit(provider)
+    answer = post(
+        client,
+        encode_spans(memory.get_finished_spans()).SerializeToString(),
+        "application/x-protobuf",
+    )
+    response = trace_service_pb2.ExportTraceServiceResponse.FromString(answer.content)
+    assert response.partial_success.rejected_spans == 14 * 2
+    assert "cap of 4 series" in response.partial_success.error_message
+    assert (
+        registry.get_sample_value("sloguard_trace_spans_dropped_total", {"reason": "cardinality"})
+        == 28
+    )
