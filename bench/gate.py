@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import re
 import statistics
 import sys
 import tempfile
@@ -39,11 +38,14 @@ sys.path.insert(0, str(HERE.parent))  # the Prometheus launcher and traffic live
 from tests.gate.canaries import DEFINITION, STABLE, canary_prometheus, running_agent  # noqa: E402
 
 from bench.evaluation import rss_mb  # noqa: E402
+from bench.keepalive import Connection  # noqa: E402
 from sloguard.demo.prometheus import write_rules  # noqa: E402
 from sloguard.loading import load  # noqa: E402
 
 CANARY_AGE = 3600
 TOKEN = "bench-token"
+ANALYSIS = ("/v1/analysis", "application/json")
+AUTHORIZATION = b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
 
 
 def body(caller: int | None) -> dict[str, object]:
@@ -56,32 +58,6 @@ def body(caller: int | None) -> dict[str, object]:
         "baseline": {"rollouts_pod_template_hash": STABLE},
         "window": "1h",
     }
-
-
-class Connection:
-    """A keep-alive HTTP/1.1 connection with pre-encoded requests: httpx spends ~8 ms of CPU
-    per request, which on two cores would measure the load generator, not the gate."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> Connection:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
-
-    async def post(self, payload: bytes) -> tuple[int, bytes]:
-        self.writer.write(
-            b"POST /v1/analysis HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\n"
-            b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
-            b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload
-        )
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])  # type: ignore[index]
-        return status, await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 def encoded(caller: int | None) -> bytes:
@@ -106,7 +82,7 @@ async def callers(
             while time.monotonic() < deadline:
                 payload = encoded(next(sequence) if distinct else None)
                 started = time.perf_counter()
-                status, answer = await connection.post(payload)
+                status, answer = await connection.post(*ANALYSIS, payload, AUTHORIZATION)
                 latencies.append(time.perf_counter() - started)
                 decision = json.loads(answer)
                 if status != 200 or decision.get("verdict") != "pass":
@@ -133,7 +109,9 @@ async def soak(port: int, pid: int, seconds: float, rate: float) -> None:
         nonlocal failed
         connection = await idle.get()
         begun = time.perf_counter()
-        status, _ = await connection.post(encoded(index if index % 2 else None))
+        status, _ = await connection.post(
+            *ANALYSIS, encoded(index if index % 2 else None), AUTHORIZATION
+        )
         latencies.append(time.perf_counter() - begun)
         idle.put_nowait(connection)
         failed += status != 200

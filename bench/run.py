@@ -19,6 +19,7 @@ def main() -> None:
         [str(HERE / "generation.py"), "--slos", "1", "--repeat", "10"],
         [str(HERE / "evaluation.py")],
         [str(HERE / "gate.py"), *(["--seconds", "5"] if quick else [])],
+        [str(HERE / "traces.py"), *(["--seconds", "5"] if quick else [])],
         [
             str(HERE / "rule_cost.py"),
             *(["--minutes", "3", "--sloth-minutes", "1"] if quick else []),

@@ -1,0 +1,168 @@
+"""Span ingest: OTLP/HTTP protobuf batches of 512 spans into `sloguard run`, back to back from a
+few keep-alive connections; spans/s, request latency, the agent's CPU and memory.
+
+Run: .venv/bin/python bench/traces.py [--seconds 20] [--connections 4] [--soak 600]
+
+The batches are encoded once with the OpenTelemetry SDK's own encoder: 512 spans of `checkout`
+(two versions), 80% `POST /pay` server spans that two trace SLOs count (one in 50 failed, one in
+20 slow), the rest other spans. Figures: spans/s, p50/p99 request latency, the agent's CPU (one
+process, one event loop: 100% is one core) and RSS at the start and end (and its peak).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from tests.gate.canaries import running_agent  # noqa: E402
+
+from bench.evaluation import rss_mb  # noqa: E402
+from bench.keepalive import Connection  # noqa: E402
+
+BATCH = 512
+DEFINITION = """\
+service: checkout
+slos:
+  - name: pay-availability
+    objective: 99.9
+    sli:
+      traces: {service: checkout, span: {name: POST /pay, kind: SERVER}}
+  - name: pay-latency
+    objective: 99
+    sli:
+      traces: {service: checkout, span: {name: POST /pay, kind: SERVER}, threshold: 300ms}
+"""
+
+
+def batch(version: str) -> bytes:
+    """512 spans of one resource, encoded as the SDK's OTLP exporter sends them."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(
+        resource=Resource.create(
+            {"service.name": "checkout", "service.version": version, "k8s.pod.name": "checkout-0"}
+        )
+    )
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("bench")
+    start = time.time_ns()
+    for i in range(BATCH):
+        pay = i % 5 != 0
+        span = tracer.start_span(
+            "POST /pay" if pay else "SELECT orders",
+            kind=SpanKind.SERVER if pay else SpanKind.CLIENT,
+            start_time=start,
+            attributes={
+                "http.request.method": "POST",
+                "http.route": "/pay",
+                "http.response.status_code": 200,
+                "server.address": "checkout",
+                "url.scheme": "http",
+            },
+        )
+        if i % 50 == 0:
+            span.set_status(Status(StatusCode.ERROR, "failed"))
+        span.end(end_time=start + (400 if i % 20 == 0 else 30) * 1_000_000)
+    return bytes(encode_spans(memory.get_finished_spans()).SerializeToString())
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks
+
+
+async def load(port: int, payloads: list[bytes], connections: int, seconds: float) -> list[float]:
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def sender(index: int) -> None:
+        connection = await Connection.open(port)
+        payload = payloads[index % len(payloads)]
+        try:
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                status, _ = await connection.post("/v1/traces", "application/x-protobuf", payload)
+                latencies.append(time.perf_counter() - started)
+                if status != 200:
+                    raise RuntimeError(f"the receiver answered {status}")
+        finally:
+            connection.close()
+
+    await asyncio.gather(*(sender(i) for i in range(connections)))
+    return latencies
+
+
+def report(name: str, latencies: list[float], seconds: float, cpu: float) -> None:
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    spans = len(latencies) * BATCH
+    print(
+        f"{name}: {spans / seconds:,.0f} spans/s ({len(latencies)} batches of {BATCH} in "
+        f"{seconds:.0f}s); request latency ms p50 {statistics.median(ordered) * 1000:.1f}  "
+        f"p99 {p99 * 1000:.1f}; agent CPU {100 * cpu / seconds:.0f}% of a core",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--soak", type=float, default=0, help="also this many seconds of soak")
+    args = parser.parse_args()
+    payloads = [batch("1.0.0"), batch("1.1.0")]
+    with tempfile.TemporaryDirectory(prefix="sloguard-bench-") as tmp:
+        definitions = Path(tmp) / "defs"
+        definitions.mkdir()
+        (definitions / "checkout.yaml").write_text(DEFINITION)
+        with running_agent(definitions, "http://127.0.0.1:9", "t") as (url, process):
+            port = int(url.rsplit(":", 1)[1])
+            print(
+                f"sloguard run; {args.connections} connections posting {BATCH}-span protobuf "
+                f"batches ({len(payloads[0]) // 1024} KiB each) back to back",
+                flush=True,
+            )
+            asyncio.run(load(port, payloads, args.connections, 3))  # warm up
+            cpu = cpu_seconds(process.pid)
+            latencies = asyncio.run(load(port, payloads, args.connections, args.seconds))
+            report("ingest", latencies, args.seconds, cpu_seconds(process.pid) - cpu)
+            if args.soak:
+                rss = [rss_mb(process.pid)]
+                all_latencies: list[float] = []
+                started, cpu = time.monotonic(), cpu_seconds(process.pid)
+                while time.monotonic() - started < args.soak:
+                    all_latencies += asyncio.run(load(port, payloads, args.connections, 30))
+                    rss.append(rss_mb(process.pid))
+                elapsed = time.monotonic() - started
+                report("soak", all_latencies, elapsed, cpu_seconds(process.pid) - cpu)
+                print(
+                    f"soak: agent RSS {rss[0]:.0f} MB at start, {rss[-1]:.0f} MB at the end, "
+                    f"peak {max(rss):.0f} MB (sampled every 30 s)",
+                    flush=True,
+                )
+            counted = httpx.get(f"{url}/metrics").text
+            total = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in counted.splitlines()
+                if line.startswith("sloguard_trace_spans_received_total")
+            )
+            print(f"received {total:,.0f} spans in all", flush=True)
+
+
+if __name__ == "__main__":
+    main()
