@@ -22,6 +22,7 @@ from sloguard.evaluating import Source, evaluate
 from sloguard.evaluation.model import Evaluation
 from sloguard.evaluation.readings import Sample
 from sloguard.loading import Loaded, definition_files, load
+from sloguard.sources.traces import TraceBackend
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import AgentMetrics
 from sloguard.telemetry.tracing import query_span
@@ -74,9 +75,11 @@ class Agent:
         clock: Callable[[], float] = time.time,
         tracer: Tracer | None = None,
         after_cycle: AfterCycle | None = None,
+        traces: TraceBackend | None = None,
     ) -> None:
         self._paths = list(paths)
         self._after_cycle = after_cycle
+        self._traces = traces
         self._metrics = metrics
         self._tracer = tracer or NoOpTracer()
         self._source = InstrumentedSource(source, metrics, self._tracer)
@@ -147,6 +150,7 @@ class Agent:
                 self._source,
                 self.last_cycle_started,
                 tracer=self._tracer,
+                traces=self._traces,
             )
             span.set_attributes(
                 {

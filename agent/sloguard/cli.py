@@ -618,6 +618,41 @@ def _prometheus_settings(options: dict[str, Any]) -> Any:
     )
 
 
+def _trace_backend_options(command: F) -> F:
+    """Flags naming a trace backend that trace SLIs are read from instead of Prometheus."""
+    options = [
+        click.option(
+            "--traces-backend",
+            type=click.Choice(["tempo", "jaeger"]),
+            envvar="SLOGUARD_TRACES_BACKEND",
+            default=None,
+            help="Read trace SLIs from Grafana Tempo (TraceQL metrics) or Jaeger (query API) "
+            "instead of the agent's span counters in Prometheus (env SLOGUARD_TRACES_BACKEND).",
+        ),
+        click.option(
+            "--traces-url",
+            envvar="SLOGUARD_TRACES_URL",
+            default=None,
+            metavar="URL",
+            help="Base URL of the trace backend, e.g. http://tempo:3200 or "
+            "http://jaeger-query:16686 (env SLOGUARD_TRACES_URL).",
+        ),
+    ]
+    return _decorated(command, options)
+
+
+def _trace_backend(options: dict[str, Any], timeout_seconds: float) -> Any:
+    """The trace backend the flags name, or None."""
+    from sloguard.sources.traces import connect
+
+    kind, url = options.pop("traces_backend"), options.pop("traces_url")
+    if kind is None:
+        return None
+    if not url:
+        raise click.BadParameter("--traces-backend needs --traces-url", param_hint="--traces-url")
+    return connect(kind, url, timeout_seconds)
+
+
 def _moment(text: str | None) -> float:
     """RFC 3339 (or any ISO 8601) time; a time without a zone is UTC; default now."""
     if not text:
@@ -634,6 +669,7 @@ def _moment(text: str | None) -> float:
 @main.command()
 @paths_argument
 @_prometheus_options
+@_trace_backend_options
 @click.option("--at", "at_text", default=None, metavar="RFC3339", help="Evaluate at this time.")
 @click.option(
     "--output",
@@ -647,8 +683,8 @@ def evaluate(paths: tuple[Path, ...], at_text: str | None, output: str, **option
     """Evaluate every SLO once: SLI, error budget left, burn rates, status.
 
     Reads the generated recording rules where Prometheus has them (four queries for all SLOs)
-    and the SLI's own queries where it does not. Missing data is reported as no_data with the
-    reason, never as ok.
+    and the SLI's own queries where it does not; trace SLIs from --traces-backend when one is
+    named. Missing data is reported as no_data with the reason, never as ok.
     """
     import asyncio
 
@@ -658,11 +694,17 @@ def evaluate(paths: tuple[Path, ...], at_text: str | None, output: str, **option
 
     loaded = _load(paths)
     settings = _prometheus_settings(options)
+    backend = _trace_backend(options, settings.timeout_seconds)
     at = _moment(at_text)
 
     async def once() -> list[Any]:
         async with client(settings) as http:
-            return await run_evaluation(loaded.services, Prometheus(http, settings), at)
+            try:
+                source = Prometheus(http, settings)
+                return await run_evaluation(loaded.services, source, at, traces=backend)
+            finally:
+                if backend is not None:
+                    await backend.aclose()
 
     evaluations = asyncio.run(once())
     if output == "json":
@@ -802,6 +844,7 @@ def gate(
 @main.command(name="run")
 @paths_argument
 @_prometheus_options
+@_trace_backend_options
 @click.option(
     "--interval",
     type=click.FloatRange(min=1),
@@ -904,6 +947,7 @@ def run_agent(
         actions = ActionRuntime(
             action_settings, Prometheus(http, settings), registry, traces.tracer
         )
+    backend = _trace_backend(options, settings.timeout_seconds)
     agent = Agent(
         list(paths) or default_paths(),
         Prometheus(http, settings),
@@ -911,6 +955,7 @@ def run_agent(
         interval,
         tracer=traces.tracer,
         after_cycle=actions.act if actions is not None else None,
+        traces=backend,
     )
     agent.reload()  # invalid definitions at start-up: exit 2 before serving anything
 
@@ -926,6 +971,8 @@ def run_agent(
             stop.set()
             await asyncio.gather(*loops)
             await http.aclose()
+            if backend is not None:
+                await backend.aclose()
             traces.shutdown()
 
     gatekeeper = Gatekeeper(

@@ -12,7 +12,7 @@ from opentelemetry.trace import NoOpTracer, Span, Tracer
 
 from sloguard.errors import SourceError
 from sloguard.evaluation.judgement import judge
-from sloguard.evaluation.model import Evaluation, Path, Status
+from sloguard.evaluation.model import Evaluation, Path, Reading, Status
 from sloguard.evaluation.readings import (
     Readings,
     RulesAnswers,
@@ -21,8 +21,12 @@ from sloguard.evaluation.readings import (
     raw_readings,
     rules_queries,
     rules_readings,
+    seconds,
+    window_ranges,
 )
+from sloguard.sources.traces import TraceBackend
 from sloguard.spec.model import SLO, ServiceSLOs
+from sloguard.spec.traces import Traces
 
 # A per-label SLO is as bad as its worst group; missing data outranks health, never a breach.
 _RANK = {
@@ -46,9 +50,11 @@ async def evaluate(
     at: float,
     concurrency: int = 8,
     tracer: Tracer | None = None,
+    traces: TraceBackend | None = None,
 ) -> list[Evaluation]:
     """Every SLO of `specs` at `at`, in definition order; a span per SLO when traced (the
-    queries an SLO needs alone, on the raw path, are its children)."""
+    queries an SLO needs alone, on the raw path, are its children). With a `traces` backend,
+    trace SLIs are read from it instead of from the agent's counters in Prometheus."""
     tracer = tracer or NoOpTracer()
     queries = rules_queries(specs)
     answers: RulesAnswers | None
@@ -68,7 +74,11 @@ async def evaluate(
     pairs = [(spec, slo) for spec in specs for slo in spec.slos]
     results: list[Evaluation | None] = [None] * len(pairs)
     raw: list[int] = []
+    backend: list[int] = []
     for index, (spec, slo) in enumerate(pairs):
+        if traces is not None and slo.sli.traces is not None:
+            backend.append(index)
+            continue
         # Most SLOs are answered from memory: no task per SLO, just its span.
         readings = rules_readings(spec, slo, answers, at) if answers is not None else None
         if readings is None and answers is not None:
@@ -93,8 +103,33 @@ async def evaluate(
             evaluation = _worst(spec, slo, raw_readings(spec, slo, samples, at), at, Path.RAW)
             results[index] = _described(span, evaluation)
 
-    await asyncio.gather(*(from_raw(index) for index in raw))
+    async def from_backend(index: int) -> None:
+        spec, slo = pairs[index]
+        assert traces is not None and slo.sli.traces is not None
+        with tracer.start_as_current_span(f"slo {spec.service}/{slo.name}") as span:
+            async with limit:
+                try:
+                    readings = await trace_readings(traces, slo, slo.sli.traces, at)
+                except SourceError as exc:
+                    results[index] = _described(span, _failed(spec, slo, at, exc.reason))
+                    return
+            results[index] = _described(span, _worst(spec, slo, readings, at, Path.TRACES))
+
+    await asyncio.gather(*(from_raw(index) for index in raw), *map(from_backend, backend))
     return [e for e in results if e is not None]
+
+
+async def trace_readings(backend: TraceBackend, slo: SLO, sli: Traces, at: float) -> Readings:
+    """One reading per window from the backend's counts of bad and all spans."""
+    windows = seconds(window_ranges(slo, at))
+    answers = await asyncio.gather(*(backend.counts(sli, at - w, at) for w in windows.values()))
+    found = {
+        window: Reading(bad / total if total > 0 else 0.0, total)
+        for window, counted in zip(windows, answers, strict=True)
+        if counted is not None
+        for bad, total in [counted]
+    }
+    return {(): found} if found else {}
 
 
 def _described(span: Span, evaluation: Evaluation) -> Evaluation:

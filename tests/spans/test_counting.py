@@ -20,7 +20,7 @@ def counter(**traces: Any) -> SpanCounter:
             "slos": [{"name": "pay", "objective": 99.9, "sli": {"traces": sli}}],
         }
     )
-    return SpanCounter([spec])
+    return SpanCounter.of([spec])
 
 
 ATTRIBUTES = {

@@ -22,6 +22,7 @@ class Path(StrEnum):
 
     RULES = "rules"  # the recorded series of the generated rules
     RAW = "raw"  # the SLI's own queries (rules not loaded, or a new SLO)
+    TRACES = "traces"  # a trace backend (Tempo, Jaeger), for trace SLIs
 
 
 @dataclass(frozen=True)

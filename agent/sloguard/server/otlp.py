@@ -150,7 +150,7 @@ class TraceReceiver:
         services = self._services()
         identity = tuple(id(s) for s in services)
         if self._counter is None or self._counter[0] != identity:
-            self._counter = (identity, SpanCounter(services))
+            self._counter = (identity, SpanCounter.of(services))
         return self._counter[1]
 
     def _reply(self, status: int, body: bytes, media: str, retry: int | None = None) -> Reply:

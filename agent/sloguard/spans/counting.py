@@ -55,33 +55,30 @@ class _Rule:
 class SpanCounter:
     """The trace SLIs of a set of definitions, ready to classify spans quickly."""
 
-    def __init__(self, services: Sequence[ServiceSLOs]) -> None:
+    def __init__(self, slis: Iterable[Traces]) -> None:
         by_service: dict[str, dict[str, _Rule]] = {}
         wanted: set[str] = set(HTTP_STATUS)
         resource_wanted: set[str] = {"service.name"}
-        for spec in services:
-            for slo in spec.slos:
-                traces = slo.sli.traces
-                if traces is None:
-                    continue
-                rule = _Rule(
-                    traces,
-                    traces.key,
-                    traces.span.name,
-                    KIND_NUMBERS[traces.span.kind] if traces.span.kind else None,
-                    traces.threshold_seconds,
-                )
-                by_service.setdefault(traces.service, {})[rule.key] = rule  # equal SLIs once
-                wanted.update(traces.match)
-                resource_wanted.update(traces.match)
-                resource_wanted.add(traces.version_from)
+        for traces in slis:
+            rule = _Rule(
+                traces,
+                traces.key,
+                traces.span.name,
+                KIND_NUMBERS[traces.span.kind] if traces.span.kind else None,
+                traces.threshold_seconds,
+            )
+            by_service.setdefault(traces.service, {})[rule.key] = rule  # equal SLIs once
+            wanted.update(traces.match)
+            resource_wanted.update(traces.match)
+            resource_wanted.add(traces.version_from)
         self._rules = {service: tuple(rules.values()) for service, rules in by_service.items()}
         self.span_attributes = frozenset(wanted)
         self.resource_attributes = frozenset(resource_wanted)
 
-    @property
-    def empty(self) -> bool:
-        return not self._rules
+    @classmethod
+    def of(cls, services: Sequence[ServiceSLOs]) -> SpanCounter:
+        """For every trace SLI of `services`."""
+        return cls(slo.sli.traces for spec in services for slo in spec.slos if slo.sli.traces)
 
     def count(self, resource: Mapping[str, str], spans: Iterable[Span]) -> Counter[Series]:
         """Events per counter among `spans`, all from one `resource`."""
