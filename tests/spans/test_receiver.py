@@ -301,3 +301,32 @@ def test_past_the_series_cap_spans_are_dropped_counted_and_reported(definitions:
         registry.get_sample_value("sloguard_trace_spans_dropped_total", {"reason": "cardinality"})
         == 28
     )
+
+
+def test_otlp_json_as_the_specification_writes_it(app: Any) -> None:
+    """Hex trace and span ids, enums as integers, 64-bit integers as strings (OTLP/JSON)."""
+    client, registry = app
+    span = {
+        "traceId": "5B8EFFF798038103D269B633813FC60C",
+        "spanId": "EEE19B7EC3C1B173",
+        "name": "POST /pay",
+        "kind": 2,
+        "startTimeUnixNano": "1544712660000000000",
+        "endTimeUnixNano": "1544712660400000000",
+        "attributes": [{"key": "http.response.status_code", "value": {"intValue": "503"}}],
+        "status": {"code": 0},
+    }
+    body = {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "checkout"}}]
+                },
+                "scopeSpans": [{"scope": {"name": "shop"}, "spans": [span]}],
+            }
+        ]
+    }
+    answer = post(client, json.dumps(body).encode(), "application/json")
+    assert answer.status_code == 200, answer.text
+    keys = {slo: outcome for (slo, outcome), n in counted(registry).items() if n == 1}
+    assert sorted(keys.values()) == ["bad", "bad"]  # a 503 (availability), 400 ms (latency)
