@@ -31,23 +31,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from tests.gate.canaries import running_agent  # noqa: E402
+from tests.spans.test_receiver import DEFINITION  # noqa: E402
 
 from bench.evaluation import rss_mb  # noqa: E402
 from bench.keepalive import Connection  # noqa: E402
 
 BATCH = 512
-DEFINITION = """\
-service: checkout
-slos:
-  - name: pay-availability
-    objective: 99.9
-    sli:
-      traces: {service: checkout, span: {name: POST /pay, kind: SERVER}}
-  - name: pay-latency
-    objective: 99
-    sli:
-      traces: {service: checkout, span: {name: POST /pay, kind: SERVER}, threshold: 300ms}
-"""
 
 
 def batch(version: str) -> bytes:
