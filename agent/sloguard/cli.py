@@ -981,6 +981,7 @@ def run_agent(
         GateMetrics(registry),
         GateSettings(gate_time_budget, gate_cache),
         tracer=traces.tracer,
+        query_errors=metrics.query_errors,
     )
     auth = GateAuth(
         BearerToken(gate_token or "", gate_token_file) if gate_token or gate_token_file else None,

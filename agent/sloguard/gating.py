@@ -18,6 +18,7 @@ from typing import Protocol
 
 import orjson
 from opentelemetry.trace import NoOpTracer, Span, Tracer
+from prometheus_client import Counter
 
 from sloguard.errors import QueryRejected, SourceError
 from sloguard.evaluating import evaluate
@@ -48,6 +49,35 @@ class RangeSource(Protocol):
     async def query_range(
         self, expr: str, start: float, end: float, step: float
     ) -> Sequence[Series]: ...
+
+
+class _Counted:
+    """The gate's reads, each failure counted by kind where the agent counts its own
+    (`sloguard_query_errors_total`): a failing Prometheus shows whoever asked it."""
+
+    def __init__(self, source: RangeSource, errors: Counter | None) -> None:
+        self._source = source
+        self._errors = errors
+
+    async def query(self, expr: str, at: float) -> Sequence[Sample]:
+        try:
+            return await self._source.query(expr, at)
+        except SourceError as exc:
+            self._count(exc)
+            raise
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> Sequence[Series]:
+        try:
+            return await self._source.query_range(expr, start, end, step)
+        except SourceError as exc:
+            self._count(exc)
+            raise
+
+    def _count(self, exc: SourceError) -> None:
+        if self._errors is not None:
+            self._errors.labels(exc.kind).inc()
 
 
 @dataclass(frozen=True)
@@ -83,9 +113,10 @@ class Gatekeeper:
         settings: GateSettings = GateSettings(),
         tracer: Tracer | None = None,
         clock: Callable[[], float] = time.time,
+        query_errors: Counter | None = None,
     ) -> None:
         self._services = services
-        self._source = source
+        self._source = _Counted(source, query_errors)
         self._metrics = metrics
         self._settings = settings
         self._tracer = tracer or NoOpTracer()

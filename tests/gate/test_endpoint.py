@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloguard.agent import Agent
+from sloguard.errors import SourceUnavailable
 from sloguard.evaluation.readings import Sample
 from sloguard.gating import Gatekeeper, GateSettings
 from sloguard.loading import Loaded
@@ -211,3 +212,34 @@ def test_a_slow_prometheus_is_inconclusive_within_the_time_budget(shop: Loaded) 
     body = response.json()
     assert (response.status_code, body["verdict"]) == (200, "inconclusive")
     assert "did not answer within the gate's 0.3s time budget" in body["reason"]
+
+
+class Down(Counting):
+    """A Prometheus that cannot be reached, for both kinds of query."""
+
+    async def query(self, expr: str, at: float) -> Sequence[Sample]:
+        raise SourceUnavailable("cannot reach Prometheus: ConnectError: refused", "connection")
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        raise SourceUnavailable("cannot reach Prometheus: ConnectError: refused", "connection")
+
+
+def test_the_gates_failed_reads_are_counted_with_the_agents(shop: Loaded) -> None:
+    registry = CollectorRegistry()
+    metrics = AgentMetrics(registry, list)
+    source = Down()
+    gate = Gatekeeper(
+        lambda: shop.services,
+        source,
+        GateMetrics(registry),
+        clock=Clock(),
+        query_errors=metrics.query_errors,
+    )
+    app = create_app(Agent([], source, metrics), registry, gatekeeper=gate)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
+    response = post(http, json=REQUEST)
+    assert response.json()["verdict"] == "inconclusive"
+    failed = registry.get_sample_value("sloguard_query_errors_total", {"reason": "connection"})
+    assert failed is not None and failed >= 2  # the budget read and the range read
