@@ -332,3 +332,14 @@ def test_the_hourly_cap_holds_once_reached_whichever_replica_leads(rig: Rig) -> 
         results.append(outcome.result.value)
     assert results == ["done", "done", "done", "held", "held"]
     assert rig.api.get("HorizontalPodAutoscaler", "shop", "checkout")["spec"]["minReplicas"] == 4
+
+
+def test_a_paused_color_holds_the_blue_green_switch(rig: Rig) -> None:
+    scenes.service(rig.api, "checkout", "green")
+    scenes.deployment(rig.api, "checkout-blue", "shop:1", annotations={PAUSED: "true"})
+    green = scenes.deployment(rig.api, "checkout-green", "shop:2")
+    scenes.replica_set(rig.api, green, "shop:2", 1, NOW - 300, 3)
+    colors = {"blue": "checkout-blue", "green": "checkout-green"}
+    [outcome] = act(rig, rollback(blue_green={"service": "checkout", "colors": colors}))
+    assert outcome.result.value == "held" and "checkout-blue" in outcome.error
+    assert not any(c.method == "PATCH" for c in rig.api.calls)

@@ -131,7 +131,7 @@ class Actor:
                 recent_seconds=recent,
                 stamp=stamp,
             )
-            return Considered(plan, [service, *([active] if active is not None else [])])
+            return Considered(plan, [service, *colors.values()])  # paused on any of them holds
         workload = await self._read(target)
         if actions.target.kind is WorkloadKind.ROLLOUT:
             return Considered(abort_rollout(workload), [workload])

@@ -168,11 +168,7 @@ async def _loop(
                     if agent.evaluations
                     else "(first evaluation pending)"
                 )
-                if (
-                    not all(v.startswith(("pass", "fail")) for v in verdicts.values())
-                    or not verdicts
-                ):
-                    verdicts = await _judge_canaries(gate, verdicts)
+                verdicts = await _judge_canaries(gate, verdicts)
                 echo(
                     f"\nPromotion gate, {CANARY_SERVICE}'s {CANARY_SLO} SLO, canary against "
                     f'version="{STABLE}" (POST http://127.0.0.1:{api_port}/v1/analysis):'
@@ -200,10 +196,12 @@ def _demo_speed(services: list[ServiceSLOs]) -> list[ServiceSLOs]:
 
 
 async def _judge_canaries(gate: Gatekeeper, said: dict[str, str]) -> dict[str, str]:
-    """Ask the gate about each canary not yet judged pass or fail; what it said, per canary."""
+    """Ask the gate about each canary not yet failed, as a rollout's analysis keeps asking: an
+    early pass on a few samples may turn into a fail as evidence grows; a fail is final (the
+    rollout would be aborted). What it said, per canary."""
     answers = dict(said)
     for version in demo_canaries():
-        if answers.get(version, "").startswith(("pass", "fail")):
+        if answers.get(version, "").startswith("fail"):
             continue
         request = AnalysisRequest(
             service=CANARY_SERVICE,
