@@ -1,0 +1,8 @@
+"""The `sloguard` command: the composition root that turns flags and SLOGUARD_* variables into
+calls on the pure core and the shells (files, promtool, Prometheus, the cluster). Each module
+adds its commands to `main`."""
+
+from sloguard.cli import authoring, cluster, running, serving  # noqa: F401  (they register commands)
+from sloguard.cli.common import main
+
+__all__ = ["main"]

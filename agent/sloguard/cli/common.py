@@ -1,0 +1,219 @@
+"""What every command shares: the group, error reporting with the documented exit codes,
+loading definitions, and the flags that reach Prometheus and trace backends."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sloguard import __version__
+from sloguard.errors import SloguardError, SpecError
+from sloguard.loading import Loaded, default_paths, load
+
+EXIT_DRIFT = 1
+EXIT_INVALID = 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(command: F) -> F:
+    """Print sloguard errors plainly (no traceback) with the documented exit codes."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SpecError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            click.echo(f"{len(exc.problems)} problem(s) found; nothing was written.", err=True)
+            sys.exit(EXIT_INVALID)
+        except SloguardError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INVALID)
+
+    return wrapper  # type: ignore[return-value]
+
+
+paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+
+
+def load_definitions(paths: tuple[Path, ...]) -> Loaded:
+    return load(list(paths) or default_paths())
+
+
+def summary(loaded: Loaded) -> str:
+    files = len({f for fs in loaded.sources.values() for f in fs})
+    return f"{files} file(s), {len(loaded.services)} service(s), {loaded.slo_count} SLO(s)"
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SLOGUARD"}
+)
+@click.version_option(__version__, prog_name="sloguard")
+def main() -> None:
+    """sloguard: SLOs as code and an agent that guards them. One set of definitions
+    (slo-definitions/) drives Prometheus recording and multi-window, multi-burn-rate alert
+    rules, Grafana dashboards, and the agent that evaluates every SLO continuously
+    (`evaluate` once, `run` as a service, `demo` on this machine).
+
+    Definitions may be sloguard's native YAML, Sloth (prometheus/v1 or the
+    PrometheusServiceLevel CRD) or OpenSLO v1; the format is detected per document. PATHS
+    default to slo-definitions/. Every flag can also be set as SLOGUARD_<COMMAND>_<FLAG>.
+
+    Exit codes: 0 success, 1 drift, a failed proof or rejected dashboards, 2 invalid
+    definitions, usage, or a tool or service that could not be used.
+    """
+
+
+def decorated(command: F, options: Sequence[Callable[[Any], Any]]) -> F:
+    """`command` with `options` applied, the first listed first in `--help`."""
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def prometheus_options(command: F) -> F:
+    """Flags (and SLOGUARD_* variables) that say how to reach Prometheus."""
+    options = [
+        click.option(
+            "--prometheus",
+            "prometheus_url",
+            required=True,
+            metavar="URL",
+            envvar="SLOGUARD_PROMETHEUS_URL",
+            help="Prometheus-compatible API base URL, e.g. http://prometheus:9090 or a Mimir "
+            "/prometheus prefix (env SLOGUARD_PROMETHEUS_URL).",
+        ),
+        click.option(
+            "--bearer-token-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Bearer token file, re-read when it changes (a mounted service-account token).",
+        ),
+        click.option("--basic-auth-user", default=None, help="Basic auth user name."),
+        click.option(
+            "--basic-auth-password-file",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="File holding the basic auth password.",
+        ),
+        click.option(
+            "--ca-file",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="CA bundle to verify Prometheus's certificate.",
+        ),
+        click.option(
+            "--cert-file",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="Client certificate (mTLS).",
+        ),
+        click.option(
+            "--key-file",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="Client certificate key (mTLS).",
+        ),
+        click.option(
+            "--header",
+            "headers",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Extra request header, repeatable (e.g. X-Scope-OrgID=tenant-a for Mimir).",
+        ),
+        click.option(
+            "--query-timeout",
+            type=float,
+            default=10.0,
+            show_default=True,
+            help="Seconds per query before it counts as failed.",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(0, 10),
+            default=2,
+            show_default=True,
+            help="Retries of a transient failure (timeout, 5xx, garbage), with backoff.",
+        ),
+    ]
+    return decorated(command, options)
+
+
+def prometheus_settings(options: dict[str, Any]) -> Any:
+    from sloguard.sources.prometheus import PrometheusSettings
+
+    headers = {}
+    for header in options.pop("headers"):
+        name, sep, value = header.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{header!r} is not NAME=VALUE", param_hint="--header")
+        headers[name.strip()] = value.strip()
+    password_file = options.pop("basic_auth_password_file")
+    return PrometheusSettings(
+        url=options.pop("prometheus_url"),
+        token_file=options.pop("bearer_token_file"),
+        username=options.pop("basic_auth_user"),
+        password=password_file.read_text(encoding="utf-8").strip() if password_file else None,
+        ca_file=options.pop("ca_file"),
+        cert_file=options.pop("cert_file"),
+        key_file=options.pop("key_file"),
+        headers=headers,
+        timeout_seconds=options.pop("query_timeout"),
+        retries=options.pop("retries"),
+    )
+
+
+def trace_backend_options(command: F) -> F:
+    """Flags naming a trace backend that trace SLIs are read from instead of Prometheus."""
+    options = [
+        click.option(
+            "--traces-backend",
+            type=click.Choice(["tempo", "jaeger"]),
+            envvar="SLOGUARD_TRACES_BACKEND",
+            default=None,
+            help="Read trace SLIs from Grafana Tempo (TraceQL metrics) or Jaeger (query API) "
+            "instead of the agent's span counters in Prometheus (env SLOGUARD_TRACES_BACKEND).",
+        ),
+        click.option(
+            "--traces-url",
+            envvar="SLOGUARD_TRACES_URL",
+            default=None,
+            metavar="URL",
+            help="Base URL of the trace backend, e.g. http://tempo:3200 or "
+            "http://jaeger-query:16686 (env SLOGUARD_TRACES_URL).",
+        ),
+    ]
+    return decorated(command, options)
+
+
+def trace_backend(options: dict[str, Any], timeout_seconds: float) -> Any:
+    """The trace backend the flags name, or None."""
+    from sloguard.sources.traces import connect
+
+    kind, url = options.pop("traces_backend"), options.pop("traces_url")
+    if kind is None:
+        return None
+    if not url:
+        raise click.BadParameter("--traces-backend needs --traces-url", param_hint="--traces-url")
+    return connect(kind, url, timeout_seconds)
+
+
+def moment(text: str | None) -> float:
+    """RFC 3339 (or any ISO 8601) time; a time without a zone is UTC; default now."""
+    if not text:
+        return time.time()
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not an RFC 3339 time", param_hint="--at") from exc
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

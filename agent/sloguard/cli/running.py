@@ -1,0 +1,298 @@
+"""`sloguard run`: the agent as a service, with the gate, the OTLP receiver and the actions."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sloguard.cli.common import (
+    F,
+    decorated,
+    main,
+    paths_argument,
+    prometheus_options,
+    prometheus_settings,
+    reports_errors,
+    trace_backend,
+    trace_backend_options,
+)
+from sloguard.loading import default_paths
+
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def _gate_options(command: F) -> F:
+    """Flags of the promotion gate's endpoint."""
+    options = [
+        click.option(
+            "--gate-token",
+            envvar="SLOGUARD_GATE_TOKEN",
+            default=None,
+            metavar="TOKEN",
+            help="Bearer token callers of the gate must present (env SLOGUARD_GATE_TOKEN; "
+            "prefer it or --gate-token-file to a flag other processes can read).",
+        ),
+        click.option(
+            "--gate-token-file",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="File holding the gate's bearer token (a mounted Secret; re-read on change).",
+        ),
+        click.option(
+            "--gate-allow",
+            multiple=True,
+            metavar="USER_OR_GROUP",
+            help="Also accept Kubernetes tokens (checked with TokenReview) of this user or "
+            "group, e.g. system:serviceaccount:argo-rollouts:argo-rollouts (repeatable).",
+        ),
+        click.option(
+            "--gate-audience",
+            multiple=True,
+            metavar="AUDIENCE",
+            help="Audience the reviewed tokens must carry (repeatable; default: the API's).",
+        ),
+        click.option(
+            "--kubeconfig",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="Kubeconfig for the API (default: the in-cluster service account, else "
+            "~/.kube/config).",
+        ),
+        click.option(
+            "--gate-time-budget",
+            type=click.FloatRange(min=0.1),
+            default=5.0,
+            show_default=True,
+            help="Seconds a decision may take; past it the answer is inconclusive (Argo's "
+            "web provider gives up at 10 s).",
+        ),
+        click.option(
+            "--gate-cache",
+            type=click.FloatRange(min=0),
+            default=5.0,
+            show_default=True,
+            help="Seconds an identical request's decision is reused (repeated polls).",
+        ),
+    ]
+    return decorated(command, options)
+
+
+def _action_options(command: F) -> F:
+    """Flags of the actions (rollback, scaling) the leader takes on the cluster."""
+    options = [
+        click.option(
+            "--actions",
+            "actions_switch",
+            type=click.Choice(["as-defined", "dry-run", "off"]),
+            envvar="SLOGUARD_ACTIONS",
+            default="as-defined",
+            show_default=True,
+            help="Global switch: `as-defined` runs each action in its definition's mode "
+            "(dry-run unless `mode: enforce`), `dry-run` makes every action a dry run, `off` "
+            "takes none (env SLOGUARD_ACTIONS).",
+        ),
+        click.option(
+            "--leader-election/--no-leader-election",
+            default=True,
+            show_default=True,
+            help="Act only while holding the Lease (several replicas; all serve the gate).",
+        ),
+        click.option(
+            "--lease",
+            default="sloguard",
+            show_default=True,
+            metavar="[NAMESPACE/]NAME",
+            help="The coordination.k8s.io Lease (namespace default: the pod's own).",
+        ),
+        click.option(
+            "--identity",
+            envvar="SLOGUARD_IDENTITY",
+            default=None,
+            help="This replica's name in the Lease and Events (default: the host name, which "
+            "is the pod name).",
+        ),
+        click.option(
+            "--audit-log",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Append one JSON line per action, dry run, hold or failure to this file.",
+        ),
+        click.option(
+            "--alertmanager",
+            "alertmanager_url",
+            envvar="SLOGUARD_ALERTMANAGER_URL",
+            default="",
+            metavar="URL",
+            help="Tell on-call of every action: an alert to this Alertmanager "
+            "(POST /api/v2/alerts; env SLOGUARD_ALERTMANAGER_URL).",
+        ),
+    ]
+    return decorated(command, options)
+
+
+def _pod_namespace() -> str:
+    """The namespace of the pod sloguard runs in, as Kubernetes mounts it; else `default`."""
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+    except OSError:
+        return "default"
+
+
+@main.command(name="run")
+@paths_argument
+@prometheus_options
+@trace_backend_options
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds between evaluations.",
+)
+@click.option(
+    "--listen",
+    default="0.0.0.0:8080",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to serve /metrics, /healthz, /readyz and /v1/slos.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+@_gate_options
+@_action_options
+@reports_errors
+def run_agent(
+    paths: tuple[Path, ...],
+    interval: float,
+    listen: str,
+    log_level: str,
+    gate_token: str | None,
+    gate_token_file: Path | None,
+    gate_time_budget: float,
+    gate_cache: float,
+    gate_allow: tuple[str, ...],
+    gate_audience: tuple[str, ...],
+    kubeconfig: Path | None,
+    actions_switch: str,
+    leader_election: bool,
+    lease: str,
+    identity: str | None,
+    audit_log: Path | None,
+    alertmanager_url: str,
+    **options: Any,
+) -> None:
+    """Run the agent: evaluate every SLO each interval and serve what it sees.
+
+    Serves /metrics (its own Prometheus metrics), /healthz, /readyz (ready once an evaluation
+    completed with Prometheus answering), GET /v1/slos (the JSON of `evaluate`) and the
+    promotion gate, POST /v1/analysis (see `sloguard gate --help`; OpenAPI at /docs), and
+    OTLP/HTTP trace export, POST /v1/traces, counted for the definitions' trace SLIs. Definition
+    files are reloaded when they change (a ConfigMap update); a bad reload keeps the last good
+    set. Logs are JSON lines on stderr. Traces go over OTLP/HTTP when
+    OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set.
+
+    Services whose definitions have an `actions:` block are rolled back or scaled by the
+    replica holding the Lease, within the block's limits; see --actions to force dry runs or
+    stop every action.
+    """
+    import asyncio
+    import socket
+    from contextlib import asynccontextmanager
+
+    import uvicorn
+    from prometheus_client import CollectorRegistry
+
+    from sloguard.actions.runtime import ActionRuntime, ActionSettings
+    from sloguard.agent import Agent
+    from sloguard.gating import Gatekeeper, GateSettings
+    from sloguard.kube import TokenReviewer, api_client
+    from sloguard.playbook.safety import Switch
+    from sloguard.server.app import create_app
+    from sloguard.server.otlp import TraceReceiver
+    from sloguard.server.security import BearerToken, GateAuth
+    from sloguard.sources.prometheus import Prometheus, client
+    from sloguard.telemetry import logs, tracing
+    from sloguard.telemetry.metrics import AgentMetrics, GateMetrics, TraceMetrics
+
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
+    logs.configure(log_level)
+    settings = prometheus_settings(options)
+    registry = CollectorRegistry()
+    http = client(settings)
+    metrics = AgentMetrics(registry, lambda: agent.evaluations)
+    traces = tracing.from_environment(os.environ)
+    switch = Switch(actions_switch)
+    actions = None
+    if switch is not Switch.OFF:
+        namespace, _, name = lease.rpartition("/")
+        action_settings = ActionSettings(
+            switch=switch,
+            kubeconfig=kubeconfig,
+            identity=identity or socket.gethostname(),
+            leader_election=leader_election,
+            lease_namespace=namespace or _pod_namespace(),
+            lease_name=name,
+            audit_log=audit_log,
+            alertmanager_url=alertmanager_url,
+        )
+        actions = ActionRuntime(
+            action_settings, Prometheus(http, settings), registry, traces.tracer
+        )
+    backend = trace_backend(options, settings.timeout_seconds)
+    agent = Agent(
+        list(paths) or default_paths(),
+        Prometheus(http, settings),
+        metrics,
+        interval,
+        tracer=traces.tracer,
+        after_cycle=actions.act if actions is not None else None,
+        traces=backend,
+    )
+    agent.reload()  # invalid definitions at start-up: exit 2 before serving anything
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> Any:
+        stop = asyncio.Event()
+        loops = [asyncio.create_task(agent.run(stop))]
+        if actions is not None:
+            loops.append(asyncio.create_task(actions.run(stop)))
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*loops)
+            await http.aclose()
+            if backend is not None:
+                await backend.aclose()
+            traces.shutdown()
+
+    gatekeeper = Gatekeeper(
+        lambda: agent.services,
+        Prometheus(http, settings),
+        GateMetrics(registry),
+        GateSettings(gate_time_budget, gate_cache),
+        tracer=traces.tracer,
+        query_errors=metrics.query_errors,
+    )
+    auth = GateAuth(
+        BearerToken(gate_token or "", gate_token_file) if gate_token or gate_token_file else None,
+        TokenReviewer(api_client(kubeconfig), gate_allow, gate_audience) if gate_allow else None,
+    )
+    if auth.token is None and auth.reviewer is None:
+        logging.getLogger("sloguard.gate").warning(
+            "the gate accepts requests without a token: set SLOGUARD_GATE_TOKEN, "
+            "--gate-token-file or --gate-allow, or restrict who can reach it (NetworkPolicy)"
+        )
+    receiver = TraceReceiver(lambda: agent.services, TraceMetrics(registry))
+    app = create_app(agent, registry, lifespan, gatekeeper, auth, receiver)
+    uvicorn.run(app, host=host or "0.0.0.0", port=int(port), log_config=None, access_log=False)

@@ -1,0 +1,258 @@
+"""Commands that read Prometheus once or show the loop: evaluate, gate, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sloguard import __version__
+from sloguard.cli.common import (
+    load_definitions,
+    main,
+    moment,
+    paths_argument,
+    prometheus_options,
+    prometheus_settings,
+    reports_errors,
+    summary,
+    trace_backend,
+    trace_backend_options,
+)
+from sloguard.dashboards.output import dashboard_files
+from sloguard.loading import default_paths, load
+
+
+@main.command()
+@paths_argument
+@prometheus_options
+@trace_backend_options
+@click.option("--at", "at_text", default=None, metavar="RFC3339", help="Evaluate at this time.")
+@click.option(
+    "--output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A table for people, or JSON (one object per SLO) for programs.",
+)
+@reports_errors
+def evaluate(paths: tuple[Path, ...], at_text: str | None, output: str, **options: Any) -> None:
+    """Evaluate every SLO once: SLI, error budget left, burn rates, status.
+
+    Reads the generated recording rules where Prometheus has them (four queries for all SLOs)
+    and the SLI's own queries where it does not; trace SLIs from --traces-backend when one is
+    named. Missing data is reported as no_data with the reason, never as ok.
+    """
+    import asyncio
+
+    from sloguard.evaluating import evaluate as run_evaluation
+    from sloguard.evaluation.report import STATUS_STYLE, document, table
+    from sloguard.sources.prometheus import Prometheus, client
+
+    loaded = load_definitions(paths)
+    settings = prometheus_settings(options)
+    backend = trace_backend(options, settings.timeout_seconds)
+    at = moment(at_text)
+
+    async def once() -> list[Any]:
+        async with client(settings) as http:
+            try:
+                source = Prometheus(http, settings)
+                return await run_evaluation(loaded.services, source, at, traces=backend)
+            finally:
+                if backend is not None:
+                    await backend.aclose()
+
+    evaluations = asyncio.run(once())
+    if output == "json":
+        click.echo(json.dumps([document(e) for e in evaluations], indent=2))
+    else:
+        click.echo(
+            table(evaluations, lambda text, status: click.style(text, **STATUS_STYLE[status]))
+        )
+
+
+EXIT_FAIL, EXIT_INCONCLUSIVE = 1, 3
+
+
+@main.command()
+@paths_argument
+@prometheus_options
+@click.option("--service", required=True, help="The service whose SLOs decide.")
+@click.option("--slo", "slos", multiple=True, help="Only this SLO (repeatable; default: all).")
+@click.option(
+    "--canary",
+    required=True,
+    metavar="SELECTOR",
+    help="Label matchers selecting the canary's series, e.g. "
+    "'{rollouts_pod_template_hash=\"7f9c\"}'.",
+)
+@click.option(
+    "--baseline",
+    default=None,
+    metavar="SELECTOR",
+    help="Label matchers selecting the stable series, to compare the canary against.",
+)
+@click.option(
+    "--window",
+    default=None,
+    metavar="DURATION",
+    help="Analysis window (default and cap: each SLO's gate.window).",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to keep asking while the answer is inconclusive (e.g. too little traffic).",
+)
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds between questions while waiting.",
+)
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds one decision may take before it is inconclusive.",
+)
+@reports_errors
+def gate(
+    paths: tuple[Path, ...],
+    service: str,
+    slos: tuple[str, ...],
+    canary: str,
+    baseline: str | None,
+    window: str | None,
+    wait: float,
+    poll: float,
+    output: str,
+    time_budget: float,
+    **options: Any,
+) -> None:
+    """Judge a canary on its service's SLOs, once: the promotion gate for Argo Rollouts'
+    `job` provider, CI, or a person deciding.
+
+    Reads the canary's (and the baseline's) SLI over the analysis window from Prometheus:
+    the service's error-budget policy, the canary's burn rate, enough events to tell, and a
+    Mann-Whitney comparison with the baseline. Missing data is never a pass.
+
+    Exit codes: 0 pass, 1 fail, 3 inconclusive (still so after --wait), 2 a bad request or
+    invalid definitions. Argo's job provider counts any non-zero exit as Failed, so give
+    inconclusive time with --wait rather than a short Job.
+    """
+    import asyncio
+
+    from prometheus_client import CollectorRegistry
+    from pydantic import ValidationError
+
+    from sloguard.gate.model import Verdict
+    from sloguard.gate.report import lines
+    from sloguard.gate.request import AnalysisRequest, problems
+    from sloguard.gating import Answer, Gatekeeper, GateSettings
+    from sloguard.sources.prometheus import Prometheus, client
+    from sloguard.telemetry.metrics import GateMetrics
+
+    loaded = load_definitions(paths)
+    settings = prometheus_settings(options)
+    try:
+        request = AnalysisRequest(
+            service=service, slos=list(slos), canary=canary, baseline=baseline, window=window
+        )
+    except ValidationError as exc:
+        raise click.UsageError(problems(exc, "--")) from None
+
+    async def ask() -> Answer:
+        deadline = time.monotonic() + wait
+        async with client(settings) as http:
+            gatekeeper = Gatekeeper(
+                lambda: loaded.services,
+                Prometheus(http, settings),
+                GateMetrics(CollectorRegistry()),
+                GateSettings(time_budget_seconds=time_budget, cache_seconds=0),
+            )
+            while True:
+                answer = await gatekeeper.analyse(request)
+                left = deadline - time.monotonic()
+                if answer.decision.verdict is not Verdict.INCONCLUSIVE or left <= 0:
+                    return answer
+                click.echo(
+                    f"inconclusive ({answer.decision.reason}); asking again in "
+                    f"{min(poll, left):.0f}s, {left:.0f}s left",
+                    err=True,
+                )
+                await asyncio.sleep(min(poll, left))
+
+    answer = asyncio.run(ask())
+    if output == "json":
+        click.echo(answer.report.model_dump_json(indent=2))
+    else:
+        click.echo("\n".join(lines(answer.report)))
+    verdict = answer.decision.verdict
+    if verdict is not Verdict.PASS:
+        sys.exit(EXIT_FAIL if verdict is Verdict.FAIL else EXIT_INCONCLUSIVE)
+
+
+@main.command()
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="Stop after this long (default: run until Ctrl-C).",
+)
+@click.option(
+    "--refresh",
+    type=click.FloatRange(min=0.5),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between evaluations and redraws of the table.",
+)
+@reports_errors
+def demo(duration: float | None, refresh: float) -> None:
+    """The whole loop on this machine: a throwaway Prometheus with the generated rules, a
+    synthetic service whose errors and latency change every few minutes, and the agent,
+    drawing the SLO table live (budget, burn rates, status) until Ctrl-C.
+
+    Runs on ./slo-definitions/, or the bundled examples when there is none. Needs Debian's
+    prometheus package (`make setup`) or PROMETHEUS_BIN. `sloguard prove` proves the alerts.
+    """
+    import asyncio
+
+    from sloguard.demo.live import live
+    from sloguard.evaluation.report import STATUS_STYLE
+
+    paths = default_paths()
+    click.echo(f"sloguard {__version__} demo on {', '.join(map(str, paths))}")
+    loaded = load(paths)
+    click.echo(f"1. validated {summary(loaded)}")
+    boards = dashboard_files(loaded.services, loaded.sources)
+    click.echo(f"2. built {len(boards)} Grafana dashboards and the rules from the same definitions")
+    click.echo("3. starting Prometheus, a synthetic service and the agent")
+    interactive = sys.stdout.isatty()
+    try:
+        asyncio.run(
+            live(
+                loaded,
+                paths,
+                os.environ,
+                click.echo,
+                lambda text, status: click.style(text, **STATUS_STYLE[status]),
+                click.clear if interactive else None,
+                duration,
+                refresh,
+            )
+        )
+    except KeyboardInterrupt:
+        click.echo("stopped; everything the demo started is gone")
