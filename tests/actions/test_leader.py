@@ -174,7 +174,7 @@ def test_when_the_leader_dies_the_other_takes_over_and_does_not_act_twice(
 
     after_death, after_renewal, first, second = asyncio.run(scenario())
     print(f"takeover {after_death:.1f}s after the leader died")
-    assert after_death <= after_renewal <= 15 + 0.5
+    assert after_death <= after_renewal <= 15 + 1  # the lease, and the API's time under load
     assert [o.result.value for o in first] == ["done"]
     assert not [o for o in second if o.result.value == "done"]  # reads what the other did
     assert sum(c.method == "PATCH" and "deployments" in c.path for c in rig.api.calls) == 1
