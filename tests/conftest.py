@@ -5,9 +5,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from sloguard import yamltext
@@ -71,3 +74,19 @@ def run_promtool_test(
         check=False,
         timeout=300,
     )
+
+
+def wait_for(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
+    """What `check` returns once it is truthy (a server not up yet counts as not yet); the
+    test fails after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            found = check()
+            if found:
+                return found
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)

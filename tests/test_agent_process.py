@@ -7,29 +7,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, wait_for
 from tests.realprom import backfill, free_port, running_prometheus
 
 RATE, SHARE, HOURS = 20.0, 0.0005, 2
-
-
-def wait_for(check: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if check():
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_the_agent_reports_an_outage_of_prometheus_and_recovers(tmp_path: Path) -> None:

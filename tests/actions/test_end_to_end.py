@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from sloguard.demo.service import SyntheticService
 from sloguard.loading import load
 from tests import scenes
 from tests.alertmanager import Alertmanager, running_alertmanager
+from tests.conftest import wait_for
 from tests.fakeapi import Call, FakeAPI, running_api
 from tests.realprom import Prometheus, backfill
 from tests.synthetic import prometheus_with_traffic
@@ -42,20 +43,6 @@ actions:
   target: {kind: Deployment, name: checkout, namespace: shop}
   rollback: {mode: enforce, recent: 1h, cooldown: 15m}
 """
-
-
-def wait_for(check: Callable[[], object], what: str, seconds: float = 90) -> object:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            found = check()
-            if found:
-                return found
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.25)
 
 
 def healthy_history(directory: Path, end: int) -> None:
@@ -125,7 +112,7 @@ class Scene:
                 stderr=log,
             )
             try:
-                wait_for(lambda: httpx.get(f"{url}/readyz").status_code == 200, "ready")
+                wait_for(lambda: httpx.get(f"{url}/readyz").status_code == 200, "ready", seconds=90)
                 yield url, process
             finally:
                 if process.poll() is None:
@@ -166,15 +153,15 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
 def test_an_outage_mid_rollout_is_rolled_back_once_with_event_and_alert(scene: Scene) -> None:
     api = scene.api
     with scene.agent("sloguard-e2e") as (url, _):
-        wait_for(lambda: api.of_kind("Lease"), "the lease")
+        wait_for(lambda: api.of_kind("Lease"), "the lease", seconds=90)
         assert not scene.patches()  # healthy: nothing done
         scene.service.conditions.checkout_errors = 1.0  # the new revision fails every request
         started = time.monotonic()
-        wait_for(scene.patches, "the rollback")
+        wait_for(scene.patches, "the rollback", seconds=90)
         rolled_back_after = time.monotonic() - started
         after = api.get("Deployment", "shop", "checkout")
         assert after["spec"]["template"] == scenes.template("checkout", "shop:1")
-        [event] = wait_for(lambda: api.of_kind("Event"), "the Event")  # type: ignore[misc]
+        [event] = wait_for(lambda: api.of_kind("Event"), "the Event", seconds=90)
         assert event["reason"] == "SloguardUndo"
         assert event["involvedObject"]["name"] == "checkout"
         [alert] = scene.alertmanager.delivered()
@@ -200,11 +187,11 @@ def test_two_agents_elect_one_that_acts_and_the_other_takes_over_when_it_dies(
     scene: Scene,
 ) -> None:
     with scene.agent("sloguard-a") as (_, a), scene.agent("sloguard-b") as (_, b):
-        leader = wait_for(scene.holder, "a leader")
+        leader = wait_for(scene.holder, "a leader", seconds=90)
         processes = {"sloguard-a": a, "sloguard-b": b}
         [other] = [name for name in processes if name != leader]
         scene.service.conditions.checkout_errors = 1.0
-        wait_for(scene.patches, "the rollback")
+        wait_for(scene.patches, "the rollback", seconds=90)
         assert [line["by"] for line in scene.audit(str(leader))] == [leader]
         assert scene.audit(other) == []
         processes[str(leader)].kill()  # no release: the lease runs out

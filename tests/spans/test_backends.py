@@ -32,6 +32,12 @@ SLOW = PAY.model_copy(update={"threshold": "300ms"})
 AT = 1_764_150_600.0
 
 
+def checkout() -> ServiceSLOs:
+    """A service whose one SLO is the `PAY` trace SLI."""
+    slo = {"name": "pay", "objective": 99.9, "sli": {"traces": PAY.model_dump(mode="json")}}
+    return ServiceSLOs.model_validate({"service": "checkout", "slos": [slo]})
+
+
 def answer(name: str) -> Any:
     return json.loads((FIXTURES / "traces" / name).read_text())
 
@@ -152,14 +158,7 @@ def test_jaeger_spans_are_classified_as_the_receiver_does(
 
 @respx.mock
 def test_a_trace_slo_is_evaluated_from_the_backend() -> None:
-    spec = ServiceSLOs.model_validate(
-        {
-            "service": "checkout",
-            "slos": [
-                {"name": "pay", "objective": 99.9, "sli": {"traces": PAY.model_dump(mode="json")}}
-            ],
-        }
-    )
+    spec = checkout()
     asked: list[tuple[str, str]] = []
 
     def tempo(request: httpx.Request) -> httpx.Response:
@@ -184,14 +183,7 @@ def test_a_trace_slo_is_evaluated_from_the_backend() -> None:
 
 @respx.mock
 def test_a_backend_without_spans_is_no_data() -> None:
-    spec = ServiceSLOs.model_validate(
-        {
-            "service": "checkout",
-            "slos": [
-                {"name": "pay", "objective": 99.9, "sli": {"traces": PAY.model_dump(mode="json")}}
-            ],
-        }
-    )
+    spec = checkout()
     respx.get(f"{TEMPO}/api/metrics/query").mock(
         return_value=httpx.Response(200, json=answer("tempo-empty.json"))
     )

@@ -27,7 +27,7 @@ from typing import Any
 
 from sloguard.errors import ClusterError, Conflict, NotFound
 from sloguard.kube import Cluster
-from sloguard.playbook.model import PAUSED, ObjectRef, annotations_of
+from sloguard.playbook.model import ObjectRef, paused
 from sloguard.telemetry.metrics import ActionMetrics
 
 log = logging.getLogger("sloguard.leader")
@@ -153,7 +153,7 @@ class LeaderElector:
             except Conflict:  # another replica created it first
                 return False
             return True
-        self.paused = annotations_of(lease).get(PAUSED, "").strip().lower() == "true"
+        self.paused = paused(lease)
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity")
         key = (holder, spec.get("renewTime"), spec.get("leaseTransitions"))

@@ -81,6 +81,11 @@ def annotations_of(obj: Mapping[str, Any]) -> dict[str, str]:
     return dict(obj.get("metadata", {}).get("annotations") or {})
 
 
+def paused(obj: Mapping[str, Any]) -> bool:
+    """Whether `obj` carries the kill switch `sloguard.io/paused: "true"`."""
+    return annotations_of(obj).get(PAUSED, "").strip().lower() == "true"
+
+
 def timestamp(text: str | None) -> float | None:
     """Seconds since the epoch of an RFC 3339 time as the API writes it; None when absent."""
     if not text:

@@ -15,8 +15,8 @@ from sloguard.playbook.model import (
     ROLLBACKS,
     Action,
     ObjectRef,
-    annotations_of,
     last_action,
+    paused,
     timestamp,
 )
 from sloguard.spec.actions import Mode
@@ -60,7 +60,7 @@ def hold(
     object to change first (its annotations and status record what any sloguard replica did
     before), then the workload; the kill-switch annotation on any of them holds the action."""
     for obj in objects:
-        if annotations_of(obj).get(PAUSED, "").strip().lower() == "true":
+        if paused(obj):
             return f"paused by the {PAUSED} annotation on {obj['kind']} {obj['metadata']['name']}"
     obj = objects[0]
     family = ROLLBACKS if action in ROLLBACKS else frozenset(set(Action) - ROLLBACKS)
