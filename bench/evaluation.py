@@ -85,7 +85,7 @@ class Counting:
 
     async def query(self, expr: str, at: float) -> Sequence[Sample]:
         self.queries += 1
-        raw_only = not self.rules and "sloguard_kind" not in expr
+        raw_only = not self.rules and '/total"' not in expr
         return [] if raw_only else await self.source.query(expr, at)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from sloguard.errors import SourceUnavailable
@@ -27,7 +28,7 @@ class Switchable:
             return [(ids, 0.75)]
         if expr.startswith("slo:sli_events:window"):
             return [(ids, 1e8)]
-        if "sloguard_window" in expr and "sloguard_kind" not in expr:
-            windows = [w.split('"')[0] for w in expr.split('"sloguard_window", "')[1:]]
-            return [({**ids, "sloguard_window": w}, 1e6) for w in windows]
+        if "sloguard_part" in expr and '/total"' not in expr:
+            windows = re.findall(r'"sloguard_part", "([^"]+)"', expr)
+            return [({**ids, "sloguard_part": w}, 1e6) for w in windows]
         return []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 
 from sloguard.errors import QueryRejected
@@ -37,17 +38,15 @@ def raw_answer(errors: dict[str, float]) -> object:
     """Every window of every group: 10 events/s, the group's error share."""
 
     def answer(expr: str) -> list[Sample]:
-        if "sloguard_kind" not in expr:
+        if '/total"' not in expr:
             return []  # no rules loaded
         samples: list[Sample] = []
-        for part in expr.split(" or label_replace(label_replace(")[0:1]:
-            del part
-        windows = [w.split('"')[0] for w in expr.split('"sloguard_window", "')[1:]]
-        for window in dict.fromkeys(windows):
+        windows = re.findall(r'"sloguard_part", "([^"/]+)/total"', expr)
+        for window in windows:
             for method, share in errors.items():
-                base = {"grpc_method": method, "sloguard_window": window}
-                samples.append(({**base, "sloguard_kind": "total"}, 10.0))
-                samples.append(({**base, "sloguard_kind": "errors"}, 10.0 * share))
+                base = {"grpc_method": method}
+                samples.append(({**base, "sloguard_part": f"{window}/total"}, 10.0))
+                samples.append(({**base, "sloguard_part": f"{window}/errors"}, 10.0 * share))
         return samples
 
     return answer
@@ -64,7 +63,7 @@ def test_without_rules_each_slo_is_computed_from_its_sli_and_the_worst_group_sho
 
 def test_a_rejected_query_is_no_data_with_the_reason() -> None:
     def answer(expr: str) -> list[Sample]:
-        if "sloguard_kind" in expr:
+        if '/total"' in expr:
             raise QueryRejected("Prometheus rejected the query: bad_data: boom")
         return []
 

@@ -48,7 +48,7 @@ def test_raw_answers_become_readings_per_group(tmp_path: Path) -> None:
 
     def sample(method: str, window: str, kind: str, value: float) -> tuple[dict[str, str], float]:
         return (
-            {"grpc_method": method, "sloguard_window": window, "sloguard_kind": kind},
+            {"grpc_method": method, "sloguard_part": f"{window}/{kind}"},
             value,
         )
 
@@ -75,7 +75,7 @@ def test_rules_answers_become_readings_and_unloaded_rules_are_none(tmp_path: Pat
     answers = RulesAnswers.index(
         [({**ids, "__name__": "slo:burn_rate:1h"}, 2.0)],
         [({**ids, "__name__": "slo:error_budget_remaining:ratio"}, 0.25)],
-        [({**ids, "sloguard_window": "1h"}, 36000.0)],
+        [({**ids, "sloguard_part": "1h"}, 36000.0)],
         [({**ids, "__name__": "slo:sli_events:window"}, 9e6)],
     )
     found = rules_readings(spec, slo, answers, AT)

@@ -44,16 +44,13 @@ class Counting:
         await asyncio.sleep(self.delay)
         points = [float(t) for t in range(int(start), int(end) + 1, int(step))]
         # Each (SLO, version) the query is tagged for: 100 events/s, none bad.
-        slos = re.findall(r'"sloguard_slo", "([^"]+)"', expr)
-        versions = re.findall(r'"sloguard_version", "([^"]+)"', expr)
+        parts = re.findall(r'"sloguard_part", "([^"]+)"', expr)
         return [
             (
-                {"sloguard_slo": slo, "sloguard_version": version, "sloguard_kind": kind},
-                [(t, value) for t in points],
+                {"sloguard_part": part},
+                [(t, 0.0 if part.endswith("/errors") else 100.0) for t in points],
             )
-            for slo in set(slos)
-            for version in set(versions)
-            for kind, value in (("total", 100.0), ("errors", 0.0))
+            for part in parts
         ]
 
 

@@ -25,7 +25,7 @@ Sample = tuple[Labels, float]
 Group = tuple[tuple[str, str], ...]
 Readings = dict[Group, dict[str, Reading]]
 
-_OWN_LABELS = frozenset({"__name__", "service", "slo", promql.WINDOW_LABEL, promql.KIND_LABEL})
+_OWN_LABELS = frozenset({"__name__", "service", "slo", promql.PART_LABEL})
 
 
 def period_start(calendar: Calendar, at: float) -> float:
@@ -88,8 +88,9 @@ def raw_readings(spec: ServiceSLOs, slo: SLO, samples: Iterable[Sample], at: flo
     excluded = _excluded(spec, slo)
     rates: dict[Group, dict[str, dict[str, float]]] = {}
     for labels, value in samples:
-        window, kind = labels.get(promql.WINDOW_LABEL), labels.get(promql.KIND_LABEL)
-        if window in ranges and kind:
+        names = promql.part_of(labels)
+        if len(names) == 2 and names[0] in ranges:
+            window, kind = names
             rates.setdefault(_group(labels, excluded), {}).setdefault(window, {})[kind] = value
     readings: Readings = {}
     for group, windows in rates.items():
@@ -162,9 +163,9 @@ def rules_readings(
     ranges = seconds(window_ranges(slo, at))
     counted: dict[Group, dict[str, float]] = {}
     for labels, value in answers.events.get(key, []):
-        window = labels.get(promql.WINDOW_LABEL, "")
-        if window in ranges:
-            counted.setdefault(_group(labels, excluded), {})[window] = value
+        names = promql.part_of(labels)
+        if len(names) == 1 and names[0] in ranges:
+            counted.setdefault(_group(labels, excluded), {})[names[0]] = value
     for labels, value in answers.window_events.get(key, []):
         counted.setdefault(_group(labels, excluded), {})[slo.window] = value
     for group, windows_read in readings.items():

@@ -27,12 +27,7 @@ def versions_query(
         errors, total = promql.sli_rates(sli, step, fill=False)
         for version, chosen in versions.items():
             for kind, expr in (("errors", errors), ("total", total)):
-                tags = {
-                    promql.SLO_LABEL: slo,
-                    promql.VERSION_LABEL: version,
-                    promql.KIND_LABEL: kind,
-                }
-                parts.append(promql.tagged(f"sum({inject(expr, chosen)})", **tags))
+                parts.append(promql.tagged(f"sum({inject(expr, chosen)})", slo, version, kind))
     return " or ".join(parts)
 
 
@@ -42,9 +37,11 @@ def intervals(series: Iterable[Series]) -> dict[tuple[str, str], list[Interval]]
     recording rules do. A version without traffic has no entry."""
     counts: dict[tuple[str, str], dict[str, dict[float, float]]] = {}
     for labels, values in series:
-        key = (labels.get(promql.SLO_LABEL, ""), labels.get(promql.VERSION_LABEL, ""))
-        kind = labels.get(promql.KIND_LABEL, "")
-        counts.setdefault(key, {}).setdefault(kind, {}).update(values)
+        names = promql.part_of(labels)
+        if len(names) != 3:
+            continue
+        slo, version, kind = names
+        counts.setdefault((slo, version), {}).setdefault(kind, {}).update(values)
     read = {}
     for key, kinds in counts.items():
         errors = kinds.get("errors", {})
