@@ -9,6 +9,7 @@ mind fails loudly instead of querying something else.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -70,8 +71,13 @@ def selector(spec: str | Mapping[str, str], what: str = "selector") -> Selector:
     return Selector(tuple(matchers))
 
 
+@functools.lru_cache(maxsize=4096)
 def inject(query: str, chosen: Selector) -> str:
-    """`query` with the matchers of `chosen` added to every vector selector."""
+    """`query` with the matchers of `chosen` added to every vector selector.
+
+    Cached: the parser compiles every regular expression it meets (a tenth of a millisecond
+    for `code=~"5.."`) and parses twice here, while Argo asks about the same selectors at
+    every poll."""
     tree = pp.parse(query)
     extra = [pp.Matcher(_MATCH_OPS[m.op], m.name, m.value) for m in chosen.matchers]
     for node in _nodes(tree):
