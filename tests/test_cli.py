@@ -248,3 +248,12 @@ def test_a_script_may_not_shadow_a_generated_dashboard(
         "generate", str(write_defs(**{"shop.yaml": GOOD})), "--dashboards-out", str(boards)
     )
     assert code == 2 and "renders to slo-shop.json, which sloguard generates itself" in err
+
+
+def test_the_agent_may_bound_its_queries_in_flight_but_not_to_zero(write_defs: WriteDefs) -> None:
+    defs = str(write_defs(**{"shop.yaml": GOOD}))
+    code, _, err = run(
+        "evaluate", defs, "--prometheus=http://127.0.0.1:9", "--max-queries-in-flight=0"
+    )
+    assert code == 2
+    assert "--max-queries-in-flight" in err and "0 is not in the range 1<=x<=256" in err

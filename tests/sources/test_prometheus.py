@@ -176,3 +176,30 @@ def test_range_queries(respx_mock: respx.MockRouter) -> None:
 
     [(labels, values)] = asyncio.run(once())
     assert labels == {"a": "b"} and values[0] == (1.0, 1.0) and values[1][1] != values[1][1]
+
+
+def test_at_most_max_in_flight_queries_run_at_once_the_rest_in_turn(
+    respx_mock: respx.MockRouter,
+) -> None:
+    running, most, answered = 0, 0, []
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        answered.append(dict(httpx.QueryParams(request.content.decode()))["query"])
+        return httpx.Response(200, json=VECTOR)
+
+    respx_mock.post(QUERY).mock(side_effect=slow)
+    settings = PrometheusSettings(url=URL, max_in_flight=3)
+
+    async def burst() -> None:
+        async with client(settings) as http:
+            source = Prometheus(http, settings)
+            await asyncio.gather(*(source.query(f"q{i}", 1700000000.0) for i in range(10)))
+
+    asyncio.run(burst())
+    assert most == 3
+    assert answered == [f"q{i}" for i in range(10)]  # first come, first served

@@ -143,6 +143,14 @@ def prometheus_options(command: F) -> F:
             show_default=True,
             help="Retries of a transient failure (timeout, 5xx, garbage), with backoff.",
         ),
+        click.option(
+            "--max-queries-in-flight",
+            type=click.IntRange(1, 256),
+            default=8,
+            show_default=True,
+            help="Queries the agent runs at once against Prometheus; more wait their turn "
+            "(in order), so a burst of gate requests cannot swamp it.",
+        ),
     ]
     return decorated(command, options)
 
@@ -168,6 +176,7 @@ def prometheus_settings(options: dict[str, Any]) -> Any:
         headers=headers,
         timeout_seconds=options.pop("query_timeout"),
         retries=options.pop("retries"),
+        max_in_flight=options.pop("max_queries_in_flight"),
     )
 
 
