@@ -1,7 +1,7 @@
 """The promotion gate under load: 50 concurrent callers against `sloguard run` and a real
 Prometheus, and a soak at 20 requests/s watching errors and memory.
 
-Run: .venv/bin/python bench/gate.py [--callers 50] [--seconds 20] [--soak 600]
+Run: .venv/bin/python bench/gate.py [--callers 50] [--seconds 20] [--period 1] [--soak 600]
 
 Prometheus (Debian's) holds two hours of `shop` traffic, stable and canaries for the last hour
 (backfilled, tests/gate/canaries.py), and evaluates the generated rules, so the error-budget
@@ -12,6 +12,10 @@ POST /v1/analysis over real HTTP with a 1h analysis window:
 - distinct: every caller asks about its own rollout (a matcher no series carries makes each
   request, and its queries, unique), so each decision reads Prometheus: the SLI's raw range
   queries over the hour for canary and baseline, plus the budget from the recorded series;
+  back to back, this measures the most fresh decisions the machine can make;
+- paced: the same fresh decisions, each caller asking once every --period seconds (50
+  callers every second: 50 decisions/s, each read from Prometheus), the latency of fresh
+  decisions under a load the machine can carry;
 - soak: 20 requests/s for --soak seconds (half shared, half distinct), counting non-200
   answers and sampling the agent's RSS.
 Figures: latency percentiles per scenario, errors, RSS over the soak.
@@ -65,21 +69,24 @@ def encoded(caller: int | None) -> bytes:
 
 
 async def callers(
-    port: int, count: int, seconds: float, distinct: bool
+    port: int, count: int, seconds: float, distinct: bool, period: float = 0.0
 ) -> tuple[list[float], int, Counter[str]]:
-    """`count` callers asking back to back for `seconds`; latencies (s), answers other than
-    pass, and why."""
+    """`count` callers asking for `seconds`, back to back or each once every `period` seconds
+    (starts spread over the first period); latencies (s), answers other than pass, and why."""
     reasons: Counter[str] = Counter()
     latencies: list[float] = []
     failed = 0
     deadline = time.monotonic() + seconds
     sequence = itertools.count()
 
-    async def caller() -> None:
+    async def caller(index: int) -> None:
         nonlocal failed
         connection = await Connection.open(port)
+        due = time.monotonic() + period * index / count
         try:
             while time.monotonic() < deadline:
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                due += period
                 payload = encoded(next(sequence) if distinct else None)
                 started = time.perf_counter()
                 status, answer = await connection.post(*ANALYSIS, payload, AUTHORIZATION)
@@ -91,7 +98,7 @@ async def callers(
         finally:
             connection.close()
 
-    await asyncio.gather(*(caller() for _ in range(count)))
+    await asyncio.gather(*(caller(index) for index in range(count)))
     return latencies, failed, reasons
 
 
@@ -155,6 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--callers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--period", type=float, default=1.0, help="paced callers' period (s)")
     parser.add_argument("--soak", type=float, default=0, help="soak seconds (0: no soak)")
     parser.add_argument("--rate", type=float, default=20)
     args = parser.parse_args()
@@ -178,11 +186,16 @@ def main() -> None:
                 "Prometheus with two hours of backfilled traffic and the rules; "
                 f"{args.callers} callers for {args.seconds:g}s each, 1h window"
             )
-            for name, distinct in (("shared", False), ("distinct", True)):
+            scenarios = (
+                (f"shared ({args.callers} callers)", False, 0.0),
+                (f"distinct ({args.callers} callers)", True, 0.0),
+                (f"paced ({args.callers} callers, each every {args.period:g}s)", True, args.period),
+            )
+            for name, distinct, period in scenarios:
                 latencies, failed, reasons = asyncio.run(
-                    callers(port, args.callers, args.seconds, distinct)
+                    callers(port, args.callers, args.seconds, distinct, period)
                 )
-                report(f"{name} ({args.callers} callers)", latencies, failed)
+                report(name, latencies, failed)
                 for reason, times in reasons.most_common(3):
                     print(f"  {times} x {reason[:160]}")
             if args.soak:
