@@ -86,6 +86,7 @@ class Agent:
         self._interval = interval_seconds
         self._clock = clock
         self._loaded: Loaded | None = None
+        self._services: tuple[ServiceSLOs, ...] = ()
         self._fingerprint: tuple[tuple[str, int, int], ...] | None = None
         self.evaluations: list[Evaluation] = []
         self.definitions_error = ""
@@ -104,9 +105,10 @@ class Agent:
         return Readiness(True, f"{len(self.evaluations)} SLO(s) evaluated")
 
     @property
-    def services(self) -> list[ServiceSLOs]:
-        """The definitions in use (the last good set); empty before the first load."""
-        return list(self._loaded.services) if self._loaded is not None else []
+    def services(self) -> tuple[ServiceSLOs, ...]:
+        """The definitions in use (the last good set); empty before the first load. The same
+        object until a reload changes them, so the gate can tell its answers are current."""
+        return self._services
 
     def reload(self) -> None:
         """Load the definitions again if any file changed; keep the last good set on errors."""
@@ -131,6 +133,7 @@ class Agent:
             return
         first = self._loaded is None
         self._loaded, self._fingerprint, self.definitions_error = loaded, fingerprint, ""
+        self._services = tuple(loaded.services)
         self._metrics.slos.set(loaded.slo_count)
         log.info(
             "definitions loaded" if first else "definitions reloaded",

@@ -123,12 +123,20 @@ class Gatekeeper:
         self._clock = clock
         self._inflight: dict[bytes, asyncio.Future[Answer]] = {}
         self._cache: dict[bytes, Answer] = {}
+        # Request bytes -> the request's key, and the definitions it was resolved against.
+        self._polls: dict[bytes, tuple[bytes, object]] = {}
         self._service_budgets: dict[str, tuple[float, asyncio.Future[Budgets]]] = {}
 
-    async def analyse(self, request: AnalysisRequest) -> Answer:
-        """The decision on `request`; RequestError when it cannot be answered as asked."""
-        analysis = resolve(request, self._services())
+    async def analyse(self, request: AnalysisRequest, sent: bytes | None = None) -> Answer:
+        """The decision on `request`; RequestError when it cannot be answered as asked.
+        `sent`, the request's bytes, lets `repeated` answer the same bytes again."""
+        services = self._services()
+        analysis = resolve(request, services)
         key = orjson.dumps(request.model_dump(), option=orjson.OPT_SORT_KEYS)
+        if sent is not None:
+            if len(self._polls) >= CACHE_PRUNE_SIZE:
+                self._polls = {b: p for b, p in self._polls.items() if p[0] in self._cache}
+            self._polls[sent] = (key, services)
         now = self._clock()
         cached = self._cache.get(key)
         if cached is not None and now - cached.at < self._settings.cache_seconds:
@@ -142,6 +150,18 @@ class Gatekeeper:
         self._inflight[key] = task
         task.add_done_callback(lambda done: self._settle(key, done))
         return await asyncio.shield(task)
+
+    def repeated(self, sent: bytes) -> Answer | None:
+        """The cached decision on a request sent with exactly these bytes before, while it is
+        fresh and the definitions are the ones it was made on; None otherwise."""
+        poll = self._polls.get(sent)
+        if poll is None or poll[1] is not self._services():
+            return None
+        cached = self._cache.get(poll[0])
+        if cached is None or self._clock() - cached.at >= self._settings.cache_seconds:
+            return None
+        self._metrics.shared.labels("cached").inc()
+        return cached
 
     def _settle(self, key: bytes, done: asyncio.Future[Answer]) -> None:
         self._inflight.pop(key, None)

@@ -4,8 +4,9 @@ schema, shared answers for identical requests, and the time budget."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sloguard.gating import Gatekeeper, GateSettings
 from sloguard.loading import Loaded
 from sloguard.server.app import create_app
 from sloguard.server.security import BearerToken, GateAuth
+from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
 from tests.conftest import FIXTURES, load_text
 
@@ -73,11 +75,12 @@ def app_for(
     auth: GateAuth | None = None,
     settings: GateSettings | None = None,
     clock: Clock | None = None,
+    services: Callable[[], Sequence[ServiceSLOs]] | None = None,
 ) -> tuple[httpx.AsyncClient, CollectorRegistry]:
     registry = CollectorRegistry()
     agent = Agent([], source, AgentMetrics(registry, list))
     gate = Gatekeeper(
-        lambda: shop.services,
+        services or (lambda: shop.services),
         source,
         GateMetrics(registry),
         settings or GateSettings(),
@@ -193,6 +196,42 @@ def test_identical_requests_share_one_reading(shop: Loaded) -> None:
         )
         == 2
     )
+
+
+def test_a_repeated_poll_is_answered_from_its_bytes_while_fresh_and_current(
+    shop: Loaded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, clock = Counting(), Clock()
+    current: list[Sequence[ServiceSLOs]] = [shop.services]
+    auth = GateAuth(BearerToken("s3cret"))
+    http, registry = app_for(shop, source, auth, clock=clock, services=lambda: current[0])
+    analysed = 0
+    analyse = Gatekeeper.analyse
+
+    async def counted(self: Gatekeeper, *args: Any) -> Any:
+        nonlocal analysed
+        analysed += 1
+        return await analyse(self, *args)
+
+    monkeypatch.setattr(Gatekeeper, "analyse", counted)
+    sent = json.dumps(REQUEST).encode()
+    token = {"Authorization": "Bearer s3cret", "Content-Type": "application/json"}
+    first = post(http, content=sent, headers=token)
+    again = post(http, content=sent, headers=token)
+    assert again.status_code == 200 and again.content == first.content
+    assert (analysed, source.range_queries) == (1, 1)  # answered before the app parsed it
+    assert registry.get_sample_value("sloguard_gate_shared_answers_total", {"how": "cached"}) == 1
+    # The cached bytes are no way around the token.
+    assert post(http, content=sent, headers={"Content-Type": "application/json"}).status_code == 401
+    # Other bytes for the same request reach the same cached decision through the app.
+    spaced = post(http, content=json.dumps(REQUEST, indent=2).encode(), headers=token)
+    assert spaced.content == first.content and (analysed, source.range_queries) == (2, 1)
+    clock.now += 6  # past the cache's 5 s: a fresh decision
+    assert post(http, content=sent, headers=token).status_code == 200
+    assert (analysed, source.range_queries) == (3, 2)
+    current[0] = []  # definitions reloaded without the service: no answer from before
+    gone = post(http, content=sent, headers=token)
+    assert gone.status_code == 404 and analysed == 4
 
 
 def test_a_slow_prometheus_is_inconclusive_within_the_time_budget(shop: Loaded) -> None:

@@ -23,7 +23,8 @@ from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import Gatekeeper
 from sloguard.server import otlp
 from sloguard.server.otlp import TraceReceiver
-from sloguard.server.security import BodyLimit, GateAuth, bearer
+from sloguard.server.polls import RepeatedPolls
+from sloguard.server.security import BodyLimit, GateAuth, allowed
 
 log = logging.getLogger("sloguard.server")
 
@@ -51,7 +52,9 @@ def create_app(
         lifespan=lifespan,
         description="SLO evaluations and a promotion gate decided from SLO definitions.",
     )
-    app.add_middleware(BodyLimit, paths={"/v1/traces": otlp.MAX_BODY_BYTES})
+    if gatekeeper is not None:
+        app.add_middleware(RepeatedPolls, gatekeeper=gatekeeper, auth=auth)
+    app.add_middleware(BodyLimit, paths={"/v1/traces": otlp.MAX_BODY_BYTES})  # outermost
 
     @app.exception_handler(RequestError)
     async def refused(_: Request, exc: RequestError) -> JSONResponse:
@@ -98,7 +101,7 @@ def create_app(
         return app
 
     async def authorized(authorization: Annotated[str, Header()] = "") -> None:
-        if auth is not None and not await auth.accepts(bearer(authorization)):
+        if not await allowed(auth, authorization):
             raise HTTPException(
                 401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
             )
@@ -109,12 +112,12 @@ def create_app(
         responses=ERRORS,
         dependencies=[Depends(authorized)],
     )
-    async def analysis(request: AnalysisRequest) -> Response:
+    async def analysis(asked: AnalysisRequest, request: Request) -> Response:
         """Judge a canary on the service's SLOs: `pass`, `fail` or `inconclusive`, with every
         SLO's checks, values and thresholds. Always 200 once a decision is made; missing data,
         a Prometheus error or the time budget running out answer `inconclusive`, never `pass`.
         """
-        answer = await gatekeeper.analyse(request)
+        answer = await gatekeeper.analyse(asked, await request.body())
         return Response(answer.body, media_type="application/json")
 
     async def flagger(hook: Hook, payload: FlaggerPayload) -> JSONResponse:

@@ -57,6 +57,12 @@ class GateAuth:
         return self.reviewer is not None and await self.reviewer.accepts(presented)
 
 
+async def allowed(auth: GateAuth | None, authorization: str) -> bool:
+    """Whether a request with this `Authorization` header may use the gate (anyone may when
+    no auth is configured)."""
+    return auth is None or await auth.accepts(bearer(authorization))
+
+
 def bearer(header: str) -> str:
     """The token of an `Authorization: Bearer <token>` header ("" when there is none)."""
     scheme, _, token = header.partition(" ")
