@@ -136,6 +136,8 @@ class Gatekeeper:
         if sent is not None:
             if len(self._polls) >= CACHE_PRUNE_SIZE:
                 self._polls = {b: p for b, p in self._polls.items() if p[0] in self._cache}
+                if len(self._polls) >= CACHE_PRUNE_SIZE:  # many bodies per request: start over
+                    self._polls.clear()
             self._polls[sent] = (key, services)
         now = self._clock()
         cached = self._cache.get(key)

@@ -17,7 +17,8 @@ from prometheus_client import CollectorRegistry
 from sloguard.agent import Agent
 from sloguard.errors import SourceUnavailable
 from sloguard.evaluation.readings import Sample
-from sloguard.gating import Gatekeeper, GateSettings
+from sloguard.gate.request import AnalysisRequest
+from sloguard.gating import CACHE_PRUNE_SIZE, Gatekeeper, GateSettings
 from sloguard.loading import Loaded
 from sloguard.server.app import create_app
 from sloguard.server.security import BearerToken, GateAuth
@@ -279,3 +280,17 @@ def test_the_gates_failed_reads_are_counted_with_the_agents(shop: Loaded) -> Non
     assert response.json()["verdict"] == "inconclusive"
     failed = registry.get_sample_value("sloguard_query_errors_total", {"reason": "connection"})
     assert failed is not None and failed >= 2  # the budget read and the range read
+
+
+def test_the_bytes_remembered_for_repeated_polls_stay_bounded(shop: Loaded) -> None:
+    source = Counting()
+    gate = Gatekeeper(lambda: shop.services, source, GateMetrics(CollectorRegistry()))
+    request = AnalysisRequest.model_validate(REQUEST)
+
+    async def variants() -> None:
+        for spaces in range(CACHE_PRUNE_SIZE + 10):  # one request in ever more spellings
+            await gate.analyse(request, json.dumps(REQUEST).encode() + b" " * spaces)
+
+    asyncio.run(variants())
+    assert source.range_queries == 1
+    assert len(gate._polls) < CACHE_PRUNE_SIZE
