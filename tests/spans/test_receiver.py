@@ -244,10 +244,10 @@ def test_a_bad_request_is_a_clear_4xx_and_counts_nothing(
     answer = post(client, body(good), content_type, **headers)
     assert answer.status_code == status
     if answer.headers["content-type"] == "application/x-protobuf":
-        message = status_pb2.Status.FromString(answer.content).message
+        error = json_format.MessageToDict(status_pb2.Status.FromString(answer.content))
     else:
-        message = answer.json()["message"]
-    assert says in message
+        error = answer.json()
+    assert says in error["message"] and error["code"] == 3  # INVALID_ARGUMENT: do not retry
     assert counted(registry) == {}
     assert registry.get_sample_value("sloguard_otlp_requests_total", {"code": str(status)}) == 1
     assert post(client, good, "application/x-protobuf").status_code == 200  # still up
@@ -275,6 +275,7 @@ def test_too_many_exports_at_once_are_told_to_retry(definitions: Path) -> None:
     client, registry = serving(definitions, max_in_flight=0)
     answer = post(client, received_requests().SerializeToString(), "application/x-protobuf")
     assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+    assert status_pb2.Status.FromString(answer.content).code == 14  # UNAVAILABLE: retry
     assert counted(registry) == {}
 
 

@@ -4,7 +4,8 @@ stores a span.
 
 Per the OTLP specification: 200 with an `ExportTraceServiceResponse` (partial success when spans
 were dropped), 400 with a `google.rpc.Status` for a body that does not decode, 413 past the size
-caps, 415 for other content types, 503 with `Retry-After` while too many exports are in flight.
+caps, 415 for other content types, 503 with `Retry-After` (and code UNAVAILABLE) while too many
+exports are in flight.
 A request is counted whole or not at all."""
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 MAX_BODY_BYTES = 8 * 1024 * 1024  # as sent (compressed or not)
 MAX_DECODED_BYTES = 32 * 1024 * 1024  # after gunzip: a small bomb stays small
-INVALID_ARGUMENT = 3  # google.rpc.Code
+# google.rpc.Code of the error bodies: the request's fault, or the receiver's (retry later).
+INVALID_ARGUMENT, UNAVAILABLE = 3, 14
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class TraceReceiver:
 
     def overloaded(self, content_type: str) -> Reply:
         media = _media(content_type) or PROTOBUF
-        return self._reply(503, _status("too many exports in flight; retry", media), media, 1)
+        busy = _status("too many exports in flight; retry", media, UNAVAILABLE)
+        return self._reply(503, busy, media, 1)
 
     def receive(self, body: bytes, content_type: str, encoding: str) -> Reply:
         media = _media(content_type)
@@ -201,5 +204,5 @@ def _encode(message: Message, media: str) -> bytes:
     return bytes(message.SerializeToString())
 
 
-def _status(message: str, media: str) -> bytes:
-    return _encode(status_pb2.Status(code=INVALID_ARGUMENT, message=message), media)
+def _status(message: str, media: str, code: int = INVALID_ARGUMENT) -> bytes:
+    return _encode(status_pb2.Status(code=code, message=message), media)
