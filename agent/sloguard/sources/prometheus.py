@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from sloguard.errors import QueryRejected, SourceUnavailable
+from sloguard.sources.http import json_object, send
 
 Sample = tuple[dict[str, str], float]
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -160,35 +160,11 @@ class Prometheus:
             await self._sleep(self._settings.backoff_seconds * 2 ** (attempt - 1))
 
     async def _once(self, path: str, params: dict[str, str]) -> dict[str, Any]:
-        try:
-            async with self._slots:
-                response = await self._http.post(path, data=params)
-        except httpx.TimeoutException as exc:
-            raise SourceUnavailable(
-                f"timed out after {self._settings.timeout_seconds:g}s ({type(exc).__name__})",
-                "timeout",
-            ) from exc
-        except (httpx.TransportError, OSError) as exc:
-            # OSError: a TLS alert read after the handshake (a refused client certificate under
-            # TLS 1.3) can surface from the stream as a bare ssl.SSLError.
-            raise SourceUnavailable(
-                f"cannot reach Prometheus: {type(exc).__name__}: {exc}", "connection"
-            ) from exc
+        async with self._slots:
+            response = await send(self._http, "POST", path, "Prometheus", data=params)
         if response.status_code in RETRIED_STATUSES:
             raise SourceUnavailable(f"HTTP {response.status_code} from Prometheus", "http_status")
-        try:
-            # orjson: a thousand SLOs' answers are tens of thousands of series per cycle.
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
-            raise SourceUnavailable(
-                f"invalid JSON from Prometheus (HTTP {response.status_code}): "
-                f"{response.text[:80]!r}",
-                "invalid_response",
-            ) from exc
-        if not isinstance(body, dict):
-            raise SourceUnavailable(
-                f"unexpected answer from Prometheus: {response.text[:80]!r}", "invalid_response"
-            )
+        body = json_object(response, "Prometheus")
         if body.get("status") != "success":
             reason = f"{body.get('errorType', 'error')}: {body.get('error', 'no reason given')}"
             if response.status_code in REJECTED_STATUSES or body.get("errorType") == "bad_data":

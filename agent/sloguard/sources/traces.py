@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import httpx
-import orjson
 
 from sloguard.errors import QueryRejected, SourceUnavailable
+from sloguard.sources.http import json_object, send
 from sloguard.spans import jaeger, traceql
 from sloguard.spec.traces import Traces
 
@@ -95,24 +95,9 @@ class Jaeger(_Backend):
 async def _get(
     http: httpx.AsyncClient, path: str, params: dict[str, str], who: str
 ) -> dict[str, Any]:
-    try:
-        response = await http.get(path, params=params)
-    except httpx.TimeoutException as exc:
-        raise SourceUnavailable(f"{who} did not answer in time", "timeout") from exc
-    except (httpx.TransportError, OSError) as exc:
-        raise SourceUnavailable(
-            f"cannot reach {who}: {type(exc).__name__}: {exc}", "connection"
-        ) from exc
+    response = await send(http, "GET", path, who, params=params)
     if response.status_code in (400, 422):
         raise QueryRejected(f"{who} rejected the query: {response.text[:200]}", "rejected")
     if response.status_code != 200:
         raise SourceUnavailable(f"HTTP {response.status_code} from {who}", "http_status")
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError as exc:
-        raise SourceUnavailable(
-            f"{who} answered something other than JSON: {exc}", "invalid_response"
-        ) from exc
-    if not isinstance(body, dict):
-        raise SourceUnavailable(f"{who} answered JSON that is not an object", "invalid_response")
-    return body
+    return json_object(response, who)
