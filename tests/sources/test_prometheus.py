@@ -13,6 +13,7 @@ import respx
 
 from sloguard.errors import QueryRejected, SourceUnavailable
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
+from tests.realprom import running_prometheus
 
 URL = "http://prometheus.example:9090"
 QUERY = f"{URL}/api/v1/query"
@@ -73,6 +74,29 @@ def test_a_path_prefix_and_headers_reach_scale_out_engines(respx_mock: respx.Moc
     request = route.calls.last.request
     assert request.headers["X-Scope-OrgID"] == "team-a"
     assert request.headers["Authorization"] == "Bearer t"
+
+
+def test_answers_are_asked_uncompressed_unless_a_header_says_otherwise(
+    respx_mock: respx.MockRouter,
+) -> None:
+    route = respx_mock.post(QUERY).respond(200, json=VECTOR)
+    run(PrometheusSettings(url=URL))
+    assert route.calls.last.request.headers.get_list("Accept-Encoding") == ["identity"]
+    run(PrometheusSettings(url=URL, headers={"accept-encoding": "gzip"}))
+    assert route.calls.last.request.headers.get_list("Accept-Encoding") == ["gzip"]
+
+
+def test_a_real_prometheus_answers_uncompressed_or_gzipped_as_asked(tmp_path: Path) -> None:
+    async def encoding(settings: PrometheusSettings) -> str | None:
+        async with client(settings) as http:
+            response = await http.post("api/v1/query", data={"query": "vector(1)"})
+            assert response.json()["status"] == "success"  # decoded either way
+            return response.headers.get("Content-Encoding")
+
+    with running_prometheus(tmp_path, {}, []) as prometheus:
+        assert asyncio.run(encoding(PrometheusSettings(url=prometheus.url))) is None
+        gzipped = PrometheusSettings(url=prometheus.url, headers={"Accept-Encoding": "gzip"})
+        assert asyncio.run(encoding(gzipped)) == "gzip"
 
 
 def test_basic_auth(respx_mock: respx.MockRouter) -> None:

@@ -75,7 +75,11 @@ class _TokenFile(httpx.Auth):
 def client(settings: PrometheusSettings) -> httpx.AsyncClient:
     """An async HTTP client configured from `settings` (the caller closes it)."""
     auth: httpx.Auth | tuple[str, str] | None = None
-    headers = dict(settings.headers)
+    # Uncompressed answers unless a header asks otherwise: gzip cost Prometheus a fifth of
+    # its CPU on the gate's range query (18 KB, 7.6 -> 6.0 ms) to save bytes on a link that is
+    # usually inside the cluster.
+    headers = httpx.Headers({"Accept-Encoding": "identity"})
+    headers.update(settings.headers)
     if settings.token_file is not None:
         auth = _TokenFile(settings.token_file)
     elif settings.token:
