@@ -47,7 +47,7 @@ def compare(
     x = np.asarray(canary, dtype=float)
     y = np.asarray(baseline, dtype=float)
     ratio = _mean_ratio(x, y)
-    if np.unique(np.concatenate([x, y])).size < 2:
+    if min(x.min(), y.min()) == max(x.max(), y.max()):
         # One value everywhere (e.g. no errors on either side): nothing to tell apart.
         return Comparison(False, 1.0, 0.0, 0.0, 0.0, ratio, 0.0)
     statistic = _RankSum(x, y)
@@ -82,7 +82,7 @@ class _RankSum:
         self.x, self.y = x, y
         self.differences = np.sort(np.subtract.outer(x, y).ravel())
         self.within = _ties(x) + _ties(y)
-        jumps = np.unique(self.differences)
+        jumps = self.differences[_starts(self.differences)]
         self.jumps = jumps
         self.middles = (jumps[:-1] + jumps[1:]) / 2
         above = self.differences.size - np.searchsorted(self.differences, self.middles, "right")
@@ -127,5 +127,20 @@ class _RankSum:
 
 def _ties(values: FloatArray) -> float:
     """The tie term sum(t^3 - t) over groups of equal values."""
-    _, counts = np.unique(values, return_counts=True)
+    ordered = np.sort(values)
+    starts = np.flatnonzero(_starts(ordered))
+    if not starts.size:
+        return 0.0
+    counts = np.empty_like(starts)
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1] = ordered.size - starts[-1]
     return float((counts**3 - counts).sum())
+
+
+def _starts(ordered: FloatArray) -> npt.NDArray[np.bool_]:
+    """Where each run of equal values of a sorted array begins: `np.unique` without sorting
+    again (it was half of a comparison's cost, called seven times)."""
+    starts = np.empty(ordered.size, dtype=bool)
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    return starts

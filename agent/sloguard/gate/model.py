@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Verdict(StrEnum):
@@ -24,9 +25,9 @@ def worst(verdicts: Sequence[Verdict]) -> Verdict:
     return min(verdicts, key=_RANK.__getitem__, default=Verdict.PASS)
 
 
-@dataclass(frozen=True)
-class Interval:
-    """One step of a version's traffic: events and bad events per second over the step."""
+class Interval(NamedTuple):
+    """One step of a version's traffic: events and bad events per second over the step (a
+    tuple: a fresh decision makes some five hundred)."""
 
     at: float
     errors: float
