@@ -44,6 +44,19 @@ def test_every_selector_gets_the_matchers_and_nothing_else_changes(query: str) -
     assert selectors(injected) == [[*matchers, added] for matchers in before]
 
 
+def test_each_selector_is_printed_alone_into_a_query_parsed_once() -> None:
+    query = (
+        'sum(rate(x{code=~"5.."}[5m])) / sum(rate(x[5m])) + label_replace(y, "d", "a\\\\b", "", "")'
+    )
+    first, second = (selector({"pod": name}) for name in ("a", "b"))
+    printed = [inject(query, chosen) for chosen in (first, second, first)]
+    assert selectors(printed[1]) == [[*m, ("pod", "MatchOp.Equal", "b")] for m in selectors(query)]
+    assert printed[0] == printed[2] != printed[1]
+    inject.cache_clear()  # the first again, printed anew from the same parse
+    assert inject(query, first) == printed[0]
+    assert 'label_replace(y{pod="a"}, "d", "a\\\\b", "", "")' in printed[0]
+
+
 def test_escapes_survive_the_round_trip() -> None:
     query = 'rate(h_bucket{le=~"0\\\\.3"}[5m])'
     injected = inject(query, selector({"v": 'a"b\\c'}))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -76,23 +77,50 @@ def inject(query: str, chosen: Selector) -> str:
     """`query` with the matchers of `chosen` added to every vector selector.
 
     Cached: the parser compiles every regular expression it meets (a tenth of a millisecond
-    for `code=~"5.."`) and parses twice here, while Argo asks about the same selectors at
-    every poll."""
-    tree = pp.parse(query)
+    for `code=~"5.."`), while Argo asks about the same selectors at every poll. The printed
+    query is parsed again and must hold exactly the strings intended."""
+    template = _template(query)
     extra = [pp.Matcher(_MATCH_OPS[m.op], m.name, m.value) for m in chosen.matchers]
-    for node in _nodes(tree):
-        if isinstance(node, pp.VectorSelector):
-            node.matchers = pp.Matchers(list(node.matchers.matchers) + extra)
-    expected = list(_strings(tree))
-    for node in _nodes(tree):
-        if isinstance(node, pp.VectorSelector):
-            node.matchers = pp.Matchers([_escaped(m) for m in node.matchers.matchers])
-        elif isinstance(node, pp.StringLiteral):
-            node.val = _escape(node.val)
-    text = str(tree)
+    added = [str(_escaped(m)) for m in extra]
+    escaped = [_escaped(m) for m in extra]
+    expected: list[str] = []
+    for strings in template.strings:
+        expected.extend([strings] if isinstance(strings, str) else [*strings, *added])
+    with template.lock:
+        for node, own in template.selectors:
+            node.matchers = pp.Matchers(own + escaped)
+        text = str(template.tree)
     if list(_strings(pp.parse(text))) != expected:
         raise RuntimeError(f"promql-parser printed {query!r} as {text!r}, changing its strings")
     return text
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A query parsed once and printed again for each selector (its trees cannot be copied):
+    its vector selectors with their own matchers escaped, and the strings it holds in order
+    (a selector's matchers, or a literal), before escaping."""
+
+    tree: object
+    selectors: list[tuple[pp.VectorSelector, list[pp.Matcher]]]
+    strings: list[str | list[str]]
+    lock: threading.Lock
+
+
+@functools.lru_cache(maxsize=256)
+def _template(query: str) -> _Template:
+    tree = pp.parse(query)
+    selectors = []
+    strings: list[str | list[str]] = []
+    for node in _nodes(tree):
+        if isinstance(node, pp.VectorSelector):
+            own = [_escaped(m) for m in node.matchers.matchers]
+            selectors.append((node, own))
+            strings.append([str(m) for m in own])
+        elif isinstance(node, pp.StringLiteral):
+            strings.append(node.val)
+            node.val = _escape(node.val)
+    return _Template(tree, selectors, strings, threading.Lock())
 
 
 def _parsed(text: str, what: str) -> list[Matcher]:
