@@ -18,7 +18,9 @@ POST /v1/analysis over real HTTP with a 1h analysis window:
   decisions under a load the machine can carry;
 - soak: 20 requests/s for --soak seconds (half shared, half distinct), counting non-200
   answers and sampling the agent's RSS.
-Figures: latency percentiles per scenario, errors, RSS over the soak.
+Figures: latency percentiles per scenario, errors, the agent's CPU per answer and how busy the
+machine's cores were (the agent is one process on one core; Prometheus and the callers share
+the rest), RSS over the soak.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -145,6 +149,33 @@ async def soak(port: int, pid: int, seconds: float, rate: float) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Usage:
+    """CPU seconds used so far by the agent and by the whole machine (all cores), and when."""
+
+    at: float
+    agent: float
+    busy: float
+
+    @classmethod
+    def now(cls, pid: int) -> Usage:
+        ticks = os.sysconf("SC_CLK_TCK")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        agent = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        cpu = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = cpu[3] + cpu[4]  # idle + iowait
+        return cls(time.monotonic(), agent, (sum(cpu[:8]) - idle) / ticks)
+
+    def since(self, before: Usage, answers: int) -> str:
+        seconds = self.at - before.at
+        agent = self.agent - before.agent
+        return (
+            f"agent CPU {agent / max(answers, 1) * 1000:.2f} ms per answer, "
+            f"{agent / seconds:.0%} of a core; all {os.cpu_count()} cores "
+            f"{(self.busy - before.busy) / seconds / (os.cpu_count() or 1):.0%} busy"
+        )
+
+
 def report(name: str, latencies: list[float], failed: int) -> None:
     ordered = sorted(latencies)
 
@@ -192,10 +223,12 @@ def main() -> None:
                 (f"paced ({args.callers} callers, each every {args.period:g}s)", True, args.period),
             )
             for name, distinct, period in scenarios:
+                before = Usage.now(agent.pid)
                 latencies, failed, reasons = asyncio.run(
                     callers(port, args.callers, args.seconds, distinct, period)
                 )
                 report(name, latencies, failed)
+                print("  " + Usage.now(agent.pid).since(before, len(latencies)))
                 for reason, times in reasons.most_common(3):
                     print(f"  {times} x {reason[:160]}")
             if args.soak:
