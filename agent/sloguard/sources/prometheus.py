@@ -133,8 +133,9 @@ class Prometheus:
         data = await self._call("api/v1/query", {"query": expr, "time": _number(at)})
         result = data["result"]
         if data.get("resultType") == "scalar":
-            return [({}, _value(result[1]))]
-        return [(dict(s["metric"]), _value(s["value"][1])) for s in result]
+            return [({}, float(result[1]))]
+        # Values come as strings; float() reads Prometheus's NaN and +Inf/-Inf as they are.
+        return [(dict(s["metric"]), float(s["value"][1])) for s in result]
 
     async def query_range(
         self, expr: str, start: float, end: float, step: float
@@ -148,7 +149,7 @@ class Prometheus:
         }
         data = await self._call("api/v1/query_range", params)
         return [
-            (dict(s["metric"]), [(float(t), _value(v)) for t, v in s["values"]])
+            (dict(s["metric"]), [(float(t), float(v)) for t, v in s["values"]])
             for s in data["result"]
         ]
 
@@ -184,7 +185,3 @@ class Prometheus:
 
 def _number(value: float) -> str:
     return format(value, ".3f")
-
-
-def _value(text: str) -> float:
-    return float(text)  # Prometheus writes NaN and ±Inf as strings float() reads
