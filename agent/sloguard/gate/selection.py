@@ -80,9 +80,8 @@ def inject(query: str, chosen: Selector) -> str:
     for `code=~"5.."`), while Argo asks about the same selectors at every poll. The printed
     query is parsed again and must hold exactly the strings intended."""
     template = _template(query)
-    extra = [pp.Matcher(_MATCH_OPS[m.op], m.name, m.value) for m in chosen.matchers]
-    added = [str(_escaped(m)) for m in extra]
-    escaped = [_escaped(m) for m in extra]
+    escaped = [_escaped(pp.Matcher(_MATCH_OPS[m.op], m.name, m.value)) for m in chosen.matchers]
+    added = [str(m) for m in escaped]
     expected: list[str] = []
     for strings in template.strings:
         expected.extend([strings] if isinstance(strings, str) else [*strings, *added])
