@@ -2,16 +2,20 @@
 Prometheus, and a soak at 20 requests/s watching errors and memory.
 
 Run: .venv/bin/python bench/gate.py [--callers 50] [--seconds 20] [--period 1] [--soak 600]
+                                    [--no-rules]
 
 Prometheus (Debian's) holds two hours of `shop` traffic, stable and canaries for the last hour
 (backfilled, tests/gate/canaries.py), and evaluates the generated rules, so the error-budget
-policy reads recorded series (the rules path). `sloguard run` serves the gate; the callers
-POST /v1/analysis over real HTTP with a 1h analysis window:
-- shared: every caller polls the same rollout, as Argo's analysis runs do; concurrent
-  identical requests share one reading and repeats within 5s get the cached decision;
-- distinct: every caller asks about its own rollout (a matcher no series carries makes each
-  request, and its queries, unique), so each decision reads Prometheus: the SLI's raw range
-  queries over the hour for canary and baseline, plus the budget from the recorded series;
+policy reads recorded series (the rules path); with --no-rules it has no rules and every
+figure comes from raw queries alone. `sloguard run` serves the gate; the callers POST
+/v1/analysis over real HTTP with a 1h analysis window. A decision reads the SLI's raw range
+queries over the hour for canary and baseline, plus the service's budget:
+- shared: every caller polls the same rollout, as Argo's analysis runs of one rollout do;
+  concurrent identical requests share one reading, repeats within 5s get the cached decision;
+- own: every caller polls a rollout of its own, back to back (50 analysis runs of 50
+  rollouts): a fresh decision per rollout every 5s, cached answers in between;
+- distinct: every request is about a rollout nobody asked about before (a matcher no series
+  carries makes each request, and its queries, unique), so every answer is a fresh decision;
   back to back, this measures the most fresh decisions the machine can make;
 - paced: the same fresh decisions, each caller asking once every --period seconds (50
   callers every second: 50 decisions/s, each read from Prometheus), the latency of fresh
@@ -35,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +61,12 @@ ANALYSIS = ("/v1/analysis", "application/json")
 AUTHORIZATION = b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
 
 
-def body(caller: int | None) -> dict[str, object]:
+def body(rollout: str | None) -> dict[str, object]:
+    """The request about the healthy canary; a `rollout` name makes it another rollout's (a
+    matcher no series carries), so its decision is not shared with any other."""
     canary: dict[str, str] | str = {"rollouts_pod_template_hash": "healthy"}
-    if caller is not None:
-        canary = f'{{rollouts_pod_template_hash="healthy",bench_caller!="{caller}"}}'
+    if rollout is not None:
+        canary = f'{{rollouts_pod_template_hash="healthy",bench_rollout!="{rollout}"}}'
     return {
         "service": "shop",
         "canary": canary,
@@ -68,12 +75,23 @@ def body(caller: int | None) -> dict[str, object]:
     }
 
 
-def encoded(caller: int | None) -> bytes:
-    return json.dumps(body(caller)).encode()
+def encoded(rollout: str | None) -> bytes:
+    return json.dumps(body(rollout)).encode()
+
+
+def asking(scenario: str) -> Callable[[int], bytes]:
+    """What caller `index` asks next: the one shared rollout, its own rollout every time, or a
+    rollout nobody asked about before (a fresh decision each time)."""
+    if scenario == "shared":
+        return lambda index: encoded(None)
+    if scenario == "own":
+        return lambda index: encoded(f"own-{index}")
+    sequence = itertools.count()
+    return lambda index: encoded(f"{scenario}-{next(sequence)}")
 
 
 async def callers(
-    port: int, count: int, seconds: float, distinct: bool, period: float = 0.0
+    port: int, count: int, seconds: float, ask: Callable[[int], bytes], period: float = 0.0
 ) -> tuple[list[float], int, Counter[str]]:
     """`count` callers asking for `seconds`, back to back or each once every `period` seconds
     (starts spread over the first period); latencies (s), answers other than pass, and why."""
@@ -81,7 +99,6 @@ async def callers(
     latencies: list[float] = []
     failed = 0
     deadline = time.monotonic() + seconds
-    sequence = itertools.count()
 
     async def caller(index: int) -> None:
         nonlocal failed
@@ -91,7 +108,7 @@ async def callers(
             while time.monotonic() < deadline:
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
                 due += period
-                payload = encoded(next(sequence) if distinct else None)
+                payload = ask(index)
                 started = time.perf_counter()
                 status, answer = await connection.post(*ANALYSIS, payload, AUTHORIZATION)
                 latencies.append(time.perf_counter() - started)
@@ -121,7 +138,7 @@ async def soak(port: int, pid: int, seconds: float, rate: float) -> None:
         connection = await idle.get()
         begun = time.perf_counter()
         status, _ = await connection.post(
-            *ANALYSIS, encoded(index if index % 2 else None), AUTHORIZATION
+            *ANALYSIS, encoded(f"soak-{index}" if index % 2 else None), AUTHORIZATION
         )
         latencies.append(time.perf_counter() - begun)
         idle.put_nowait(connection)
@@ -196,6 +213,9 @@ def main() -> None:
     parser.add_argument("--period", type=float, default=1.0, help="paced callers' period (s)")
     parser.add_argument("--soak", type=float, default=0, help="soak seconds (0: no soak)")
     parser.add_argument("--rate", type=float, default=20)
+    parser.add_argument(
+        "--no-rules", action="store_true", help="Prometheus without the rules: raw queries only"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sloguard-bench-") as temp:
         directory = Path(temp)
@@ -203,7 +223,7 @@ def main() -> None:
         definitions.mkdir()
         (definitions / "shop.yaml").write_text(DEFINITION.replace("30m", "1h"))
         end = int(time.time()) // 60 * 60 - 60
-        rules = write_rules(directory, load([definitions]), "5s")
+        rules = [] if args.no_rules else write_rules(directory, load([definitions]), "5s")
         with (
             canary_prometheus(directory, end, CANARY_AGE, rules) as prometheus,
             running_agent(definitions, prometheus.url, TOKEN, "--log-level=warning") as (
@@ -214,18 +234,24 @@ def main() -> None:
             port = int(url.rsplit(":", 1)[1])
             ready(url)
             print(
-                "Prometheus with two hours of backfilled traffic and the rules; "
+                "Prometheus with two hours of backfilled traffic and "
+                f"{'no rules' if args.no_rules else 'the rules'}; "
                 f"{args.callers} callers for {args.seconds:g}s each, 1h window"
             )
             scenarios = (
-                (f"shared ({args.callers} callers)", False, 0.0),
-                (f"distinct ({args.callers} callers)", True, 0.0),
-                (f"paced ({args.callers} callers, each every {args.period:g}s)", True, args.period),
+                (f"shared ({args.callers} callers)", asking("shared"), 0.0),
+                (f"own ({args.callers} callers, a rollout each)", asking("own"), 0.0),
+                (f"distinct ({args.callers} callers)", asking("distinct"), 0.0),
+                (
+                    f"paced ({args.callers} callers, each every {args.period:g}s)",
+                    asking("paced"),
+                    args.period,
+                ),
             )
-            for name, distinct, period in scenarios:
+            for name, ask, period in scenarios:
                 before = Usage.now(agent.pid)
                 latencies, failed, reasons = asyncio.run(
-                    callers(port, args.callers, args.seconds, distinct, period)
+                    callers(port, args.callers, args.seconds, ask, period)
                 )
                 report(name, latencies, failed)
                 print("  " + Usage.now(agent.pid).since(before, len(latencies)))
