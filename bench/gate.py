@@ -2,7 +2,7 @@
 Prometheus, and a soak at 20 requests/s watching errors and memory.
 
 Run: .venv/bin/python bench/gate.py [--callers 50] [--seconds 20] [--period 1] [--soak 600]
-                                    [--no-rules]
+                                    [--no-rules] [--agents 1]
 
 Prometheus (Debian's) holds two hours of `shop` traffic, stable and canaries for the last hour
 (backfilled, tests/gate/canaries.py), and evaluates the generated rules, so the error-budget
@@ -22,15 +22,18 @@ queries over the hour for canary and baseline, plus the service's budget:
   decisions under a load the machine can carry;
 - soak: 20 requests/s for --soak seconds (half shared, half distinct), counting non-200
   answers and sampling the agent's RSS.
-Figures: latency percentiles per scenario, errors, the agent's CPU per answer and how busy the
-machine's cores were (the agent is one process on one core; Prometheus and the callers share
-the rest), RSS over the soak.
+With --agents N, N agents (as N replicas of the standalone Deployment) serve the callers, each
+caller keeping to one of them in turn.
+Figures: latency percentiles per scenario, errors, the agents' CPU per answer and how busy the
+machine's cores were (an agent is one process on one core; Prometheus and the callers share
+the rest), the first agent's RSS over the soak.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -91,10 +94,15 @@ def asking(scenario: str) -> Callable[[int], bytes]:
 
 
 async def callers(
-    port: int, count: int, seconds: float, ask: Callable[[int], bytes], period: float = 0.0
+    ports: list[int],
+    count: int,
+    seconds: float,
+    ask: Callable[[int], bytes],
+    period: float = 0.0,
 ) -> tuple[list[float], int, Counter[str]]:
     """`count` callers asking for `seconds`, back to back or each once every `period` seconds
-    (starts spread over the first period); latencies (s), answers other than pass, and why."""
+    (starts spread over the first period), caller i of agent i mod the agents; latencies (s),
+    answers other than pass, and why."""
     reasons: Counter[str] = Counter()
     latencies: list[float] = []
     failed = 0
@@ -102,7 +110,7 @@ async def callers(
 
     async def caller(index: int) -> None:
         nonlocal failed
-        connection = await Connection.open(port)
+        connection = await Connection.open(ports[index % len(ports)])
         due = time.monotonic() + period * index / count
         try:
             while time.monotonic() < deadline:
@@ -123,12 +131,12 @@ async def callers(
     return latencies, failed, reasons
 
 
-async def soak(port: int, pid: int, seconds: float, rate: float) -> None:
+async def soak(ports: list[int], pid: int, seconds: float, rate: float) -> None:
     """`rate` requests/s for `seconds` (odd ones distinct), memory sampled every 30 s."""
     latencies: list[float] = []
     failed = 0
     memory: list[float] = []
-    pool = [await Connection.open(port) for _ in range(20)]
+    pool = [await Connection.open(ports[i % len(ports)]) for i in range(20)]
     idle = asyncio.Queue[Connection]()
     for connection in pool:
         idle.put_nowait(connection)
@@ -168,17 +176,19 @@ async def soak(port: int, pid: int, seconds: float, rate: float) -> None:
 
 @dataclass(frozen=True)
 class Usage:
-    """CPU seconds used so far by the agent and by the whole machine (all cores), and when."""
+    """CPU seconds used so far by the agents and by the whole machine (all cores), and when."""
 
     at: float
     agent: float
     busy: float
 
     @classmethod
-    def now(cls, pid: int) -> Usage:
+    def now(cls, pids: list[int]) -> Usage:
         ticks = os.sysconf("SC_CLK_TCK")
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        agent = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        agent = 0.0
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            agent += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
         cpu = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         idle = cpu[3] + cpu[4]  # idle + iowait
         return cls(time.monotonic(), agent, (sum(cpu[:8]) - idle) / ticks)
@@ -188,7 +198,7 @@ class Usage:
         agent = self.agent - before.agent
         return (
             f"agent CPU {agent / max(answers, 1) * 1000:.2f} ms per answer, "
-            f"{agent / seconds:.0%} of a core; all {os.cpu_count()} cores "
+            f"{agent / seconds:.0%} of a core (agents together); all {os.cpu_count()} cores "
             f"{(self.busy - before.busy) / seconds / (os.cpu_count() or 1):.0%} busy"
         )
 
@@ -216,6 +226,7 @@ def main() -> None:
     parser.add_argument(
         "--no-rules", action="store_true", help="Prometheus without the rules: raw queries only"
     )
+    parser.add_argument("--agents", type=int, default=1, help="agents serving the callers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sloguard-bench-") as temp:
         directory = Path(temp)
@@ -226,16 +237,21 @@ def main() -> None:
         rules = [] if args.no_rules else write_rules(directory, load([definitions]), "5s")
         with (
             canary_prometheus(directory, end, CANARY_AGE, rules) as prometheus,
-            running_agent(definitions, prometheus.url, TOKEN, "--log-level=warning") as (
-                url,
-                agent,
-            ),
+            contextlib.ExitStack() as stack,
         ):
-            port = int(url.rsplit(":", 1)[1])
-            ready(url)
+            agents = [
+                stack.enter_context(
+                    running_agent(definitions, prometheus.url, TOKEN, "--log-level=warning")
+                )
+                for _ in range(args.agents)
+            ]
+            for url, _ in agents:
+                ready(url)
+            ports = [int(url.rsplit(":", 1)[1]) for url, _ in agents]
+            pids = [agent.pid for _, agent in agents]
             print(
                 "Prometheus with two hours of backfilled traffic and "
-                f"{'no rules' if args.no_rules else 'the rules'}; "
+                f"{'no rules' if args.no_rules else 'the rules'}; {args.agents} agent(s); "
                 f"{args.callers} callers for {args.seconds:g}s each, 1h window"
             )
             scenarios = (
@@ -249,16 +265,16 @@ def main() -> None:
                 ),
             )
             for name, ask, period in scenarios:
-                before = Usage.now(agent.pid)
+                before = Usage.now(pids)
                 latencies, failed, reasons = asyncio.run(
-                    callers(port, args.callers, args.seconds, ask, period)
+                    callers(ports, args.callers, args.seconds, ask, period)
                 )
                 report(name, latencies, failed)
-                print("  " + Usage.now(agent.pid).since(before, len(latencies)))
+                print("  " + Usage.now(pids).since(before, len(latencies)))
                 for reason, times in reasons.most_common(3):
                     print(f"  {times} x {reason[:160]}")
             if args.soak:
-                asyncio.run(soak(port, agent.pid, args.soak, args.rate))
+                asyncio.run(soak(ports, pids[0], args.soak, args.rate))
 
 
 def ready(url: str) -> None:
