@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE.parent))  # the Prometheus launcher lives with the t
 from tests.realprom import free_port, running_prometheus  # noqa: E402
 
 from bench.generation import SLOS_PER_SERVICE, write_definitions  # noqa: E402
+from bench.process import rss_mb  # noqa: E402
 from sloguard.demo.prometheus import write_rules  # noqa: E402
 from sloguard.evaluating import evaluate  # noqa: E402
 from sloguard.evaluation.readings import Sample, rules_queries  # noqa: E402
@@ -129,13 +130,6 @@ async def breakdown(url: str, services: list) -> str:
     await evaluate(services, Cached(), at)
     parts.append(f"judging every SLO {time.perf_counter() - started:.3f}s")
     return ", ".join(parts)
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main() -> None:

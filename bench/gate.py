@@ -53,8 +53,8 @@ sys.path.insert(0, str(HERE.parent))  # the Prometheus launcher and traffic live
 
 from tests.gate.canaries import DEFINITION, STABLE, canary_prometheus, running_agent  # noqa: E402
 
-from bench.evaluation import rss_mb  # noqa: E402
 from bench.keepalive import Connection  # noqa: E402
+from bench.process import busy_seconds, cpu_seconds, rss_mb  # noqa: E402
 from sloguard.demo.prometheus import write_rules  # noqa: E402
 from sloguard.loading import load  # noqa: E402
 
@@ -184,14 +184,7 @@ class Usage:
 
     @classmethod
     def now(cls, pids: list[int]) -> Usage:
-        ticks = os.sysconf("SC_CLK_TCK")
-        agent = 0.0
-        for pid in pids:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            agent += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-        cpu = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        idle = cpu[3] + cpu[4]  # idle + iowait
-        return cls(time.monotonic(), agent, (sum(cpu[:8]) - idle) / ticks)
+        return cls(time.monotonic(), sum(map(cpu_seconds, pids)), busy_seconds())
 
     def since(self, before: Usage, answers: int) -> str:
         seconds = self.at - before.at

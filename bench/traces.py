@@ -33,8 +33,8 @@ sys.path.insert(0, str(HERE.parent))
 from tests.gate.canaries import running_agent  # noqa: E402
 from tests.spans.test_receiver import DEFINITION  # noqa: E402
 
-from bench.evaluation import rss_mb  # noqa: E402
 from bench.keepalive import Connection  # noqa: E402
+from bench.process import cpu_seconds, rss_mb  # noqa: E402
 
 BATCH = 512
 
@@ -68,11 +68,6 @@ def batch(version: str) -> bytes:
             span.set_status(Status(StatusCode.ERROR, "failed"))
         span.end(end_time=start + (400 if i % 20 == 0 else 30) * 1_000_000)
     return bytes(encode_spans(memory.get_finished_spans()).SerializeToString())
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks
 
 
 async def load(port: int, payloads: list[bytes], connections: int, seconds: float) -> list[float]:
