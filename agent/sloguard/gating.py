@@ -124,7 +124,7 @@ class Gatekeeper:
         self._inflight: dict[bytes, asyncio.Future[Answer]] = {}
         self._cache: dict[bytes, Answer] = {}
         # Request bytes -> the request's key, and the definitions it was resolved against.
-        self._polls: dict[bytes, tuple[bytes, object]] = {}
+        self._polls: dict[bytes, tuple[bytes, Sequence[ServiceSLOs]]] = {}
         self._service_budgets: dict[str, tuple[float, asyncio.Future[Budgets]]] = {}
 
     async def analyse(self, request: AnalysisRequest, sent: bytes | None = None) -> Answer:
