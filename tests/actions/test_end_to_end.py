@@ -6,6 +6,7 @@ does not act again."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -43,6 +44,9 @@ actions:
   target: {kind: Deployment, name: checkout, namespace: shop}
   rollback: {mode: enforce, recent: 1h, cooldown: 15m}
 """
+
+# A rollout, an election, an agent's start: slower than the suite's usual 30 s under CI load.
+patient = functools.partial(wait_for, seconds=90)
 
 
 def healthy_history(directory: Path, end: int) -> None:
@@ -112,7 +116,7 @@ class Scene:
                 stderr=log,
             )
             try:
-                wait_for(lambda: httpx.get(f"{url}/readyz").status_code == 200, "ready", seconds=90)
+                patient(lambda: httpx.get(f"{url}/readyz").status_code == 200, "ready")
                 yield url, process
             finally:
                 if process.poll() is None:
@@ -153,15 +157,15 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
 def test_an_outage_mid_rollout_is_rolled_back_once_with_event_and_alert(scene: Scene) -> None:
     api = scene.api
     with scene.agent("sloguard-e2e") as (url, _):
-        wait_for(lambda: api.of_kind("Lease"), "the lease", seconds=90)
+        patient(lambda: api.of_kind("Lease"), "the lease")
         assert not scene.patches()  # healthy: nothing done
         scene.service.conditions.checkout_errors = 1.0  # the new revision fails every request
         started = time.monotonic()
-        wait_for(scene.patches, "the rollback", seconds=90)
+        patient(scene.patches, "the rollback")
         rolled_back_after = time.monotonic() - started
         after = api.get("Deployment", "shop", "checkout")
         assert after["spec"]["template"] == scenes.template("checkout", "shop:1")
-        [event] = wait_for(lambda: api.of_kind("Event"), "the Event", seconds=90)
+        [event] = patient(lambda: api.of_kind("Event"), "the Event")
         assert event["reason"] == "SloguardUndo"
         assert event["involvedObject"]["name"] == "checkout"
         [alert] = scene.alertmanager.delivered()
@@ -187,11 +191,11 @@ def test_two_agents_elect_one_that_acts_and_the_other_takes_over_when_it_dies(
     scene: Scene,
 ) -> None:
     with scene.agent("sloguard-a") as (_, a), scene.agent("sloguard-b") as (_, b):
-        leader = wait_for(scene.holder, "a leader", seconds=90)
+        leader = patient(scene.holder, "a leader")
         processes = {"sloguard-a": a, "sloguard-b": b}
         [other] = [name for name in processes if name != leader]
         scene.service.conditions.checkout_errors = 1.0
-        wait_for(scene.patches, "the rollback", seconds=90)
+        patient(scene.patches, "the rollback")
         assert [line["by"] for line in scene.audit(str(leader))] == [leader]
         assert scene.audit(other) == []
         processes[str(leader)].kill()  # no release: the lease runs out
