@@ -7,6 +7,15 @@ from collections.abc import Sequence
 
 from sloguard.errors import SourceUnavailable
 from sloguard.evaluation.readings import Sample
+from sloguard.promql import PART_LABEL
+
+# A window's total as `promql.raw_readings` tags it; recorded-events queries tag bare windows.
+_RAW_TOTAL = re.compile(f'"{PART_LABEL}", "([^"/]+)/total"')
+
+
+def raw_windows(expr: str) -> list[str]:
+    """The windows a raw-readings query (the SLI's own rates) reads; none for any other query."""
+    return _RAW_TOTAL.findall(expr)
 
 
 class Switchable:
@@ -28,7 +37,7 @@ class Switchable:
             return [(ids, 0.75)]
         if expr.startswith("slo:sli_events:window"):
             return [(ids, 1e8)]
-        if "sloguard_part" in expr and '/total"' not in expr:
-            windows = re.findall(r'"sloguard_part", "([^"]+)"', expr)
-            return [({**ids, "sloguard_part": w}, 1e6) for w in windows]
+        if PART_LABEL in expr and not raw_windows(expr):
+            windows = re.findall(f'"{PART_LABEL}", "([^"]+)"', expr)
+            return [({**ids, PART_LABEL: w}, 1e6) for w in windows]
         return []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 
 from sloguard.errors import QueryRejected
@@ -13,6 +12,7 @@ from sloguard.evaluation.model import Path as Route
 from sloguard.evaluation.readings import Sample
 from sloguard.loading import load
 from tests.conftest import REPO
+from tests.fakes import raw_windows
 
 AT = 1_790_000_000.0
 
@@ -38,11 +38,8 @@ def raw_answer(errors: dict[str, float]) -> object:
     """Every window of every group: 10 events/s, the group's error share."""
 
     def answer(expr: str) -> list[Sample]:
-        if '/total"' not in expr:
-            return []  # no rules loaded
-        samples: list[Sample] = []
-        windows = re.findall(r'"sloguard_part", "([^"/]+)/total"', expr)
-        for window in windows:
+        samples: list[Sample] = []  # none but for raw readings: no rules loaded
+        for window in raw_windows(expr):
             for method, share in errors.items():
                 base = {"grpc_method": method}
                 samples.append(({**base, "sloguard_part": f"{window}/total"}, 10.0))
@@ -63,7 +60,7 @@ def test_without_rules_each_slo_is_computed_from_its_sli_and_the_worst_group_sho
 
 def test_a_rejected_query_is_no_data_with_the_reason() -> None:
     def answer(expr: str) -> list[Sample]:
-        if '/total"' in expr:
+        if raw_windows(expr):
             raise QueryRejected("Prometheus rejected the query: bad_data: boom")
         return []
 

@@ -100,10 +100,18 @@ def _check_actions(actions: Actions, slos: set[str]) -> Iterator[tuple[Path, str
         if name not in slos:
             yield ("actions", "slos", i), f"no SLO named {name!r} in this service"
     if actions.scale is not None:
-        try:
-            promql_parser.parse(actions.scale.saturation)
-        except ValueError as exc:
-            yield ("actions", "scale", "saturation"), f"invalid PromQL: {exc}"
+        problem = _promql_problem(actions.scale.saturation)
+        if problem:
+            yield ("actions", "scale", "saturation"), problem
+
+
+def _promql_problem(query: str) -> str | None:
+    """What the real parser finds wrong with `query`, if anything."""
+    try:
+        promql_parser.parse(query)
+    except ValueError as exc:
+        return f"invalid PromQL: {exc}"
+    return None
 
 
 def check_slo(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
@@ -136,10 +144,9 @@ def _check_sli(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
         if needs_window and not WINDOW_PLACEHOLDER.search(query):
             yield path, "must contain {{window}} as the range of its rates, e.g. [{{window}}]"
             continue
-        try:
-            promql_parser.parse(render_window(query, "5m"))
-        except ValueError as exc:
-            yield path, f"invalid PromQL: {exc}"
+        problem = _promql_problem(render_window(query, "5m"))
+        if problem:
+            yield path, problem
     if sli.latency and sli.latency.threshold_seconds <= 0:
         yield (*at, "sli", "latency", "threshold"), "threshold must be positive"
 
