@@ -24,9 +24,10 @@ queries over the hour for canary and baseline, plus the service's budget:
   answers and sampling the agent's RSS.
 With --agents N, N agents (as N replicas of the standalone Deployment) serve the callers, each
 caller keeping to one of them in turn.
-Figures: latency percentiles per scenario, errors, the agents' CPU per answer and how busy the
-machine's cores were (an agent is one process on one core; Prometheus and the callers share
-the rest), the first agent's RSS over the soak.
+Figures: latency percentiles per scenario, errors, the agents' CPU per answer, how busy the
+machine's cores were and their CPU per answer (every process: agents, Prometheus, callers; an
+agent is one process on one core, Prometheus and the callers share the rest), the first
+agent's RSS over the soak.
 """
 
 from __future__ import annotations
@@ -188,11 +189,12 @@ class Usage:
 
     def since(self, before: Usage, answers: int) -> str:
         seconds = self.at - before.at
-        agent = self.agent - before.agent
+        agent, busy = self.agent - before.agent, self.busy - before.busy
+        per = 1000 / max(answers, 1)
         return (
-            f"agent CPU {agent / max(answers, 1) * 1000:.2f} ms per answer, "
+            f"agent CPU {agent * per:.2f} ms per answer, "
             f"{agent / seconds:.0%} of a core (agents together); all {os.cpu_count()} cores "
-            f"{(self.busy - before.busy) / seconds / (os.cpu_count() or 1):.0%} busy"
+            f"{busy / seconds / (os.cpu_count() or 1):.0%} busy, {busy * per:.2f} ms per answer"
         )
 
 
