@@ -157,7 +157,7 @@ def gate(
     from pydantic import ValidationError
 
     from sloguard.gate.model import Verdict
-    from sloguard.gate.report import lines
+    from sloguard.gate.report import lines, report
     from sloguard.gate.request import AnalysisRequest, problems
     from sloguard.gating import Answer, Gatekeeper, GateSettings
     from sloguard.sources.prometheus import Prometheus, client
@@ -194,10 +194,11 @@ def gate(
                 await asyncio.sleep(min(poll, left))
 
     answer = asyncio.run(ask())
+    decision = report(answer.decision, answer.at)
     if output == "json":
-        click.echo(answer.report.model_dump_json(indent=2))
+        click.echo(decision.model_dump_json(indent=2))
     else:
-        click.echo("\n".join(lines(answer.report)))
+        click.echo("\n".join(lines(decision)))
     verdict = answer.decision.verdict
     if verdict is not Verdict.PASS:
         sys.exit(EXIT_FAIL if verdict is Verdict.FAIL else EXIT_INCONCLUSIVE)

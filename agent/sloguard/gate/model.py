@@ -51,7 +51,7 @@ class Observation:
     budget_unknown: str = ""  # why the budget could not be read, when it could not
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Check:
     """One check of one SLO: its verdict, why, and the figures it compared."""
 
@@ -61,7 +61,7 @@ class Check:
     values: Mapping[str, float | int | str | None] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SLOVerdict:
     """The verdict on one SLO, the worst of its checks."""
 
@@ -71,7 +71,7 @@ class SLOVerdict:
     checks: Sequence[Check]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The gate's answer to one request."""
 

@@ -33,7 +33,7 @@ _MATCH_OPS["!~"] = pp.MatchOp.NotRe
 _OPS = {str(op): text for text, op in _MATCH_OPS.items()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Matcher:
     """One label matcher: `name op "value"` with op one of `=`, `!=`, `=~`, `!~`."""
 
@@ -45,7 +45,7 @@ class Matcher:
         return f"{self.name}{self.op}{json.dumps(self.value, ensure_ascii=False)}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Selector:
     """The matchers choosing one version's series (e.g. `rollouts_pod_template_hash="abc"`)."""
 
