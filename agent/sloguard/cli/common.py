@@ -60,15 +60,18 @@ def summary(loaded: Loaded) -> str:
 def main() -> None:
     """sloguard: SLOs as code and an agent that guards them. One set of definitions
     (slo-definitions/) drives Prometheus recording and multi-window, multi-burn-rate alert
-    rules, Grafana dashboards, and the agent that evaluates every SLO continuously
-    (`evaluate` once, `run` as a service, `demo` on this machine).
+    rules, Grafana dashboards, the agent that evaluates every SLO continuously (`evaluate`
+    once, `run` as a service, `demo` on this machine), the promotion gate for canary and
+    blue-green rollouts (`gate` once; POST /v1/analysis and Flagger's webhooks in `run`), and
+    rollback and scaling in the cluster (`run`; `rollout` by hand).
 
     Definitions may be sloguard's native YAML, Sloth (prometheus/v1 or the
     PrometheusServiceLevel CRD) or OpenSLO v1; the format is detected per document. PATHS
     default to slo-definitions/. Every flag can also be set as SLOGUARD_<COMMAND>_<FLAG>.
 
-    Exit codes: 0 success, 1 drift, a failed proof or rejected dashboards, 2 invalid
-    definitions, usage, or a tool or service that could not be used.
+    Exit codes: 0 success, 1 drift, a failed proof, rejected dashboards or a failing canary,
+    2 invalid definitions, usage, or a tool or service that could not be used, 3 a canary
+    still inconclusive (`gate`).
     """
 
 
