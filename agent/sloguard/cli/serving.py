@@ -194,11 +194,11 @@ def gate(
                 await asyncio.sleep(min(poll, left))
 
     answer = asyncio.run(ask())
-    decision = report(answer.decision, answer.at)
+    shown = report(answer.decision, answer.at)
     if output == "json":
-        click.echo(decision.model_dump_json(indent=2))
+        click.echo(shown.model_dump_json(indent=2))
     else:
-        click.echo("\n".join(lines(decision)))
+        click.echo("\n".join(lines(shown)))
     verdict = answer.decision.verdict
     if verdict is not Verdict.PASS:
         sys.exit(EXIT_FAIL if verdict is Verdict.FAIL else EXIT_INCONCLUSIVE)
