@@ -36,12 +36,13 @@ from decimal import Decimal
 
 import promql_parser
 
+from sloguard.burnrate import BASE_WINDOW_SECONDS
 from sloguard.spec.base import WINDOW_PLACEHOLDER
 from sloguard.spec.durations import format_seconds, parse_seconds
 from sloguard.spec.model import SLI, Calendar, Latency
 from sloguard.spec.traces import Traces
 
-BASE_WINDOW = "5m"
+BASE_WINDOW = format_seconds(BASE_WINDOW_SECONDS)  # "5m": every SLI's recorded rate
 COARSE_WINDOW = "30m"
 COARSE_INTERVAL = "10m"  # how often the coarse group records
 HOURLY_WINDOW = "1h"  # the slots calendar budgets are summed from

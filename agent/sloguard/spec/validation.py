@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from sloguard.burnrate import BASE_WINDOW_SECONDS, tiers_for
 from sloguard.errors import SpecProblem
-from sloguard.promql import INFO_LABELS, render_window
+from sloguard.promql import BASE_WINDOW, INFO_LABELS, render_window
 from sloguard.spec.actions import Actions
 from sloguard.spec.base import WINDOW_PLACEHOLDER
 from sloguard.spec.documents import Path
@@ -144,7 +144,7 @@ def _check_sli(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
         if needs_window and not WINDOW_PLACEHOLDER.search(query):
             yield path, "must contain {{window}} as the range of its rates, e.g. [{{window}}]"
             continue
-        problem = _promql_problem(render_window(query, "5m"))
+        problem = _promql_problem(render_window(query, BASE_WINDOW))
         if problem:
             yield path, problem
     if sli.latency and sli.latency.threshold_seconds <= 0:
