@@ -37,6 +37,9 @@ log = logging.getLogger("sloguard.gate")
 CANARY, BASELINE = "canary", "baseline"
 # Error budget left per SLO of a service, or None and why it is unknown.
 Budgets = dict[str, tuple[float | None, str]]
+# What one range query read: intervals per (SLO, version), SLOs whose bad events cannot be
+# attributed (and why), and why nothing could be read.
+Read = tuple[dict[tuple[str, str], list[Interval]], dict[str, str], str]
 CACHE_PRUNE_SIZE = 1024  # expired decisions are dropped once this many are kept
 
 
@@ -209,12 +212,12 @@ class Gatekeeper:
             self._budgets(analysis.spec, at),
             asyncio.gather(*(self._read(group, versions, at) for group in groups.values())),
         )
-        read: dict[str, tuple[dict[tuple[str, str], list[Interval]], str]] = {}
+        read: dict[str, Read] = {}
         for group, answer in zip(groups.values(), answers, strict=True):
             read.update({t.slo.name: answer for t in group})
         observations = []
         for target in analysis.targets:
-            found, missing = read[target.slo.name]
+            found, unattributed, missing = read[target.slo.name]
             name = target.slo.name
             observations.append(
                 Observation(
@@ -222,7 +225,7 @@ class Gatekeeper:
                     found.get((name, BASELINE), []) if BASELINE in versions else None,
                     target.step_seconds,
                     budgets.get(name, (None, ""))[0],
-                    missing,
+                    missing or unattributed.get(name, ""),
                     budgets.get(name, (None, "not evaluated"))[1],
                 )
             )
@@ -251,17 +254,16 @@ class Gatekeeper:
             for e in evaluations
         }
 
-    async def _read(
-        self, targets: list[Target], versions: dict[str, Selector], at: float
-    ) -> tuple[dict[tuple[str, str], list[Interval]], str]:
+    async def _read(self, targets: list[Target], versions: dict[str, Selector], at: float) -> Read:
         window, step = targets[0].window_seconds, targets[0].step_seconds
         query = versions_query({t.slo.name: t.slo.sli for t in targets}, step, versions)
         try:
-            return intervals(await self._range(query, at - window, at, step)), ""
+            found, unattributed = intervals(await self._range(query, at - window, at, step))
         except SourceError as exc:
             if isinstance(exc, QueryRejected):
                 log.error("the gate's query was rejected", extra={"error": exc.reason})
-            return {}, f"Prometheus: {exc.reason}"
+            return {}, {}, f"Prometheus: {exc.reason}"
+        return found, unattributed, ""
 
     async def _range(self, expr: str, start: float, end: float, step: float) -> Sequence[Series]:
         with query_span(self._tracer, "prometheus query_range", expr) as span:

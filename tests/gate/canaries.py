@@ -3,7 +3,9 @@
 Two hours at 20 requests/s per version, labelled by `rollouts_pod_template_hash`; the canaries
 started 20 minutes before the end. Errors and slow requests are Poisson draws (seeded) around
 each version's share. `healthy` is like stable, `broken` has 5x its errors, `slow` 10x its
-slow requests; a version not listed has no traffic.
+slow requests; a version not listed has no traffic. The broken canary's errors are also counted
+by `shop_failures_total`, a series without the version label (as a proxy or another job would
+count them), which `UNATTRIBUTED` reads.
 """
 
 from __future__ import annotations
@@ -37,6 +39,18 @@ slos:
       latency: {metric: http_request_duration_seconds, selector: {job: shop}, threshold: 300ms}
     gate: {window: 30m}
 """
+# Bad events from a series that cannot tell versions apart.
+UNATTRIBUTED = """\
+service: shop
+slos:
+  - name: availability
+    objective: 99
+    sli:
+      events:
+        errors: sum(rate(shop_failures_total{job="shop"}[{{window}}]))
+        total: sum(rate(http_requests_total{job="shop"}[{{window}}]))
+    gate: {window: 30m}
+"""
 RATE, SCRAPE, HISTORY, CANARY_AGE = 20.0, 15, 7200, 1200
 STABLE = "5c9d7f6b4"
 # version -> (error share, slow share)
@@ -53,6 +67,7 @@ def history(end: int, canary_age: int = CANARY_AGE) -> dict[str, list[Series]]:
     rng = np.random.default_rng(42)
     requests: list[Series] = []
     latencies: list[Series] = []
+    failures: list[Series] = []
     for version, (errors, slow) in VERSIONS.items():
         ids = {"job": "shop", "rollouts_pod_template_hash": version}
         age = HISTORY if version == STABLE else canary_age
@@ -69,6 +84,8 @@ def history(end: int, canary_age: int = CANARY_AGE) -> dict[str, list[Series]]:
             ("http_requests_total", {**ids, "code": "500"}, points(bad)),
             ("http_requests_total", {**ids, "code": "200"}, points(total - bad)),
         ]
+        if version == "broken":
+            failures.append(("shop_failures_total", {"job": "shop"}, points(bad)))
         bucket = "http_request_duration_seconds_bucket"
         latencies += [
             (bucket, {**ids, "le": "0.1"}, points(total / 2)),
@@ -76,7 +93,11 @@ def history(end: int, canary_age: int = CANARY_AGE) -> dict[str, list[Series]]:
             (bucket, {**ids, "le": "+Inf"}, points(total)),
             ("http_request_duration_seconds_count", ids, points(total)),
         ]
-    return {"http_requests_total": requests, "http_request_duration_seconds": latencies}
+    return {
+        "http_requests_total": requests,
+        "http_request_duration_seconds": latencies,
+        "shop_failures_total": failures,
+    }
 
 
 @contextlib.contextmanager

@@ -27,7 +27,14 @@ from sloguard.sources.prometheus import Prometheus as Source
 from sloguard.sources.prometheus import PrometheusSettings, client
 from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
 from tests.conftest import load_text
-from tests.gate.canaries import CANARY_AGE, DEFINITION, RATE, STABLE, canary_prometheus
+from tests.gate.canaries import (
+    CANARY_AGE,
+    DEFINITION,
+    RATE,
+    STABLE,
+    UNATTRIBUTED,
+    canary_prometheus,
+)
 from tests.realprom import Prometheus, free_port
 
 
@@ -127,6 +134,33 @@ def test_a_slower_canary_fails_on_the_latency_slo(
     assert body["verdict"] == "fail"
     assert check(body, "latency", "comparison")["verdict"] == "fail"
     assert slo(body, "availability")["verdict"] == "pass"
+
+
+@pytest.mark.parametrize(
+    ("version", "extra", "label"),
+    [("broken", {"code": "200"}, "code"), ("slow", {"le": ""}, "le")],
+)
+def test_a_matcher_on_a_label_the_slo_reads_is_refused_not_a_pass(
+    prometheus: Prometheus, shop: Loaded, end: int, version: str, extra: dict[str, str], label: str
+) -> None:
+    # Injected into the SLI, `code="200"` empties the bad events of a canary failing 5x as
+    # often as stable, and `le=""` the fast requests of a slow one: both read as clean.
+    hostile = {**canary(version), "canary": {"rollouts_pod_template_hash": version, **extra}}
+    status, body = ask(prometheus.url, shop, end, hostile)
+    assert status == 400
+    assert f"reads label {label!r} itself" in body["detail"]
+
+
+def test_bad_events_that_no_version_label_tells_apart_are_never_a_pass(
+    prometheus: Prometheus, tmp_path: Path, end: int
+) -> None:
+    # The broken canary's errors are counted by a series without the version label: a
+    # selector by version removes them all, which would read as a clean canary.
+    unattributed = load_text(tmp_path, UNATTRIBUTED, "shop.yaml")
+    status, body = ask(prometheus.url, unattributed, end, canary("broken"))
+    assert (status, body["verdict"]) == (200, "inconclusive")
+    reason = slo(body, "availability")["reason"]
+    assert "series without label(s) rollouts_pod_template_hash" in reason
 
 
 def test_a_canary_without_traffic_is_inconclusive(
@@ -268,11 +302,12 @@ def test_flagger_missing_data_never_triggers_a_rollback(shop: Loaded, end: int) 
 def test_flaggers_default_selectors_are_its_canary_and_primary_pods(
     prometheus: Prometheus, shop: Loaded, end: int
 ) -> None:
-    # The backfilled series have no pod label: the defaults parse and run, and find nothing.
+    # The backfilled series have no pod label: the defaults parse and run, and find nothing,
+    # saying which labels the series lack.
     payload = {"name": "shop", "namespace": "test", "phase": "Progressing", "metadata": {}}
     status, body = ask(prometheus.url, shop, end, payload, "/v1/flagger/gate")
     assert (status, body["verdict"]) == (412, "inconclusive")
-    assert "no canary traffic" in body["reason"]
+    assert "series without label(s) namespace,pod" in body["reason"]
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from sloguard import promql
 from sloguard.errors import RequestError, UnknownTarget
-from sloguard.gate.selection import Selector, selector
+from sloguard.gate.selection import Selector, selector, used_labels
 from sloguard.spec.base import Name
 from sloguard.spec.durations import parse_seconds
-from sloguard.spec.model import SLO, ServiceSLOs
+from sloguard.spec.model import SLI, SLO, ServiceSLOs
 
 MatcherSpec = str | dict[str, str]
 # A duration longer than zero (`30m`, `1h30m`): every part has a digit other than 0.
@@ -114,9 +115,31 @@ def resolve(request: AnalysisRequest, services: Sequence[ServiceSLOs]) -> Analys
     for slo in gated:
         cap = parse_seconds(slo.gate.window)
         targets.append(Target(slo, min(wanted or cap, cap), parse_seconds(slo.gate.interval)))
-    return Analysis(
-        spec,
-        targets,
-        selector(request.canary, "canary"),
-        None if request.baseline is None else selector(request.baseline, "baseline"),
-    )
+    canary = selector(request.canary, "canary")
+    baseline = None if request.baseline is None else selector(request.baseline, "baseline")
+    for slo in gated:
+        _refuse_labels_read("canary", canary, slo)
+        _refuse_labels_read("baseline", baseline, slo)
+    return Analysis(spec, targets, canary, baseline)
+
+
+def sli_labels(sli: SLI) -> frozenset[str]:
+    """Labels the SLI's own queries read: matched, aggregated, joined or rewritten."""
+    errors, total = promql.sli_rates(sli, promql.BASE_WINDOW, fill=False)
+    return used_labels(errors) | used_labels(total)
+
+
+def _refuse_labels_read(what: str, chosen: Selector | None, slo: SLO) -> None:
+    """A version is chosen by a label the SLO does not read: a matcher on `code`, `le` or
+    `outcome` would select away the bad events (read as none) while the total stays."""
+    if chosen is None:
+        return
+    read = sli_labels(slo.sli)
+    clashes = sorted({m.name for m in chosen.matchers} & read)
+    if clashes:
+        raise RequestError(
+            f"{what}: SLO {slo.name!r} reads label {', '.join(map(repr, clashes))} itself "
+            f"(its queries use {', '.join(sorted(read))}), so a matcher on it would change what "
+            "the SLO counts instead of choosing a version; choose versions by a label every "
+            "series of the SLO carries, such as rollouts_pod_template_hash"
+        )

@@ -122,6 +122,38 @@ def _template(query: str) -> _Template:
     return _Template(tree, selectors, strings, threading.Lock())
 
 
+@functools.lru_cache(maxsize=1024)
+def used_labels(query: str) -> frozenset[str]:
+    """Every label a query matches on, aggregates by or without, joins on or ignores, or
+    names in `label_replace`/`label_join`: labels a caller's matcher must not touch, since
+    adding one there changes what the query counts (`code="200"` empties the bad events)."""
+    labels: set[str] = set()
+    for node in _nodes(pp.parse(query)):
+        if isinstance(node, pp.VectorSelector):
+            labels.update(m.name for m in node.matchers.matchers)
+        elif isinstance(node, pp.AggregateExpr) and node.modifier is not None:
+            labels.update(node.modifier.labels)
+        elif isinstance(node, pp.BinaryExpr) and node.modifier is not None:
+            modifier = node.modifier
+            if modifier.matching is not None:
+                labels.update(modifier.matching.labels)
+            labels.update(modifier.group_labels or ())
+        elif isinstance(node, pp.Call) and node.func.name in ("label_replace", "label_join"):
+            # label_replace(v, dst, replacement, src, regex); label_join(v, dst, sep, src...)
+            sources = node.args[3:4] if node.func.name == "label_replace" else node.args[3:]
+            named = [node.args[1], *sources]
+            labels.update(a.val for a in named if isinstance(a, pp.StringLiteral))
+    labels.discard("__name__")
+    return frozenset(labels)
+
+
+def matches_empty(matcher: Matcher) -> bool:
+    """Whether `matcher` also selects series that lack its label (their value is "")."""
+    if matcher.op in ("=", "!="):
+        return (matcher.value == "") == (matcher.op == "=")
+    return (re.fullmatch(matcher.value, "") is not None) == (matcher.op == "=~")
+
+
 def _parsed(text: str, what: str) -> list[Matcher]:
     if len(text) > MAX_SELECTOR_LENGTH:
         raise RequestError(f"{what}: longer than {MAX_SELECTOR_LENGTH} characters")

@@ -1,0 +1,105 @@
+"""A gate request resolved against the definitions: which labels a caller may choose versions
+by. A matcher on a label the SLO's own queries read would change what the SLO counts (`code`
+empties the bad events, `le` the fast ones, `outcome` the bad spans), so it is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sloguard.errors import RequestError
+from sloguard.gate.request import AnalysisRequest, resolve, sli_labels
+from sloguard.gate.selection import used_labels
+from sloguard.spec.model import SLI, ServiceSLOs
+
+SLIS: dict[str, dict[str, Any]] = {
+    "events": {
+        "events": {
+            "errors": 'sum(rate(http_requests_total{job="shop",code=~"5.."}[{{window}}]))',
+            "total": 'sum(rate(http_requests_total{job="shop"}[{{window}}]))',
+        }
+    },
+    "good": {
+        "events": {
+            "good": 'sum by (route) (rate(http_requests_total{code!~"5.."}[{{window}}]))',
+            "total": "sum by (route) (rate(http_requests_total[{{window}}]))",
+        }
+    },
+    "latency": {
+        "latency": {
+            "metric": "http_request_duration_seconds",
+            "selector": {"job": "shop"},
+            "threshold": "300ms",
+        }
+    },
+    "raw": {
+        "raw": {
+            "error_ratio": 'avg without (instance) (probe_success{target="shop"} == bool 0)'
+            " / on (job) group_left (team) info"
+        }
+    },
+    "traces": {"traces": {"service": "shop", "span": {"kind": "SERVER"}}},
+}
+READ = {
+    "events": {"job", "code"},
+    "good": {"route", "code"},
+    "latency": {"job", "le"},
+    "raw": {"instance", "target", "job", "team"},
+    "traces": {"sli", "outcome"},
+}
+
+
+def service(kind: str) -> ServiceSLOs:
+    slo = {"name": kind, "objective": 99, "sli": SLIS[kind]}
+    return ServiceSLOs.model_validate({"service": "shop", "slos": [slo]})
+
+
+@pytest.mark.parametrize("kind", SLIS)
+def test_the_labels_an_sli_reads_are_every_label_its_queries_use(kind: str) -> None:
+    assert sli_labels(SLI.model_validate(SLIS[kind])) == READ[kind]
+
+
+def test_labels_named_by_functions_count_but_their_other_strings_do_not() -> None:
+    query = (
+        'label_replace(a, "dst", "$1", "src", "(.*)") '
+        '+ label_join(b, "joined", ",", "one", "two") + sum without (pod) (c)'
+    )
+    assert used_labels(query) == {"dst", "src", "joined", "one", "two", "pod"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "matchers", "label"),
+    [
+        ("events", {"rollouts_pod_template_hash": "7f", "code": "200"}, "code"),
+        ("events", '{rollouts_pod_template_hash="7f",code!~"5.."}', "code"),
+        ("good", {"route": "/pay", "version": "v2"}, "route"),
+        ("latency", {"rollouts_pod_template_hash": "7f", "le": ""}, "le"),
+        ("raw", {"instance": "10.0.0.1:80"}, "instance"),
+        ("traces", {"version": "v2", "outcome": "good"}, "outcome"),
+    ],
+)
+@pytest.mark.parametrize("side", ["canary", "baseline"])
+def test_a_version_cannot_be_chosen_by_a_label_the_slo_reads(
+    kind: str, matchers: str | dict[str, str], label: str, side: str
+) -> None:
+    request: dict[str, Any] = {"service": "shop", "canary": {"version": "v2"}, side: matchers}
+    with pytest.raises(RequestError) as refused:
+        resolve(AnalysisRequest.model_validate(request), [service(kind)])
+    message = str(refused.value)
+    assert message.startswith(f"{side}: SLO {kind!r} reads label {label!r} itself")
+    assert "rollouts_pod_template_hash" in message
+
+
+@pytest.mark.parametrize("kind", SLIS)
+def test_versions_chosen_by_other_labels_are_resolved(kind: str) -> None:
+    request = AnalysisRequest.model_validate(
+        {
+            "service": "shop",
+            "canary": {"rollouts_pod_template_hash": "7f"},
+            "baseline": '{rollouts_pod_template_hash="5c",version!="canary"}',
+        }
+    )
+    analysis = resolve(request, [service(kind)])
+    assert [t.slo.name for t in analysis.targets] == [kind]
+    assert analysis.baseline is not None and len(analysis.baseline.matchers) == 2
