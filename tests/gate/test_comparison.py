@@ -47,6 +47,38 @@ def test_one_value_everywhere_tells_nothing_apart(
     assert not result.higher and result.p_value == 1.0
 
 
+@pytest.mark.parametrize(
+    ("canary", "baseline", "shift"),
+    [
+        ([0.01] * 12, [0.0] * 12, 0.01),  # constant on each side: 1% of spans against none
+        ([0.01] * 59 + [0.011], [0.0] * 60, 0.01),  # nearly constant
+        ([0.03] * 20, [0.01] * 19 + [0.0], 0.02),
+        ([0.01] * 10, [0.0] * 30, 0.01),
+    ],
+)
+def test_a_difference_that_is_certain_is_a_difference(
+    canary: list[float], baseline: list[float], shift: float
+) -> None:
+    result = compare(canary, baseline)
+    assert result.higher
+    assert result.low == pytest.approx(shift) and result.estimate == pytest.approx(shift)
+    assert result.p_value < 0.001
+
+
+@pytest.mark.parametrize(
+    ("canary", "baseline"),
+    [
+        ([0.0] * 12, [0.01] * 12),  # all-zero canary against a failing stable
+        ([0.0] * 30, [0.0] * 29 + [0.001]),
+        ([0.0] * 29 + [0.001], [0.0] * 30),  # one error in 30 intervals proves nothing
+    ],
+)
+def test_all_zero_or_nearly_so_is_never_a_regression_by_itself(
+    canary: list[float], baseline: list[float]
+) -> None:
+    assert not compare(canary, baseline).higher
+
+
 def test_a_small_shift_within_the_tolerance_band_passes() -> None:
     # Shifted by a hair on identical spread: significant, but the mean ratio stays under 1.
     baseline = np.linspace(0.010, 0.020, 40)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sloguard.gate.decision import decide, decide_slo, max_burn_rate, min_events
 from sloguard.gate.model import Interval, Observation, Verdict
@@ -144,3 +146,80 @@ def test_the_request_is_as_bad_as_its_worst_slo() -> None:
     decision = decide("checkout", [good, unsure, bad], 0, 1)
     assert decision.verdict is Verdict.FAIL
     assert decision.reason.startswith("availability: burn rate 50")
+
+
+def test_a_canary_failing_a_steady_share_against_a_clean_stable_fails() -> None:
+    # 1% of requests fail in every interval (burn 10, under the page tier's 14.4), none on
+    # stable: the same ratio everywhere on each side is a certain difference.
+    verdict = decide_slo(slo(), seen(intervals([0.01] * 12), intervals([0.0] * 12)))
+    assert verdict.verdict is Verdict.FAIL
+    assert check(verdict, "burn_rate").verdict is Verdict.PASS
+    assert check(verdict, "comparison").verdict is Verdict.FAIL
+
+
+def test_every_way_to_pass_is_closed_to_a_bad_canary() -> None:
+    """Each check that can pass, against the canary it exists to stop."""
+    healthy = intervals([0.0005] * 10)
+    assert decide_slo(slo(), seen(healthy)).verdict is Verdict.PASS
+    fails = {
+        "budget_policy": seen(healthy, budget=-0.01),
+        "burn_rate": seen(intervals([0.02] * 10)),
+        "comparison": seen(intervals([0.003] * 10), intervals([0.0005] * 10)),
+    }
+    for name, observation in fails.items():
+        verdict = decide_slo(slo(), observation)
+        assert (verdict.verdict, check(verdict, name).verdict) == (Verdict.FAIL, Verdict.FAIL)
+    unsure = {
+        "evidence": seen(intervals([0.0] * 10, rate=1.0)),
+        "data": seen(healthy[:0], missing="Prometheus: timed out"),
+    }
+    for name, observation in unsure.items():
+        verdict = decide_slo(slo(), observation)
+        assert verdict.verdict is Verdict.INCONCLUSIVE
+        assert check(verdict, name).verdict is Verdict.INCONCLUSIVE
+
+
+def spread(start: float, width: float, count: int) -> st.SearchStrategy[list[float]]:
+    return st.lists(st.floats(start, start + width), min_size=count, max_size=count)
+
+
+@st.composite
+def worse_canaries(draw: st.DrawFn) -> tuple[list[float], list[float]]:
+    """Per-interval error ratios: a baseline within [low, low + width] and a canary shifted
+    above it by more than twice that width, so the shift clears Kayenta's tolerance band
+    (a quarter of the estimate) whatever the draw."""
+    low = draw(st.floats(0.0, 0.02))
+    width = draw(st.floats(0.0, 0.005))
+    shift = draw(st.floats(max(2 * width, 1e-4), 0.05))
+    baseline = draw(spread(low, width, draw(st.integers(8, 40))))
+    canary = draw(spread(low + shift + width, width, draw(st.integers(8, 40))))
+    return canary, baseline
+
+
+@settings(max_examples=300, deadline=None)
+@given(worse_canaries(), st.floats(5.0, 500.0))
+def test_a_canary_clearly_worse_than_its_baseline_never_passes(
+    samples: tuple[list[float], list[float]], rate: float
+) -> None:
+    canary, baseline = samples
+    verdict = decide_slo(slo(), seen(intervals(canary, rate), intervals(baseline, rate)))
+    assert verdict.verdict is not Verdict.PASS, verdict.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=5, max_size=60),
+    st.floats(2.0, 50.0),
+    st.floats(10.0, 1000.0),
+)
+def test_a_canary_burning_past_the_limit_on_its_own_never_passes(
+    shares: list[float], factor: float, rate: float
+) -> None:
+    # Whatever the spread over intervals, an overall burn past the limit is no pass.
+    limit = 14.4 * 0.001
+    weights = np.asarray(shares) + 1e-3
+    ratios = list(np.minimum(weights / weights.mean() * limit * factor, 1.0))
+    verdict = decide_slo(slo(), seen(intervals(ratios, rate)))
+    burn = check(verdict, "burn_rate").values["burn_rate"]
+    if burn > 14.4:
+        assert verdict.verdict is not Verdict.PASS, verdict.reason

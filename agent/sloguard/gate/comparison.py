@@ -88,6 +88,8 @@ class _RankSum:
         above = self.differences.size - np.searchsorted(self.differences, self.middles, "right")
         self.between = self._standardized(above.astype(float), self.within)
         self.ends = (self.at(float(jumps[0])), self.at(float(jumps[-1])))
+        # Left of every difference all pairs are above the shift, right of them none.
+        self.beyond = self._standardized(np.array([self.differences.size, 0.0]), self.within)
 
     def at(self, shift: float) -> float:
         right = int(np.searchsorted(self.differences, shift, side="right"))
@@ -112,12 +114,21 @@ class _RankSum:
         Hodges-Lehmann estimate).
 
         R and Kayenta clamp a bound the samples cannot reach to the extreme shift, so two
-        samples against two "prove" a regression; here such a bound is unbounded instead."""
+        samples against two "prove" a regression; here such a bound is unbounded instead.
+        Reachable means the statistic passes the quantile somewhere, beyond the differences
+        included: when every difference is the same (each side one value throughout, as a
+        canary failing exactly 1% of requests against a clean stable), the statistic jumps
+        from its highest value to its lowest at that one difference, and the shift is that
+        difference, certain."""
         first, last = self.ends
         if first - quantile <= 0:
-            return -math.inf if quantile > 0 else float(self.jumps[0])
+            if quantile > 0 and self.beyond[0] < quantile:
+                return -math.inf
+            return float(self.jumps[0])
         if last - quantile >= 0:
-            return math.inf if quantile < 0 else float(self.jumps[-1])
+            if quantile < 0 and self.beyond[1] > quantile:
+                return math.inf
+            return float(self.jumps[-1])
         # The first stretch at or below the quantile (the values decrease).
         k = int(np.searchsorted(-self.between, -quantile, side="left"))
         if k < self.middles.size and self.between[k] == quantile:
