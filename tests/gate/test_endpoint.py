@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from sloguard.agent import Agent
 from sloguard.errors import SourceUnavailable
 from sloguard.evaluation.readings import Sample
+from sloguard.gate.readings import UNLABELLED
 from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import CACHE_PRUNE_SIZE, Gatekeeper, GateSettings
 from sloguard.loading import Loaded
@@ -46,8 +47,10 @@ class Counting:
         self.range_queries += 1
         await asyncio.sleep(self.delay)
         points = [float(t) for t in range(int(start), int(end) + 1, int(step))]
-        # Each (SLO, version) the query is tagged for: 100 events/s, none bad.
+        # Each (SLO, version) the query is tagged for: 100 events/s, none bad (and none from
+        # series without a version's labels).
         parts = re.findall(r'"sloguard_part", "([^"]+)"', expr)
+        parts = [p for p in parts if not p.endswith(f"/{UNLABELLED}")]
         return [
             (
                 {"sloguard_part": part},
@@ -146,6 +149,53 @@ def test_bad_requests_get_a_json_4xx(shop: Loaded, body: bytes, status: int) -> 
     assert "detail" in response.json()
 
 
+UNENCODABLE = [
+    b'{"service": 1e999, "canary": {"a": "b"}}',
+    b'{"service": NaN, "canary": {"a": "b"}}',
+    b'{"service": "\\ud800", "canary": {"a": "b"}}',
+    b'{"service": "shop", "canary": {"a": "b"}, "window": "\\udfff"}',
+    b'{"service": "shop", "canary": {"a": Infinity}}',
+]
+
+
+@pytest.mark.parametrize("body", UNENCODABLE)
+@pytest.mark.parametrize("path", ["/v1/analysis", "/v1/flagger/gate", "/v1/flagger/rollback"])
+def test_input_json_cannot_carry_back_is_a_4xx_that_encodes(
+    shop: Loaded, body: bytes, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    http, _ = app_for(shop, Counting())
+    if path != "/v1/analysis":  # as a Flagger payload
+        body = body.replace(b'"service"', b'"namespace": "x", "name"')
+    response = asyncio.run(http.post(path, content=body, headers={"content-type": "json"}))
+    assert response.status_code in (400, 422)
+    assert response.headers["content-type"] == "application/json"
+    assert json.loads(response.content)["detail"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+@pytest.mark.parametrize("body", [*UNENCODABLE, b"{not json", b"[" * 40_000 + b"]" * 20_000])
+@pytest.mark.parametrize("path", ["/v1/analysis", "/v1/flagger/gate"])
+def test_a_caller_without_the_token_is_refused_before_its_body_is_read(
+    shop: Loaded, body: bytes, path: str
+) -> None:
+    http, _ = app_for(shop, Counting(), GateAuth(BearerToken("s3cret")))
+    headers = {"content-type": "application/json"}
+    response = asyncio.run(http.post(path, content=body, headers=headers))
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("a valid bearer token is required")
+
+
+def test_flaggers_token_travels_in_the_metadata(shop: Loaded) -> None:
+    http, _ = app_for(shop, Counting(), GateAuth(BearerToken("s3cret")))
+    payload: dict[str, Any] = {"name": "shop", "namespace": "test", "metadata": {}}
+
+    def gate(token: object) -> int:
+        payload["metadata"] = {"token": token}
+        return asyncio.run(http.post("/v1/flagger/gate", json=payload)).status_code
+
+    assert (gate("nope"), gate(["s3cret"]), gate("s3cret")) == (401, 401, 412)
+
+
 def test_a_crash_is_a_json_500(shop: Loaded) -> None:
     registry = CollectorRegistry()
     source = Counting()
@@ -169,6 +219,11 @@ def test_the_openapi_schema_describes_the_gate(shop: Loaded) -> None:
     assert {"200", "400", "401", "404", "413", "422"} <= operation["responses"].keys()
     verdict = schema["components"]["schemas"]["Verdict"]
     assert verdict["enum"] == ["pass", "fail", "inconclusive"]
+    assert "security" not in operation  # no token configured: anyone may ask
+    guarded, _ = app_for(shop, Counting(), GateAuth(BearerToken("s3cret")))
+    schema = asyncio.run(guarded.get("/openapi.json")).json()
+    assert schema["paths"]["/v1/analysis"]["post"]["security"] == [{"bearer": []}]
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
 def test_identical_requests_share_one_reading(shop: Loaded) -> None:

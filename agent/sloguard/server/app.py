@@ -7,9 +7,10 @@ success in some versions, so not even a crash may answer plain text."""
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -24,12 +25,15 @@ from sloguard.gating import Gatekeeper
 from sloguard.server import otlp
 from sloguard.server.otlp import TraceReceiver
 from sloguard.server.polls import RepeatedPolls
-from sloguard.server.security import BodyLimit, GateAuth, allowed
+from sloguard.server.security import AuthFirst, BodyLimit, GateAuth
 
 log = logging.getLogger("sloguard.server")
+ANALYSIS = "/v1/analysis"
+FLAGGER = "/v1/flagger/"
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "The request cannot be answered as asked (e.g. unsafe matchers)."},
+    422: {"description": "The body is not a request of this shape: each field and why."},
     401: {"description": "No or wrong bearer token."},
     404: {"description": "No such service or SLO."},
     413: {"description": "Body over 64 KiB."},
@@ -53,8 +57,14 @@ def create_app(
         description="SLO evaluations and a promotion gate decided from SLO definitions.",
     )
     if gatekeeper is not None:
-        app.add_middleware(RepeatedPolls, gatekeeper=gatekeeper, auth=auth)
+        app.add_middleware(RepeatedPolls, gatekeeper=gatekeeper, path=ANALYSIS)
+        if auth is not None:
+            app.add_middleware(AuthFirst, auth=auth, header=ANALYSIS, flagger=FLAGGER)
     app.add_middleware(BodyLimit, paths={"/v1/traces": otlp.MAX_BODY_BYTES})  # outermost
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": [_encodable(e) for e in exc.errors()]}, status_code=422)
 
     @app.exception_handler(RequestError)
     async def refused(_: Request, exc: RequestError) -> JSONResponse:
@@ -100,17 +110,11 @@ def create_app(
     if gatekeeper is None:
         return app
 
-    async def authorized(authorization: Annotated[str, Header()] = "") -> None:
-        if not await allowed(auth, authorization):
-            raise HTTPException(
-                401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
-            )
-
     @app.post(
-        "/v1/analysis",
+        ANALYSIS,
         response_model=DecisionReport,
         responses=ERRORS,
-        dependencies=[Depends(authorized)],
+        openapi_extra=None if auth is None else {"security": [{"bearer": []}]},
     )
     async def analysis(asked: AnalysisRequest, request: Request) -> Response:
         """Judge a canary on the service's SLOs: `pass`, `fail` or `inconclusive`, with every
@@ -121,8 +125,6 @@ def create_app(
         return Response(answer.body, media_type="application/json")
 
     async def flagger(hook: Hook, payload: FlaggerPayload) -> JSONResponse:
-        if auth is not None and not await auth.accepts(payload.metadata.get("token", "")):
-            raise HTTPException(401, "a valid token is required in the webhook's metadata.token")
         answer = await gatekeeper.analyse(analysis_request(payload))
         verdict = answer.decision.verdict
         body = {"verdict": verdict.value, "reason": answer.decision.reason, "hook": hook.value}
@@ -134,20 +136,57 @@ def create_app(
         **ERRORS,
     }
 
-    @app.post("/v1/flagger/gate", responses=flagger_responses)
+    @app.post(f"{FLAGGER}gate", responses=flagger_responses)
     async def flagger_gate(payload: FlaggerPayload) -> JSONResponse:
         """Flagger `pre-rollout`, `rollout` or `confirm-promotion` webhook: 200 only when the
         canary passes; 412 with the reason otherwise. At `confirm-promotion` an inconclusive
         answer holds the canary without spending a failed check."""
         return await flagger(Hook.GATE, payload)
 
-    @app.post("/v1/flagger/rollback", responses=flagger_responses)
+    @app.post(f"{FLAGGER}rollback", responses=flagger_responses)
     async def flagger_rollback(payload: FlaggerPayload) -> JSONResponse:
         """Flagger `rollback` webhook (inverse meaning): 200, which makes Flagger roll back,
         only when the canary fails; never on missing data."""
         return await flagger(Hook.ROLLBACK, payload)
 
+    if auth is not None:
+        _declare_bearer(app)
     return app
+
+
+def _declare_bearer(app: FastAPI) -> None:
+    """The OpenAPI document names the gate's bearer token when the agent has one (Flagger's
+    webhooks carry theirs in `metadata.token`, which OpenAPI cannot express)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes["bearer"] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The gate's shared token, or a Kubernetes service account "
+                "token (TokenReview), when the agent is configured with either.",
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _encodable(error: Any) -> dict[str, Any]:
+    """One validation error without the input it quotes: the caller sent it, and it may hold
+    what JSON cannot carry (`1e999`, `NaN`, a lone surrogate)."""
+    return {
+        "type": str(error.get("type", "")),
+        "loc": [_text(p) if isinstance(p, str) else p for p in error.get("loc", ())],
+        "msg": _text(str(error.get("msg", ""))),
+    }
+
+
+def _text(value: str) -> str:
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _trace_route(app: FastAPI, receiver: TraceReceiver) -> None:

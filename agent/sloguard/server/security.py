@@ -1,11 +1,12 @@
 """What guards the gate's endpoints: who may call (a shared bearer token, Kubernetes identities
-through TokenReview, or both), and a cap on request bodies."""
+through TokenReview, or both), checked before anything else is read of a request, and a cap on
+request bodies."""
 
 from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -69,6 +70,81 @@ def bearer(header: str) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def flagger_token(body: bytes) -> str:
+    """The token a Flagger webhook carries in `metadata.token` ("" when the body has none,
+    or is no JSON object at all: such a caller is simply unauthenticated)."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return ""
+    metadata = payload.get("metadata") if isinstance(payload, dict) else None
+    token = metadata.get("token") if isinstance(metadata, dict) else None
+    return token if isinstance(token, str) else ""
+
+
+class AuthFirst:
+    """ASGI middleware, inside `BodyLimit`: a gate route answers 401 to a caller the auth does
+    not accept before its body is parsed or validated, so nothing a stranger sends reaches
+    the framework. The token is the `Authorization` header's, or for Flagger's webhooks
+    (which carry no headers) the body's `metadata.token`."""
+
+    def __init__(self, app: ASGIApp, auth: GateAuth, header: str, flagger: str) -> None:
+        self.app = app
+        self.auth = auth
+        self.header = header  # the path taking a bearer header
+        self.flagger = flagger  # the prefix of the paths taking metadata.token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        in_body = path.startswith(self.flagger)
+        if scope["type"] != "http" or (path != self.header and not in_body):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[Message] = []
+        if in_body:
+            while True:
+                message = await receive()
+                chunks.append(message)
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    break
+            presented = flagger_token(b"".join(m.get("body", b"") for m in chunks))
+        else:
+            presented = bearer(dict(scope["headers"]).get(b"authorization", b"").decode("latin-1"))
+        if not await self.auth.accepts(presented):
+            where = "in the webhook's metadata.token" if in_body else ""
+            await respond(
+                send,
+                401,
+                {"detail": " ".join(["a valid bearer token is required", where]).strip()},
+                [(b"www-authenticate", b"Bearer")],
+            )
+            return
+
+        async def replay() -> Message:
+            return chunks.pop(0) if chunks else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def respond(
+    send: Send, status: int, document: object, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """A whole JSON answer from ASGI middleware."""
+    body = json.dumps(document).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class BodyLimit:
     """ASGI middleware answering 413 (JSON) to a request body over `limit` bytes, whether it
     declares its length or streams; bodies within the limit are passed on unchanged."""
@@ -116,15 +192,4 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send, limit: int) -> None:
-        body = json.dumps({"detail": f"request body over the {limit // 1024} KiB limit"}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await respond(send, 413, {"detail": f"request body over the {limit // 1024} KiB limit"})
