@@ -220,6 +220,8 @@ def test_the_openapi_schema_describes_the_gate(shop: Loaded) -> None:
     verdict = schema["components"]["schemas"]["Verdict"]
     assert verdict["enum"] == ["pass", "fail", "inconclusive"]
     assert "security" not in operation  # no token configured: anyone may ask
+    # No Swagger UI or ReDoc: their pages load scripts from a CDN.
+    assert [asyncio.run(http.get(p)).status_code for p in ("/docs", "/redoc")] == [404, 404]
     guarded, _ = app_for(shop, Counting(), GateAuth(BearerToken("s3cret")))
     schema = asyncio.run(guarded.get("/openapi.json")).json()
     assert schema["paths"]["/v1/analysis"]["post"]["security"] == [{"bearer": []}]

@@ -194,7 +194,7 @@ def run_agent(
 
     Serves /metrics (its own Prometheus metrics), /healthz, /readyz (ready once an evaluation
     completed with Prometheus answering), GET /v1/slos (the JSON of `evaluate`) and the
-    promotion gate, POST /v1/analysis (see `sloguard gate --help`; OpenAPI at /docs), and
+    promotion gate, POST /v1/analysis (see `sloguard gate --help`; OpenAPI at /openapi.json), and
     OTLP/HTTP trace export, POST /v1/traces, counted for the definitions' trace SLIs. Definition
     files are reloaded when they change (a ConfigMap update); a bad reload keeps the last good
     set. Logs are JSON lines on stderr. Traces go over OTLP/HTTP when

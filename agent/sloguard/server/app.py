@@ -55,6 +55,10 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         description="SLO evaluations and a promotion gate decided from SLO definitions.",
+        # Swagger UI and ReDoc load their scripts from a CDN, which many clusters cannot
+        # reach: the document itself is served, for any viewer to open.
+        docs_url=None,
+        redoc_url=None,
     )
     if gatekeeper is not None:
         app.add_middleware(RepeatedPolls, gatekeeper=gatekeeper, path=ANALYSIS)
