@@ -137,7 +137,18 @@ def prometheus_options(command: F) -> F:
             type=float,
             default=10.0,
             show_default=True,
-            help="Seconds per query before it counts as failed.",
+            help="Seconds a query may take in all (connecting, sending, reading the whole "
+            "answer) before it counts as failed.",
+        ),
+        click.option(
+            "--max-answer-size",
+            type=click.IntRange(1, 1024),
+            default=32,
+            show_default=True,
+            metavar="MIB",
+            help="Largest answer read from Prometheus, in MiB; a larger one is dropped as it "
+            "streams in and counts as a failed query (too_large), so a runaway query or a "
+            "hostile endpoint cannot bloat the agent.",
         ),
         click.option(
             "--retries",
@@ -178,6 +189,7 @@ def prometheus_settings(options: dict[str, Any]) -> Any:
         key_file=options.pop("key_file"),
         headers=headers,
         timeout_seconds=options.pop("query_timeout"),
+        max_answer_bytes=options.pop("max_answer_size") * 2**20,
         retries=options.pop("retries"),
         max_in_flight=options.pop("max_queries_in_flight"),
     )

@@ -1,9 +1,17 @@
-"""What every HTTP source shares (Prometheus, Tempo, Jaeger): a request that cannot be sent or
-times out, and an answer that is not a JSON object, become `SourceUnavailable` of the same kinds
-with the same words, whoever was asked."""
+"""What every HTTP source shares (Prometheus, Tempo, Jaeger): a request that cannot be sent, an
+answer that does not arrive whole within the deadline or grows past the size cap, and an answer
+that is not a JSON object, become `SourceUnavailable` of the same kinds with the same words,
+whoever was asked.
+
+The deadline covers the whole exchange (connecting, sending, every byte of the body): httpx's
+own timeouts are per read, so a server dripping a byte a second never trips them. The body is
+counted as it streams in and dropped, connection and all, the moment it passes the cap.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -11,16 +19,37 @@ import orjson
 
 from sloguard.errors import SourceUnavailable
 
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A whole answer: its status and its (decoded) body."""
+
+    status_code: int
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
 
 async def send(
-    http: httpx.AsyncClient, method: str, path: str, who: str, **kwargs: Any
-) -> httpx.Response:
-    """The response to one request, whatever its status."""
+    http: httpx.AsyncClient,
+    method: str,
+    path: str,
+    who: str,
+    max_bytes: int = MAX_ANSWER_BYTES,
+    **kwargs: Any,
+) -> Reply:
+    """The whole answer to one request, whatever its status, within the client's timeout
+    (a deadline for all of it) and `max_bytes` of body."""
+    deadline = http.timeout.read
     try:
-        return await http.request(method, path, **kwargs)
-    except httpx.TimeoutException as exc:
-        limit = http.timeout.read
-        after = f" after {limit:g}s" if limit is not None else ""
+        async with asyncio.timeout(deadline):
+            return await _exchange(http, method, path, who, max_bytes, **kwargs)
+    except (httpx.TimeoutException, TimeoutError) as exc:
+        after = f" after {deadline:g}s" if deadline is not None else ""
         raise SourceUnavailable(f"timed out{after} ({type(exc).__name__})", "timeout") from exc
     except (httpx.TransportError, OSError) as exc:
         # OSError: a TLS alert read after the handshake (a refused client certificate under
@@ -30,18 +59,41 @@ async def send(
         ) from exc
 
 
-def json_object(response: httpx.Response, who: str) -> dict[str, Any]:
+async def _exchange(
+    http: httpx.AsyncClient, method: str, path: str, who: str, max_bytes: int, **kwargs: Any
+) -> Reply:
+    async with http.stream(method, path, **kwargs) as response:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise _too_large(who, max_bytes)
+        chunks = []
+        size = 0
+        async for chunk in response.aiter_bytes():  # decoded: a gzip bomb counts in full
+            size += len(chunk)
+            if size > max_bytes:
+                raise _too_large(who, max_bytes)
+            chunks.append(chunk)
+        return Reply(response.status_code, b"".join(chunks))
+
+
+def _too_large(who: str, max_bytes: int) -> SourceUnavailable:
+    return SourceUnavailable(
+        f"the answer from {who} is over the {max_bytes / 2**20:g} MiB cap", "too_large"
+    )
+
+
+def json_object(reply: Reply, who: str) -> dict[str, Any]:
     """The answer's JSON object (orjson: a thousand SLOs' answers are tens of thousands of
     series per cycle)."""
     try:
-        body = orjson.loads(response.content)
+        body = orjson.loads(reply.content)
     except orjson.JSONDecodeError as exc:
         raise SourceUnavailable(
-            f"invalid JSON from {who} (HTTP {response.status_code}): {response.text[:80]!r}",
+            f"invalid JSON from {who} (HTTP {reply.status_code}): {reply.text[:80]!r}",
             "invalid_response",
         ) from exc
     if not isinstance(body, dict):
         raise SourceUnavailable(
-            f"unexpected answer from {who}: {response.text[:80]!r}", "invalid_response"
+            f"unexpected answer from {who}: {reply.text[:80]!r}", "invalid_response"
         )
     return body

@@ -13,16 +13,18 @@ agent's event loop nor be driven by respx in tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from sloguard.errors import QueryRejected, SourceUnavailable
-from sloguard.sources.http import json_object, send
+from sloguard.sources.http import MAX_ANSWER_BYTES, json_object, send
 
 Sample = tuple[dict[str, str], float]
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -46,6 +48,7 @@ class PrometheusSettings:
     retries: int = 2
     backoff_seconds: float = 0.2
     max_in_flight: int = 8
+    max_answer_bytes: int = MAX_ANSWER_BYTES
 
 
 class _TokenFile(httpx.Auth):
@@ -132,10 +135,11 @@ class Prometheus:
         """The instant vector (or scalar) of `expr` at `at` (Unix seconds)."""
         data = await self._call("api/v1/query", {"query": expr, "time": _number(at)})
         result = data["result"]
-        if data.get("resultType") == "scalar":
-            return [({}, float(result[1]))]
-        # Values come as strings; float() reads Prometheus's NaN and +Inf/-Inf as they are.
-        return [(dict(s["metric"]), float(s["value"][1])) for s in result]
+        with _garbled(result):
+            if data.get("resultType") == "scalar":
+                return [({}, float(result[1]))]
+            # Values come as strings; float() reads Prometheus's NaN and +Inf/-Inf as they are.
+            return [(_labels(s["metric"]), float(s["value"][1])) for s in result]
 
     async def query_range(
         self, expr: str, start: float, end: float, step: float
@@ -148,10 +152,11 @@ class Prometheus:
             "step": _number(step),
         }
         data = await self._call("api/v1/query_range", params)
-        return [
-            (dict(s["metric"]), [(float(t), float(v)) for t, v in s["values"]])
-            for s in data["result"]
-        ]
+        with _garbled(data["result"]):
+            return [
+                (_labels(s["metric"]), [(float(t), float(v)) for t, v in s["values"]])
+                for s in data["result"]
+            ]
 
     async def _call(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         attempt = 0
@@ -166,7 +171,14 @@ class Prometheus:
 
     async def _once(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         async with self._slots:
-            response = await send(self._http, "POST", path, "Prometheus", data=params)
+            response = await send(
+                self._http,
+                "POST",
+                path,
+                "Prometheus",
+                self._settings.max_answer_bytes,
+                data=params,
+            )
         if response.status_code in RETRIED_STATUSES:
             raise SourceUnavailable(f"HTTP {response.status_code} from Prometheus", "http_status")
         body = json_object(response, "Prometheus")
@@ -185,3 +197,24 @@ class Prometheus:
 
 def _number(value: float) -> str:
     return format(value, ".3f")
+
+
+def _labels(metric: object) -> dict[str, str]:
+    """A series' labels, which must be strings (TypeError otherwise, caught as garbled)."""
+    if not isinstance(metric, dict) or not all(isinstance(v, str) for v in metric.values()):
+        raise TypeError("labels are not a map of strings")
+    return metric
+
+
+@contextlib.contextmanager
+def _garbled(result: object) -> Iterator[None]:
+    """A result whose items are not what the API documents (a value that is no number, a
+    missing key, another shape) is an answer that cannot be used, not a crash."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        shown = orjson.dumps(result)[:80].decode("utf-8", "replace") if result else ""
+        raise SourceUnavailable(
+            f"garbled answer from Prometheus ({type(exc).__name__}: {exc}): {shown}",
+            "invalid_response",
+        ) from exc
