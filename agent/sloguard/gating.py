@@ -29,6 +29,7 @@ from sloguard.gate.readings import Series, intervals, versions_query
 from sloguard.gate.report import report
 from sloguard.gate.request import Analysis, AnalysisRequest, Target, resolve
 from sloguard.gate.selection import Selector
+from sloguard.spans.counting import VERSION_LABEL
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import GateMetrics
 from sloguard.telemetry.tracing import query_span
@@ -41,6 +42,7 @@ Budgets = dict[str, tuple[float | None, str]]
 # attributed (and why), and why nothing could be read.
 Read = tuple[dict[tuple[str, str], list[Interval]], dict[str, str], str]
 CACHE_PRUNE_SIZE = 1024  # expired decisions are dropped once this many are kept
+ASKED_SECONDS = 3600  # how long a version asked about stays preferred by the trace receiver
 
 
 class RangeSource(Protocol):
@@ -130,12 +132,14 @@ class Gatekeeper:
         # Request bytes -> the request's key, and the definitions it was resolved against.
         self._polls: dict[bytes, tuple[bytes, Sequence[ServiceSLOs]]] = {}
         self._service_budgets: dict[str, tuple[float, asyncio.Future[Budgets]]] = {}
+        self._asked: dict[str, float] = {}  # span version label value -> last asked
 
     async def analyse(self, request: AnalysisRequest, sent: bytes | None = None) -> Answer:
         """The decision on `request`; RequestError when it cannot be answered as asked.
         `sent`, the request's bytes, lets `repeated` answer the same bytes again."""
         services = self._services()
         analysis = resolve(request, services)
+        self._remember_versions(analysis)
         key = orjson.dumps(request.model_dump(), option=orjson.OPT_SORT_KEYS)
         if sent is not None:
             if len(self._polls) >= CACHE_PRUNE_SIZE:
@@ -156,6 +160,24 @@ class Gatekeeper:
         self._inflight[key] = task
         task.add_done_callback(lambda done: self._settle(key, done))
         return await asyncio.shield(task)
+
+    def asked_versions(self) -> frozenset[str]:
+        """The span versions (`version="..."`) callers asked about within the last hour: the
+        trace receiver keeps room for them."""
+        now = self._clock()
+        return frozenset(v for v, at in self._asked.items() if now - at < ASKED_SECONDS)
+
+    def _remember_versions(self, analysis: Analysis) -> None:
+        if not any(t.slo.sli.traces for t in analysis.targets):
+            return
+        now = self._clock()
+        for chosen in (analysis.canary, analysis.baseline):
+            for matcher in chosen.matchers if chosen is not None else ():
+                if matcher.name == VERSION_LABEL and matcher.op == "=":
+                    self._asked.pop(matcher.value, None)
+                    self._asked[matcher.value] = now
+        while len(self._asked) > CACHE_PRUNE_SIZE:  # the oldest first
+            del self._asked[next(iter(self._asked))]
 
     def repeated(self, sent: bytes) -> Answer | None:
         """The cached decision on a request sent with exactly these bytes before, while it is

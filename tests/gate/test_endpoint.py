@@ -351,3 +351,20 @@ def test_the_bytes_remembered_for_repeated_polls_stay_bounded(shop: Loaded) -> N
     asyncio.run(variants())
     assert source.range_queries == 1
     assert len(gate._polls) < CACHE_PRUNE_SIZE
+
+
+def test_the_span_versions_asked_about_are_remembered_for_the_trace_receiver() -> None:
+    spans = ServiceSLOs.model_validate(
+        {
+            "service": "checkout",
+            "slos": [{"name": "pay", "objective": 99, "sli": {"traces": {"service": "co"}}}],
+        }
+    )
+    clock = Clock()
+    registry = CollectorRegistry()
+    gate = Gatekeeper(lambda: [spans], Counting(), GateMetrics(registry), clock=clock)
+    request = {"service": "checkout", "canary": {"version": "2.0"}, "baseline": {"version": "1.9"}}
+    asyncio.run(gate.analyse(AnalysisRequest.model_validate(request)))
+    assert gate.asked_versions() == {"2.0", "1.9"}
+    clock.now += 3600
+    assert gate.asked_versions() == frozenset()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sloguard.agent import Agent
 from sloguard.server.app import create_app
-from sloguard.server.otlp import TraceReceiver
+from sloguard.server.otlp import MAX_LABEL_BYTES, MAX_SPANS, TraceReceiver
+from sloguard.spans.admission import SeriesTable
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import AgentMetrics, TraceMetrics
 from tests.fakes import Switchable
@@ -137,7 +139,7 @@ def received_requests() -> trace_service_pb2.ExportTraceServiceRequest:
     return encode_spans(spans)
 
 
-def serving(definitions: Path, **options: int) -> tuple[httpx.AsyncClient, CollectorRegistry]:
+def serving(definitions: Path, **options: Any) -> tuple[httpx.AsyncClient, CollectorRegistry]:
     """The agent's app in-process, its receiver made with `options`."""
     registry = CollectorRegistry()
     agent = Agent([definitions], Switchable(), AgentMetrics(registry, list))
@@ -149,7 +151,7 @@ def serving(definitions: Path, **options: int) -> tuple[httpx.AsyncClient, Colle
 
 @pytest.fixture
 def app(definitions: Path) -> tuple[httpx.AsyncClient, CollectorRegistry]:
-    return serving(definitions, max_series=100)
+    return serving(definitions, series=SeriesTable(100, 3600, 600))
 
 
 def post(
@@ -280,7 +282,7 @@ def test_too_many_exports_at_once_are_told_to_retry(definitions: Path) -> None:
 
 
 def test_past_the_series_cap_spans_are_dropped_counted_and_reported(definitions: Path) -> None:
-    client, registry = serving(definitions, max_series=4)
+    client, registry = serving(definitions, series=SeriesTable(2, 3600, 600))
     assert (
         post(client, received_requests().SerializeToString(), "application/x-protobuf").status_code
         == 200
@@ -297,7 +299,7 @@ def test_past_the_series_cap_spans_are_dropped_counted_and_reported(definitions:
     )
     response = trace_service_pb2.ExportTraceServiceResponse.FromString(answer.content)
     assert response.partial_success.rejected_spans == 14 * 2
-    assert "cap of 4 series" in response.partial_success.error_message
+    assert "cap of 2 series per trace SLI" in response.partial_success.error_message
     assert (
         registry.get_sample_value("sloguard_trace_spans_dropped_total", {"reason": "cardinality"})
         == 28
@@ -331,3 +333,127 @@ def test_otlp_json_as_the_specification_writes_it(app: Any) -> None:
     assert answer.status_code == 200, answer.text
     keys = {slo: outcome for (slo, outcome), n in counted(registry).items() if n == 1}
     assert sorted(keys.values()) == ["bad", "bad"]  # a 503 (availability), 400 ms (latency)
+
+
+def length_delimited(field: int, payload: bytes) -> bytes:
+    """One protobuf field of wire type 2."""
+    size, prefix = len(payload), bytearray()
+    while size >= 0x80:
+        prefix.append(size & 0x7F | 0x80)
+        size >>= 7
+    prefix.append(size)
+    return bytes([field << 3 | 2]) + bytes(prefix) + payload
+
+
+def empty_spans(count: int) -> bytes:
+    """An export of `count` empty spans: two bytes each."""
+    return length_delimited(1, length_delimited(2, b"\x12\x00" * count))
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "encoding", "says"),
+    [
+        (lambda: empty_spans(4_000_000), "application/x-protobuf", "", "spans (or fields)"),
+        (lambda: gzip.compress(empty_spans(8_000_000)), "application/x-protobuf", "gzip", ""),
+        (lambda: empty_spans(MAX_SPANS + 1), "application/x-protobuf", "", "over the cap"),
+        (
+            lambda: gzip.compress(
+                b'{"resourceSpans":[{"scopeSpans":[{"spans":[' + b"{}," * 2_000_000 + b"{}]}]}]}"
+            ),
+            "application/json",
+            "gzip",
+            "JSON objects",
+        ),
+        (
+            lambda: json.dumps(
+                {"resourceSpans": [{"scopeSpans": [{"spans": [{}] * (MAX_SPANS + 1)}]}]}
+            ).encode(),
+            "application/json",
+            "",
+            "over the cap",
+        ),
+    ],
+)
+def test_an_export_of_millions_of_spans_is_refused_before_it_is_decoded(
+    app: Any, body: Any, content_type: str, encoding: str, says: str
+) -> None:
+    client, registry = app
+    headers = {"Content-Encoding": encoding} if encoding else {}
+    answer = post(client, body(), content_type, **headers)
+    assert answer.status_code == 413
+    if content_type == "application/x-protobuf":
+        status = status_pb2.Status.FromString(answer.content)
+    else:
+        status = json_format.Parse(answer.content, status_pb2.Status())
+    assert status.code == 3 and says in status.message
+    assert registry.get_sample_value("sloguard_trace_spans_received_total") == 0
+
+
+def test_exports_are_decoded_off_the_event_loop(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, _ = app
+    threads: list[str] = []
+    receive = TraceReceiver.receive
+
+    def recorded(self: TraceReceiver, *args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return receive(self, *args)
+
+    monkeypatch.setattr(TraceReceiver, "receive", recorded)
+    post(client, received_requests().SerializeToString(), "application/x-protobuf")
+    assert threads and threads[0] != threading.main_thread().name
+
+
+def versioned(version: str) -> bytes:
+    memory = InMemorySpanExporter()
+    emit(provider_for(SimpleSpanProcessor(memory), version=version))
+    return encode_spans(memory.get_finished_spans()).SerializeToString()
+
+
+def test_a_huge_version_is_cut_to_a_label_prometheus_takes(app: Any) -> None:
+    client, registry = app
+    long_ones = ["v" * (20 * 2**20), "v" * (20 * 2**20 - 1) + "w"]
+    for version in long_ones:
+        body = gzip.compress(versioned(version))
+        answer = post(client, body, "application/x-protobuf", **{"Content-Encoding": "gzip"})
+        assert answer.status_code == 200
+    text = generate_latest(registry).decode()
+    versions = {
+        sample.labels["version"]
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "sloguard_trace_events_total"
+    }
+    assert len(versions) == 2  # distinct values stay distinct
+    assert all(len(v.encode()) <= MAX_LABEL_BYTES for v in versions)
+    assert len(text) < 100_000
+    assert registry.get_sample_value("sloguard_trace_label_values_truncated_total") == 2
+
+
+def test_junk_versions_cannot_keep_a_version_the_gate_asks_about_out(definitions: Path) -> None:
+    now = [0.0]
+    wanted: set[str] = set()
+    client, registry = serving(
+        definitions,
+        series=SeriesTable(per_sli=4, idle_seconds=3600, reuse_seconds=600),
+        wanted=lambda: frozenset(wanted),
+        clock=lambda: now[0],
+    )
+    for junk in ("junk-1", "junk-2"):  # 2 versions x 2 outcomes fill each SLI
+        post(client, versioned(junk), "application/x-protobuf")
+    refused = post(client, versioned("3.0.0"), "application/x-protobuf")
+    rejected = trace_service_pb2.ExportTraceServiceResponse.FromString(refused.content)
+    assert rejected.partial_success.rejected_spans == 28
+    wanted.add("3.0.0")  # a gate request asked about it
+    asked = post(client, versioned("3.0.0"), "application/x-protobuf")
+    accepted = trace_service_pb2.ExportTraceServiceResponse.FromString(asked.content)
+    assert not accepted.HasField("partial_success")
+    now[0] += 600  # and a series quiet for ten minutes gives its room to anyone
+    post(client, versioned("3.0.1"), "application/x-protobuf")
+    labels = [
+        sample.labels["version"]
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for sample in family.samples
+        if sample.name == "sloguard_trace_events_total"
+    ]
+    assert {"3.0.0", "3.0.1"} <= set(labels)
+    assert registry.get_sample_value("sloguard_trace_series_forgotten_total") > 0

@@ -294,7 +294,9 @@ def run_agent(
             "the gate accepts requests without a token: set SLOGUARD_GATE_TOKEN, "
             "--gate-token-file or --gate-allow, or restrict who can reach it (NetworkPolicy)"
         )
-    receiver = TraceReceiver(lambda: agent.services, TraceMetrics(registry))
+    receiver = TraceReceiver(
+        lambda: agent.services, TraceMetrics(registry), wanted=gatekeeper.asked_versions
+    )
     app = create_app(agent, registry, lifespan, gatekeeper, auth, receiver)
     # What start-up built (modules, the app, the definitions) lives as long as the process:
     # frozen, the collector's full passes skip it; scanning it stalled the event loop for

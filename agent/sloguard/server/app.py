@@ -6,6 +6,7 @@ success in some versions, so not even a crash may answer plain text."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -204,7 +205,7 @@ def _trace_route(app: FastAPI, receiver: TraceReceiver) -> None:
             try:
                 body = await request.body()
                 encoding = request.headers.get("content-encoding", "")
-                reply = receiver.receive(body, content_type, encoding)
+                reply = await asyncio.to_thread(receiver.receive, body, content_type, encoding)
             finally:
                 receiver.release()
         headers = {"Retry-After": str(reply.retry_after)} if reply.retry_after else None

@@ -6,14 +6,25 @@ Per the OTLP specification: 200 with an `ExportTraceServiceResponse` (partial su
 were dropped), 400 with a `google.rpc.Status` for a body that does not decode, 413 past the size
 caps, 415 for other content types, 503 with `Retry-After` (and code UNAVAILABLE) while too many
 exports are in flight.
-A request is counted whole or not at all."""
+A request is counted whole or not at all.
+
+Nobody needs a token to export spans, so what an export may cost is bounded before it is
+decoded: bytes as sent and decompressed, spans per export (counted from the protobuf bytes
+without decoding them, `spans.wire`; JSON objects for JSON), label values' length, and the
+series kept (`spans.admission`). `receive` runs on a worker thread, never the event loop.
+"""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
+import threading
+import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
@@ -21,7 +32,9 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from sloguard.spans.admission import SeriesTable
 from sloguard.spans.counting import Series, Span, SpanCounter
+from sloguard.spans.wire import TooMany, WireError, count_spans
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import TraceMetrics
 
@@ -29,6 +42,9 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 MAX_BODY_BYTES = 8 * 1024 * 1024  # as sent (compressed or not)
 MAX_DECODED_BYTES = 32 * 1024 * 1024  # after gunzip: a small bomb stays small
+MAX_SPANS = 65_536  # per export: SDKs send 512 at most by default, the Collector 8,192
+MAX_JSON_OBJECTS = 8 * MAX_SPANS  # `{` in a JSON export: what decoding it may build
+MAX_LABEL_BYTES = 256  # a version label longer than this is cut, with a digest of the rest
 # google.rpc.Code of the error bodies: the request's fault, or the receiver's (retry later).
 INVALID_ARGUMENT, UNAVAILABLE = 3, 14
 
@@ -42,21 +58,30 @@ class Reply:
 
 
 class TraceReceiver:
-    """Counts spans into `TraceMetrics` for the trace SLIs of the current definitions."""
+    """Counts spans into `TraceMetrics` for the trace SLIs of the current definitions.
+
+    `wanted` names the versions the gate was asked about lately: they get room in a full SLI.
+    """
 
     def __init__(
         self,
         services: Callable[[], Sequence[ServiceSLOs]],
         metrics: TraceMetrics,
-        max_series: int = 2000,
+        series: SeriesTable | None = None,
         max_in_flight: int = 16,
+        wanted: Callable[[], Set[str]] = frozenset,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._services = services
         self._metrics = metrics
-        self._max_series = max_series
+        if series is None:
+            series = SeriesTable(per_sli=256, idle_seconds=3600, reuse_seconds=600)
+        self._series = series
         self._max_in_flight = max_in_flight
+        self._wanted = wanted
+        self._clock = clock
         self._in_flight = 0
-        self._series: set[Series] = set()
+        self._lock = threading.Lock()  # exports are counted on worker threads
         self._counter: tuple[tuple[int, ...], SpanCounter] | None = None
 
     def admit(self) -> bool:
@@ -75,6 +100,7 @@ class TraceReceiver:
         return self._reply(503, busy, media, 1)
 
     def receive(self, body: bytes, content_type: str, encoding: str) -> Reply:
+        """The answer to one export (CPU-bound: call it off the event loop)."""
         media = _media(content_type)
         if media is None:
             message = f"unsupported content type {content_type!r}: use {PROTOBUF} or {JSON}"
@@ -88,13 +114,17 @@ class TraceReceiver:
             return self._reply(413, _status(message, media), media)
         except (OSError, EOFError, zlib.error, ValueError) as exc:
             return self._reply(400, _status(f"body is not valid {encoding}: {exc}", media), media)
-        request = trace_service_pb2.ExportTraceServiceRequest()
         try:
-            if media == PROTOBUF:
-                request.ParseFromString(raw)
-            else:
-                json_format.Parse(raw, request, ignore_unknown_fields=True)
-        except (DecodeError, json_format.ParseError, UnicodeDecodeError, ValueError) as exc:
+            request = _parsed(raw, media)
+        except _TooLarge as exc:
+            return self._reply(413, _status(str(exc), media), media)
+        except (
+            DecodeError,
+            json_format.ParseError,
+            UnicodeDecodeError,
+            ValueError,
+            RecursionError,
+        ) as exc:
             what = "protobuf" if media == PROTOBUF else "JSON"
             message = f"not an ExportTraceServiceRequest ({what}): {exc}"
             return self._reply(400, _status(message, media), media)
@@ -103,7 +133,8 @@ class TraceReceiver:
         if dropped:
             response.partial_success.rejected_spans = dropped
             response.partial_success.error_message = (
-                f"{dropped} span(s) not counted: the cap of {self._max_series} series is reached"
+                f"{dropped} span(s) not counted: the cap of {self._series.per_sli} series per "
+                "trace SLI is reached"
             )
         return self._reply(200, _encode(response, media), media)
 
@@ -117,6 +148,10 @@ class TraceReceiver:
                 for kv in resource_spans.resource.attributes
                 if kv.key in counter.resource_attributes
             }
+            for key in counter.version_attributes & resource.keys():
+                if len(resource[key].encode()) > MAX_LABEL_BYTES:
+                    resource[key] = _shortened(resource[key])
+                    self._metrics.truncated.inc()
             spans = [
                 Span(
                     span.name,
@@ -136,14 +171,26 @@ class TraceReceiver:
             for series, n in counter.count(resource, spans).items():
                 counted[series] = counted.get(series, 0) + n
         self._metrics.received.inc(received)
+        return self._record(counted)
+
+    def _record(self, counted: dict[Series, int]) -> int:
+        """Count what the series table admits; the spans it did not."""
         dropped = 0
-        for series, n in counted.items():
-            if series not in self._series:
-                if len(self._series) >= self._max_series:
+        wanted = self._wanted()
+        with self._lock:
+            now = self._clock()
+            forgotten = self._series.expire(now)
+            for series, n in counted.items():
+                admitted, evicted = self._series.admit(series, now, wanted)
+                forgotten += evicted
+                if not admitted:
                     dropped += n
                     continue
-                self._series.add(series)
-            self._metrics.events.labels(*series).inc(n)
+                self._metrics.events.labels(*series).inc(n)
+            for series in forgotten:
+                self._metrics.events.remove(*series)
+            if forgotten:
+                self._metrics.forgotten.inc(len(forgotten))
         if dropped:
             self._metrics.dropped.labels("cardinality").inc(dropped)
         return dropped
@@ -152,9 +199,10 @@ class TraceReceiver:
         """The counter for the definitions in use, rebuilt when they are reloaded."""
         services = self._services()
         identity = tuple(id(s) for s in services)
-        if self._counter is None or self._counter[0] != identity:
-            self._counter = (identity, SpanCounter.of(services))
-        return self._counter[1]
+        with self._lock:
+            if self._counter is None or self._counter[0] != identity:
+                self._counter = (identity, SpanCounter.of(services))
+            return self._counter[1]
 
     def _reply(self, status: int, body: bytes, media: str, retry: int | None = None) -> Reply:
         self._metrics.requests.labels(str(status)).inc()
@@ -163,6 +211,58 @@ class TraceReceiver:
 
 class _TooLarge(Exception):
     pass
+
+
+def _parsed(raw: bytes, media: str) -> trace_service_pb2.ExportTraceServiceRequest:
+    """The export, once its size in spans is known to be within bounds (_TooLarge if not)."""
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    if media == PROTOBUF:
+        try:
+            spans = count_spans(raw, 2 * MAX_SPANS)
+        except TooMany:
+            raise _TooLarge(f"more than {MAX_SPANS} spans (or fields) in one export") from None
+        except WireError as exc:
+            raise DecodeError(str(exc)) from None
+        _check_spans(spans)
+        request.ParseFromString(raw)
+        return request
+    if raw.count(b"{") > MAX_JSON_OBJECTS:
+        raise _TooLarge(f"more than {MAX_JSON_OBJECTS} JSON objects in one export")
+    document = json.loads(raw)
+    _check_spans(_json_spans(document))
+    json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    return request
+
+
+def _check_spans(spans: int) -> None:
+    if spans > MAX_SPANS:
+        raise _TooLarge(f"{spans} spans in one export, over the cap of {MAX_SPANS}")
+
+
+def _json_spans(document: Any) -> int:
+    """Spans in an OTLP/JSON export as decoded (ParseDict checks its shape after)."""
+    spans = 0
+    for resource in _items(document, "resourceSpans", "resource_spans"):
+        for scope in _items(resource, "scopeSpans", "scope_spans"):
+            spans += len(_items(scope, "spans"))
+    return spans
+
+
+def _items(node: Any, *keys: str) -> list[Any]:
+    """The list under any of `keys` (OTLP/JSON's lowerCamelCase, or the proto's own names)."""
+    found: list[Any] = []
+    for key in keys:
+        items = node.get(key) if isinstance(node, dict) else None
+        found += items if isinstance(items, list) else []
+    return found
+
+
+def _shortened(value: str) -> str:
+    """A label value cut to MAX_LABEL_BYTES, ending in a digest of the whole so that distinct
+    long values stay distinct."""
+    digest = "~" + hashlib.sha256(value.encode()).hexdigest()[:16]
+    head = value.encode()[: MAX_LABEL_BYTES - len(digest)].decode("utf-8", "ignore")
+    return head + digest
 
 
 def _media(content_type: str) -> str | None:

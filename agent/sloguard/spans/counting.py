@@ -21,6 +21,7 @@ KIND_NUMBERS = {
 }
 STATUS_ERROR = 2
 HTTP_STATUS = ("http.response.status_code", "http.status_code")  # semconv 1.23+, then older
+VERSION_LABEL = "version"  # the counters' label telling canary and stable apart
 
 
 class Span(NamedTuple):
@@ -59,6 +60,7 @@ class SpanCounter:
         by_service: dict[str, dict[str, _Rule]] = {}
         wanted: set[str] = set(HTTP_STATUS)
         resource_wanted: set[str] = {"service.name"}
+        versions: set[str] = set()
         for traces in slis:
             rule = _Rule(
                 traces,
@@ -70,10 +72,11 @@ class SpanCounter:
             by_service.setdefault(traces.service, {})[rule.key] = rule  # equal SLIs once
             wanted.update(traces.match)
             resource_wanted.update(traces.match)
-            resource_wanted.add(traces.version_from)
+            versions.add(traces.version_from)
         self._rules = {service: tuple(rules.values()) for service, rules in by_service.items()}
         self.span_attributes = frozenset(wanted)
-        self.resource_attributes = frozenset(resource_wanted)
+        self.resource_attributes = frozenset(resource_wanted | versions)
+        self.version_attributes = frozenset(versions)  # what becomes the `version` label
 
     @classmethod
     def of(cls, services: Sequence[ServiceSLOs]) -> SpanCounter:

@@ -151,8 +151,18 @@ class TraceMetrics:
         )
         self.dropped = Counter(
             "sloguard_trace_spans_dropped",
-            "Spans not counted: `cardinality` (the cap on series was reached).",
+            "Spans not counted: `cardinality` (the trace SLI's series are all in use).",
             ["reason"],
+            registry=registry,
+        )
+        self.truncated = Counter(
+            "sloguard_trace_label_values_truncated",
+            "Version label values cut to 256 bytes (and a digest of the rest).",
+            registry=registry,
+        )
+        self.forgotten = Counter(
+            "sloguard_trace_series_forgotten",
+            "Trace SLI series dropped from /metrics: unseen for an hour, or their room taken.",
             registry=registry,
         )
         self.requests = Counter(
