@@ -58,6 +58,25 @@ def test_a_missing_path_is_an_error(tmp_path: Path) -> None:
     assert "no such file" in err
 
 
+def test_validate_refuses_a_recursive_alias_with_its_line_not_a_traceback(
+    write_defs: WriteDefs,
+) -> None:
+    directory = write_defs(**{"a.yaml": "service: a\nslos: &a [ *a ]\n"})
+    code, _, err = run("validate", str(directory))
+    assert code == 2
+    assert f"error: {directory / 'a.yaml'}:2: YAML aliases are not allowed (anchor &a)" in err
+
+
+def test_validate_refuses_a_dangling_link_that_would_drop_a_service(
+    write_defs: WriteDefs,
+) -> None:
+    directory = write_defs(**{"shop.yaml": GOOD})
+    (directory / "web.yaml").symlink_to("web-v2.yaml")
+    code, _, err = run("validate", str(directory))
+    assert code == 2
+    assert f"error: {directory / 'web.yaml'}: broken symbolic link to web-v2.yaml" in err
+
+
 def test_generate_writes_one_file_per_service(write_defs: WriteDefs, tmp_path: Path) -> None:
     out = tmp_path / "rules"
     code, stdout, _ = run(

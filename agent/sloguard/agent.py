@@ -17,7 +17,7 @@ from pathlib import Path
 
 from opentelemetry.trace import NoOpTracer, Tracer
 
-from sloguard.errors import SloguardError, SourceError
+from sloguard.errors import SloguardError, SourceError, SpecProblem
 from sloguard.evaluating import Source, evaluate
 from sloguard.evaluation.model import Evaluation
 from sloguard.evaluation.readings import Sample
@@ -28,6 +28,10 @@ from sloguard.telemetry.metrics import AgentMetrics
 from sloguard.telemetry.tracing import query_span
 
 log = logging.getLogger("sloguard.agent")
+
+# What the definition files looked like when last loaded: (resolved path, mtime, size) of each,
+# and the problems finding them.
+Fingerprint = tuple[tuple[tuple[str, int, int], ...], tuple[SpecProblem, ...]]
 
 # What runs after each evaluation (the actions): the definitions in use and what was seen.
 AfterCycle = Callable[[Sequence[ServiceSLOs], Sequence[Evaluation]], Awaitable[object]]
@@ -87,7 +91,7 @@ class Agent:
         self._clock = clock
         self._loaded: Loaded | None = None
         self._services: tuple[ServiceSLOs, ...] = ()
-        self._fingerprint: tuple[tuple[str, int, int], ...] | None = None
+        self._fingerprint: Fingerprint | None = None
         self.evaluations: list[Evaluation] = []
         self.definitions_error = ""
         self.source_error = ""
@@ -112,37 +116,49 @@ class Agent:
 
     def reload(self) -> None:
         """Load the definitions again if any file changed; keep the last good set on errors."""
+        self._adopt(*self._read())
+
+    def _read(self) -> tuple[Fingerprint, Loaded | SloguardError | None]:
+        """The files' fingerprint and, if it changed, what loading them gave (None if it did
+        not): blocking reads and parsing, which `cycle` runs in a thread, off the event loop."""
         fingerprint = self._files_fingerprint()
         if fingerprint == self._fingerprint and self._loaded is not None:
-            return
+            return fingerprint, None
         try:
-            loaded = load(self._paths)
+            return fingerprint, load(self._paths)
         except SloguardError as exc:
+            return fingerprint, exc
+
+    def _adopt(self, fingerprint: Fingerprint, outcome: Loaded | SloguardError | None) -> None:
+        """Use what `_read` loaded, or report why it could not be loaded."""
+        if outcome is None:
+            return
+        if isinstance(outcome, SloguardError):
             self._fingerprint = fingerprint  # report once per change, not every cycle
-            self.definitions_error = str(exc)
+            self.definitions_error = str(outcome)
             self._metrics.reload_errors.inc()
             log.error(
                 "definitions not reloaded; keeping the last good set",
                 extra={
-                    "error": str(exc),
+                    "error": str(outcome),
                     "kept_slos": self._loaded.slo_count if self._loaded else 0,
                 },
             )
             if self._loaded is None:
-                raise
+                raise outcome
             return
         first = self._loaded is None
-        self._loaded, self._fingerprint, self.definitions_error = loaded, fingerprint, ""
-        self._services = tuple(loaded.services)
-        self._metrics.slos.set(loaded.slo_count)
+        self._loaded, self._fingerprint, self.definitions_error = outcome, fingerprint, ""
+        self._services = tuple(outcome.services)
+        self._metrics.slos.set(outcome.slo_count)
         log.info(
             "definitions loaded" if first else "definitions reloaded",
-            extra={"services": len(loaded.services), "slos": loaded.slo_count},
+            extra={"services": len(outcome.services), "slos": outcome.slo_count},
         )
 
     async def cycle(self) -> list[Evaluation]:
         """One evaluation of every SLO."""
-        self.reload()
+        self._adopt(*await asyncio.to_thread(self._read))
         assert self._loaded is not None
         self.last_cycle_started = self._clock()
         self._source.failures.clear()
@@ -200,10 +216,11 @@ class Agent:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
 
-    def _files_fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+    def _files_fingerprint(self) -> Fingerprint:
         """Each definition file's resolved path, mtime and size: a ConfigMap update swaps a
-        symlink, which changes the resolved path even when times do not."""
-        files, _ = definition_files(self._paths)
+        symlink, which changes the resolved path even when times do not. With the problems
+        finding them (a broken link): one appearing or going away is a change too."""
+        files, problems = definition_files(self._paths)
         stamps = []
         for file in files:
             try:
@@ -211,4 +228,4 @@ class Agent:
             except OSError:
                 continue
             stamps.append((str(file.resolve()), stat.st_mtime_ns, stat.st_size))
-        return tuple(stamps)
+        return tuple(stamps), tuple(problems)

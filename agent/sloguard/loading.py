@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -14,6 +16,8 @@ from sloguard.spec.validation import Validated, validate
 
 DEFINITION_SUFFIXES = (".yaml", ".yml")
 DEFAULT_DEFINITIONS = Path("slo-definitions")
+# A definition file is a few KiB; anything near this is a mistake or an attack, refused unread.
+MAX_FILE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -30,26 +34,45 @@ class Loaded:
 
 
 def definition_files(paths: Sequence[Path]) -> tuple[list[Path], list[SpecProblem]]:
-    """YAML files named or found (recursively) under `paths`, in a stable order."""
+    """YAML files named or found (recursively) under `paths`, in a stable order; a symbolic link
+    that leads nowhere is a problem, never a file silently left out."""
     files: list[Path] = []
     problems: list[SpecProblem] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.suffix in DEFINITION_SUFFIXES and p.is_file()
-            )
-            if not found:
-                problems.append(
-                    SpecProblem(
-                        str(path), None, None, None, None, "no .yaml or .yml definition files here"
-                    )
-                )
+            named = sorted(p for p in path.rglob("*") if p.suffix in DEFINITION_SUFFIXES)
+            broken = [_problem(p, why) for p in named if (why := _broken_link(p))]
+            found = [p for p in named if p.is_file()]
+            if not found and not broken:
+                problems.append(_problem(path, "no .yaml or .yml definition files here"))
             files.extend(found)
+            problems.extend(broken)
         elif path.is_file():
             files.append(path)
         else:
-            problems.append(SpecProblem(str(path), None, None, None, None, "no such file"))
+            problems.append(_problem(path, _broken_link(path) or "no such file"))
     return list(dict.fromkeys(files)), problems
+
+
+def _broken_link(path: Path) -> str | None:
+    """Why `path` is a symbolic link that cannot be followed, or None if it is not one."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            with contextlib.suppress(OSError):  # the link itself may be gone by now
+                return f"broken symbolic link to {path.readlink()}"
+            return "broken symbolic link"
+        return f"symbolic link cannot be followed: {exc.strerror}"
+    return None
+
+
+def _problem(path: Path, message: str) -> SpecProblem:
+    return SpecProblem(str(path), None, None, None, None, message)
 
 
 def load(paths: Sequence[Path]) -> Loaded:
@@ -58,9 +81,15 @@ def load(paths: Sequence[Path]) -> Loaded:
     texts: dict[str, str] = {}
     for file in files:
         try:
-            texts[str(file)] = file.read_text(encoding="utf-8")
+            with file.open("rb") as stream:
+                data = stream.read(MAX_FILE_BYTES + 1)  # one byte more tells it is too large
+            if len(data) > MAX_FILE_BYTES:
+                limit = f"larger than {MAX_FILE_BYTES // 1024} KiB, the limit for a definition file"
+                problems.append(_problem(file, limit))
+            else:
+                texts[str(file)] = data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            problems.append(SpecProblem(str(file), None, None, None, None, f"unreadable: {exc}"))
+            problems.append(_problem(file, f"unreadable: {exc}"))
     definitions, read_problems = read_definitions(texts)
     validated, invalid = validate(definitions)
     problems += read_problems + invalid

@@ -2,6 +2,11 @@
 
 Only safe YAML is read (no tags that build objects). Each document's values come with a map from
 their path (`("slos", 0, "sli")`) to the 1-based line where that node starts.
+
+Definition files may be hostile, so reading them is bounded while they are composed, before
+anything is expanded: anchors and aliases are refused outright (a recursive alias, or a few
+hundred bytes of nested ones, the "billion laughs", would otherwise take the process down), and so
+are more than MAX_NODES nodes in one text or nesting deeper than MAX_DEPTH.
 """
 
 from __future__ import annotations
@@ -13,11 +18,15 @@ from typing import Any
 import yaml
 
 try:  # libyaml is many times faster; fall back to pure Python where it is not built.
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _SafeLoader
 except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 Path = tuple[str | int, ...]
+
+# Far beyond any real definition file (hundreds of nodes, a dozen levels), far below harm.
+MAX_NODES = 100_000
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,37 @@ def parse_documents(text: str) -> list[Document]:
     finally:
         loader.dispose()
     return documents
+
+
+class _Loader(yaml.composer.Composer, _SafeLoader):
+    """libyaml's parser and the safe constructor, with PyYAML's composer in front so every node
+    can be checked as it is composed: libyaml's own composer gives no say until it is done."""
+
+    def __init__(self, stream: str) -> None:
+        _SafeLoader.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        self._nodes = 0
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()
+        mark = event.start_mark if event is not None else None
+        line = mark.line + 1 if mark is not None else None
+        if isinstance(event, yaml.AliasEvent):
+            raise DocumentError(f"YAML aliases are not allowed (*{event.anchor})", line)
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise DocumentError(f"YAML aliases are not allowed (anchor &{anchor})", line)
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise DocumentError(f"more than {MAX_NODES} YAML nodes in one file", line)
+        if self._depth >= MAX_DEPTH:
+            raise DocumentError(f"YAML nested deeper than {MAX_DEPTH} levels", line)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
