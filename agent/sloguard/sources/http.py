@@ -50,7 +50,8 @@ async def send(
             return await _exchange(http, method, path, who, max_bytes, **kwargs)
     except (httpx.TimeoutException, TimeoutError) as exc:
         after = f" after {deadline:g}s" if deadline is not None else ""
-        raise SourceUnavailable(f"timed out{after} ({type(exc).__name__})", "timeout") from exc
+        what = "no whole answer" if isinstance(exc, TimeoutError) else type(exc).__name__
+        raise SourceUnavailable(f"timed out{after} ({what})", "timeout") from exc
     except (httpx.TransportError, OSError) as exc:
         # OSError: a TLS alert read after the handshake (a refused client certificate under
         # TLS 1.3) can surface from the stream as a bare ssl.SSLError.
