@@ -19,6 +19,7 @@ from opentelemetry.trace import NoOpTracer, Tracer
 
 from sloguard.errors import SloguardError, SourceError, SpecProblem
 from sloguard.evaluating import Source, evaluate
+from sloguard.evaluation import judgement
 from sloguard.evaluation.model import Evaluation
 from sloguard.evaluation.readings import Sample
 from sloguard.loading import Loaded, definition_files, load
@@ -32,6 +33,11 @@ log = logging.getLogger("sloguard.agent")
 # What the definition files looked like when last loaded: (resolved path, mtime, size) of each,
 # and the problems finding them.
 Fingerprint = tuple[tuple[tuple[str, int, int], ...], tuple[SpecProblem, ...]]
+
+# A cycle running longer than this many intervals is cut short; with none completed for
+# STALE_CYCLES intervals the evaluations are stale (no data, and /readyz says so).
+CYCLE_DEADLINE_INTERVALS = 2
+STALE_CYCLES = 3
 
 # What runs after each evaluation (the actions): the definitions in use and what was seen.
 AfterCycle = Callable[[Sequence[ServiceSLOs], Sequence[Evaluation]], Awaitable[object]]
@@ -97,16 +103,40 @@ class Agent:
         self.source_error = ""
         self.cycles = 0
         self.last_cycle_started: float | None = None
+        self.last_cycle_completed: float | None = None
 
     def readiness(self) -> Readiness:
-        """Ready once a cycle has completed with Prometheus answering."""
+        """Ready once a cycle has completed with Prometheus answering, and while cycles go on
+        completing."""
         if self.cycles == 0:
             return Readiness(False, "no evaluation has completed yet")
+        stale = self._staleness()
+        if stale:
+            return Readiness(False, stale)
         if self.source_error:
             return Readiness(
                 False, f"the last evaluation could not query Prometheus: {self.source_error}"
             )
         return Readiness(True, f"{len(self.evaluations)} SLO(s) evaluated")
+
+    def current(self) -> list[Evaluation]:
+        """The latest evaluations as they may be served: when no cycle has completed for
+        STALE_CYCLES intervals (cycles failing, hanging or cut short), every SLO is no data,
+        saying so, rather than its old figures standing for now."""
+        stale = self._staleness()
+        return [judgement.stale(e, stale) for e in self.evaluations] if stale else self.evaluations
+
+    def _staleness(self) -> str:
+        """Why the evaluations are stale, or "" while they are current."""
+        if self.last_cycle_completed is None:
+            return ""
+        age = self._clock() - self.last_cycle_completed
+        if age <= STALE_CYCLES * self._interval:
+            return ""
+        return (
+            f"stale: the last evaluation completed {age:.0f}s ago and none since "
+            f"(one is due every {self._interval:g}s)"
+        )
 
     @property
     def services(self) -> tuple[ServiceSLOs, ...]:
@@ -118,7 +148,7 @@ class Agent:
         """Load the definitions again if any file changed; keep the last good set on errors."""
         self._adopt(*self._read())
 
-    def _read(self) -> tuple[Fingerprint, Loaded | SloguardError | None]:
+    def _read(self) -> tuple[Fingerprint, Loaded | Exception | None]:
         """The files' fingerprint and, if it changed, what loading them gave (None if it did
         not): blocking reads and parsing, which `cycle` runs in a thread, off the event loop."""
         fingerprint = self._files_fingerprint()
@@ -128,14 +158,21 @@ class Agent:
             return fingerprint, load(self._paths)
         except SloguardError as exc:
             return fingerprint, exc
+        except Exception as exc:  # a bug in loading: reported like bad definitions, not fatal
+            log.exception("loading the definitions failed")
+            return fingerprint, exc
 
-    def _adopt(self, fingerprint: Fingerprint, outcome: Loaded | SloguardError | None) -> None:
+    def _adopt(self, fingerprint: Fingerprint, outcome: Loaded | Exception | None) -> None:
         """Use what `_read` loaded, or report why it could not be loaded."""
         if outcome is None:
             return
-        if isinstance(outcome, SloguardError):
+        if isinstance(outcome, Exception):
             self._fingerprint = fingerprint  # report once per change, not every cycle
-            self.definitions_error = str(outcome)
+            self.definitions_error = (
+                str(outcome)
+                if isinstance(outcome, SloguardError)
+                else f"{type(outcome).__name__}: {outcome}"
+            )
             self._metrics.reload_errors.inc()
             log.error(
                 "definitions not reloaded; keeping the last good set",
@@ -185,6 +222,7 @@ class Agent:
         if not failures:
             self._metrics.last_success.set(self._clock())
         self.cycles += 1
+        self.last_cycle_completed = self._clock()
         counts: dict[str, int] = {}
         for e in evaluations:
             counts[e.status.value] = counts.get(e.status.value, 0) + 1
@@ -202,8 +240,14 @@ class Agent:
         """Evaluate every interval until `stop`; a cycle that raises is logged, not fatal."""
         while not stop.is_set():
             started = time.monotonic()
+            deadline = CYCLE_DEADLINE_INTERVALS * self._interval
             try:
-                evaluations = await self.cycle()
+                evaluations = await asyncio.wait_for(self.cycle(), deadline)
+            except TimeoutError:
+                log.error(
+                    "evaluation cycle cut short: it ran past its deadline",
+                    extra={"deadline_seconds": deadline},
+                )
             except Exception:
                 log.exception("evaluation cycle failed")
             else:

@@ -35,6 +35,7 @@ from tests.gate.canaries import (
     UNATTRIBUTED,
     canary_prometheus,
 )
+from tests.hostile import hostile_prometheus, huge, json_answer
 from tests.realprom import Prometheus, free_port
 
 
@@ -175,6 +176,25 @@ def test_a_stopped_prometheus_is_inconclusive(shop: Loaded, end: int) -> None:
     status, body = ask(f"http://127.0.0.1:{free_port()}", shop, end, canary("healthy"))
     assert (status, body["verdict"]) == (200, Verdict.INCONCLUSIVE.value)
     assert "cannot reach Prometheus" in slo(body, "availability")["reason"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda: json_answer(
+            b'{"status":"success","data":{"resultType":"matrix","result":[{"values":[[1,"x"]]}]}}'
+        ),
+        lambda: huge(64 * 2**20),
+    ],
+)
+def test_a_garbled_or_oversized_answer_is_inconclusive_never_a_crash(
+    shop: Loaded, end: int, answer: Any
+) -> None:
+    with hostile_prometheus(lambda _: answer()) as prom:
+        status, body = ask(prom.url, shop, end, canary("healthy"))
+    assert (status, body["verdict"]) == (200, "inconclusive")
+    reason = slo(body, "availability")["reason"]
+    assert "garbled answer" in reason or "over the 32 MiB cap" in reason
 
 
 def test_injection_attempts_never_reach_prometheus(

@@ -230,7 +230,7 @@ def run_agent(
     settings = prometheus_settings(options)
     registry = CollectorRegistry()
     http = client(settings)
-    metrics = AgentMetrics(registry, lambda: agent.evaluations)
+    metrics = AgentMetrics(registry, lambda: agent.current())
     traces = tracing.from_environment(os.environ)
     switch = Switch(actions_switch)
     actions = None

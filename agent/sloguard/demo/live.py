@@ -123,7 +123,7 @@ async def _loop(
     registry = CollectorRegistry()
     async with client(settings) as http:
         holder: list[Agent] = []
-        metrics = AgentMetrics(registry, lambda: holder[0].evaluations)
+        metrics = AgentMetrics(registry, lambda: holder[0].current())
         agent = Agent(paths, Prometheus(http, settings), metrics, interval_seconds=refresh)
         holder.append(agent)
         gate = Gatekeeper(
@@ -164,7 +164,7 @@ async def _loop(
                     f"and /metrics · Ctrl-C stops everything"
                 )
                 echo(
-                    table(agent.evaluations, style)
+                    table(agent.current(), style)
                     if agent.evaluations
                     else "(first evaluation pending)"
                 )

@@ -164,6 +164,21 @@ def _exhausted_in(remaining: float, window_seconds: int, burn: float | None) -> 
     return remaining * window_seconds / burn
 
 
+def stale(evaluation: Evaluation, reason: str) -> Evaluation:
+    """An evaluation too old to stand for now: no data, and none of its figures."""
+    return Evaluation(
+        service=evaluation.service,
+        slo=evaluation.slo,
+        objective=evaluation.objective,
+        window=evaluation.window,
+        at=evaluation.at,
+        status=Status.NO_DATA,
+        reason=reason,
+        path=evaluation.path,
+        group=evaluation.group,
+    )
+
+
 def _no_data(
     base: Evaluation,
     burn_rates: Mapping[str, float | None],

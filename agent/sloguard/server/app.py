@@ -110,7 +110,7 @@ def create_app(
         """The latest evaluation of every SLO (the same JSON as `sloguard evaluate`)."""
         if agent.cycles == 0:
             return JSONResponse({"detail": "no evaluation has completed yet"}, status_code=503)
-        return JSONResponse([document(e) for e in agent.evaluations])
+        return JSONResponse([document(e) for e in agent.current()])
 
     if gatekeeper is None:
         return app
