@@ -148,6 +148,12 @@ class Agent:
         """Load the definitions again if any file changed; keep the last good set on errors."""
         self._adopt(*self._read())
 
+    async def reread(self) -> None:
+        """Read the definitions again now, changed or not (SIGHUP), off the event loop."""
+        log.info("reading the definitions again (SIGHUP)")
+        self._fingerprint = None
+        self._adopt(*await asyncio.to_thread(self._read))
+
     def _read(self) -> tuple[Fingerprint, Loaded | Exception | None]:
         """The files' fingerprint and, if it changed, what loading them gave (None if it did
         not): blocking reads and parsing, which `cycle` runs in a thread, off the event loop."""

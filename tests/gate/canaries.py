@@ -113,7 +113,12 @@ def canary_prometheus(
 
 @contextlib.contextmanager
 def running_agent(
-    definitions: Path, prometheus_url: str, token: str, *flags: str, port: int | None = None
+    definitions: Path,
+    prometheus_url: str,
+    token: str,
+    *flags: str,
+    port: int | None = None,
+    stderr: int = subprocess.DEVNULL,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`sloguard run` as a process on `port` (default a free one) with the gate's `token`: its
     URL (once /healthz answers) and the process; stopped on the way out."""
@@ -128,7 +133,7 @@ def running_agent(
             *flags,
         ],
         env={**os.environ, "SLOGUARD_GATE_TOKEN": token},
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
     )
     url = f"http://127.0.0.1:{port}"
     try:

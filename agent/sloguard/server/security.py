@@ -14,6 +14,7 @@ from typing import Protocol
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_HELD_BYTES = 64 * 1024 * 1024  # every request body being read or served, together
 
 
 @dataclass
@@ -147,14 +148,22 @@ async def respond(
 
 class BodyLimit:
     """ASGI middleware answering 413 (JSON) to a request body over `limit` bytes, whether it
-    declares its length or streams; bodies within the limit are passed on unchanged."""
+    declares its length or streams; bodies within the limit are passed on unchanged. All the
+    bodies held at once stay under `max_held` bytes: past it a request is answered 503 (retry),
+    so uploads parked just under the limit cannot add up to the agent's memory."""
 
     def __init__(
-        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, paths: Mapping[str, int] | None = None
+        self,
+        app: ASGIApp,
+        limit: int = MAX_BODY_BYTES,
+        paths: Mapping[str, int] | None = None,
+        max_held: int = MAX_HELD_BYTES,
     ) -> None:
         self.app = app
         self.limit = limit
         self.paths = dict(paths or {})  # a larger (or smaller) limit for some paths
+        self.max_held = max_held
+        self.held = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -167,29 +176,38 @@ class BodyLimit:
             return
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await self._refuse(send, limit)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                self.held += len(chunk)
+                if size > limit:
+                    await self._refuse(send, limit)
+                    return
+                if self.held > self.max_held:
+                    busy = {"detail": "too many request bodies being received; retry"}
+                    await respond(send, 503, busy, [(b"retry-after", b"1")])
+                    return
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(chunks)
+            del chunks
+            replayed = False
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, send)
+            await self.app(scope, replay, send)
+        finally:
+            self.held -= size
 
     async def _refuse(self, send: Send, limit: int) -> None:
         await respond(send, 413, {"detail": f"request body over the {limit // 1024} KiB limit"})
