@@ -229,8 +229,14 @@ def _parsed(raw: bytes, media: str) -> trace_service_pb2.ExportTraceServiceReque
     if raw.count(b"{") > MAX_JSON_OBJECTS:
         raise _TooLarge(f"more than {MAX_JSON_OBJECTS} JSON objects in one export")
     document = json.loads(raw)
+    if not isinstance(document, dict):
+        raise json_format.ParseError("the body is not a JSON object")
     _check_spans(_json_spans(document))
-    json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    try:
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except (TypeError, AttributeError, KeyError, IndexError) as exc:
+        # json_format says ParseError, but some shapes slip past its checks (fuzzed).
+        raise json_format.ParseError(f"{type(exc).__name__}: {exc}") from None
     return request
 
 
