@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import hypothesis
+import yaml
 from google.protobuf import json_format
 from google.rpc import status_pb2
 from hypothesis import strategies as st
@@ -20,7 +21,7 @@ from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import TraceMetrics
 from tests.spans.test_receiver import DEFINITION, received_requests
 
-SPEC = ServiceSLOs.model_validate(__import__("yaml").safe_load(DEFINITION))
+SPEC = ServiceSLOs.model_validate(yaml.safe_load(DEFINITION))
 GOOD = received_requests()
 PROTO = GOOD.SerializeToString()
 DOCUMENT = json_format.MessageToDict(GOOD)
