@@ -1,7 +1,11 @@
 """Span ingest: OTLP/HTTP protobuf batches of 512 spans into `sloguard run`, back to back from a
 few keep-alive connections; spans/s, request latency, the agent's CPU and memory.
 
-Run: .venv/bin/python bench/traces.py [--seconds 20] [--connections 4] [--soak 600]
+Run: .venv/bin/python bench/traces.py [--seconds 20] [--connections 4] [--soak 600] [--garbage]
+
+With --garbage every fourth request of each connection is hostile instead (a 4M-span protobuf,
+a 15 KB gzip of 8M spans, 2M JSON objects, random bytes, a 20 MiB version, a junk version):
+the agent must answer them 4xx (or count them within its caps) and keep its memory flat.
 
 The batches are encoded once with the OpenTelemetry SDK's own encoder: 512 spans of `checkout`
 (two versions), 80% `POST /pay` server spans that two trace SLOs count (one in 50 failed, one in
@@ -13,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
+import random
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -31,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from tests.gate.canaries import running_agent  # noqa: E402
-from tests.spans.test_receiver import DEFINITION  # noqa: E402
+from tests.spans.test_receiver import DEFINITION, empty_spans  # noqa: E402
 
 from bench.keepalive import Connection  # noqa: E402
 from bench.process import cpu_seconds, rss_mb  # noqa: E402
@@ -70,15 +77,54 @@ def batch(version: str) -> bytes:
     return bytes(encode_spans(memory.get_finished_spans()).SerializeToString())
 
 
-async def load(port: int, payloads: list[bytes], connections: int, seconds: float) -> list[float]:
+# (content type, extra header lines, body): what a hostile or broken exporter sends.
+Hostile = tuple[str, bytes, bytes]
+GZIP = b"Content-Encoding: gzip\r\n"
+
+
+def garbage() -> list[Hostile]:
+    protobuf, json = "application/x-protobuf", "application/json"
+    objects = b'{"resourceSpans":[{"scopeSpans":[{"spans":[' + b"{}," * 2_000_000 + b"{}]}]}]}"
+    return [
+        (protobuf, b"", empty_spans(4_000_000)),
+        (protobuf, GZIP, gzip.compress(empty_spans(8_000_000))),
+        (json, GZIP, gzip.compress(objects)),
+        (protobuf, b"", random.Random(7).randbytes(300_000)),
+        (protobuf, GZIP, gzip.compress(batch("v" * 20 * 2**20))),
+    ]
+
+
+async def load(
+    port: int,
+    payloads: list[bytes],
+    connections: int,
+    seconds: float,
+    hostile: list[Hostile] | None = None,
+    statuses: Counter[int] | None = None,
+) -> list[float]:
+    """Latencies of the good batches; every fourth request is hostile when `hostile` is given
+    (with a junk version now and then), its status counted in `statuses`."""
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
 
     async def sender(index: int) -> None:
         connection = await Connection.open(port)
         payload = payloads[index % len(payloads)]
+        sent = 0
         try:
             while time.monotonic() < deadline:
+                sent += 1
+                if hostile and sent % 4 == 0:
+                    junk = (f"junk-{index}-{sent}", b"", batch(f"junk-{index}-{sent}"))
+                    kind, headers, body = hostile[(sent // 4) % len(hostile)]
+                    if sent % 16 == 0:
+                        kind, headers, body = "application/x-protobuf", junk[1], junk[2]
+                    status, _ = await connection.post("/v1/traces", kind, body, headers)
+                    if statuses is not None:
+                        statuses[status] += 1
+                    if status >= 500 and status != 503:
+                        raise RuntimeError(f"the receiver answered {status} to garbage")
+                    continue
                 started = time.perf_counter()
                 status, _ = await connection.post("/v1/traces", "application/x-protobuf", payload)
                 latencies.append(time.perf_counter() - started)
@@ -108,8 +154,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--soak", type=float, default=0, help="also this many seconds of soak")
+    parser.add_argument("--garbage", action="store_true", help="mix hostile requests in")
     args = parser.parse_args()
     payloads = [batch("1.0.0"), batch("1.1.0")]
+    hostile = garbage() if args.garbage else None
+    statuses: Counter[int] = Counter()
     with tempfile.TemporaryDirectory(prefix="sloguard-bench-") as tmp:
         definitions = Path(tmp) / "defs"
         definitions.mkdir()
@@ -123,14 +172,18 @@ def main() -> None:
             )
             asyncio.run(load(port, payloads, args.connections, 3))  # warm up
             cpu = cpu_seconds(process.pid)
-            latencies = asyncio.run(load(port, payloads, args.connections, args.seconds))
+            latencies = asyncio.run(
+                load(port, payloads, args.connections, args.seconds, hostile, statuses)
+            )
             report("ingest", latencies, args.seconds, cpu_seconds(process.pid) - cpu)
             if args.soak:
                 rss = [rss_mb(process.pid)]
                 all_latencies: list[float] = []
                 started, cpu = time.monotonic(), cpu_seconds(process.pid)
                 while time.monotonic() - started < args.soak:
-                    all_latencies += asyncio.run(load(port, payloads, args.connections, 30))
+                    all_latencies += asyncio.run(
+                        load(port, payloads, args.connections, 30, hostile, statuses)
+                    )
                     rss.append(rss_mb(process.pid))
                 elapsed = time.monotonic() - started
                 report("soak", all_latencies, elapsed, cpu_seconds(process.pid) - cpu)
@@ -146,6 +199,8 @@ def main() -> None:
                 if line.startswith("sloguard_trace_spans_received_total")
             )
             print(f"received {total:,.0f} spans in all", flush=True)
+            if hostile:
+                print(f"hostile requests answered: {dict(sorted(statuses.items()))}", flush=True)
 
 
 if __name__ == "__main__":

@@ -194,7 +194,7 @@ def test_a_garbled_or_oversized_answer_is_inconclusive_never_a_crash(
         status, body = ask(prom.url, shop, end, canary("healthy"))
     assert (status, body["verdict"]) == (200, "inconclusive")
     reason = slo(body, "availability")["reason"]
-    assert "garbled answer" in reason or "over the 32 MiB cap" in reason
+    assert "garbled answer" in reason or "over the 16 MiB cap" in reason
 
 
 def test_injection_attempts_never_reach_prometheus(

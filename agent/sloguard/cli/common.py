@@ -143,12 +143,13 @@ def prometheus_options(command: F) -> F:
         click.option(
             "--max-answer-size",
             type=click.IntRange(1, 1024),
-            default=32,
+            default=16,
             show_default=True,
             metavar="MIB",
             help="Largest answer read from Prometheus, in MiB; a larger one is dropped as it "
             "streams in and counts as a failed query (too_large), so a runaway query or a "
-            "hostile endpoint cannot bloat the agent.",
+            "hostile endpoint cannot bloat the agent (at most this much times "
+            "--max-queries-in-flight is read at once).",
         ),
         click.option(
             "--retries",
