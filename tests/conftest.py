@@ -90,3 +90,12 @@ def wait_for(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.2)
+
+
+@pytest.fixture
+def shop_definitions(tmp_path: Path) -> Path:
+    """A directory holding the bundled fixture `shop.yaml`."""
+    directory = tmp_path / "defs"
+    directory.mkdir()
+    (directory / "shop.yaml").write_text((FIXTURES / "native" / "shop.yaml").read_text())
+    return directory

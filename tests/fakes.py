@@ -1,4 +1,5 @@
-"""Fakes at sloguard's own ports (never at a library's): a metric source with canned answers."""
+"""Fakes at sloguard's own ports (never at a library's): a metric source with canned answers,
+and a clock the test moves."""
 
 from __future__ import annotations
 
@@ -41,3 +42,13 @@ class Switchable:
             windows = re.findall(f'"{PART_LABEL}", "([^"]+)"', expr)
             return [({**ids, PART_LABEL: w}, 1e6) for w in windows]
         return []
+
+
+class Clock:
+    """A clock that stands still until the test moves `now`."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

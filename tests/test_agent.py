@@ -29,30 +29,22 @@ from tests.fakes import Switchable
 SHOP = (FIXTURES / "native" / "shop.yaml").read_text()
 
 
-@pytest.fixture
-def definitions(tmp_path: Path) -> Path:
-    directory = tmp_path / "defs"
-    directory.mkdir()
-    (directory / "shop.yaml").write_text(SHOP)
-    return directory
-
-
 def build(
-    definitions: Path, source: Switchable
+    shop_definitions: Path, source: Switchable
 ) -> tuple[Agent, CollectorRegistry, httpx.AsyncClient]:
     registry = CollectorRegistry()
     holder: list[Agent] = []
     metrics = AgentMetrics(registry, lambda: holder[0].evaluations)
-    agent = Agent([definitions], source, metrics, interval_seconds=0.01)
+    agent = Agent([shop_definitions], source, metrics, interval_seconds=0.01)
     holder.append(agent)
     app = create_app(agent, registry)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
     return agent, registry, http
 
 
-def test_ready_after_a_cycle_and_not_while_prometheus_is_down(definitions: Path) -> None:
+def test_ready_after_a_cycle_and_not_while_prometheus_is_down(shop_definitions: Path) -> None:
     source = Switchable()
-    agent, registry, http = build(definitions, source)
+    agent, registry, http = build(shop_definitions, source)
 
     async def scenario() -> None:
         assert (await http.get("/readyz")).status_code == 503
@@ -91,8 +83,8 @@ def test_ready_after_a_cycle_and_not_while_prometheus_is_down(definitions: Path)
     assert registry.get_sample_value("sloguard_evaluation_duration_seconds_count") == 3
 
 
-def test_metrics_pass_promtool(definitions: Path, promtool: str) -> None:
-    agent, _, http = build(definitions, Switchable())
+def test_metrics_pass_promtool(shop_definitions: Path, promtool: str) -> None:
+    agent, _, http = build(shop_definitions, Switchable())
 
     async def scrape() -> str:
         await agent.cycle()
@@ -109,22 +101,24 @@ def test_metrics_pass_promtool(definitions: Path, promtool: str) -> None:
 
 
 def test_changed_definitions_are_reloaded_and_bad_ones_keep_the_last_good_set(
-    definitions: Path,
+    shop_definitions: Path,
 ) -> None:
-    agent, registry, http = build(definitions, Switchable())
+    agent, registry, http = build(shop_definitions, Switchable())
     asyncio.run(agent.cycle())
     extra = SHOP.replace("name: availability", "name: checkout-flow", 1)
-    (definitions / "shop.yaml").write_text(SHOP + textwrap.indent(extra.split("slos:\n", 1)[1], ""))
+    (shop_definitions / "shop.yaml").write_text(
+        SHOP + textwrap.indent(extra.split("slos:\n", 1)[1], "")
+    )
     asyncio.run(agent.cycle())
     assert [e.slo for e in agent.evaluations] == ["availability", "checkout-flow"]
-    (definitions / "shop.yaml").write_text(SHOP.replace("objective: 99.9", "objective: 120"))
+    (shop_definitions / "shop.yaml").write_text(SHOP.replace("objective: 99.9", "objective: 120"))
     asyncio.run(agent.cycle())
     assert [e.slo for e in agent.evaluations] == ["availability", "checkout-flow"]
     assert "objective" in agent.definitions_error
     assert registry.get_sample_value("sloguard_definition_reload_errors_total") == 1
     body = asyncio.run(http.get("/readyz")).json()
     assert "objective" in body["definitions_error"]
-    (definitions / "shop.yaml").write_text(SHOP)
+    (shop_definitions / "shop.yaml").write_text(SHOP)
     asyncio.run(agent.cycle())
     assert agent.definitions_error == "" and [e.slo for e in agent.evaluations] == ["availability"]
 
@@ -138,15 +132,15 @@ def test_changed_definitions_are_reloaded_and_bad_ones_keep_the_last_good_set(
     ids=["recursive-alias", "dangling-link"],
 )
 def test_a_hostile_reload_keeps_the_last_good_set_and_says_why(
-    definitions: Path, hostile: str | None, error: str
+    shop_definitions: Path, hostile: str | None, error: str
 ) -> None:
-    agent, registry, http = build(definitions, Switchable())
+    agent, registry, http = build(shop_definitions, Switchable())
     asyncio.run(agent.cycle())
-    (definitions / "shop.yaml").unlink()
+    (shop_definitions / "shop.yaml").unlink()
     if hostile is None:
-        (definitions / "shop.yaml").symlink_to("shop-v2.yaml")
+        (shop_definitions / "shop.yaml").symlink_to("shop-v2.yaml")
     else:
-        (definitions / "shop.yaml").write_text(hostile)
+        (shop_definitions / "shop.yaml").write_text(hostile)
     asyncio.run(agent.cycle())
     asyncio.run(agent.cycle())  # reported once per change, not every cycle
     assert [e.slo for e in agent.evaluations] == ["availability"]
@@ -155,23 +149,23 @@ def test_a_hostile_reload_keeps_the_last_good_set_and_says_why(
     assert error in asyncio.run(http.get("/readyz")).json()["definitions_error"]
 
 
-def test_a_broken_link_next_to_good_files_is_reported_until_it_goes(definitions: Path) -> None:
-    agent, registry, _ = build(definitions, Switchable())
+def test_a_broken_link_next_to_good_files_is_reported_until_it_goes(shop_definitions: Path) -> None:
+    agent, registry, _ = build(shop_definitions, Switchable())
     asyncio.run(agent.cycle())
-    (definitions / "web.yaml").symlink_to("web-v2.yaml")
+    (shop_definitions / "web.yaml").symlink_to("web-v2.yaml")
     asyncio.run(agent.cycle())
     assert "web.yaml: broken symbolic link" in agent.definitions_error
-    (definitions / "web.yaml").unlink()
+    (shop_definitions / "web.yaml").unlink()
     asyncio.run(agent.cycle())
     assert agent.definitions_error == ""
     assert registry.get_sample_value("sloguard_definition_reload_errors_total") == 1
 
 
 def test_definitions_are_read_off_the_event_loop(
-    definitions: Path, monkeypatch: pytest.MonkeyPatch
+    shop_definitions: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A slow read (a huge or hostile file) must not stop the agent answering meanwhile."""
-    agent, _, http = build(definitions, Switchable())
+    agent, _, http = build(shop_definitions, Switchable())
     reading, answered = threading.Event(), threading.Event()
 
     def slow_load(paths: list[Path]) -> Loaded:
@@ -192,16 +186,16 @@ def test_definitions_are_read_off_the_event_loop(
     assert agent.cycles == 1
 
 
-def test_invalid_definitions_at_start_are_an_error(definitions: Path) -> None:
-    (definitions / "shop.yaml").write_text(SHOP.replace("objective: 99.9", "objective: 120"))
-    agent, _, _ = build(definitions, Switchable())
+def test_invalid_definitions_at_start_are_an_error(shop_definitions: Path) -> None:
+    (shop_definitions / "shop.yaml").write_text(SHOP.replace("objective: 99.9", "objective: 120"))
+    agent, _, _ = build(shop_definitions, Switchable())
     with pytest.raises(SpecError):
         agent.reload()
 
 
-def test_the_loop_survives_until_stopped(definitions: Path) -> None:
+def test_the_loop_survives_until_stopped(shop_definitions: Path) -> None:
     source = Switchable()
-    agent, _, _ = build(definitions, source)
+    agent, _, _ = build(shop_definitions, source)
 
     async def loop() -> None:
         stop = asyncio.Event()

@@ -20,25 +20,8 @@ from sloguard.evaluation.readings import Sample
 from sloguard.server.app import create_app
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
 from sloguard.telemetry.metrics import AgentMetrics
-from tests.conftest import FIXTURES
-from tests.fakes import Switchable
+from tests.fakes import Clock, Switchable
 from tests.hostile import hostile_prometheus, json_answer
-
-
-@pytest.fixture
-def definitions(tmp_path: Path) -> Path:
-    directory = tmp_path / "defs"
-    directory.mkdir()
-    (directory / "shop.yaml").write_text((FIXTURES / "native" / "shop.yaml").read_text())
-    return directory
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def serving(agent: Agent, registry: CollectorRegistry) -> httpx.AsyncClient:
@@ -46,12 +29,12 @@ def serving(agent: Agent, registry: CollectorRegistry) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
 
 
-def test_results_older_than_three_cycles_are_served_as_no_data(definitions: Path) -> None:
+def test_results_older_than_three_cycles_are_served_as_no_data(shop_definitions: Path) -> None:
     clock = Clock()
     registry = CollectorRegistry()
     holder: list[Agent] = []
     metrics = AgentMetrics(registry, lambda: holder[0].current())
-    agent = Agent([definitions], Switchable(), metrics, interval_seconds=30, clock=clock)
+    agent = Agent([shop_definitions], Switchable(), metrics, interval_seconds=30, clock=clock)
     holder.append(agent)
     http = serving(agent, registry)
 
@@ -82,7 +65,7 @@ def test_results_older_than_three_cycles_are_served_as_no_data(definitions: Path
 
 
 def test_a_garbled_answer_is_no_data_with_the_reason_not_a_failed_cycle(
-    definitions: Path,
+    shop_definitions: Path,
 ) -> None:
     item = {"metric": {"slo": "availability"}, "value": [1, "abc"]}
     body = orjson.dumps({"status": "success", "data": {"resultType": "vector", "result": [item]}})
@@ -93,7 +76,7 @@ def test_a_garbled_answer_is_no_data_with_the_reason_not_a_failed_cycle(
         async def scenario() -> tuple[Agent, int]:
             async with client(settings) as http:
                 agent = Agent(
-                    [definitions], Prometheus(http, settings), AgentMetrics(registry, list)
+                    [shop_definitions], Prometheus(http, settings), AgentMetrics(registry, list)
                 )
                 await agent.cycle()
                 ready = await serving(agent, registry).get("/readyz")
@@ -116,9 +99,9 @@ class Hanging(Switchable):
 
 
 def test_a_cycle_that_hangs_is_cut_short_at_its_deadline(
-    definitions: Path, caplog: pytest.LogCaptureFixture
+    shop_definitions: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    agent = Agent([definitions], Hanging(), AgentMetrics(CollectorRegistry(), list), 0.2)
+    agent = Agent([shop_definitions], Hanging(), AgentMetrics(CollectorRegistry(), list), 0.2)
 
     async def scenario() -> None:
         stop = asyncio.Event()

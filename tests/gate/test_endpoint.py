@@ -26,6 +26,7 @@ from sloguard.server.security import BearerToken, GateAuth
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
 from tests.conftest import FIXTURES, load_text
+from tests.fakes import Clock
 
 REQUEST = {"service": "shop", "canary": {"rollouts_pod_template_hash": "new"}}
 
@@ -63,14 +64,6 @@ class Counting:
 @pytest.fixture
 def shop(tmp_path: Path) -> Loaded:
     return load_text(tmp_path, (FIXTURES / "native" / "shop.yaml").read_text(), "shop.yaml")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def app_for(

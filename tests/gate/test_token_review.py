@@ -21,6 +21,7 @@ from sloguard.server.security import GateAuth
 from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
 from tests.conftest import FIXTURES
 from tests.fakeapi import TOKEN_REVIEWS, FakeAPI, running_api
+from tests.fakes import Clock
 from tests.gate.test_endpoint import REQUEST, Counting
 
 ARGO = "system:serviceaccount:argo-rollouts:argo-rollouts"
@@ -38,14 +39,6 @@ def api() -> Iterator[FakeAPI]:
             ["system:serviceaccounts"],
         )
         yield found
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def reviewer(api: FakeAPI, tmp_path: Path, allowed: list[str], **options: object) -> TokenReviewer:
@@ -71,7 +64,7 @@ def test_audiences_are_asked_for(api: FakeAPI, tmp_path: Path) -> None:
 
 
 def test_answers_are_kept_for_the_ttl_but_failures_are_not(api: FakeAPI, tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(0.0)
     cached = reviewer(api, tmp_path, [ARGO], ttl_seconds=60, clock=clock)
     for _ in range(3):
         assert asyncio.run(cached.accepts("argo-token"))
