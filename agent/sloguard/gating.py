@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 from opentelemetry.trace import NoOpTracer, Span, Tracer
@@ -25,7 +25,14 @@ from sloguard.evaluation.model import Status
 from sloguard.evaluation.readings import Sample
 from sloguard.gate.decision import decide, decide_slo
 from sloguard.gate.model import Decision, Interval, Observation
-from sloguard.gate.readings import Series, intervals, versions_query
+from sloguard.gate.readings import (
+    Series,
+    intervals,
+    labels_chosen_by,
+    unattributed,
+    unattributed_query,
+    versions_query,
+)
 from sloguard.gate.report import report
 from sloguard.gate.request import Analysis, AnalysisRequest, Target, resolve
 from sloguard.gate.selection import Selector
@@ -38,9 +45,8 @@ log = logging.getLogger("sloguard.gate")
 CANARY, BASELINE = "canary", "baseline"
 # Error budget left per SLO of a service, or None and why it is unknown.
 Budgets = dict[str, tuple[float | None, str]]
-# What one range query read: intervals per (SLO, version), SLOs whose bad events cannot be
-# attributed (and why), and why nothing could be read.
-Read = tuple[dict[tuple[str, str], list[Interval]], dict[str, str], str]
+# What one range query read: intervals per (SLO, version), and why nothing could be read.
+Read = tuple[dict[tuple[str, str], list[Interval]], str]
 CACHE_PRUNE_SIZE = 1024  # expired decisions are dropped once this many are kept
 ASKED_SECONDS = 3600  # how long a version asked about stays preferred by the trace receiver
 
@@ -131,7 +137,9 @@ class Gatekeeper:
         self._cache: dict[bytes, Answer] = {}
         # Request bytes -> the request's key, and the definitions it was resolved against.
         self._polls: dict[bytes, tuple[bytes, Sequence[ServiceSLOs]]] = {}
-        self._service_budgets: dict[str, tuple[float, asyncio.Future[Budgets]]] = {}
+        # Readings every request about a service shares for `cache_seconds` (budgets, the
+        # check that bad events can be told apart by version): when made, and the reading.
+        self._shared: dict[tuple[object, ...], tuple[float, asyncio.Future[dict[str, Any]]]] = {}
         self._asked: dict[str, float] = {}  # span version label value -> last asked
 
     async def analyse(self, request: AnalysisRequest, sent: bytes | None = None) -> Answer:
@@ -230,16 +238,17 @@ class Gatekeeper:
         groups: dict[tuple[float, float], list[Target]] = {}
         for target in analysis.targets:
             groups.setdefault((target.window_seconds, target.step_seconds), []).append(target)
-        budgets, answers = await asyncio.gather(
+        budgets, answers, unattributable = await asyncio.gather(
             self._budgets(analysis.spec, at),
             asyncio.gather(*(self._read(group, versions, at) for group in groups.values())),
+            self._unattributable(analysis, versions.values(), at),
         )
         read: dict[str, Read] = {}
         for group, answer in zip(groups.values(), answers, strict=True):
             read.update({t.slo.name: answer for t in group})
         observations = []
         for target in analysis.targets:
-            found, unattributed, missing = read[target.slo.name]
+            found, missing = read[target.slo.name]
             name = target.slo.name
             observations.append(
                 Observation(
@@ -247,7 +256,7 @@ class Gatekeeper:
                     found.get((name, BASELINE), []) if BASELINE in versions else None,
                     target.step_seconds,
                     budgets.get(name, (None, ""))[0],
-                    missing or unattributed.get(name, ""),
+                    missing or unattributable.get(name, ""),
                     budgets.get(name, (None, "not evaluated"))[1],
                 )
             )
@@ -257,14 +266,54 @@ class Gatekeeper:
         """Error budget left per SLO of the service (None where unknown), shared by every
         request about the service for `cache_seconds`: fifty rollouts of one service need
         one evaluation, not fifty."""
-        shared = self._service_budgets.get(spec.service)
+        return await self._share(("budgets", spec.service), at, lambda: self._evaluate(spec, at))
+
+    async def _unattributable(
+        self, analysis: Analysis, selectors: Iterable[Selector], at: float
+    ) -> dict[str, str]:
+        """Per SLO whose bad events include series without the labels the selectors choose
+        by, why it cannot be judged; shared like the budgets (it does not depend on the
+        versions' values). A failed read leaves every SLO unjudged."""
+        label_sets = labels_chosen_by(selectors)
+        if not label_sets:
+            return {}
+        # At least one step: a window shorter than that (`1ms`) holds no rate to compare.
+        slis = {
+            t.slo.name: (t.slo.sli, max(t.window_seconds, t.step_seconds)) for t in analysis.targets
+        }
+        windows = tuple(sorted((t.slo.name, t.window_seconds) for t in analysis.targets))
+        key = ("unattributed", id(analysis.spec), label_sets, windows)
+        query = unattributed_query(slis, label_sets)
+
+        async def read() -> dict[str, str]:
+            try:
+                return unattributed(await self._source.query(query, at))
+            except SourceError as exc:
+                if isinstance(exc, QueryRejected):
+                    log.error("the gate's query was rejected", extra={"error": exc.reason})
+                return {name: f"Prometheus: {exc.reason}" for name in slis}
+
+        return await self._share(key, at, read)
+
+    async def _share(
+        self, key: tuple[object, ...], at: float, read: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """`read()`'s answer, made once for every caller asking with `key` within
+        `cache_seconds` (a failure is not shared later)."""
+        shared = self._shared.get(key)
         if shared is None or at - shared[0] >= self._settings.cache_seconds:
-            shared = (at, asyncio.ensure_future(self._evaluate(spec, at)))
-            self._service_budgets[spec.service] = shared
+            if len(self._shared) >= CACHE_PRUNE_SIZE:
+                self._shared = {
+                    k: v
+                    for k, v in self._shared.items()
+                    if at - v[0] < self._settings.cache_seconds
+                }
+            shared = (at, asyncio.ensure_future(read()))
+            self._shared[key] = shared
         try:
             return await asyncio.shield(shared[1])
         except Exception:
-            self._service_budgets.pop(spec.service, None)  # a failure is not shared later
+            self._shared.pop(key, None)
             raise
 
     async def _evaluate(self, spec: ServiceSLOs, at: float) -> Budgets:
@@ -280,12 +329,11 @@ class Gatekeeper:
         window, step = targets[0].window_seconds, targets[0].step_seconds
         query = versions_query({t.slo.name: t.slo.sli for t in targets}, step, versions)
         try:
-            found, unattributed = intervals(await self._range(query, at - window, at, step))
+            return intervals(await self._range(query, at - window, at, step)), ""
         except SourceError as exc:
             if isinstance(exc, QueryRejected):
                 log.error("the gate's query was rejected", extra={"error": exc.reason})
-            return {}, {}, f"Prometheus: {exc.reason}"
-        return found, unattributed, ""
+            return {}, f"Prometheus: {exc.reason}"
 
     async def _range(self, expr: str, start: float, end: float, step: float) -> Sequence[Series]:
         with query_span(self._tracer, "prometheus query_range", expr) as span:

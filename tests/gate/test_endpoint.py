@@ -17,7 +17,6 @@ from prometheus_client import CollectorRegistry
 from sloguard.agent import Agent
 from sloguard.errors import SourceUnavailable
 from sloguard.evaluation.readings import Sample
-from sloguard.gate.readings import UNLABELLED
 from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import CACHE_PRUNE_SIZE, Gatekeeper, GateSettings
 from sloguard.loading import Loaded
@@ -48,10 +47,8 @@ class Counting:
         self.range_queries += 1
         await asyncio.sleep(self.delay)
         points = [float(t) for t in range(int(start), int(end) + 1, int(step))]
-        # Each (SLO, version) the query is tagged for: 100 events/s, none bad (and none from
-        # series without a version's labels).
+        # Each (SLO, version) the query is tagged for: 100 events/s, none bad.
         parts = re.findall(r'"sloguard_part", "([^"]+)"', expr)
-        parts = [p for p in parts if not p.endswith(f"/{UNLABELLED}")]
         return [
             (
                 {"sloguard_part": part},
