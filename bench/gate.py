@@ -70,7 +70,7 @@ def body(rollout: str | None) -> dict[str, object]:
     matcher no series carries), so its decision is not shared with any other."""
     canary: dict[str, str] | str = {"rollouts_pod_template_hash": "healthy"}
     if rollout is not None:
-        canary = f'{{rollouts_pod_template_hash="healthy",bench_rollout!="{rollout}"}}'
+        canary = f'{{rollouts_pod_template_hash="healthy",pod_template_hash!="{rollout}"}}'
     return {
         "service": "shop",
         "canary": canary,

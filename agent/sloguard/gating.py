@@ -281,9 +281,8 @@ class Gatekeeper:
         slis = {
             t.slo.name: (t.slo.sli, max(t.window_seconds, t.step_seconds)) for t in analysis.targets
         }
-        windows = tuple(sorted((t.slo.name, t.window_seconds) for t in analysis.targets))
-        key = ("unattributed", id(analysis.spec), label_sets, windows)
         query = unattributed_query(slis, label_sets)
+        key = ("unattributed", query)  # the SLIs' queries, labels and windows, as read
 
         async def read() -> dict[str, str]:
             try:

@@ -10,7 +10,7 @@ import pytest
 
 from sloguard.errors import RequestError
 from sloguard.gate.request import AnalysisRequest, resolve, sli_labels
-from sloguard.gate.selection import used_labels
+from sloguard.gate.selection import exists_without_series, used_labels
 from sloguard.spec.model import SLI, ServiceSLOs
 
 SLIS: dict[str, dict[str, Any]] = {
@@ -50,8 +50,8 @@ READ = {
 }
 
 
-def service(kind: str) -> ServiceSLOs:
-    slo = {"name": kind, "objective": 99, "sli": SLIS[kind]}
+def service(kind: str, sli: dict[str, Any] | None = None, **gate: Any) -> ServiceSLOs:
+    slo = {"name": kind, "objective": 99, "sli": sli or SLIS[kind], "gate": gate}
     return ServiceSLOs.model_validate({"service": "shop", "slos": [slo]})
 
 
@@ -97,9 +97,109 @@ def test_versions_chosen_by_other_labels_are_resolved(kind: str) -> None:
         {
             "service": "shop",
             "canary": {"rollouts_pod_template_hash": "7f"},
-            "baseline": '{rollouts_pod_template_hash="5c",version!="canary"}',
+            "baseline": '{rollouts_pod_template_hash="5c",track!="canary"}',
         }
     )
     analysis = resolve(request, [service(kind)])
     assert [t.slo.name for t in analysis.targets] == [kind]
     assert analysis.baseline is not None and len(analysis.baseline.matchers) == 2
+
+
+STATUS_CLASS = {
+    "events": {
+        "errors": 'sum(rate(http_requests_total{status_class="5xx"}[{{window}}]))',
+        "total": "sum(rate(http_requests_total[{{window}}]))",
+    }
+}
+
+
+@pytest.mark.parametrize(
+    "matchers",
+    [
+        {"rollouts_pod_template_hash": "7f", "code": "200"},  # tracks failure, unread by the SLI
+        {"rollouts_pod_template_hash": "7f", "reason": ""},  # only on the bad-event series
+        '{rollouts_pod_template_hash="7f",handler=~"/health.*"}',
+    ],
+)
+def test_versions_are_chosen_only_by_the_slos_version_labels(
+    matchers: str | dict[str, str],
+) -> None:
+    request = AnalysisRequest.model_validate({"service": "shop", "canary": matchers})
+    with pytest.raises(RequestError, match="is not one SLO 'events' tells versions apart by"):
+        resolve(request, [service("events", STATUS_CLASS)])
+
+
+def test_an_slo_may_name_its_own_version_labels() -> None:
+    own = service("events", STATUS_CLASS, version_labels=["deployment"])
+    request = AnalysisRequest.model_validate(
+        {"service": "shop", "canary": {"deployment": "shop-canary"}}
+    )
+    assert resolve(request, [own]).canary.matchers[0].name == "deployment"
+    hashed = AnalysisRequest.model_validate(
+        {"service": "shop", "canary": {"rollouts_pod_template_hash": "7f"}}
+    )
+    with pytest.raises(RequestError, match=r"gate.version_labels: deployment\)"):
+        resolve(hashed, [own])
+
+
+@pytest.mark.parametrize(
+    ("query", "fills"),
+    [
+        ("sum(rate(e[5m])) / sum(rate(t[5m])) or vector(0)", True),
+        ("sum(rate(e[5m])) / sum(rate(t[5m])) or on() vector(0)", True),
+        ("(sum(rate(e[5m])) or vector(0)) / sum(rate(t[5m]))", False),
+        ("absent(up)", True),
+        ("scalar(up) * 2", True),
+        ("vector(1) unless up", True),
+        ("up unless vector(1)", False),
+        ("1 - avg(up)", False),
+        ("clamp_min(sum(rate(t[5m])), 0)", False),
+        ("histogram_quantile(0.9, sum by (le) (rate(b[5m])))", False),
+        ("avg_over_time(up[5m:1m])", False),
+    ],
+)
+def test_a_query_with_values_where_no_series_matches_is_told(query: str, fills: bool) -> None:
+    assert exists_without_series(query) is fills
+
+
+@pytest.mark.parametrize(
+    ("sli", "field"),
+    [
+        (
+            {
+                "raw": {
+                    "error_ratio": "sum(rate(e[{{window}}])) / sum(rate(t[{{window}}])) or vector(0)"
+                }
+            },
+            "sli.raw.error_ratio",
+        ),
+        (
+            {
+                "events": {
+                    "errors": "sum(rate(e[{{window}}]))",
+                    "total": "sum(rate(t[{{window}}])) or vector(1)",
+                }
+            },
+            "sli.events.total",
+        ),
+    ],
+)
+def test_an_sli_that_makes_up_traffic_cannot_be_gated(sli: dict[str, Any], field: str) -> None:
+    request = AnalysisRequest.model_validate(
+        {"service": "shop", "canary": {"rollouts_pod_template_hash": "typo"}}
+    )
+    with pytest.raises(RequestError, match=f"its {field} has a value even where no series"):
+        resolve(request, [service("fill", sli)])
+
+
+def test_zero_errors_where_the_query_says_so_are_fine() -> None:
+    sli = {
+        "events": {
+            "errors": "sum(rate(e[{{window}}])) or vector(0)",
+            "total": "sum(rate(t[{{window}}]))",
+        }
+    }
+    request = AnalysisRequest.model_validate(
+        {"service": "shop", "canary": {"rollouts_pod_template_hash": "7f"}}
+    )
+    assert resolve(request, [service("zero", sli)]).targets

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sloguard import promql
 from sloguard.errors import RequestError, UnknownTarget
-from sloguard.gate.selection import Selector, selector, used_labels
+from sloguard.gate.selection import Selector, exists_without_series, selector, used_labels
 from sloguard.spec.base import Name
 from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import SLI, SLO, ServiceSLOs
@@ -117,9 +117,9 @@ def resolve(request: AnalysisRequest, services: Sequence[ServiceSLOs]) -> Analys
         targets.append(Target(slo, min(wanted or cap, cap), parse_seconds(slo.gate.interval)))
     canary = selector(request.canary, "canary")
     baseline = None if request.baseline is None else selector(request.baseline, "baseline")
-    for slo in gated:
-        _refuse_labels_read("canary", canary, slo)
-        _refuse_labels_read("baseline", baseline, slo)
+    for check in (_refuse_made_up_traffic, _refuse_labels_read, _refuse_other_labels):
+        for slo in gated:  # the most telling refusal first, whichever SLO it concerns
+            check(slo, canary, baseline)
     return Analysis(spec, targets, canary, baseline)
 
 
@@ -129,17 +129,56 @@ def sli_labels(sli: SLI) -> frozenset[str]:
     return used_labels(errors) | used_labels(total)
 
 
-def _refuse_labels_read(what: str, chosen: Selector | None, slo: SLO) -> None:
+def _refuse_labels_read(slo: SLO, canary: Selector, baseline: Selector | None) -> None:
     """A version is chosen by a label the SLO does not read: a matcher on `code`, `le` or
     `outcome` would select away the bad events (read as none) while the total stays."""
-    if chosen is None:
-        return
     read = sli_labels(slo.sli)
-    clashes = sorted({m.name for m in chosen.matchers} & read)
-    if clashes:
+    for what, names in _labels(canary, baseline):
+        clashes = sorted(names & read)
+        if clashes:
+            raise RequestError(
+                f"{what}: SLO {slo.name!r} reads label {', '.join(map(repr, clashes))} itself "
+                f"(its queries use {', '.join(sorted(read))}), so a matcher on it would change "
+                "what the SLO counts instead of choosing a version; choose versions by a label "
+                "every series of the SLO carries, such as rollouts_pod_template_hash"
+            )
+
+
+def _refuse_other_labels(slo: SLO, canary: Selector, baseline: Selector | None) -> None:
+    """Only the SLO's version labels choose versions: a label the SLI does not name may still
+    track failure (`code` beside `status_class`, a `reason` only errors carry)."""
+    allowed = slo.gate.version_labels
+    for what, names in _labels(canary, baseline):
+        others = sorted(names - set(allowed))
+        if others:
+            raise RequestError(
+                f"{what}: label {', '.join(map(repr, others))} is not one SLO {slo.name!r} "
+                f"tells versions apart by (gate.version_labels: {', '.join(allowed)}): a label "
+                "that tracks failure would select a failing canary's bad events away; add it "
+                "there if it names a version"
+            )
+
+
+def _labels(canary: Selector, baseline: Selector | None) -> list[tuple[str, set[str]]]:
+    chosen = [("canary", canary)] + ([("baseline", baseline)] if baseline is not None else [])
+    return [(what, {m.name for m in selector.matchers}) for what, selector in chosen]
+
+
+def _refuse_made_up_traffic(slo: SLO, *_: Selector | None) -> None:
+    """An SLI whose events (or raw ratio) exist where no series matches (`or vector(0)`,
+    `absent(...)`, a constant) gives a canary that matches nothing traffic and no errors."""
+    sli = slo.sli
+    field, query = (
+        ("sli.raw.error_ratio", sli.raw.error_ratio)
+        if sli.raw is not None
+        else ("sli.events.total", sli.events.total)
+        if sli.events is not None
+        else ("", "")
+    )
+    if query and exists_without_series(promql.render_window(query, promql.BASE_WINDOW)):
         raise RequestError(
-            f"{what}: SLO {slo.name!r} reads label {', '.join(map(repr, clashes))} itself "
-            f"(its queries use {', '.join(sorted(read))}), so a matcher on it would change what "
-            "the SLO counts instead of choosing a version; choose versions by a label every "
-            "series of the SLO carries, such as rollouts_pod_template_hash"
+            f"SLO {slo.name!r}: its {field} has a value even where no series matches (a "
+            "constant, `vector()`, `absent()`), so a canary without traffic, or a selector "
+            "that matches nothing, would read as clean: the gate cannot judge it (leave the "
+            "fill out, or set gate.enabled: false)"
         )

@@ -147,11 +147,56 @@ def used_labels(query: str) -> frozenset[str]:
     return frozenset(labels)
 
 
+@functools.lru_cache(maxsize=1024)
+def exists_without_series(query: str) -> bool:
+    """Whether `query` has a value even where none of its vector selectors matches a series:
+    a constant, `vector(...)`, `absent(...)`, `time()`, `scalar(...)`, or such a branch of
+    an `or`. Injecting a selector cannot reach those."""
+    return _fills(pp.parse(query))
+
+
+# Functions with a value whatever their vector argument holds (or without one).
+_FILLING = frozenset({"vector", "absent", "absent_over_time", "time", "pi", "scalar"})
+
+
+def _fills(node: object) -> bool:
+    if isinstance(node, pp.VectorSelector | pp.MatrixSelector):
+        return False
+    if isinstance(node, pp.NumberLiteral | pp.StringLiteral):
+        return True
+    if isinstance(node, pp.ParenExpr | pp.UnaryExpr | pp.SubqueryExpr):
+        return _fills(node.expr)
+    if isinstance(node, pp.AggregateExpr):
+        return _fills(node.expr)
+    if isinstance(node, pp.Call):
+        if node.func.name in _FILLING:
+            return True
+        vectors = [a for a in node.args if not isinstance(a, pp.NumberLiteral | pp.StringLiteral)]
+        return any(_fills(a) for a in vectors) if vectors else True
+    if isinstance(node, pp.BinaryExpr):
+        op = str(node.op).lower()
+        if op == "or":
+            return _fills(node.lhs) or _fills(node.rhs)
+        if op == "unless":
+            return _fills(node.lhs)
+        return _fills(node.lhs) and _fills(node.rhs)  # `and`, arithmetic, comparisons
+    return True  # anything else: assume the worst
+
+
+@functools.lru_cache(maxsize=1024)
 def matches_empty(matcher: Matcher) -> bool:
-    """Whether `matcher` also selects series that lack its label (their value is "")."""
+    """Whether `matcher` also selects series that lack its label (their value is "").
+
+    Decided by the PromQL parser, which refuses a selector whose every matcher matches the
+    empty string, with Prometheus's regular expressions (RE2): Python's differ (`x{,1}`
+    repeats for Python and is literal text for RE2; `\\B` matches "" only for RE2)."""
     if matcher.op in ("=", "!="):
         return (matcher.value == "") == (matcher.op == "=")
-    return (re.fullmatch(matcher.value, "") is not None) == (matcher.op == "=~")
+    try:
+        pp.parse(f"{{{matcher}}}")
+    except ValueError:
+        return True
+    return False
 
 
 def _parsed(text: str, what: str) -> list[Matcher]:

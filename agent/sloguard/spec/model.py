@@ -157,6 +157,21 @@ class OnMissing(StrEnum):
     FAIL = "fail"
 
 
+# What tells versions apart in Argo Rollouts, Kubernetes, Flagger's pod selectors, Prometheus
+# targets, the trace counters, and the usual app labels.
+VERSION_LABELS = (
+    "rollouts_pod_template_hash",
+    "pod_template_hash",
+    "pod",
+    "pod_name",
+    "instance",
+    "namespace",
+    "version",
+    "app",
+    "track",
+)
+
+
 class Gate(Strict):
     """How the promotion gate judges a canary against this SLO (`/v1/analysis`, `sloguard gate`).
 
@@ -203,6 +218,13 @@ class Gate(Strict):
     on_missing: OnMissing = Field(
         OnMissing.INCONCLUSIVE,
         description="Answer when the canary cannot be read: `inconclusive` pauses, `fail` aborts.",
+    )
+    version_labels: list[Annotated[str, Field(pattern=LABEL_NAME_PATTERN)]] = Field(
+        default_factory=lambda: list(VERSION_LABELS),
+        min_length=1,
+        description="Labels a gate request may choose canary and baseline by: labels that name "
+        "a workload's version, never one that tracks failure (`code`, `reason`), which would "
+        "select a failing canary's bad events away.",
     )
 
     @model_validator(mode="after")
