@@ -33,7 +33,7 @@ from tests.gate.canaries import DEFINITION as SHOP  # noqa: E402
 from tests.gate.canaries import running_agent  # noqa: E402
 from tests.hostile import Answer, drip, hostile_prometheus, huge, json_answer  # noqa: E402
 from tests.spans.test_receiver import DEFINITION as CHECKOUT  # noqa: E402
-from tests.spans.test_receiver import empty_spans, versioned  # noqa: E402
+from tests.spans.test_receiver import empty_spans, length_delimited, versioned  # noqa: E402
 
 from bench.process import rss_mb  # noqa: E402
 
@@ -236,13 +236,13 @@ def main() -> None:
             )
             bench.probe(
                 "OTLP: 4M empty spans, 8 MB protobuf",
-                "65,536 spans",
+                "1,000,000 fields",
                 lambda: bench.otlp(empty_spans(4_000_000)),
             )
             bomb = gzip.compress(empty_spans(8_000_000))
             bench.probe(
                 f"OTLP: 8M empty spans, {len(bomb) // 1024} KB gzipped",
-                "65,536 spans",
+                "1,000,000 fields",
                 lambda: bench.otlp(bomb, zipped=True),
             )
             objects = gzip.compress(
@@ -250,8 +250,22 @@ def main() -> None:
             )
             bench.probe(
                 f"OTLP: 2M {{}} spans, {len(objects) // 1024} KB gzipped JSON",
-                "524,288 JSON objects",
+                "1,000,000 JSON values",
                 lambda: bench.otlp(objects, "application/json", zipped=True),
+            )
+            attributes = gzip.compress(
+                length_delimited(1, length_delimited(2, length_delimited(2, b"J\0" * 15_000_000)))
+            )
+            bench.probe(
+                f"OTLP: one span, 15M empty attributes, {len(attributes) // 1024} KB gzipped",
+                "1,000,000 fields",
+                lambda: bench.otlp(attributes, zipped=True),
+            )
+            lists = gzip.compress(b'{"resourceSpans":[],"x":[' + b"[]," * 10_000_000 + b"[]]}")
+            bench.probe(
+                f"OTLP: 10M empty JSON lists, {len(lists) // 1024} KB gzipped",
+                "1,000,000 JSON values",
+                lambda: bench.otlp(lists, "application/json", zipped=True),
             )
             version = gzip.compress(versioned("v" * 20 * 2**20))
             bench.probe(

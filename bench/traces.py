@@ -189,7 +189,7 @@ def main() -> None:
                 report("soak", all_latencies, elapsed, cpu_seconds(process.pid) - cpu)
                 print(
                     f"soak: agent RSS {rss[0]:.0f} MB at start, {rss[-1]:.0f} MB at the end, "
-                    f"peak {max(rss):.0f} MB (sampled every 30 s)",
+                    f"peak {max(rss):.0f} MB (every 30 s: {' '.join(f'{r:.0f}' for r in rss)})",
                     flush=True,
                 )
             counted = httpx.get(f"{url}/metrics").text

@@ -353,7 +353,7 @@ def empty_spans(count: int) -> bytes:
 @pytest.mark.parametrize(
     ("body", "content_type", "encoding", "says"),
     [
-        (lambda: empty_spans(4_000_000), "application/x-protobuf", "", "spans (or fields)"),
+        (lambda: empty_spans(4_000_000), "application/x-protobuf", "", "fields"),
         (lambda: gzip.compress(empty_spans(8_000_000)), "application/x-protobuf", "gzip", ""),
         (lambda: empty_spans(MAX_SPANS + 1), "application/x-protobuf", "", "over the cap"),
         (
@@ -362,7 +362,21 @@ def empty_spans(count: int) -> bytes:
             ),
             "application/json",
             "gzip",
-            "JSON objects",
+            "JSON values",
+        ),
+        (  # one span, 15M empty attributes: 28 KiB of gzip
+            lambda: gzip.compress(
+                length_delimited(1, length_delimited(2, length_delimited(2, b"J\0" * 15_000_000)))
+            ),
+            "application/x-protobuf",
+            "gzip",
+            "fields",
+        ),
+        (  # 10M empty lists in a field nobody reads
+            lambda: gzip.compress(b'{"resourceSpans":[],"x":[' + b"[]," * 10_000_000 + b"[]]}"),
+            "application/json",
+            "gzip",
+            "JSON values",
         ),
         (
             lambda: json.dumps(

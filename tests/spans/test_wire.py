@@ -38,6 +38,29 @@ def test_past_the_budget_counting_stops() -> None:
         count_spans(data, 100)
 
 
+def test_every_field_at_any_depth_counts_against_the_budget() -> None:
+    request = export([[1]])
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    value = span.attributes.add(key="deep").value
+    for _ in range(25):  # values nested in values (two messages a level)
+        value = value.array_value.values.add()
+    for n in range(500):
+        span.events.add(name=f"e{n}").attributes.add(key="k").value.int_value = n
+    data = request.SerializeToString()
+    assert count_spans(data, 10_000) == 1
+    with pytest.raises(TooMany):
+        count_spans(data, 2_000)  # 500 events of 4 fields each
+
+
+def test_values_nested_past_the_depth_limit_are_refused() -> None:
+    request = export([[1]])
+    value = request.resource_spans[0].scope_spans[0].spans[0].attributes.add(key="x").value
+    for _ in range(80):
+        value = value.array_value.values.add()
+    with pytest.raises(WireError, match="deeper"):
+        count_spans(request.SerializeToString(), 10_000)
+
+
 @pytest.mark.parametrize(
     "data",
     [

@@ -43,7 +43,10 @@ JSON = "application/json"
 MAX_BODY_BYTES = 8 * 1024 * 1024  # as sent (compressed or not)
 MAX_DECODED_BYTES = 32 * 1024 * 1024  # after gunzip: a small bomb stays small
 MAX_SPANS = 65_536  # per export: SDKs send 512 at most by default, the Collector 8,192
-MAX_JSON_OBJECTS = 8 * MAX_SPANS  # `{` in a JSON export: what decoding it may build
+# Fields of every message at any depth (a span with 25 attributes is about 100): what decoding
+# builds objects for, some 65 bytes each. A protobuf export holds at most one per 2 bytes, so
+# only one over 2 MB is walked (`spans.wire`) before it is decoded; JSON counts `{`, `[`, `,`.
+MAX_FIELDS = 1_000_000
 MAX_LABEL_BYTES = 256  # a version label longer than this is cut, with a digest of the rest
 # google.rpc.Code of the error bodies: the request's fault, or the receiver's (retry later).
 INVALID_ARGUMENT, UNAVAILABLE = 3, 14
@@ -217,17 +220,18 @@ def _parsed(raw: bytes, media: str) -> trace_service_pb2.ExportTraceServiceReque
     """The export, once its size in spans is known to be within bounds (_TooLarge if not)."""
     request = trace_service_pb2.ExportTraceServiceRequest()
     if media == PROTOBUF:
-        try:
-            spans = count_spans(raw, 2 * MAX_SPANS)
-        except TooMany:
-            raise _TooLarge(f"more than {MAX_SPANS} spans (or fields) in one export") from None
-        except WireError as exc:
-            raise DecodeError(str(exc)) from None
-        _check_spans(spans)
+        if len(raw) > 2 * MAX_FIELDS:
+            try:
+                _check_spans(count_spans(raw, MAX_FIELDS))
+            except TooMany:
+                raise _TooLarge(f"more than {MAX_FIELDS} fields in one export") from None
+            except WireError as exc:
+                raise DecodeError(str(exc)) from None
         request.ParseFromString(raw)
+        _check_spans(sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans))
         return request
-    if raw.count(b"{") > MAX_JSON_OBJECTS:
-        raise _TooLarge(f"more than {MAX_JSON_OBJECTS} JSON objects in one export")
+    if sum(map(raw.count, (b"{", b"[", b","))) > MAX_FIELDS:
+        raise _TooLarge(f"more than {MAX_FIELDS} JSON values in one export")
     document = json.loads(raw)
     if not isinstance(document, dict):
         raise json_format.ParseError("the body is not a JSON object")
