@@ -471,3 +471,25 @@ def test_junk_versions_cannot_keep_a_version_the_gate_asks_about_out(definitions
     ]
     assert {"3.0.0", "3.0.1"} <= set(labels)
     assert registry.get_sample_value("sloguard_trace_series_forgotten_total") > 0
+
+
+def test_large_exports_are_read_one_at_a_time(definitions: Path) -> None:
+    registry = CollectorRegistry()
+    agent = Agent([definitions], Switchable(), AgentMetrics(registry, list))
+    agent.reload()
+    receiver = TraceReceiver(lambda: agent.services, TraceMetrics(registry))
+    huge = empty_spans(4_000_000)  # walked for a second or more before its 413
+    first: list[int] = []
+    reader = threading.Thread(
+        target=lambda: first.append(receiver.receive(huge, "application/x-protobuf", "").status)
+    )
+    reader.start()
+    time.sleep(0.2)
+    second = receiver.receive(huge, "application/x-protobuf", "")
+    small = receiver.receive(received_requests().SerializeToString(), "application/x-protobuf", "")
+    still_reading = reader.is_alive()
+    reader.join()
+    assert first == [413]
+    assert second.status == 503 and second.retry_after == 1
+    assert "another large export is being read" in status_pb2.Status.FromString(second.body).message
+    assert small.status == 200 and still_reading  # a small export does not wait for it

@@ -47,6 +47,7 @@ MAX_SPANS = 65_536  # per export: SDKs send 512 at most by default, the Collecto
 # builds objects for, some 65 bytes each. A protobuf export holds at most one per 2 bytes, so
 # only one over 2 MB is walked (`spans.wire`) before it is decoded; JSON counts `{`, `[`, `,`.
 MAX_FIELDS = 1_000_000
+LARGE_BYTES = 2 * MAX_FIELDS  # decoded exports past this are walked first, one at a time
 MAX_LABEL_BYTES = 256  # a version label longer than this is cut, with a digest of the rest
 # google.rpc.Code of the error bodies: the request's fault, or the receiver's (retry later).
 INVALID_ARGUMENT, UNAVAILABLE = 3, 14
@@ -85,6 +86,9 @@ class TraceReceiver:
         self._clock = clock
         self._in_flight = 0
         self._lock = threading.Lock()  # exports are counted on worker threads
+        # One large export read at a time: walking or decoding a million fields takes a core
+        # for a second or more, and 15 KB of gzip can ask for it.
+        self._large = threading.Semaphore(1)
         self._counter: tuple[tuple[int, ...], SpanCounter] | None = None
 
     def admit(self) -> bool:
@@ -97,9 +101,9 @@ class TraceReceiver:
     def release(self) -> None:
         self._in_flight -= 1
 
-    def overloaded(self, content_type: str) -> Reply:
+    def overloaded(self, content_type: str, what: str = "too many exports in flight") -> Reply:
         media = _media(content_type) or PROTOBUF
-        busy = _status("too many exports in flight; retry", media, UNAVAILABLE)
+        busy = _status(f"{what}; retry", media, UNAVAILABLE)
         return self._reply(503, busy, media, 1)
 
     def receive(self, body: bytes, content_type: str, encoding: str) -> Reply:
@@ -117,6 +121,9 @@ class TraceReceiver:
             return self._reply(413, _status(message, media), media)
         except (OSError, EOFError, zlib.error, ValueError) as exc:
             return self._reply(400, _status(f"body is not valid {encoding}: {exc}", media), media)
+        large = len(raw) > LARGE_BYTES
+        if large and not self._large.acquire(blocking=False):
+            return self.overloaded(content_type, "another large export is being read")
         try:
             request = _parsed(raw, media)
         except _TooLarge as exc:
@@ -131,6 +138,9 @@ class TraceReceiver:
             what = "protobuf" if media == PROTOBUF else "JSON"
             message = f"not an ExportTraceServiceRequest ({what}): {exc}"
             return self._reply(400, _status(message, media), media)
+        finally:
+            if large:
+                self._large.release()
         dropped = self._count(request)
         response = trace_service_pb2.ExportTraceServiceResponse()
         if dropped:
@@ -220,7 +230,7 @@ def _parsed(raw: bytes, media: str) -> trace_service_pb2.ExportTraceServiceReque
     """The export, once its size in spans is known to be within bounds (_TooLarge if not)."""
     request = trace_service_pb2.ExportTraceServiceRequest()
     if media == PROTOBUF:
-        if len(raw) > 2 * MAX_FIELDS:
+        if len(raw) > LARGE_BYTES:
             try:
                 _check_spans(count_spans(raw, MAX_FIELDS))
             except TooMany:
