@@ -162,7 +162,8 @@ class TraceReceiver:
                 if kv.key in counter.resource_attributes
             }
             for key in counter.version_attributes & resource.keys():
-                if len(resource[key].encode()) > MAX_LABEL_BYTES:
+                value = resource[key]  # more characters than bytes allowed: no need to encode
+                if len(value) > MAX_LABEL_BYTES or len(value.encode()) > MAX_LABEL_BYTES:
                     resource[key] = _shortened(resource[key])
                     self._metrics.truncated.inc()
             spans = [
@@ -281,7 +282,8 @@ def _shortened(value: str) -> str:
     """A label value cut to MAX_LABEL_BYTES, ending in a digest of the whole so that distinct
     long values stay distinct."""
     digest = "~" + hashlib.sha256(value.encode()).hexdigest()[:16]
-    head = value.encode()[: MAX_LABEL_BYTES - len(digest)].decode("utf-8", "ignore")
+    room = MAX_LABEL_BYTES - len(digest)
+    head = value[:room].encode()[:room].decode("utf-8", "ignore")
     return head + digest
 
 
