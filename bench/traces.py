@@ -132,7 +132,18 @@ async def load(
                         raise RuntimeError(f"the receiver answered {status} to garbage")
                     continue
                 started = time.perf_counter()
-                status, _ = await connection.post("/v1/traces", "application/x-protobuf", payload)
+                try:
+                    status, _ = await connection.post(
+                        "/v1/traces", "application/x-protobuf", payload
+                    )
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    # The agent closed the connection after answering a hostile request on it
+                    # before reading its body: an exporter reconnects and sends again.
+                    connection.close()
+                    connection = await Connection.open(port)
+                    if statuses is not None:
+                        statuses[0] += 1
+                    continue
                 latencies.append(time.perf_counter() - started)
                 if status != 200:
                     raise RuntimeError(f"the receiver answered {status}")
