@@ -43,13 +43,6 @@ GARBLED = b'{"status":"success","data":{"resultType":"matrix","result":[{"values
 SLOGUARD = Path(sys.executable).with_name("sloguard")
 
 
-def peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def reset_peak(pid: int) -> None:
     with contextlib.suppress(OSError):
         Path(f"/proc/{pid}/clear_refs").write_text("5")
@@ -67,7 +60,7 @@ class Bench:
         got = run()
         seconds = time.perf_counter() - started
         time.sleep(0.5)  # let a worker thread finish what it was given
-        self.rows.append((name, limit, got, seconds, peak_mb(self.pid), rss_mb(self.pid)))
+        self.rows.append((name, limit, got, seconds, rss_mb(self.pid, "VmHWM"), rss_mb(self.pid)))
         row = self.rows[-1]
         print(
             f"{row[0]}: {row[2]} in {row[3]:.2f} s, peak RSS {row[4]:.0f} MB, then {row[5]:.0f}",

@@ -8,10 +8,10 @@ from pathlib import Path
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def rss_mb(pid: int) -> float:
-    """The process's resident memory, in MB."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """The process's resident memory in MB (`VmHWM`: its peak, as /proc/PID/clear_refs left it)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 

@@ -1,7 +1,7 @@
 """Generated dashboards against Grafana's own dashboard JSON Schema (no Grafana runs here).
 
-The schema is the team's reference copy (`../shared/reference/`, generated from
-`@grafana/schema` 13.2.3); SLOGUARD_GRAFANA_SCHEMA may point elsewhere.
+The schema is `tests/fixtures/grafana-dashboard.schema.json`, JSON Schema (draft-07) generated
+from the `@grafana/schema` 13.2.3 types; SLOGUARD_GRAFANA_SCHEMA may point elsewhere.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ SCHEMA_NAME = "grafana-dashboard.schema.json"
 def validator() -> jsonschema.Draft7Validator:
     candidates = [
         os.environ.get("SLOGUARD_GRAFANA_SCHEMA", ""),
-        str(REPO.parent / "shared" / "reference" / SCHEMA_NAME),
-        f"/work/shared/reference/{SCHEMA_NAME}",
+        str(FIXTURES / SCHEMA_NAME),
     ]
     found = next((Path(c) for c in candidates if c and Path(c).is_file()), None)
     if found is None:

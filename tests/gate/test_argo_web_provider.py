@@ -1,5 +1,5 @@
 """The shipped AnalysisTemplates, evaluated the way Argo Rollouts' `web` provider does
-(`../shared/reference/delivery-contracts.md` 1.2-1.3), against `sloguard run` processes: one
+(its `jsonBody`, `successCondition` and `failureCondition` evaluation), against `sloguard run` processes: one
 reading a real Prometheus with canary and stable traffic, one whose Prometheus is stopped.
 
 For each template and case: args resolved into the metric's JSON text (Argo substitutes

@@ -1,5 +1,5 @@
 """Flagger's webhooks: its payload as a gate request, and the verdict as the status code
-Flagger reads (`../shared/reference/delivery-contracts.md` 2.2).
+Flagger reads (its webhook contract: `pkg/controller/webhook.go`).
 
 Flagger passes on 200-202 and fails on anything else, with the body as the event message;
 its `rollback` hook has the inverse meaning (2xx triggers the rollback). Webhooks carry no
