@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -27,6 +27,7 @@ class Loaded:
     services: list[ServiceSLOs]
     sources: dict[str, list[str]]
     validated: list[Validated]
+    warnings: list[SpecProblem] = field(default_factory=list)  # read but left out, and why
 
     @property
     def slo_count(self) -> int:
@@ -90,20 +91,20 @@ def load(paths: Sequence[Path]) -> Loaded:
                 texts[str(file)] = data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(_problem(file, f"unreadable: {exc}"))
-    definitions, read_problems = read_definitions(texts)
-    validated, invalid = validate(definitions)
-    problems += read_problems + invalid
+    reading = read_definitions(texts)
+    validated, invalid = validate(reading.definitions)
+    problems += reading.problems + invalid
     if problems:
         raise SpecError(problems)
-    return _loaded(validated)
+    return _loaded(validated, reading.warnings)
 
 
-def _loaded(validated: Iterable[Validated]) -> Loaded:
+def _loaded(validated: Iterable[Validated], warnings: list[SpecProblem]) -> Loaded:
     validated = list(validated)
     sources: dict[str, list[str]] = {}
     for item in validated:
         sources.setdefault(item.spec.service, []).append(item.source.file)
-    return Loaded(merge_services(v.spec for v in validated), sources, validated)
+    return Loaded(merge_services(v.spec for v in validated), sources, validated, sorted(warnings))
 
 
 def default_paths() -> list[Path]:

@@ -63,6 +63,9 @@ INFO = "sloguard_slo_info"
 TRACE_EVENTS = "sloguard_trace_events_total"  # spans the agent counted for trace SLIs
 # Labels only the info series carries (besides those every series of an SLO carries).
 INFO_LABELS = ("objective", "window", "sli", "dashboard_uid")
+# Set on every alert to `page` or `ticket`, whatever a definition does with `severity`: what
+# Alertmanager routes and inhibits on, and what dashboards and proofs select alerts by.
+ALERT_SEVERITY_LABEL = "sloguard_severity"
 
 
 def burn_rate_metric(window: str) -> str:

@@ -228,14 +228,12 @@ def _never(spec: ServiceSLOs, slo: SLO, severity: Severity, until: float) -> dic
 
 
 def _count_alerts(spec: ServiceSLOs, slo: SLO, severity: Severity, over: str) -> str:
-    route = getattr(slo.alerting, severity.value)
-    default = slo.alerting.labels.get("severity", severity.value)
     labels = {
         "alertname": slo.alerting.name,
         "alertstate": "firing",
         "service": spec.service,
         "slo": slo.name,
-        "severity": route.labels.get("severity", default),
+        promql.ALERT_SEVERITY_LABEL: severity.value,
     }
     series = f"ALERTS{promql.selector(labels)}"
     return f"count(count_over_time({series}{over}))" if over else f"count({series})"

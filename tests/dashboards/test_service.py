@@ -89,10 +89,15 @@ def test_stats_and_thresholds_follow_the_objective_and_tiers(bundled: Loaded) ->
     assert windows == ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
 
 
-def test_alert_states_use_the_severity_a_route_renames(bundled: Loaded) -> None:
+def test_alert_states_select_by_sloguard_severity_whatever_a_route_renames(
+    bundled: Loaded,
+) -> None:
     alerts = row_panels(board_of(bundled, "catalog"), "availability")["Alerts"]
     exprs = {t["refId"]: t["expr"] for t in alerts["targets"]}
-    assert 'severity="critical"' in exprs["page"] and 'severity="warning"' in exprs["ticket"]
+    assert 'sloguard_severity="page"' in exprs["page"]
+    assert 'sloguard_severity="ticket"' in exprs["ticket"]
+    # The route renames `severity` to critical/warning: selecting on it would find nothing.
+    assert ",severity=" not in exprs["page"] + exprs["ticket"]
     assert exprs["page"].endswith("or on() vector(0)")
 
 

@@ -20,7 +20,7 @@ from tests.conftest import FIXTURES, run_promtool_test
 FORMATS = ["native", "sloth", "sloth-crd", "openslo"]
 OK = 'http_requests_total{job="shop",code="200"}'
 BAD = 'http_requests_total{job="shop",code="500"}'
-PAGE = 'ALERTS{alertname="SLOErrorBudgetBurn",alertstate="firing",service="shop",slo="availability",severity="page"}'
+PAGE = 'ALERTS{alertname="SLOErrorBudgetBurn",alertstate="firing",service="shop",slo="availability",sloguard_severity="page"}'
 TICKET = PAGE.replace('severity="page"', 'severity="ticket"')
 HOUR, DAY = 3600, 86400
 
@@ -261,7 +261,12 @@ def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None
 
     def expected(severity: str, tiers: str) -> dict[str, Any]:
         return {
-            "exp_labels": {"service": "shop", "slo": "ratio", "severity": severity},
+            "exp_labels": {
+                "service": "shop",
+                "slo": "ratio",
+                "severity": severity,
+                "sloguard_severity": severity,
+            },
             "exp_annotations": {
                 "summary": "shop/ratio is burning its error budget 50.0x too fast",
                 "description": (

@@ -119,6 +119,7 @@ def test_alerts_are_routable_and_actionable() -> None:
         "tier": "1",
         "severity": "critical",
         "pager": "yes",
+        "sloguard_severity": "page",
     }
     annotations = page["annotations"]
     assert annotations["runbook_url"] == "https://runbooks.example.com/shop"

@@ -11,9 +11,9 @@ FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def read(text: str, name: str = "f.yaml") -> tuple[list, list]:
-    definitions, problems = read_definitions({name: textwrap.dedent(text).lstrip()})
-    valid, invalid = validate(definitions)
-    return valid, problems + invalid
+    reading = read_definitions({name: textwrap.dedent(text).lstrip()})
+    valid, invalid = validate(reading.definitions)
+    return valid, reading.problems + invalid
 
 
 @pytest.mark.parametrize(
@@ -23,21 +23,66 @@ def read(text: str, name: str = "f.yaml") -> tuple[list, list]:
         ("version: prometheus/v1\nservice: a\nslos: []\n", "sloth"),
         ("apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\nspec: {}\n", "sloth-crd"),
         ("apiVersion: openslo/v1\nkind: SLO\n", "openslo"),
-        ("apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\n", None),
-        ("- a\n- b\n", None),
+        ("apiVersion: openslo/v1alpha\nkind: SLO\n", "openslo-v1alpha"),
+        ("apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\n", "pyrra"),
     ],
 )
-def test_format_is_detected_from_the_document(text: str, fmt: str | None) -> None:
+def test_format_is_detected_from_the_document(text: str, fmt: str) -> None:
     [document] = parse_documents(text)
     assert detect_format(document) == fmt
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"),
+    [
+        (
+            "version: prometheus/v999\nservice: a\nslos: []\n",
+            1,
+            "version",
+            "Sloth version 'prometheus/v999' is not supported: sloguard reads Sloth "
+            "`version: prometheus/v1`",
+        ),
+        (
+            "apiVersion: sloth.slok.dev/v1\nkind: AlertWindows\nspec: {sloPeriod: 7d}\n",
+            2,
+            "kind",
+            "Sloth AlertWindows: not an SLO; sloguard's tiers are set per SLO in "
+            "`alerting.windows`",
+        ),
+        (
+            "apiVersion: sloth.slok.dev/v2\nkind: PrometheusServiceLevel\n",
+            1,
+            "apiVersion",
+            "Sloth sloth.slok.dev/v2 is not supported",
+        ),
+        ("apiVersion: openslo.com/v2alpha\nkind: SLO\n", 1, "apiVersion", None),
+        ("apiVersion: openslo/v2\nkind: SLO\n", 1, "apiVersion", "OpenSLO 'openslo/v2'"),
+        ("apiVersion: pyrra.dev/v1\nkind: ServiceLevelObjective\n", 1, "apiVersion", "Pyrra"),
+        (
+            "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\n",
+            2,
+            "kind",
+            "a prometheus-operator PrometheusRule holds rules, not SLOs",
+        ),
+        ("kind: Something\n", 1, None, "unrecognised format"),
+    ],
+)
+def test_a_format_claimed_but_not_read_is_named(
+    text: str, line: int, field: str | None, message: str | None
+) -> None:
+    reading = read_definitions({"f.yaml": text})
+    [problem] = reading.problems
+    assert (problem.file, problem.line, problem.field) == ("f.yaml", line, field)
+    assert message is None or message in problem.message
+    assert reading.definitions == []
 
 
 @pytest.mark.parametrize("fmt", ["native", "sloth", "sloth-crd", "openslo"])
 def test_every_format_reads_to_the_same_slo(fmt: str) -> None:
     [path] = sorted((FIXTURES / fmt).iterdir())
-    definitions, problems = read_definitions({str(path): path.read_text()})
-    valid, invalid = validate(definitions)
-    assert problems == invalid == []
+    reading = read_definitions({str(path): path.read_text()})
+    valid, invalid = validate(reading.definitions)
+    assert reading.problems == invalid == reading.warnings == []
     [item] = valid
     spec = item.spec
     assert item.source.format == fmt

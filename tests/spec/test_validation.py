@@ -22,9 +22,9 @@ slos:
 
 def problems_of(**files: str) -> list[SpecProblem]:
     texts = {name: textwrap.dedent(text) for name, text in files.items()}
-    definitions, problems = read_definitions(texts)
-    _, invalid = validate(definitions)
-    return problems + invalid
+    reading = read_definitions(texts)
+    _, invalid = validate(reading.definitions)
+    return reading.problems + invalid
 
 
 def only_problem(text: str) -> SpecProblem:

@@ -30,7 +30,7 @@ from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import configmap_files, dashboard_files
 from sloguard.errors import PublishError, SloguardError
 from sloguard.files import drift, write_files
-from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, load
+from sloguard.loading import DEFAULT_DEFINITIONS, Loaded
 from sloguard.proving import Verdict, prove
 from sloguard.rules.generation import RuleOptions
 from sloguard.rules.output import RuleFormat, render_rule_files
@@ -260,7 +260,7 @@ def schema(out: Path | None) -> None:
 @reports_errors
 def import_(paths: tuple[Path, ...], out: Path) -> None:
     """Convert Sloth or OpenSLO definitions to sloguard's native YAML (validated first)."""
-    loaded = load(list(paths))
+    loaded = load_definitions(paths)
     files = {
         f"{spec.service}.yaml": native_yaml(
             spec, ", ".join(sorted(set(loaded.sources[spec.service])))

@@ -44,8 +44,13 @@ def reports_errors(command: F) -> F:
 paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 
 
-def load_definitions(paths: tuple[Path, ...]) -> Loaded:
-    return load(list(paths) or default_paths())
+def load_definitions(paths: Sequence[Path]) -> Loaded:
+    """Definitions at `paths` (the default place when none are named); what was read but left
+    out is printed as warnings on standard error."""
+    loaded = load(list(paths) or default_paths())
+    for warning in loaded.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return loaded
 
 
 def summary(loaded: Loaded) -> str:

@@ -19,7 +19,6 @@ from sloguard.burnrate import tiers_for
 from sloguard.dashboards import parts
 from sloguard.dashboards.parts import GREEN, ORANGE, RED, YELLOW, Json
 from sloguard.links import OVERVIEW_UID, dashboard_uid
-from sloguard.rules.generation import alert_labels
 from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import SLO, Calendar, ServiceSLOs, Severity
 
@@ -128,7 +127,7 @@ def _slo_row(spec: ServiceSLOs, slo: SLO, y: int, ids: Iterator[int]) -> tuple[l
         gridPos=Grid(h=5, w=4, x=4, y=y + 1),
         **common,
     )
-    has_traffic = slo.sli.raw is None
+    has_traffic = slo.sli.counts_events
     alerts = StateTimeline(
         id=next(ids),
         title="Alerts",
@@ -136,7 +135,11 @@ def _slo_row(spec: ServiceSLOs, slo: SLO, y: int, ids: Iterator[int]) -> tuple[l
         targets=[
             parts.target(
                 promql.alert_state(
-                    {**labels, "alertname": slo.alerting.name, **alert_labels(slo, severity)},
+                    {
+                        **labels,
+                        "alertname": slo.alerting.name,
+                        promql.ALERT_SEVERITY_LABEL: severity.value,
+                    },
                     *matchers,
                 ),
                 severity.value,

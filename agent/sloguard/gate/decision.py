@@ -132,7 +132,7 @@ def _burn(slo: SLO, canary: Sequence[Interval], step: float) -> Check:
 def _evidence(slo: SLO, canary: Sequence[Interval], step: float) -> Check:
     _, total = _counts(canary, step)
     needed_samples = slo.gate.min_samples
-    needed_events = 0 if slo.sli.raw is not None else min_events(slo)
+    needed_events = min_events(slo) if slo.sli.counts_events else 0
     values: dict[str, float | int | str | None] = {
         "events": total,
         "min_events": needed_events,

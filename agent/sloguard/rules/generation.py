@@ -166,9 +166,15 @@ def _alert(
 
 
 def alert_labels(slo: SLO, severity: Severity) -> dict[str, str]:
-    """Labels an SLO's page or ticket alert adds: `severity`, unless a route renames it."""
+    """Labels an SLO's page or ticket alert adds: `severity` (unless the definition sets its
+    own) and `sloguard_severity`, which nothing overrides."""
     route = getattr(slo.alerting, severity.value)
-    return {"severity": severity.value, **slo.alerting.labels, **route.labels}
+    return {
+        "severity": severity.value,
+        **slo.alerting.labels,
+        **route.labels,
+        promql.ALERT_SEVERITY_LABEL: severity.value,
+    }
 
 
 def _record(name: str, expr: str, labels: dict[str, str]) -> Rule:

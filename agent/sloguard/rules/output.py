@@ -43,17 +43,26 @@ def render_rule_file(
         document = {
             "apiVersion": "monitoring.coreos.com/v1",
             "kind": "PrometheusRule",
-            "metadata": {
-                "name": f"sloguard-{spec.service}",
-                "labels": {
-                    "app.kubernetes.io/managed-by": "sloguard",
-                    "sloguard.dev/service": spec.service,
-                },
-            },
+            "metadata": _metadata(spec),
             "spec": {"groups": groups},
         }
     body = yamltext.dump(document)
     return HEADER.format(sources=", ".join(sorted(set(sources)))) + body
+
+
+def _metadata(spec: ServiceSLOs) -> dict[str, Any]:
+    """The PrometheusRule's name, namespace and labels: the definition's labels (what the
+    operator's ruleSelector matches) beside sloguard's own."""
+    wanted = spec.prometheus_rule
+    metadata: dict[str, Any] = {"name": f"sloguard-{spec.service}"}
+    if wanted is not None and wanted.namespace:
+        metadata["namespace"] = wanted.namespace
+    metadata["labels"] = {
+        **(wanted.labels if wanted is not None else {}),
+        "app.kubernetes.io/managed-by": "sloguard",
+        "sloguard.dev/service": spec.service,
+    }
+    return metadata
 
 
 def render_rule_files(

@@ -31,6 +31,15 @@ LabelKey = Annotated[
     ),
 ]
 
+LabelValue = Annotated[
+    str,
+    Field(
+        pattern=r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$",
+        max_length=63,
+        description="A Kubernetes label value.",
+    ),
+]
+
 
 class Mode(StrEnum):
     """`dry-run` sends every write with `dryRun=All` (validated, never persisted) and records it;

@@ -13,6 +13,13 @@ from sloguard.spec.durations import parse_seconds
 NAME_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 LABEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 WINDOW_PLACEHOLDER = re.compile(r"\{\{\s*window\s*\}\}")
+_GO_WINDOW = re.compile(r"\{\{\s*\.window\s*\}\}")
+
+
+def native_window(query: str) -> str:
+    """Sloth's Go template `{{.window}}` (which OpenSLO files often carry) as `{{window}}`."""
+    return _GO_WINDOW.sub("{{window}}", query)
+
 
 Name = Annotated[
     str,

@@ -44,6 +44,20 @@ class Document:
                 return self.lines[path[:end]]
         return None
 
+    def items(self) -> list[Document]:
+        """Each item of a document that is a list (`oslo` writes objects so), as a document of
+        its own whose lines still count from the top of the file."""
+        if not isinstance(self.data, list):
+            return [self]
+        return [
+            Document(
+                data=item,
+                lines={path[1:]: line for path, line in self.lines.items() if path[:1] == (i,)},
+                index=self.index,
+            )
+            for i, item in enumerate(self.data)
+        ]
+
 
 class DocumentError(ValueError):
     """The text is not valid YAML; `line` is 1-based where known."""

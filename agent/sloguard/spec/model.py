@@ -14,15 +14,17 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from sloguard.spec.actions import Actions
+from sloguard.spec.actions import Actions, LabelKey, LabelValue, Namespace
 from sloguard.spec.base import (
     LABEL_NAME_PATTERN,
+    WINDOW_PLACEHOLDER,
     Duration,
     Labels,
     Name,
     Query,
     Strict,
 )
+from sloguard.spec.counters import per_second
 from sloguard.spec.durations import parse_seconds
 from sloguard.spec.traces import Traces
 
@@ -99,6 +101,18 @@ class SLI(Strict):
         if len(kinds) != 1:
             raise ValueError("set exactly one of `events`, `raw`, `latency` or `traces`")
         return self
+
+    @property
+    def counts_events(self) -> bool:
+        """Whether the SLI's total is a per-second rate, so that times a window's seconds it
+        counts the window's events (the `min_events` guards, the gate's evidence). Latency and
+        trace SLIs are; a raw ratio is not, nor are events written as counts over the window
+        (`count_over_time`, `increase`) or from gauges: those count samples instead."""
+        if self.raw is not None:
+            return False
+        if self.events is not None:
+            return per_second(WINDOW_PLACEHOLDER.sub("5m", self.events.total))
+        return True
 
 
 class Severity(StrEnum):
@@ -190,7 +204,8 @@ class Gate(Strict):
         ge=0,
         description="Events the canary must have served before it can pass; default "
         "3 / (1 - objective), enough to claim the objective at 95% with no error seen. "
-        "Ignored for raw SLIs, which count samples.",
+        "Ignored for SLIs without an event count (raw ratios, events that are not "
+        "per-second rates), which count samples.",
     )
     min_samples: int = Field(
         5, ge=3, description="Intervals (of `interval`) of canary data needed to decide."
@@ -277,6 +292,17 @@ class SLO(Strict):
         return 1 - self.objective_ratio
 
 
+class PrometheusRuleObject(Strict):
+    """Where `generate --format operator` puts the service's PrometheusRule: prometheus-operator
+    loads only rules whose labels its `ruleSelector` matches, in namespaces it watches."""
+
+    namespace: Namespace | None = Field(None, description="`metadata.namespace` of the object.")
+    labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict,
+        description="`metadata.labels` of the object, e.g. `release: prometheus`.",
+    )
+
+
 class ServiceSLOs(Strict):
     """One file's worth: a service and its SLOs."""
 
@@ -291,6 +317,9 @@ class ServiceSLOs(Strict):
     slos: list[SLO] = Field(min_length=1)
     actions: Actions | None = Field(
         None, description="Rollback and scaling of the service's workload (`sloguard run`)."
+    )
+    prometheus_rule: PrometheusRuleObject | None = Field(
+        None, description="Namespace and labels of the PrometheusRule `--format operator` writes."
     )
 
 
@@ -310,7 +339,12 @@ def merge_services(specs: Iterable[ServiceSLOs]) -> list[ServiceSLOs]:
             for slo in part.slos
         ]
         actions = next((part.actions for part in parts if part.actions is not None), None)
-        result.append(ServiceSLOs(service=service, labels={}, slos=slos, actions=actions))
+        rule = next((p.prometheus_rule for p in parts if p.prometheus_rule is not None), None)
+        result.append(
+            ServiceSLOs(
+                service=service, labels={}, slos=slos, actions=actions, prometheus_rule=rule
+            )
+        )
     return result
 
 
@@ -335,4 +369,4 @@ def _close_label_maps(node: Any) -> None:
             _close_label_maps(value)
 
 
-Format = Literal["native", "sloth", "sloth-crd", "openslo"]
+Format = Literal["native", "sloth", "sloth-crd", "openslo", "openslo-v1alpha", "pyrra"]

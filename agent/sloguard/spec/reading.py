@@ -1,54 +1,139 @@
 """Texts of definition files to native definitions: detects each document's format.
 
 Pure: takes file names and their texts, so the same code serves the CLI, the agent and tests.
-A file may hold several YAML documents of any supported format.
+A file may hold several YAML documents, or one YAML list of objects (as `oslo` writes them), of
+any supported format. A document that claims a format (`version`, `apiVersion`, `kind`) is
+judged in that format's terms: a version or kind sloguard does not read is named as such.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sloguard.errors import SpecProblem
 from sloguard.spec.documents import Document, DocumentError, Path, parse_documents
 from sloguard.spec.model import Format
-from sloguard.spec.openslo import OpenSLOFieldError, from_openslo, sli_name
-from sloguard.spec.sloth import SlothFieldError, from_sloth
-from sloguard.spec.sources import Definition, dotted
+from sloguard.spec.openslo import from_openslo, from_openslo_v1alpha, sli_name
+from sloguard.spec.pyrra import from_pyrra
+from sloguard.spec.sloth import from_sloth
+from sloguard.spec.sources import Definition, FieldError, dotted
 
-OPENSLO_IGNORED_KINDS = {
-    "Service",
-    "DataSource",
-    "AlertPolicy",
-    "AlertCondition",
-    "AlertNotificationTarget",
+SLOTH_VERSION = "prometheus/v1"
+SLOTH_API = "sloth.slok.dev/v1"
+OPENSLO_APIS = {"openslo/v1": "openslo", "openslo/v1alpha": "openslo-v1alpha"}
+PYRRA_API = "pyrra.dev/v1alpha1"
+
+# OpenSLO objects beside SLOs: what each one means to sloguard.
+OPENSLO_OTHER_KINDS = {
+    "Service": "describes a service; sloguard reads the SLOs that name it",
+    "DataSource": "names where metrics live; sloguard reads Prometheus given to `sloguard run`",
+    "AlertPolicy": "sloguard's alerting is the burn-rate tiers of each SLO (`alerting`)",
+    "AlertCondition": "sloguard's alerting is the burn-rate tiers of each SLO (`alerting`)",
+    "AlertNotificationTarget": "sloguard's alerts are routed by Alertmanager",
 }
+# OpenSLO kinds whose meaning is lost when they are left out: worth a warning.
+OPENSLO_WARNED_KINDS = {"AlertPolicy", "AlertCondition", "AlertNotificationTarget"}
+
+UNRECOGNISED = (
+    "unrecognised format: expected sloguard (`service` + `slos`), Sloth (`version: "
+    "prometheus/v1` or kind PrometheusServiceLevel), OpenSLO (`apiVersion: openslo/v1` or "
+    "openslo/v1alpha) or Pyrra (`apiVersion: pyrra.dev/v1alpha1`, kind ServiceLevelObjective)"
+)
 
 
-def detect_format(document: Document) -> Format | None:
-    """Which format a document is written in, from its identifying keys."""
+@dataclass(frozen=True)
+class Refusal:
+    """A document that claims a format sloguard does not read, and why, at `path`."""
+
+    path: Path
+    message: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What reading the files gave: definitions not yet validated, errors, and warnings about
+    what was read but left out."""
+
+    definitions: list[Definition]
+    problems: list[SpecProblem]
+    warnings: list[SpecProblem]
+
+
+def detect_format(document: Document) -> Format | Refusal:
+    """The format a document is written in, from its identifying keys, or why it is refused."""
     data = document.data
     if not isinstance(data, dict):
-        return None
-    if data.get("version") == "prometheus/v1":
-        return "sloth"
-    api = str(data.get("apiVersion", ""))
-    if api.startswith("sloth.slok.dev/") and data.get("kind") == "PrometheusServiceLevel":
-        return "sloth-crd"
-    if api == "openslo/v1":
-        return "openslo"
-    if "service" in data and "slos" in data and "apiVersion" not in data:
-        return "native"
-    return None
+        return Refusal((), UNRECOGNISED)
+    api = data.get("apiVersion")
+    kind = data.get("kind")
+    if api is None and "version" in data:
+        version = data["version"]
+        if version == SLOTH_VERSION:
+            return "sloth"
+        return Refusal(
+            ("version",),
+            f"Sloth version {version!r} is not supported: sloguard reads Sloth "
+            f"`version: {SLOTH_VERSION}`",
+        )
+    if api is None:
+        return "native" if "service" in data and "slos" in data else Refusal((), UNRECOGNISED)
+    api = str(api)
+    if api.startswith("sloth.slok.dev/"):
+        return _sloth_kind(api, kind)
+    if api.startswith("openslo/"):
+        if api in OPENSLO_APIS:
+            return "openslo" if api == "openslo/v1" else "openslo-v1alpha"
+        return Refusal(
+            ("apiVersion",),
+            f"OpenSLO {api!r} is not supported: sloguard reads openslo/v1 and openslo/v1alpha",
+        )
+    if api.startswith("pyrra.dev/"):
+        if api == PYRRA_API and kind == "ServiceLevelObjective":
+            return "pyrra"
+        return Refusal(
+            ("apiVersion",),
+            f"Pyrra {api} kind {kind!r} is not supported: sloguard reads `apiVersion: "
+            f"{PYRRA_API}`, kind ServiceLevelObjective",
+        )
+    if api.startswith("monitoring.coreos.com/") and kind == "PrometheusRule":
+        return Refusal(
+            ("kind",),
+            "a prometheus-operator PrometheusRule holds rules, not SLOs: sloguard generates "
+            "these (`sloguard generate --format operator`) from SLO definitions",
+        )
+    return Refusal(("apiVersion",), f"{UNRECOGNISED}; this document is {api} kind {kind!r}")
 
 
-def read_definitions(texts: Mapping[str, str]) -> tuple[list[Definition], list[SpecProblem]]:
+def _sloth_kind(api: str, kind: Any) -> Format | Refusal:
+    if kind == "AlertWindows":
+        return Refusal(
+            ("kind",),
+            "Sloth AlertWindows: not an SLO; sloguard's tiers are set per SLO in "
+            "`alerting.windows`",
+        )
+    if kind != "PrometheusServiceLevel":
+        return Refusal(
+            ("kind",),
+            f"Sloth kind {kind!r} is not supported: sloguard reads PrometheusServiceLevel",
+        )
+    if api != SLOTH_API:
+        return Refusal(
+            ("apiVersion",),
+            f"Sloth {api} is not supported: sloguard reads `apiVersion: {SLOTH_API}`",
+        )
+    return "sloth-crd"
+
+
+def read_definitions(texts: Mapping[str, str]) -> Reading:
     """Every definition in `texts` (file name -> text), and every problem found reading them."""
     problems: list[SpecProblem] = []
+    warnings: list[SpecProblem] = []
     parsed: list[tuple[str, Document, Format]] = []
     for file, text in texts.items():
         try:
-            documents = parse_documents(text)
+            documents = [item for doc in parse_documents(text) for item in doc.items()]
         except DocumentError as exc:
             problems.append(SpecProblem(file, exc.line, None, None, None, str(exc)))
             continue
@@ -56,71 +141,80 @@ def read_definitions(texts: Mapping[str, str]) -> tuple[list[Definition], list[S
             problems.append(SpecProblem(file, None, None, None, None, "no definitions in file"))
         for document in documents:
             fmt = detect_format(document)
-            if fmt is None:
-                problems.append(
-                    SpecProblem(
-                        file,
-                        document.line(()),
-                        None,
-                        None,
-                        None,
-                        "unrecognised format: expected sloguard (`service` + `slos`), Sloth "
-                        "(`version: prometheus/v1` or kind PrometheusServiceLevel) or OpenSLO "
-                        "(`apiVersion: openslo/v1`)",
-                    )
-                )
+            if isinstance(fmt, Refusal):
+                problems.append(_located(file, document, fmt.path, fmt.message))
             else:
                 parsed.append((file, document, fmt))
-
     indicators = {
-        sli_name(doc): doc
+        name: doc
         for _, doc, fmt in parsed
         if fmt == "openslo" and doc.data.get("kind") == "SLI"
+        if (name := sli_name(doc)) is not None
     }
+    any_slo = any(_holds_slos(doc, fmt) for _, doc, fmt in parsed)
     definitions: list[Definition] = []
     for file, document, fmt in parsed:
         try:
-            if fmt == "native":
-                definitions.append(
-                    Definition(file=file, format=fmt, data=document.data, document=document)
+            definitions.extend(_translate(file, document, fmt, indicators))
+        except FieldError as exc:
+            problems.extend(_located(file, document, path, why) for path, why in exc.found)
+        kind = document.data.get("kind")
+        if fmt.startswith("openslo") and kind in OPENSLO_OTHER_KINDS:
+            why = OPENSLO_OTHER_KINDS[kind]
+            if not any_slo:
+                problems.append(
+                    _located(file, document, ("kind",), f"OpenSLO {kind}: not an SLO; {why}")
                 )
-            elif fmt in ("sloth", "sloth-crd"):
-                definitions.append(from_sloth(file, document, crd=fmt == "sloth-crd"))
-            else:
-                kind = document.data.get("kind")
-                if kind == "SLO":
-                    definitions.extend(
-                        from_openslo(
-                            file, document, {k: v for k, v in indicators.items() if k is not None}
-                        )
-                    )
-                elif kind not in OPENSLO_IGNORED_KINDS and kind != "SLI":
-                    problems.append(
-                        SpecProblem(
-                            file,
-                            document.line(("kind",)),
-                            None,
-                            None,
-                            "kind",
-                            f"unsupported OpenSLO kind {kind!r}",
-                        )
-                    )
-        except (SlothFieldError, OpenSLOFieldError) as exc:
-            problems.append(
-                SpecProblem(
-                    file,
-                    document.line(exc.path),
-                    _service(document),
-                    _slo(document, exc.path),
-                    dotted(exc.path),
-                    str(exc),
+            elif kind in OPENSLO_WARNED_KINDS:
+                warnings.append(
+                    _located(file, document, ("kind",), f"OpenSLO {kind} left out: {why}")
                 )
-            )
-    return definitions, problems
+    for definition in definitions:
+        warnings.extend(
+            _located(definition.file, definition.document, path, why)
+            for path, why in definition.warnings
+        )
+    return Reading(definitions, problems, warnings)
+
+
+def _holds_slos(document: Document, fmt: Format) -> bool:
+    return not fmt.startswith("openslo") or document.data.get("kind") == "SLO"
+
+
+def _translate(
+    file: str, document: Document, fmt: Format, indicators: Mapping[str, Document]
+) -> list[Definition]:
+    if fmt == "native":
+        return [Definition(file=file, format=fmt, data=document.data, document=document)]
+    if fmt in ("sloth", "sloth-crd"):
+        return [from_sloth(file, document, crd=fmt == "sloth-crd")]
+    if fmt == "pyrra":
+        return [from_pyrra(file, document)]
+    kind = document.data.get("kind")
+    if kind != "SLO":
+        if kind in OPENSLO_OTHER_KINDS or kind == "SLI":
+            return []
+        raise FieldError(("kind",), f"OpenSLO kind {kind!r} is not supported")
+    if fmt == "openslo-v1alpha":
+        return from_openslo_v1alpha(file, document)
+    return from_openslo(file, document, indicators)
+
+
+def _located(file: str, document: Document, path: Path, message: str) -> SpecProblem:
+    return SpecProblem(
+        file,
+        document.line(path),
+        _service(document),
+        _slo(document, path),
+        dotted(path) or None,
+        message,
+    )
 
 
 def _service(document: Document) -> str | None:
     data = document.data
+    if not isinstance(data, dict):
+        return None
     for holder in (data, data.get("spec")):
         if isinstance(holder, dict) and isinstance(holder.get("service"), str):
             return str(holder["service"])
@@ -128,9 +222,11 @@ def _service(document: Document) -> str | None:
 
 
 def _slo(document: Document, path: Path) -> str | None:
-    """The SLO a source path lies in: a Sloth `slos[i]` entry, or the OpenSLO object itself."""
+    """The SLO a source path lies in: a Sloth `slos[i]` entry, or the object itself."""
     data: Any = document.data
-    if data.get("kind") == "SLO":
+    if not isinstance(data, dict):
+        return None
+    if data.get("kind") in ("SLO", "ServiceLevelObjective"):
         metadata = data.get("metadata")
         return str(metadata["name"]) if isinstance(metadata, dict) and "name" in metadata else None
     name = None

@@ -10,6 +10,20 @@ from sloguard.spec.documents import Document, Path
 from sloguard.spec.model import Format
 
 
+class FieldError(ValueError):
+    """What a reader cannot translate: every such use in a document, each at its place in the
+    source (a path in the file's own field names) with the reason."""
+
+    def __init__(self, path: Path, message: str, *more: tuple[Path, str]) -> None:
+        super().__init__(message)
+        self.found: list[tuple[Path, str]] = [(path, message), *more]
+
+    @classmethod
+    def of(cls, found: list[tuple[Path, str]]) -> FieldError:
+        (path, message), *more = found
+        return cls(path, message, *more)
+
+
 @dataclass(frozen=True)
 class Definition:
     """A service's SLOs as native data, not yet validated, with a way back to the source.
@@ -23,6 +37,7 @@ class Definition:
     data: dict[str, Any]
     document: Document
     renames: Mapping[Path, Path] = field(default_factory=dict)
+    warnings: tuple[tuple[Path, str], ...] = ()  # source fields read but left out, and why
 
     def locate(self, path: Path) -> tuple[int | None, str]:
         """Line and dotted field name, in the source's own spelling, of a native path."""
@@ -45,6 +60,18 @@ class Definition:
     def service(self) -> str | None:
         service = self.data.get("service")
         return str(service) if service is not None else None
+
+
+def kubernetes_object(document: Document, renames: dict[Path, Path]) -> dict[str, Any]:
+    """A custom resource's `metadata.namespace` and `metadata.labels`, as the native
+    `prometheus_rule`: the rules generated from it stay where the operator looks for them."""
+    metadata = document.data.get("metadata")
+    if not isinstance(metadata, dict):
+        return {}
+    found = {key: metadata[key] for key in ("namespace", "labels") if metadata.get(key)}
+    for key in found:
+        renames[("prometheus_rule", key)] = ("metadata", key)
+    return {"prometheus_rule": found} if found else {}
 
 
 def dotted(path: Path) -> str:

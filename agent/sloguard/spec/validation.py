@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from sloguard.burnrate import BASE_WINDOW_SECONDS, tiers_for
 from sloguard.errors import SpecProblem
-from sloguard.promql import BASE_WINDOW, INFO_LABELS, render_window
+from sloguard.promql import ALERT_SEVERITY_LABEL, BASE_WINDOW, INFO_LABELS, render_window
 from sloguard.spec.actions import Actions
 from sloguard.spec.base import WINDOW_PLACEHOLDER
 from sloguard.spec.documents import Path
@@ -25,7 +25,7 @@ from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import SLO, ServiceSLOs, json_schema
 from sloguard.spec.sources import Definition
 
-RESERVED_LABELS = frozenset({"service", "slo", "severity", *INFO_LABELS})
+RESERVED_LABELS = frozenset({"service", "slo", "severity", ALERT_SEVERITY_LABEL, *INFO_LABELS})
 
 
 @dataclass(frozen=True)
@@ -135,11 +135,13 @@ def _check_sli(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
             yield (*at, "sli", "events", "total"), "total must differ from errors/good"
     if sli.raw:
         queries.append(((*at, "sli", "raw", "error_ratio"), sli.raw.error_ratio, False))
-        if slo.alerting.min_events:
-            yield (
-                (*at, "alerting", "min_events"),
-                "min_events needs an events or latency SLI: a raw ratio has no event count",
-            )
+    if slo.alerting.min_events and not sli.counts_events:
+        counted = "a raw ratio" if sli.raw else "events that are not per-second rates"
+        yield (
+            (*at, "alerting", "min_events"),
+            f"min_events needs an SLI whose total is a per-second rate: {counted} has no "
+            "event count",
+        )
     for path, query, needs_window in queries:
         if needs_window and not WINDOW_PLACEHOLDER.search(query):
             yield path, "must contain {{window}} as the range of its rates, e.g. [{{window}}]"
@@ -177,9 +179,12 @@ def _check_alerting(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
                 yield (*where, "long"), "the long window must not exceed the SLO window"
             if short % 60 or long % 60:
                 yield where, "alert windows must be whole minutes"
+    reserved = {"service", "slo", ALERT_SEVERITY_LABEL}
+    for key in sorted(reserved & slo.alerting.labels.keys()):
+        yield (*at, "alerting", "labels", key), f"label {key!r} is reserved: sloguard sets it"
     for route in ("page", "ticket"):
         labels = getattr(slo.alerting, route).labels
-        for key in sorted({"service", "slo"} & labels.keys()):
+        for key in sorted(reserved & labels.keys()):
             yield (
                 (*at, "alerting", route, "labels", key),
                 f"label {key!r} is reserved: sloguard sets it",

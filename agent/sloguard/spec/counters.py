@@ -1,0 +1,111 @@
+"""Queries over raw counters to per-second rates over `{{window}}`, through the PromQL AST (pure).
+
+OpenSLO's `counter: true` (and Pyrra's metrics) name counters as they are, usually aggregated:
+`sum(http_requests_total{code!~"5.."})`, `sum by (route) (...)`, sometimes with arithmetic.
+Every vector selector inside becomes `rate(<selector>[{{window}}])`; the aggregations, functions
+and arithmetic around it stay as written. A bare selector is summed as well, so one SLO has one
+series. What cannot be made a rate is refused with the reason: a range already written
+(`rate(x[5m])`, a subquery).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import promql_parser as pp
+
+WINDOW_RANGE = "[{{window}}]"
+
+
+class NotACounter(ValueError):
+    """The query cannot be turned into rates of counters; the message says why."""
+
+
+def counter_rates(query: str) -> str:
+    """`query` with every counter selector read as its rate over `{{window}}`."""
+    try:
+        expr = pp.parse(query)
+    except ValueError as exc:
+        raise NotACounter(f"invalid PromQL: {exc}") from exc
+    if isinstance(expr, pp.VectorSelector):
+        return f"sum({_rate(expr)})"
+    return _rewrite(expr)
+
+
+def _rewrite(expr: object) -> str:
+    if isinstance(expr, pp.VectorSelector):
+        return _rate(expr)
+    if isinstance(expr, pp.AggregateExpr):
+        # `sum by (a)(x{})`: the text before the operand is the operator, modifier and parameter.
+        whole, operand = str(expr), str(expr.expr)
+        return f"{whole[: len(whole) - len(operand) - 1]}{_rewrite(expr.expr)})"
+    if isinstance(expr, pp.BinaryExpr):
+        whole, left, right = str(expr), str(expr.lhs), str(expr.rhs)
+        operator = whole[len(left) : len(whole) - len(right)]
+        return f"{_rewrite(expr.lhs)}{operator}{_rewrite(expr.rhs)}"
+    if isinstance(expr, pp.ParenExpr):
+        return f"({_rewrite(expr.expr)})"
+    if isinstance(expr, pp.UnaryExpr):
+        return f"-{_rewrite(expr.expr)}"
+    if isinstance(expr, pp.Call):
+        return f"{expr.func.name}({', '.join(_rewrite(arg) for arg in expr.args)})"
+    if isinstance(expr, pp.MatrixSelector):
+        raise NotACounter(
+            f"{str(expr).replace('{}', '')} already has a range: with counter: true write the "
+            "bare counter (sloguard takes its rate over each window), or write the rate "
+            "yourself with [{{window}}] as its range"
+        )
+    if isinstance(expr, pp.SubqueryExpr):
+        raise NotACounter(
+            f"{str(expr).replace('{}', '')} is a subquery, which cannot be read as a counter"
+        )
+    return str(expr)  # number and string literals
+
+
+def _rate(selector: pp.VectorSelector) -> str:
+    return f"rate({ranged(selector)})"
+
+
+def ranged(selector: pp.VectorSelector) -> str:
+    """`x{...}[{{window}}]`, an `offset` or `@` kept after the range where PromQL wants it."""
+    text = str(selector)
+    end = text.rindex("}") + 1  # the matchers end here; only `offset`/`@` may follow
+    base, moved = text[:end], text[end:]
+    if selector.name and base.endswith("{}"):
+        base = base[:-2]
+    return f"{base}{WINDOW_RANGE}{moved}"
+
+
+RATES = frozenset({"rate", "irate"})
+
+
+@functools.lru_cache(maxsize=4096)
+def per_second(query: str) -> bool:
+    """Whether `query` (with its range filled in) is built only from per-second rates of
+    counters, so its value times a window's seconds counts the events in it. Counts over a
+    window (`increase`, `count_over_time`), gauges and subqueries are not."""
+    try:
+        expr = pp.parse(query)
+    except ValueError:
+        return False
+    found: list[bool] = []
+    _rates(expr, found)
+    return bool(found) and all(found)
+
+
+def _rates(expr: object, found: list[bool]) -> None:
+    """Appends, for every series the query reads, whether it is read as a rate."""
+    if isinstance(expr, pp.Call):
+        rate = expr.func.name in RATES
+        for arg in expr.args:
+            if rate and isinstance(arg, pp.MatrixSelector):
+                found.append(True)
+            else:
+                _rates(arg, found)
+    elif isinstance(expr, pp.VectorSelector | pp.MatrixSelector | pp.SubqueryExpr):
+        found.append(False)
+    elif isinstance(expr, pp.BinaryExpr):
+        _rates(expr.lhs, found)
+        _rates(expr.rhs, found)
+    elif isinstance(expr, pp.AggregateExpr | pp.ParenExpr | pp.UnaryExpr):
+        _rates(expr.expr, found)
