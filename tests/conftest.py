@@ -18,6 +18,15 @@ from sloguard.loading import Loaded, load
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
+# Every format sloguard reads; each fixture directory holds the shop's availability SLO
+# (99.9% over 30d of http_requests_total) as that format writes it, as `shop.*`.
+FORMATS = ["native", "sloth", "sloth-crd", "openslo", "openslo-v1alpha", "pyrra"]
+
+
+def shop_file(fmt: str) -> Path:
+    """The shop SLO written in format `fmt`."""
+    [path] = sorted((FIXTURES / fmt).glob("shop.*"))
+    return path
 
 
 @pytest.fixture(autouse=True)

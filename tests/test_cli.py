@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from sloguard.cli import main
 from tests.boards import write_script
-from tests.conftest import FIXTURES, REPO, WriteDefs
+from tests.conftest import FIXTURES, FORMATS, REPO, WriteDefs, shop_file
 
 GOOD = (FIXTURES / "native" / "shop.yaml").read_text()
 
@@ -173,18 +173,18 @@ def test_schema_is_json_schema_and_can_be_written(tmp_path: Path) -> None:
     assert json.loads(target.read_text()) == json.loads(out)
 
 
-@pytest.mark.parametrize("fmt", ["sloth", "sloth-crd", "openslo"])
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "native"])
 def test_import_writes_native_definitions_that_generate_the_same_rules(
     fmt: str, tmp_path: Path
 ) -> None:
     native = tmp_path / "native"
-    code, out, _ = run("import", str(FIXTURES / fmt), "--out", str(native))
+    code, out, _ = run("import", str(shop_file(fmt)), "--out", str(native))
     assert code == 0 and "imported 1 file(s), 1 service(s), 1 SLO(s)" in out
     text = (native / "shop.yaml").read_text()
     assert text.startswith("# yaml-language-server: $schema=./sloguard.schema.json")
     assert "{{window}}" in text
     rules = {}
-    for name, source in (("imported", native), ("original", FIXTURES / fmt)):
+    for name, source in (("imported", native), ("original", shop_file(fmt))):
         assert run("generate", str(source), "--rules-out", str(tmp_path / name))[0] == 0
         rules[name] = yaml.safe_load((tmp_path / name / "shop.rules.yml").read_text())
     assert rules["imported"] == rules["original"]

@@ -25,14 +25,18 @@ WORKBOOK_TIERS = (
 
 
 def tiers_for(slo: SLO) -> list[Tier]:
-    """The SLO's own tiers, or the workbook's scaled to its window (factors kept, windows scaled).
+    """The SLO's own tiers, or the workbook's scaled to its window (factors kept, windows scaled)
+    that can fire at the SLO's objective.
 
     Keeping the factors keeps the share of budget each tier spends before it fires; windows are
     rounded to the minute, the short one is at least the 5m base and the long one twice that.
     """
     if slo.alerting.windows:
         return list(slo.alerting.windows)
-    return list(_scaled(slo.window_seconds))
+    # A default tier that needs more than 100% errors can never fire: at a low objective (a
+    # 90% SLO cannot burn 14.4x) it is left out rather than kept as a dead rule.
+    budget = float(slo.error_budget)
+    return [t for t in _scaled(slo.window_seconds) if t.factor * budget < 1]
 
 
 @functools.lru_cache(maxsize=64)

@@ -15,9 +15,8 @@ import pytest
 from sloguard.loading import load
 from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.scenarios import counter_values
-from tests.conftest import FIXTURES, run_promtool_test
+from tests.conftest import FORMATS, run_promtool_test, shop_file
 
-FORMATS = ["native", "sloth", "sloth-crd", "openslo"]
 OK = 'http_requests_total{job="shop",code="200"}'
 BAD = 'http_requests_total{job="shop",code="500"}'
 PAGE = 'ALERTS{alertname="SLOErrorBudgetBurn",alertstate="firing",service="shop",slo="availability",sloguard_severity="page"}'
@@ -27,8 +26,8 @@ HOUR, DAY = 3600, 86400
 pytestmark = pytest.mark.usefixtures("promtool")
 
 
-def rules_from(directory: Path, tmp_path: Path) -> str:
-    loaded = load([directory])
+def rules_from(fmt: str, tmp_path: Path) -> str:
+    loaded = load([shop_file(fmt)])
     files = render_rule_files(loaded.services, loaded.sources, RuleFormat.PROMETHEUS)
     [(name, text)] = files.items()
     (tmp_path / name).write_text(text, encoding="utf-8")
@@ -85,7 +84,7 @@ def assert_holds(tmp_path: Path, document: dict[str, Any]) -> None:
 def test_a_full_outage_pages_within_a_minute(fmt: str, tmp_path: Path) -> None:
     # 10 req/s scraped every 15s, rules every 30s. At 99.9% the 14.4x tier needs 1.44% errors
     # over 1h: 52s of a full outage. The first evaluation after that is at +60s.
-    rule_file = rules_from(FIXTURES / fmt, tmp_path)
+    rule_file = rules_from(fmt, tmp_path)
     onset = 6 * HOUR
     assert_holds(
         tmp_path,
@@ -106,7 +105,7 @@ def test_a_full_outage_pages_within_a_minute(fmt: str, tmp_path: Path) -> None:
 
 def test_an_outage_pages_even_when_the_error_series_first_appears_with_it(tmp_path: Path) -> None:
     # Client libraries create the code="500" series at the first error: no zero before it.
-    rule_file = rules_from(FIXTURES / "native", tmp_path)
+    rule_file = rules_from("native", tmp_path)
     onset = 2 * HOUR
     good, bad = counter_values([(onset, 10, 0), (10 * 60, 0, 10)], 15)
     bad_values = f"_x{onset // 15 - 1} " + bad.split(" ", 1)[1]
@@ -123,7 +122,7 @@ def test_a_slow_2x_burn_opens_a_ticket_and_never_pages(fmt: str, tmp_path: Path)
     # 0.2% errors = 2x burn. Only the 1x tier (3d long, 6h short) can fire, once the 3d window
     # averages above 1x: 1.5d after the step, plus the 5m averaging lag. (Rules run every 4m
     # here: promtool runs every group at one interval, which must stay under the 5m lookback.)
-    rule_file = rules_from(FIXTURES / fmt, tmp_path)
+    rule_file = rules_from(fmt, tmp_path)
     onset, run = 3 * DAY, 2 * DAY
     assert_holds(
         tmp_path,
@@ -143,7 +142,7 @@ def test_a_slow_2x_burn_opens_a_ticket_and_never_pages(fmt: str, tmp_path: Path)
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_a_half_burn_stays_silent_for_days(fmt: str, tmp_path: Path) -> None:
-    rule_file = rules_from(FIXTURES / fmt, tmp_path)
+    rule_file = rules_from(fmt, tmp_path)
     run = 4 * DAY
     assert_holds(
         tmp_path,
@@ -199,7 +198,7 @@ def test_the_30d_budget_is_exact_under_uneven_traffic(fmt: str, tmp_path: Path) 
     # A month of 10 req/s at 0.05% errors, broken by a busy peak, a quiet night with a high
     # error ratio and a short incident. The exact budget is errors / requests over the 30 days;
     # an average of 5m ratios (Sloth's period rule) would overweight the quiet night.
-    rule_file = rules_from(FIXTURES / fmt, tmp_path)
+    rule_file = rules_from(fmt, tmp_path)
     base = (10 * 0.9995, 10 * 0.0005)
     shape = [  # (seconds, good requests/s, bad requests/s)
         (5 * DAY, *base),

@@ -1,13 +1,11 @@
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from sloguard.spec.documents import parse_documents
 from sloguard.spec.reading import detect_format, read_definitions
 from sloguard.spec.validation import validate
-
-FIXTURES = Path(__file__).parents[1] / "fixtures"
+from tests.conftest import FORMATS, shop_file
 
 
 def read(text: str, name: str = "f.yaml") -> tuple[list, list]:
@@ -77,9 +75,9 @@ def test_a_format_claimed_but_not_read_is_named(
     assert reading.definitions == []
 
 
-@pytest.mark.parametrize("fmt", ["native", "sloth", "sloth-crd", "openslo"])
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_reads_to_the_same_slo(fmt: str) -> None:
-    [path] = sorted((FIXTURES / fmt).iterdir())
+    path = shop_file(fmt)
     reading = read_definitions({str(path): path.read_text()})
     valid, invalid = validate(reading.definitions)
     assert reading.problems == invalid == reading.warnings == []
@@ -97,8 +95,10 @@ def test_every_format_reads_to_the_same_slo(fmt: str) -> None:
     assert slo.description == "Shop requests that do not fail."
     assert slo.sli.events is not None
     assert "[{{window}}]" in slo.sli.events.total
-    assert 'code=~"5.."' in (slo.sli.events.errors or "")
-    if fmt != "openslo":  # OpenSLO has no runbook field
+    bad = 'code=~"5.."' in (slo.sli.events.errors or "")
+    good = 'code!~"5.."' in (slo.sli.events.good or "")
+    assert bad != good
+    if not fmt.startswith("openslo"):  # OpenSLO has no runbook field
         assert slo.alerting.runbook == "https://runbooks.example.com/shop"
 
 
@@ -287,3 +287,200 @@ def test_unrecognised_documents_are_reported_with_their_file() -> None:
     [problem] = problems
     assert problem.file == "odd.yaml"
     assert "unrecognised format" in problem.message
+
+
+def test_every_unsupported_sloth_use_is_reported_at_its_own_line() -> None:
+    _, problems = read("""
+        version: prometheus/v1
+        service: api
+        slos:
+          - name: a
+            objective: 99
+            plugins: {chain: [{id: x}]}
+            sli: {events: {error_query: e, total_query: t}}
+          - name: b
+            objectve: 99
+            plugins: {chain: [{id: y}]}
+            sli: {events: {error_query: e, total_query: t}}
+    """)
+    assert [(p.line, p.slo, p.field, p.message) for p in problems] == [
+        (6, "a", "slos[0].plugins", "SLO plugins are not supported"),
+        (9, "b", "slos[1].objectve", "unknown Sloth field (did you mean 'objective'?)"),
+        (10, "b", "slos[1].plugins", "SLO plugins are not supported"),
+    ]
+
+
+def test_a_crd_field_is_reported_in_the_crd_spelling_at_its_line() -> None:
+    _, problems = read("""
+        apiVersion: sloth.slok.dev/v1
+        kind: PrometheusServiceLevel
+        metadata: {name: api}
+        spec:
+          service: api
+          sloPlugins:
+            chain: [{id: x}]
+          slos: []
+    """)
+    [problem] = problems
+    assert (problem.line, problem.field) == (6, "spec.sloPlugins")
+
+
+def test_an_openslo_counter_that_cannot_be_a_rate_names_its_query() -> None:
+    _, problems = read("""
+        apiVersion: openslo/v1
+        kind: SLO
+        metadata: {name: api}
+        spec:
+          service: api
+          indicator:
+            metadata: {name: r}
+            spec:
+              ratioMetric:
+                counter: true
+                bad: {metricSource: {spec: {query: 'sum(rate(e[5m]))'}}}
+                total: {metricSource: {spec: {query: t}}}
+          timeWindow: [{duration: 30d, isRolling: true}]
+          objectives: [{target: 0.99}]
+    """)
+    [problem] = problems
+    assert problem.line == 11
+    assert problem.field == "spec.indicator.spec.ratioMetric.bad.metricSource.spec.query"
+    assert "e[5m] already has a range" in problem.message
+
+
+def test_an_openslo_alert_policy_alone_is_named_as_not_an_slo() -> None:
+    _, problems = read("""
+        apiVersion: openslo/v1
+        kind: AlertPolicy
+        metadata: {name: page}
+        spec: {conditions: []}
+    """)
+    [problem] = problems
+    assert (problem.line, problem.field) == (2, "kind")
+    assert problem.message.startswith("OpenSLO AlertPolicy: not an SLO; sloguard's alerting")
+
+
+V1ALPHA = """
+    apiVersion: openslo/v1alpha
+    kind: SLO
+    metadata: {name: api}
+    spec:
+      service: api
+      budgetingMethod: Occurrences
+      timeWindows: [{unit: Day, count: 28, isRolling: true}]
+      objectives:
+        - target: 0.99
+          ratioMetrics:
+            good: {source: prometheus, queryType: promql, query: 'sum(rate(g[{{.window}}]))'}
+            total: {source: prometheus, queryType: promql, query: 'sum(rate(t[{{.window}}]))'}
+"""
+
+
+def test_openslo_v1alpha_reads_each_objective_with_its_window() -> None:
+    valid, problems = read(V1ALPHA)
+    assert problems == []
+    [slo] = valid[0].spec.slos
+    assert (slo.name, slo.objective, slo.window) == ("api", 99.0, "28d")
+    assert slo.sli.events is not None
+    assert slo.sli.events.good == "sum(rate(g[{{window}}]))"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field", "message"),
+    [
+        ("Occurrences", "Timeslices", 6, "spec.budgetingMethod", "'Timeslices' is not supported"),
+        ("unit: Day", "unit: Fortnight", 7, "spec.timeWindows[0].unit", "unit must be one of"),
+        (
+            "isRolling: true",
+            "isRolling: false",
+            7,
+            "spec.timeWindows[0]",
+            "calendar windows must be one Month or one Week",
+        ),
+        (
+            "good: {source: prometheus",
+            "good: {source: datadog",
+            11,
+            "spec.objectives[0].ratioMetrics.good.source",
+            "source 'datadog' is not supported",
+        ),
+        (
+            "      objectives:",
+            "      indicator: {thresholdMetric: {source: prometheus, query: x}}\n      objectives:",
+            8,
+            "spec.indicator.thresholdMetric",
+            "thresholdMetric SLIs are not supported",
+        ),
+    ],
+)
+def test_openslo_v1alpha_refusals_name_the_field(
+    old: str, new: str, line: int, field: str, message: str
+) -> None:
+    _, problems = read(V1ALPHA.replace(old, new))
+    [problem] = problems
+    assert (problem.line, problem.field, problem.slo) == (line, field, "api")
+    assert message in problem.message
+
+
+PYRRA = """
+    apiVersion: pyrra.dev/v1alpha1
+    kind: ServiceLevelObjective
+    metadata: {name: api-errors, namespace: api}
+    spec:
+      target: "99.5"
+      window: 4w
+      indicator:
+        ratio:
+          errors: {metric: 'http_requests_total{code=~"5.."}'}
+          total: {metric: http_requests_total}
+"""
+
+
+def test_pyrra_reads_to_the_slo_of_the_namespace() -> None:
+    valid, problems = read(PYRRA)
+    assert problems == []
+    [item] = valid
+    assert item.spec.service == "api"
+    assert item.source.format == "pyrra"
+    [slo] = item.spec.slos
+    assert (slo.name, slo.objective, slo.window) == ("api-errors", 99.5, "4w")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "found"),
+    [
+        ('target: "99.5"', 'target: "0.995"', [(5, "spec.target", "target is a percentage")]),
+        (
+            "window: 4w",
+            "latency: '1'",
+            [(4, "spec", "needs `window`"), (6, "spec.latency", "unknown Pyrra field")],
+        ),
+        (
+            "{metric: http_requests_total}",
+            "{metric: 'sum(rate(http_requests_total[5m]))'}",
+            [(10, "spec.indicator.ratio.total.metric", "must be a series selector")],
+        ),
+        (
+            "        ratio:",
+            "        bool_gauge: {metric: up}\n        ratio:",
+            [(7, "spec.indicator", "set exactly one of ratio, latency, latencyNative, bool_gauge")],
+        ),
+        (
+            'target: "99.5"',
+            'target: "high"\n      alerting: {nmae: X}',
+            [
+                (5, "spec.target", "target 'high' is not a number"),
+                (6, "spec.alerting.nmae", "unknown Pyrra alerting field"),
+            ],
+        ),
+    ],
+)
+def test_pyrra_refusals_are_all_reported_in_pyrra_terms(
+    old: str, new: str, found: list[tuple[int, str, str]]
+) -> None:
+    _, problems = read(PYRRA.replace(old, new))
+    problems = sorted(problems)
+    assert [(p.line, p.field) for p in problems] == [(line, field) for line, field, _ in found]
+    for problem, (_, _, message) in zip(problems, found, strict=True):
+        assert message in problem.message
+        assert problem.slo == "api-errors"

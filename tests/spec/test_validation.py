@@ -4,7 +4,9 @@ import textwrap
 
 import pytest
 
+from sloguard.burnrate import tiers_for
 from sloguard.errors import SpecProblem
+from sloguard.spec.model import ServiceSLOs
 from sloguard.spec.reading import read_definitions
 from sloguard.spec.validation import validate
 
@@ -25,6 +27,13 @@ def problems_of(**files: str) -> list[SpecProblem]:
     reading = read_definitions(texts)
     _, invalid = validate(reading.definitions)
     return reading.problems + invalid
+
+
+def load_valid(text: str) -> list[ServiceSLOs]:
+    reading = read_definitions({"api.yaml": textwrap.dedent(text)})
+    valid, invalid = validate(reading.definitions)
+    assert reading.problems == invalid == []
+    return [v.spec for v in valid]
 
 
 def only_problem(text: str) -> SpecProblem:
@@ -114,11 +123,17 @@ def test_a_misspelt_field_is_unknown_with_a_suggestion_and_the_real_one_missing(
     ]
 
 
-def test_a_tier_that_can_never_fire_is_an_error() -> None:
-    # 14.4 x (1 - 0.90) = 1.44: the page tier would need more than 100% errors.
-    problem = only_problem(GOOD.replace("objective: 99.9", "objective: 90"))
+def test_a_default_tier_that_can_never_fire_is_left_out() -> None:
+    # 14.4 x (1 - 0.90) = 1.44: the fastest page tier would need more than 100% errors.
+    [valid] = load_valid(GOOD.replace("objective: 99.9", "objective: 90"))
+    [slo] = valid.slos
+    assert [t.factor for t in tiers_for(slo)] == [6, 3, 1]
+
+
+def test_an_objective_so_low_that_no_default_page_tier_can_fire_is_an_error() -> None:
+    problem = only_problem(GOOD.replace("objective: 99.9", "objective: 80"))
     assert problem.field == "slos[0].objective"
-    assert "page tier 14.4x over 1h/5m can never fire" in problem.message
+    assert "no page tier can fire at objective 80.0%" in problem.message
 
 
 def test_custom_tiers_are_checked_for_their_windows() -> None:

@@ -11,6 +11,7 @@ series. What cannot be made a rate is refused with the reason: a range already w
 from __future__ import annotations
 
 import functools
+import json
 
 import promql_parser as pp
 
@@ -59,7 +60,9 @@ def _rewrite(expr: object) -> str:
         raise NotACounter(
             f"{str(expr).replace('{}', '')} is a subquery, which cannot be read as a counter"
         )
-    return str(expr)  # number and string literals
+    if isinstance(expr, pp.StringLiteral):
+        return quoted(expr.val)
+    return str(expr)  # number literals
 
 
 def _rate(selector: pp.VectorSelector) -> str:
@@ -68,12 +71,41 @@ def _rate(selector: pp.VectorSelector) -> str:
 
 def ranged(selector: pp.VectorSelector) -> str:
     """`x{...}[{{window}}]`, an `offset` or `@` kept after the range where PromQL wants it."""
+    return selector_text(selector, WINDOW_RANGE)
+
+
+# MatchOp is not hashable: its members are told apart by their names.
+_OPERATORS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
+
+
+def selector_text(
+    selector: pp.VectorSelector, suffix: str = "", matchers: list[str] | None = None
+) -> str:
+    """PromQL for a selector (its own matchers, or `matchers`), `suffix` (a range) before any
+    `offset` or `@`. Written here because the parser prints values without escaping them."""
+    if selector.matchers.or_matchers:
+        raise NotACounter(f"{selector} uses `or` between matchers, which sloguard cannot rewrite")
+    if matchers is None:
+        matchers = [
+            matcher_text(m)
+            for m in selector.matchers.matchers
+            if not (m.name == "__name__" and selector.name)
+        ]
     text = str(selector)
-    end = text.rindex("}") + 1  # the matchers end here; only `offset`/`@` may follow
-    base, moved = text[:end], text[end:]
-    if selector.name and base.endswith("{}"):
-        base = base[:-2]
-    return f"{base}{WINDOW_RANGE}{moved}"
+    moved = text[text.rindex("}") + 1 :]  # the matchers end there; only `offset`/`@` follow
+    inner = f"{{{','.join(matchers)}}}" if matchers or not selector.name else ""
+    return f"{selector.name or ''}{inner}{suffix}{moved}"
+
+
+def matcher_text(matcher: pp.Matcher) -> str:
+    """`name="value"`, the value escaped."""
+    operator = _OPERATORS[str(matcher.op).rpartition(".")[2]]
+    return f"{matcher.name}{operator}{quoted(matcher.value)}"
+
+
+def quoted(value: str) -> str:
+    """A PromQL string literal (Go's escapes, which JSON's are a subset of)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 RATES = frozenset({"rate", "irate"})

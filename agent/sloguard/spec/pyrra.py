@@ -26,7 +26,7 @@ from typing import Any
 import promql_parser as pp
 
 from sloguard.promql import le_pattern, number
-from sloguard.spec.counters import counter_rates, ranged
+from sloguard.spec.counters import counter_rates, matcher_text, ranged, selector_text
 from sloguard.spec.documents import Document, Path
 from sloguard.spec.durations import parse_seconds
 from sloguard.spec.sources import Definition, FieldError, kubernetes_object
@@ -207,7 +207,8 @@ def _metric(metric: Any, path: Path) -> pp.VectorSelector:
 
 
 def _rate(by: str, selector: pp.VectorSelector | str) -> str:
-    return counter_rates(f"{by} ({selector})")
+    text = selector if isinstance(selector, str) else selector_text(selector)
+    return counter_rates(f"{by}({text})")
 
 
 def _ratio(body: dict[str, Any], at: Path, by: str, renames: dict[Path, Path]) -> dict[str, Any]:
@@ -247,16 +248,11 @@ def _latency(
         renames[("slos", 0, "sli", "latency")] = (*at, "success", "metric")
         return {"latency": native}
     # `le` as Prometheus 3 and client libraries may print it (`1` or `1.0`).
-    bucket = _selector_text(success, [*map(str, others), f'le=~"{le_pattern(seconds)}"'])
+    le_matcher = f'le=~"{le_pattern(seconds)}"'
+    bucket = selector_text(success, matchers=[*map(matcher_text, others), le_matcher])
     renames[("slos", 0, "sli", "events", "total")] = (*at, "total", "metric")
     renames[("slos", 0, "sli", "events", "good")] = (*at, "success", "metric")
     return {"events": {"good": _rate(by, bucket), "total": _rate(by, total)}}
-
-
-def _selector_text(selector: pp.VectorSelector, matchers: list[str]) -> str:
-    """`selector` with other matchers; an `offset` or `@` it has is kept."""
-    text = str(selector)
-    return f"{selector.name or ''}{{{','.join(matchers)}}}{text[text.rindex('}') + 1 :]}"
 
 
 def _as_latency(
@@ -317,8 +313,8 @@ def _bool_gauge(
     """Events of a 0/1 gauge: its samples, and those that are not 1. Counts over the window,
     not per-second rates: the SLI has no event count of its own."""
     gauge = ranged(_metric(body.get("metric"), (*at, "metric")))
-    samples = f"{by} (count_over_time({gauge}))"
-    good = f"{by} (sum_over_time({gauge}))"
+    samples = f"{by}(count_over_time({gauge}))"
+    good = f"{by}(sum_over_time({gauge}))"
     renames[("slos", 0, "sli", "events")] = (*at, "metric")
     return {"events": {"errors": f"{samples} - {good}", "total": samples}}
 
@@ -360,18 +356,19 @@ def _alerting(
         labels = {"severity": chosen[0] if chosen else _DEFAULT_SEVERITY[route]}
         routes[route] = {"labels": labels, **({"disable": True} if off else {})}
     annotations = _mapping(metadata.get("annotations"))
-    out: dict[str, Any] = {
-        **routes,
-        "labels": alerting.get("labels") or {},
-        "annotations": {
-            **{
-                str(k).removeprefix(PREFIX): v
-                for k, v in annotations.items()
-                if str(k).startswith(PREFIX)
-            },
-            **(alerting.get("annotations") or {}),
+    texts = {
+        **{
+            str(k).removeprefix(PREFIX): v
+            for k, v in annotations.items()
+            if str(k).startswith(PREFIX)
         },
+        **_mapping(alerting.get("annotations")),
     }
+    out: dict[str, Any] = {**routes, "labels": alerting.get("labels") or {}}
+    for key in ("runbook_url", "runbook"):
+        if key in texts:
+            out["runbook"] = texts.pop(key)
+    out["annotations"] = texts
     if "name" in alerting:
         out["name"] = alerting["name"]
     return out

@@ -22,7 +22,7 @@ from sloguard.spec.actions import Actions
 from sloguard.spec.base import WINDOW_PLACEHOLDER
 from sloguard.spec.documents import Path
 from sloguard.spec.durations import parse_seconds
-from sloguard.spec.model import SLO, ServiceSLOs, json_schema
+from sloguard.spec.model import SLO, ServiceSLOs, Severity, json_schema
 from sloguard.spec.sources import Definition
 
 RESERVED_LABELS = frozenset({"service", "slo", "severity", ALERT_SEVERITY_LABEL, *INFO_LABELS})
@@ -155,6 +155,13 @@ def _check_sli(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
 
 def _check_alerting(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
     budget = slo.error_budget
+    if not any(t.severity is Severity.PAGE for t in tiers_for(slo)):
+        yield (
+            (*at, "alerting", "windows") if slo.alerting.windows else (*at, "objective"),
+            f"no page tier can fire at objective {slo.objective}%: the slowest default one "
+            "burns 6x, which needs an error ratio over 100%; set `alerting.windows` with a "
+            "page tier whose factor x error budget stays below 1",
+        )
     for j, tier in enumerate(tiers_for(slo)):
         where: Path = (
             (*at, "alerting", "windows", j) if slo.alerting.windows else (*at, "objective")

@@ -1,0 +1,155 @@
+"""Migrating from Sloth, OpenSLO and Pyrra: every form people write is read, imported to the
+native form it means, and generates rules Prometheus accepts, the same from either file.
+
+Inputs are `tests/fixtures/<format>/forms/`, written for sloguard after the shapes of each
+project's own examples; the native form each must import to is `forms.native/` beside it
+(SLOGUARD_UPDATE_GOLDEN=1 rewrites those: review the diff).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sloguard.loading import load
+from tests.conftest import FIXTURES, REPO
+from tests.test_cli import run
+
+FORMS = ["sloth", "sloth-crd", "openslo", "openslo-v1alpha", "pyrra"]
+
+
+def imported(fmt: str, out: Path) -> tuple[str, str]:
+    """`sloguard import` of the format's forms (paths relative to the repository, as the
+    golden files name them)."""
+    code, stdout, stderr = run("import", f"tests/fixtures/{fmt}/forms", "--out", str(out))
+    assert code == 0, stderr
+    return stdout, stderr
+
+
+@pytest.mark.parametrize("fmt", FORMS)
+def test_every_form_imports_to_its_native_form(
+    fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    imported(fmt, tmp_path / "native")
+    got = {p.name: p.read_text() for p in sorted((tmp_path / "native").iterdir())}
+    golden = FIXTURES / fmt / "forms.native"
+    if os.environ.get("SLOGUARD_UPDATE_GOLDEN"):
+        shutil.rmtree(golden, ignore_errors=True)
+        shutil.copytree(tmp_path / "native", golden)
+    assert got == {p.name: p.read_text() for p in sorted(golden.iterdir())}
+
+
+@pytest.mark.parametrize("fmt", FORMS)
+@pytest.mark.usefixtures("promtool")
+def test_imported_definitions_generate_the_rules_of_the_originals_and_promtool_accepts_them(
+    fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    imported(fmt, tmp_path / "native")
+    rules: dict[str, dict[str, object]] = {}
+    for name, source in (
+        ("imported", tmp_path / "native"),
+        ("original", Path(f"tests/fixtures/{fmt}/forms")),
+    ):
+        out = tmp_path / name
+        code, _, err = run(
+            "generate",
+            str(source),
+            "--rules-out",
+            str(out),
+            "--dashboards-out",
+            str(tmp_path / f"{name}-boards"),
+        )
+        assert code == 0, err
+        # The header names the files each came from; everything below it must be the same.
+        rules[name] = {p.name: yaml.safe_load(p.read_text()) for p in out.glob("*.yml")}
+    assert rules["imported"] == rules["original"] != {}
+    checked = subprocess.run(
+        [
+            "promtool",
+            "check",
+            "rules",
+            *sorted(str(p) for p in (tmp_path / "original").glob("*.yml")),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_what_is_read_but_left_out_is_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(REPO)
+    _, stderr = imported("openslo", tmp_path / "native")
+    assert (
+        "warning: tests/fixtures/openslo/forms/oslo-list.yaml:41: checkout/route-availability: "
+        "spec.alertPolicies: alertPolicies left out" in stderr
+    )
+    assert "OpenSLO AlertPolicy left out" in stderr
+    _, stderr = imported("pyrra", tmp_path / "pyrra")
+    assert stderr == ""
+
+
+def test_operator_rules_keep_the_crd_namespace_and_labels(tmp_path: Path) -> None:
+    code, _, err = run(
+        "generate",
+        str(FIXTURES / "sloth-crd" / "forms"),
+        "--format",
+        "operator",
+        "--rules-out",
+        str(tmp_path / "rules"),
+        "--dashboards-out",
+        str(tmp_path / "boards"),
+    )
+    assert code == 0, err
+    rule = yaml.safe_load((tmp_path / "rules" / "home-wifi.prometheusrule.yml").read_text())
+    assert rule["metadata"] == {
+        "name": "sloguard-home-wifi",
+        "namespace": "monitoring",
+        "labels": {
+            "release": "prometheus",
+            "app.kubernetes.io/part-of": "home",
+            "app.kubernetes.io/managed-by": "sloguard",
+            "sloguard.dev/service": "home-wifi",
+        },
+    }
+
+
+def test_a_renamed_severity_leaves_page_and_ticket_distinguishable(tmp_path: Path) -> None:
+    code, _, err = run(
+        "generate",
+        str(FIXTURES / "sloth" / "forms"),
+        "--rules-out",
+        str(tmp_path / "rules"),
+        "--dashboards-out",
+        str(tmp_path / "boards"),
+    )
+    assert code == 0, err
+    groups = yaml.safe_load((tmp_path / "rules" / "myservice.rules.yml").read_text())["groups"]
+    alerts = {
+        (r["labels"]["slo"], r["labels"]["sloguard_severity"]): r["labels"]
+        for g in groups
+        for r in g["rules"]
+        if "alert" in r
+    }
+    page = alerts[("requests-availability", "page")]
+    ticket = alerts[("requests-availability", "ticket")]
+    assert (page["severity"], ticket["severity"]) == ("pageteam", "slack")
+
+
+def test_sample_counted_slis_have_no_event_count() -> None:
+    loaded = load([FIXTURES / "sloth" / "forms", FIXTURES / "pyrra" / "forms"])
+    kinds = {slo.name: slo.sli.counts_events for spec in loaded.services for slo in spec.slos}
+    assert kinds["requests-availability"] and kinds["api-latency"]
+    assert not kinds["jobs-on-time"]  # count_over_time over a subquery
+    assert not kinds["wifi-up"]  # a raw ratio
+    assert not kinds["prometheus-up"]  # Pyrra's bool_gauge
+    assert kinds["connect-latency"]  # a native histogram's rate
