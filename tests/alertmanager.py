@@ -38,7 +38,9 @@ class Alertmanager:
 
 
 @contextlib.contextmanager
-def running_alertmanager(directory: Path) -> Iterator[Alertmanager]:
+def running_alertmanager(
+    directory: Path, inhibit_rules: list[dict[str, Any]] | None = None
+) -> Iterator[Alertmanager]:
     binary = shutil.which("prometheus-alertmanager")
     if binary is None:
         pytest.fail("prometheus-alertmanager is missing: apt-get install prometheus-alertmanager")
@@ -76,6 +78,7 @@ def running_alertmanager(directory: Path) -> Iterator[Alertmanager]:
                         ],
                     }
                 ],
+                "inhibit_rules": inhibit_rules or [],
             }
         )
     )

@@ -27,7 +27,16 @@ def run(*args: str) -> tuple[int, str, str]:
 def test_help_explains_formats_and_exit_codes() -> None:
     code, out, _ = run("--help")
     assert code == 0
-    for word in ("Sloth", "OpenSLO", "Exit codes", "validate", "generate", "check", "prove"):
+    for word in (
+        "Sloth",
+        "OpenSLO",
+        "Pyrra",
+        "Exit codes",
+        "validate",
+        "generate",
+        "check",
+        "prove",
+    ):
         assert word in out
 
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import yaml
 
 from sloguard.loading import load
+from tests.alertmanager import running_alertmanager
 from tests.conftest import FIXTURES, REPO
 from tests.test_cli import run
 
@@ -153,3 +157,57 @@ def test_sample_counted_slis_have_no_event_count() -> None:
     assert not kinds["wifi-up"]  # a raw ratio
     assert not kinds["prometheus-up"]  # Pyrra's bool_gauge
     assert kinds["connect-latency"]  # a native histogram's rate
+
+
+def documented_inhibit_rules() -> list[dict[str, Any]]:
+    """The inhibit rule the README tells people to use."""
+    text = (REPO / "README.md").read_text()
+    block = text.split("```yaml\ninhibit_rules:", 1)[1].split("```", 1)[0]
+    rules: list[dict[str, Any]] = yaml.safe_load("inhibit_rules:" + block)["inhibit_rules"]
+    return rules
+
+
+@pytest.mark.parametrize("matcher", ["sloguard_severity", "severity"])
+def test_the_documented_inhibit_rule_holds_when_a_definition_renames_severity(
+    matcher: str, tmp_path: Path
+) -> None:
+    """Sloth's getting-started example renames severity to `pageteam` and `slack`: the README's
+    rule on `sloguard_severity` still holds the ticket back while the page fires; the same rule
+    on `severity` would let both through."""
+    code, _, err = run(
+        "generate",
+        str(FIXTURES / "sloth" / "forms"),
+        "--rules-out",
+        str(tmp_path / "rules"),
+        "--dashboards-out",
+        str(tmp_path / "boards"),
+    )
+    assert code == 0, err
+    groups = yaml.safe_load((tmp_path / "rules" / "myservice.rules.yml").read_text())["groups"]
+    alerts = [
+        {"labels": {"alertname": r["alert"], **r["labels"]}}
+        for g in groups
+        for r in g["rules"]
+        if "alert" in r and r["labels"]["slo"] == "requests-availability"
+    ]
+    documented = documented_inhibit_rules()
+    assert documented[0]["source_matchers"] == ['sloguard_severity="page"']
+    rules = [
+        {
+            key: [m.replace("sloguard_severity", matcher) for m in value]
+            if key.endswith("_matchers")
+            else value
+            for key, value in rule.items()
+        }
+        for rule in documented
+    ]
+    with running_alertmanager(tmp_path, inhibit_rules=rules) as manager:
+        page, ticket = sorted(alerts, key=lambda a: a["labels"]["sloguard_severity"])
+        # The page fires first (the inhibitor must know it), then the ticket arrives.
+        httpx.post(f"{manager.url}/api/v2/alerts", json=[page], timeout=5).raise_for_status()
+        manager.delivered(count=1)
+        httpx.post(f"{manager.url}/api/v2/alerts", json=[ticket], timeout=5).raise_for_status()
+        time.sleep(2.5)  # a second group interval: a ticket let through arrives by then
+        delivered = [a for d in manager.deliveries for a in d["alerts"]]
+    severities = {a["labels"]["severity"] for a in delivered}
+    assert severities == ({"pageteam"} if matcher == "sloguard_severity" else {"pageteam", "slack"})

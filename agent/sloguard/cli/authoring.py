@@ -259,7 +259,11 @@ def schema(out: Path | None) -> None:
 )
 @reports_errors
 def import_(paths: tuple[Path, ...], out: Path) -> None:
-    """Convert Sloth or OpenSLO definitions to sloguard's native YAML (validated first)."""
+    """Convert Sloth, OpenSLO (v1, v1alpha) or Pyrra definitions to sloguard's native YAML.
+
+    Everything is validated first; one file per service is written, and nothing when any
+    input has a problem. What is read but left out is printed as a warning.
+    """
     loaded = load_definitions(paths)
     files = {
         f"{spec.service}.yaml": native_yaml(

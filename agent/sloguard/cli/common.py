@@ -71,7 +71,8 @@ def main() -> None:
     rollback and scaling in the cluster (`run`; `rollout` by hand).
 
     Definitions may be sloguard's native YAML, Sloth (prometheus/v1 or the
-    PrometheusServiceLevel CRD) or OpenSLO v1; the format is detected per document. PATHS
+    PrometheusServiceLevel CRD), OpenSLO (v1 or v1alpha) or Pyrra; the format is detected
+    per document. PATHS
     default to slo-definitions/. Every flag can also be set as SLOGUARD_<COMMAND>_<FLAG>.
 
     Exit codes: 0 success, 1 drift, a failed proof, rejected dashboards or a failing canary,

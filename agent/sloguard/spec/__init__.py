@@ -1,1 +1,1 @@
-"""The SLO model, the readers of native, Sloth and OpenSLO definitions, and validation."""
+"""The SLO model, the readers of native, Sloth, OpenSLO and Pyrra definitions, and validation."""

@@ -1,6 +1,6 @@
 """The native SLO definition model: what people write in `slo-definitions/`, and its JSON Schema.
 
-Sloth and OpenSLO readers translate into this model, so every later step (validation, rules,
+Sloth, OpenSLO and Pyrra readers translate into this model, so every later step (validation, rules,
 dashboards, evaluation) sees one shape. Field-level checks live here; checks that need the whole
 definition (PromQL syntax, tiers that can never fire, duplicates) live in `validation`.
 """

@@ -32,6 +32,7 @@ from sloguard.spec.durations import parse_seconds
 from sloguard.spec.sources import Definition, FieldError, kubernetes_object
 
 PREFIX = "pyrra.dev/"
+PYRRA_ALERT = "ErrorBudgetBurn"  # Pyrra's alert name when none is given: routes may match it
 _SPEC_KEYS = {"description", "target", "window", "indicator", "alerting"}
 _IGNORED_SPEC_KEYS = {
     "partial_response_strategy": "a Thanos Ruler setting",
@@ -369,6 +370,5 @@ def _alerting(
         if key in texts:
             out["runbook"] = texts.pop(key)
     out["annotations"] = texts
-    if "name" in alerting:
-        out["name"] = alerting["name"]
+    out["name"] = alerting.get("name", PYRRA_ALERT)
     return out
