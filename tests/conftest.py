@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from sloguard import yamltext
+from sloguard.cli import main
 from sloguard.loading import Loaded, load
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,6 +23,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # Every format sloguard reads; each fixture directory holds the shop's availability SLO
 # (99.9% over 30d of http_requests_total) as that format writes it, as `shop.*`.
 FORMATS = ["native", "sloth", "sloth-crd", "openslo", "openslo-v1alpha", "pyrra"]
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """`sloguard ARGS` in this process: exit code, standard output, standard error."""
+    result = CliRunner().invoke(main, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
 
 
 def shop_file(fmt: str) -> Path:

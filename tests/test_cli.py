@@ -13,15 +13,9 @@ from click.testing import CliRunner
 from sloguard.cli import main
 from tests.boards import write_script
 from tests.conftest import FIXTURES, FORMATS, REPO, WriteDefs, shop_file
+from tests.conftest import run_cli as run
 
 GOOD = (FIXTURES / "native" / "shop.yaml").read_text()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_help_explains_formats_and_exit_codes() -> None:

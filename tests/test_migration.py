@@ -22,7 +22,7 @@ import yaml
 from sloguard.loading import load
 from tests.alertmanager import running_alertmanager
 from tests.conftest import FIXTURES, REPO
-from tests.test_cli import run
+from tests.conftest import run_cli as run
 
 FORMS = ["sloth", "sloth-crd", "openslo", "openslo-v1alpha", "pyrra"]
 
