@@ -102,19 +102,24 @@ def test_what_is_read_but_left_out_is_a_warning(
     assert stderr == ""
 
 
-def test_operator_rules_keep_the_crd_namespace_and_labels(tmp_path: Path) -> None:
+def generated(tmp_path: Path, fmt: str, name: str, *options: str) -> Any:
+    """One rule file `sloguard generate` writes for the format's forms, read."""
+    rules, boards = str(tmp_path / "rules"), str(tmp_path / "boards")
+    source = str(FIXTURES / fmt / "forms")
     code, _, err = run(
-        "generate",
-        str(FIXTURES / "sloth-crd" / "forms"),
-        "--format",
-        "operator",
-        "--rules-out",
-        str(tmp_path / "rules"),
-        "--dashboards-out",
-        str(tmp_path / "boards"),
+        "generate", source, "--rules-out", rules, "--dashboards-out", boards, *options
     )
     assert code == 0, err
-    rule = yaml.safe_load((tmp_path / "rules" / "home-wifi.prometheusrule.yml").read_text())
+    return yaml.safe_load((tmp_path / "rules" / name).read_text())
+
+
+def generated_groups(tmp_path: Path, fmt: str, name: str) -> list[dict[str, Any]]:
+    groups: list[dict[str, Any]] = generated(tmp_path, fmt, name)["groups"]
+    return groups
+
+
+def test_operator_rules_keep_the_crd_namespace_and_labels(tmp_path: Path) -> None:
+    rule = generated(tmp_path, "sloth-crd", "home-wifi.prometheusrule.yml", "--format", "operator")
     assert rule["metadata"] == {
         "name": "sloguard-home-wifi",
         "namespace": "monitoring",
@@ -128,16 +133,7 @@ def test_operator_rules_keep_the_crd_namespace_and_labels(tmp_path: Path) -> Non
 
 
 def test_a_renamed_severity_leaves_page_and_ticket_distinguishable(tmp_path: Path) -> None:
-    code, _, err = run(
-        "generate",
-        str(FIXTURES / "sloth" / "forms"),
-        "--rules-out",
-        str(tmp_path / "rules"),
-        "--dashboards-out",
-        str(tmp_path / "boards"),
-    )
-    assert code == 0, err
-    groups = yaml.safe_load((tmp_path / "rules" / "myservice.rules.yml").read_text())["groups"]
+    groups = generated_groups(tmp_path, "sloth", "myservice.rules.yml")
     alerts = {
         (r["labels"]["slo"], r["labels"]["sloguard_severity"]): r["labels"]
         for g in groups
@@ -174,16 +170,7 @@ def test_the_documented_inhibit_rule_holds_when_a_definition_renames_severity(
     """Sloth's getting-started example renames severity to `pageteam` and `slack`: the README's
     rule on `sloguard_severity` still holds the ticket back while the page fires; the same rule
     on `severity` would let both through."""
-    code, _, err = run(
-        "generate",
-        str(FIXTURES / "sloth" / "forms"),
-        "--rules-out",
-        str(tmp_path / "rules"),
-        "--dashboards-out",
-        str(tmp_path / "boards"),
-    )
-    assert code == 0, err
-    groups = yaml.safe_load((tmp_path / "rules" / "myservice.rules.yml").read_text())["groups"]
+    groups = generated_groups(tmp_path, "sloth", "myservice.rules.yml")
     alerts = [
         {"labels": {"alertname": r["alert"], **r["labels"]}}
         for g in groups

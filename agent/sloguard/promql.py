@@ -145,8 +145,8 @@ def trace_rates(traces: Traces, window: str = BASE_WINDOW, *, fill: bool = True)
 def le_pattern(seconds: float) -> str:
     """Regex (as PromQL string text) matching an `le` boundary however it is printed:
     `1` and `1.0` alike, since Prometheus 3 and client libraries disagree."""
-    text = number(seconds)
-    escaped = re.escape(text).replace("\\.", "\\\\.")
+    text = number(seconds)  # digits, `-` and `.`: only the dot means more in a regex
+    escaped = text.replace(".", "\\\\.")
     return escaped if "." in text else escaped + "(\\\\.0)?"
 
 

@@ -17,7 +17,7 @@ import pytest
 from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import dashboard_files
 from sloguard.loading import load
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import FIXTURES, FORMATS, REPO
 
 SCHEMA_NAME = "grafana-dashboard.schema.json"
 
@@ -50,11 +50,9 @@ def errors(validator: jsonschema.Draft7Validator, board: dict[str, Any]) -> list
     [
         REPO / "slo-definitions",
         FIXTURES / "native",
-        FIXTURES / "sloth",
-        FIXTURES / "sloth-crd",
-        FIXTURES / "openslo",
+        *(FIXTURES / fmt / "forms" for fmt in FORMATS if fmt != "native"),
     ],
-    ids=lambda p: p.name,
+    ids=lambda p: str(p.relative_to(p.parents[1])),
 )
 def test_generated_dashboards_validate(
     validator: jsonschema.Draft7Validator, definitions: Path

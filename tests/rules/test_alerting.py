@@ -26,8 +26,9 @@ HOUR, DAY = 3600, 86400
 pytestmark = pytest.mark.usefixtures("promtool")
 
 
-def rules_from(fmt: str, tmp_path: Path) -> str:
-    loaded = load([shop_file(fmt)])
+def rules_from(source: str | Path, tmp_path: Path) -> str:
+    """Rules of the shop SLO in format `source`, or of the file `source`."""
+    loaded = load([shop_file(source) if isinstance(source, str) else source])
     files = render_rule_files(loaded.services, loaded.sources, RuleFormat.PROMETHEUS)
     [(name, text)] = files.items()
     (tmp_path / name).write_text(text, encoding="utf-8")

@@ -15,7 +15,7 @@ from sloguard.loading import load
 from sloguard.rules.generation import RuleOptions, render_groups
 from sloguard.rules.output import RuleFormat, render_rule_file, render_rule_files
 from sloguard.spec.model import ServiceSLOs
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import FIXTURES, FORMATS, REPO, shop_file
 
 SPEC = ServiceSLOs.model_validate(
     yaml.safe_load(
@@ -176,14 +176,14 @@ def test_output_is_deterministic_and_names_its_sources() -> None:
 
 
 def test_every_generated_rule_file_passes_promtool_check(promtool: str, tmp_path: Path) -> None:
-    paths = [REPO / "slo-definitions", *(FIXTURES / f for f in ("native", "sloth", "openslo"))]
+    paths = [REPO / "slo-definitions", *(shop_file(f) for f in FORMATS)]
     written = []
     for path in paths:
         loaded = load([path])
         for name, text in render_rule_files(
             loaded.services, loaded.sources, RuleFormat.PROMETHEUS
         ).items():
-            target = tmp_path / f"{path.name}-{name}"
+            target = tmp_path / f"{path.parent.name}-{path.name}-{name}"
             target.write_text(text)
             written.append(str(target))
     result = subprocess.run(

@@ -144,7 +144,7 @@ def _alert(
         "summary": f"{where} is burning its error budget "
         '{{ $value | printf "%.1f" }}x too fast',
         "description": (
-            f"{slo.description.strip() + ' ' if slo.description.strip() else ''}"
+            f"{literal(slo.description.strip()) + ' ' if slo.description.strip() else ''}"
             f"Objective {promql.number(slo.objective)}% over {slo.window}. The error budget is "
             'being spent {{ $value | printf "%.1f" }}x faster than the window allows '
             f"(this {severity.value} fires at {pairs}). "
@@ -163,6 +163,12 @@ def _alert(
         "labels": {**labels, **alert_labels(slo, severity)},
         "annotations": annotations,
     }
+
+
+def literal(text: str) -> str:
+    """`text` as literal text inside an alert template: a description that happens to hold
+    `{{` is shown, not run."""
+    return text.replace("{{", '{{ "{{" }}')
 
 
 def alert_labels(slo: SLO, severity: Severity) -> dict[str, str]:

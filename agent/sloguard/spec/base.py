@@ -29,6 +29,10 @@ Name = Annotated[
         "ends, `-`, `_` and `.` inside.",
     ),
 ]
+Annotations = Annotated[
+    dict[Annotated[str, Field(pattern=LABEL_NAME_PATTERN)], str],
+    Field(description="Alert annotations (Prometheus templates); names are label names."),
+]
 Labels = Annotated[
     dict[Annotated[str, Field(pattern=LABEL_NAME_PATTERN)], str],
     Field(description="Prometheus labels added to what is generated."),

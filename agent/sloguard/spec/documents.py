@@ -134,6 +134,11 @@ def _build(loader: _Loader, node: yaml.Node, path: Path, lines: dict[Path, int])
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = _build(loader, key_node, path, {})
+            if isinstance(key, list | dict):
+                line = key_node.start_mark.line + 1
+                raise DocumentError(
+                    "a mapping key must be a plain value, not a list or mapping", line
+                )
             if key in result:
                 raise DocumentError(f"duplicate key {key!r}", key_node.start_mark.line + 1)
             result[key] = _build(loader, value_node, (*path, str(key)), lines)

@@ -13,6 +13,8 @@ _UNITS: dict[str, int] = {
     "m": 60,
     "s": 1,
 }
+# Prometheus keeps durations in int64 nanoseconds; a longer range is a parse error in a rule.
+MAX_MILLISECONDS = (2**63 - 1) // 1_000_000
 _PART = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
 _WHOLE = re.compile(r"^(?:\d+(?:ms|y|w|d|h|m|s))+$")
 
@@ -21,14 +23,16 @@ _WHOLE = re.compile(r"^(?:\d+(?:ms|y|w|d|h|m|s))+$")
 def parse_seconds(text: str) -> float:
     """Seconds in a Prometheus duration; raises ValueError with a readable reason."""
     text = text.strip()
-    if not _WHOLE.match(text):
+    if len(text) > 64 or not _WHOLE.match(text):
         raise ValueError(f"{text!r} is not a duration such as 5m, 1h30m or 30d")
-    total = 0.0
+    total = 0
     for amount, unit in _PART.findall(text):
-        total += int(amount) / 1000 if unit == "ms" else int(amount) * _UNITS[unit]
+        total += int(amount) if unit == "ms" else int(amount) * _UNITS[unit] * 1000
     if total <= 0:
         raise ValueError(f"{text!r} must be longer than zero")
-    return total
+    if total > MAX_MILLISECONDS:
+        raise ValueError(f"{text!r} is longer than Prometheus durations go (about 292 years)")
+    return total / 1000
 
 
 @functools.lru_cache(maxsize=1024)

@@ -18,6 +18,7 @@ from sloguard.spec.actions import Actions, LabelKey, LabelValue, Namespace
 from sloguard.spec.base import (
     LABEL_NAME_PATTERN,
     WINDOW_PLACEHOLDER,
+    Annotations,
     Duration,
     Labels,
     Name,
@@ -125,7 +126,7 @@ class Route(Strict):
 
     disable: bool = False
     labels: Labels = {}
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: Annotations = Field(default_factory=dict)
 
 
 class Tier(Strict):
@@ -154,7 +155,7 @@ class Alerting(Strict):
         "(keeps a low-traffic service from paging on one failed request).",
     )
     labels: Labels = {}
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: Annotations = Field(default_factory=dict)
     page: Route = Field(default_factory=Route)
     ticket: Route = Field(default_factory=Route)
     windows: list[Tier] | None = Field(

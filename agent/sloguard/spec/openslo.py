@@ -23,9 +23,9 @@ from typing import Any
 from sloguard.spec.base import WINDOW_PLACEHOLDER, native_window
 from sloguard.spec.counters import NotACounter, counter_rates
 from sloguard.spec.documents import Document, Path
-from sloguard.spec.sources import Definition, FieldError
+from sloguard.spec.sources import Definition, FieldError, Fields
 
-_ROLLING = {"M": "30d", "Q": "90d", "Y": "365d"}
+_ROLLING = {"M": 30, "Q": 90, "Y": 365}  # days, as OpenSLO's SDK counts them
 _CALENDAR = {"1M": "month", "1w": "week", "7d": "week"}
 # v1alpha `unit` (x `count`) to a duration; Month, Quarter and Year as OpenSLO's SDK counts them.
 _UNITS = {
@@ -40,51 +40,94 @@ _UNITS = {
 }
 _CALENDAR_UNITS = {"Month": "month", "Week": "week"}
 _SOURCES = {"prometheus", "sloth"}  # query sources read as PromQL (Sloth's spelling included)
+_V1_SPEC = {
+    "description",
+    "service",
+    "indicator",
+    "indicatorRef",
+    "timeWindow",
+    "budgetingMethod",
+    "objectives",
+    "alertPolicies",
+}
+_V1ALPHA_SPEC = {
+    "description",
+    "service",
+    "indicator",
+    "timeWindows",
+    "budgetingMethod",
+    "objectives",
+}
+_OBJECTIVE = {
+    "displayName",
+    "op",
+    "value",
+    "target",
+    "targetPercent",
+    "timeSliceTarget",
+    "timeSliceWindow",
+    "indicator",
+    "indicatorRef",
+    "compositeWeight",
+}
+_V1ALPHA_OBJECTIVE = {"displayName", "op", "value", "target", "timeSliceTarget", "ratioMetrics"}
+_SLI_SPEC = {"description", "thresholdMetric", "ratioMetric"}
+_RATIO = {"counter", "good", "bad", "total", "raw", "rawType"}
+_METRIC_SOURCE = {"metricSourceRef", "type", "spec"}
+_V1ALPHA_RATIO = {"incremental", "counter", "good", "total"}
+_V1ALPHA_QUERY = {"source", "queryType", "query", "metadata"}
+_WINDOW = {"duration", "isRolling", "calendar"}
+_V1ALPHA_WINDOW = {"unit", "count", "isRolling", "calendar"}
+
+# Native paths of an SLO's indicator, for errors found after translation.
+_SLI: Path = ("slos", 0, "sli")
 
 
 def sli_name(document: Document) -> str | None:
     """Name of an OpenSLO `SLI` document, for `indicatorRef`."""
     metadata = document.data.get("metadata")
-    return str(metadata.get("name")) if isinstance(metadata, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def from_openslo(
-    file: str, document: Document, indicators: Mapping[str, Document]
+    file: str, document: Document, indicators: Mapping[str, tuple[str, Document]]
 ) -> list[Definition]:
     """One native definition per objective of an OpenSLO v1 `SLO` document."""
-    spec = _spec(document)
-    _budgeting(spec, ("Occurrences",))
-    sli, sli_path, sli_doc = _indicator(spec, document, indicators)
-    window = _time_window(spec.get("timeWindow"))
-    warnings: tuple[tuple[Path, str], ...] = ()
+    fields = Fields("OpenSLO")
+    spec = _spec(fields, document, _V1_SPEC)
+    sli, places, elsewhere = _indicator(fields, spec, indicators)
+    window = _time_window(fields, spec.get("timeWindow"))
     if spec.get("alertPolicies"):
-        warnings = (
-            (
-                ("spec", "alertPolicies"),
-                "alertPolicies left out: the SLO alerts on sloguard's burn-rate tiers",
-            ),
+        fields.warn(
+            ("spec", "alertPolicies"),
+            "alertPolicies left out: the SLO alerts on sloguard's burn-rate tiers",
         )
+    objectives = _objectives(fields, spec, _OBJECTIVE)
+    for _, objective, source in objectives:
+        for key in ("indicator", "indicatorRef", "compositeWeight"):
+            if key in objective:
+                fields.refuse(
+                    (*source, key),
+                    "composite SLOs (an indicator per objective) are not supported: write one "
+                    "SLO per indicator",
+                )
+    slos = [_slo(fields, document, spec, o, i, window) for i, o, _ in objectives]
+    fields.check()
     definitions = []
-    for i, objective, source in _objectives(spec):
-        if "indicator" in objective or "indicatorRef" in objective:
-            raise FieldError(
-                (*source, "indicator" if "indicator" in objective else "indicatorRef"),
-                "composite SLOs (an indicator per objective) are not supported: write one SLO "
-                "per indicator",
-            )
-        slo = _slo(document, spec, objective, i, _percent(objective, source), window)
-        slo["sli"] = sli
-        renames = _renames(source)
-        if sli_doc is document:
-            renames[("slos", 0, "sli")] = sli_path
+    for (_, _, source), slo in zip(objectives, slos, strict=True):
+        renames = _renames(source, "timeWindow")
+        if elsewhere is None:
+            renames.update(places)
         definitions.append(
             Definition(
                 file=file,
                 format="openslo",
-                data={"service": spec.get("service"), "slos": [slo]},
+                data={"service": spec.get("service"), "slos": [{**slo, "sli": sli}]},
                 document=document,
                 renames=renames,
-                warnings=warnings,
+                warnings=tuple(fields.warnings),
+                elsewhere={k: (*elsewhere, v) for k, v in places.items()} if elsewhere else {},
             )
         )
     return definitions
@@ -92,34 +135,42 @@ def from_openslo(
 
 def from_openslo_v1alpha(file: str, document: Document) -> list[Definition]:
     """One native definition per objective of an OpenSLO v1alpha `SLO` document."""
-    spec = _spec(document)
-    _budgeting(spec, ("Occurrences",))
-    indicator = spec.get("indicator")
-    if isinstance(indicator, dict) and "thresholdMetric" in indicator:
-        raise FieldError(
+    fields = Fields("OpenSLO")
+    spec = _spec(fields, document, _V1ALPHA_SPEC)
+    indicator = fields.mapping(spec.get("indicator"), ("spec", "indicator"))
+    if "thresholdMetric" in indicator:
+        fields.refuse(
             ("spec", "indicator", "thresholdMetric"),
             "thresholdMetric SLIs are not supported; use ratioMetrics",
         )
-    window = _time_windows(spec.get("timeWindows"))
-    definitions = []
-    for i, objective, source in _objectives(spec):
+    window = _time_windows(fields, spec.get("timeWindows"))
+    objectives = _objectives(fields, spec, _V1ALPHA_OBJECTIVE)
+    slis = []
+    for _, objective, source in objectives:
         at: Path = (*source, "ratioMetrics")
-        ratio = objective.get("ratioMetrics")
-        if not isinstance(ratio, dict):
-            raise FieldError(source, "needs `ratioMetrics` with `good` and `total`")
+        ratio = fields.mapping(objective.get("ratioMetrics"), at)
+        fields.known(ratio, _V1ALPHA_RATIO, at)
         if "good" not in ratio or "total" not in ratio:
-            raise FieldError(at, "needs `good` and `total`")
-        counter = bool(ratio.get("incremental", ratio.get("counter", False)))
-        slo = _slo(document, spec, objective, i, _percent(objective, source), window)
-        slo["sli"] = {
-            "events": {
-                key: _v1alpha_query(ratio[key], (*at, key), counter) for key in ("good", "total")
-            }
+            fields.refuse(
+                at if "ratioMetrics" in objective else source,
+                "needs `ratioMetrics` with `good` and `total`",
+            )
+        key = fields.spelling(ratio, ("incremental", "counter"), at)
+        counter = fields.flag(ratio.get(key) if key else None, (*at, key or "counter"))
+        events = {
+            part: _v1alpha_query(fields, ratio.get(part), (*at, part), counter)
+            for part in ("good", "total")
         }
-        renames = _renames(source)
-        renames[("slos", 0, "window")] = ("spec", "timeWindows")
-        renames[("slos", 0, "sli")] = source
-        renames[("slos", 0, "sli", "events")] = at
+        slis.append(events)
+    slos = [_slo(fields, document, spec, o, i, window) for i, o, _ in objectives]
+    fields.check()
+    definitions = []
+    for (_, _, source), events, slo in zip(objectives, slis, slos, strict=True):
+        slo["sli"] = {"events": events}
+        renames = _renames(source, "timeWindows")
+        renames[_SLI] = source
+        for part in ("good", "total"):
+            renames[(*_SLI, "events", part)] = (*source, "ratioMetrics", part, "query")
         definitions.append(
             Definition(
                 file=file,
@@ -127,60 +178,71 @@ def from_openslo_v1alpha(file: str, document: Document) -> list[Definition]:
                 data={"service": spec.get("service"), "slos": [slo]},
                 document=document,
                 renames=renames,
+                warnings=tuple(fields.warnings),
             )
         )
     return definitions
 
 
-def _spec(document: Document) -> dict[str, Any]:
+def _spec(fields: Fields, document: Document, known: set[str]) -> dict[str, Any]:
     spec = document.data.get("spec")
     if not isinstance(spec, dict):
         raise FieldError(("spec",), "expected a mapping")
-    return spec
-
-
-def _budgeting(spec: dict[str, Any], supported: tuple[str, ...]) -> None:
+    fields.known(spec, known, ("spec",))
+    metadata = fields.mapping(document.data.get("metadata"), ("metadata",))
+    if not isinstance(metadata.get("name"), str):
+        fields.refuse(
+            ("metadata", "name") if "name" in metadata else ("metadata",), "needs a `name`"
+        )
     method = spec.get("budgetingMethod", "Occurrences")
-    if method not in supported:
-        raise FieldError(
+    if method != "Occurrences":
+        fields.refuse(
             ("spec", "budgetingMethod"),
             f"budgetingMethod {method!r} is not supported; use Occurrences (sloguard budgets "
             "count events, not time slices)",
         )
+    return spec
 
 
-def _objectives(spec: dict[str, Any]) -> list[tuple[int, dict[str, Any], Path]]:
-    objectives = spec.get("objectives")
-    if not isinstance(objectives, list) or not objectives:
-        raise FieldError(("spec", "objectives"), "needs at least one objective")
+def _objectives(
+    fields: Fields, spec: dict[str, Any], known: set[str]
+) -> list[tuple[int, dict[str, Any], Path]]:
+    at: Path = ("spec", "objectives")
+    objectives = fields.listing(spec.get("objectives"), at)
+    if not objectives:
+        fields.refuse(at if "objectives" in spec else ("spec",), "needs at least one objective")
     found = []
     for i, objective in enumerate(objectives):
-        source: Path = ("spec", "objectives", i)
+        source: Path = (*at, i)
         if not isinstance(objective, dict):
-            raise FieldError(source, "expected a mapping")
+            fields.refuse(source, "expected a mapping")
+            continue
+        fields.known(objective, known, source)
+        for key in ("op", "value"):
+            if key in objective:
+                fields.warn((*source, key), f"{key} left out: it applies to threshold metrics")
         found.append((i, objective, source))
     return found
 
 
 def _slo(
+    fields: Fields,
     document: Document,
     spec: dict[str, Any],
     objective: dict[str, Any],
     index: int,
-    percent: float,
     window: str,
 ) -> dict[str, Any]:
-    metadata = document.data.get("metadata")
-    metadata = metadata if isinstance(metadata, dict) else {}
+    metadata = document.data.get("metadata") or {}
     name = metadata.get("name")
     if len(spec["objectives"]) > 1:
         name = f"{name}-{_slug(objective.get('displayName')) or index}"
     return {
         "name": name,
-        "objective": percent,
+        "objective": _percent(fields, objective, ("spec", "objectives", index)),
         "window": window,
         "description": spec.get("description", ""),
-        "labels": _labels(metadata.get("labels")),
+        "labels": _labels(fields, metadata.get("labels")),
     }
 
 
@@ -189,163 +251,227 @@ def _slug(text: Any) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(text or "").lower()).strip("-")
 
 
-def _renames(source: Path) -> dict[Path, Path]:
+def _renames(source: Path, window: str) -> dict[Path, Path]:
     return {
         (): (),
         ("service",): ("spec", "service"),
         ("slos", 0): source,
         ("slos", 0, "name"): ("metadata", "name"),
-        ("slos", 0, "window"): ("spec", "timeWindow"),
+        ("slos", 0, "window"): ("spec", window),
         ("slos", 0, "description"): ("spec", "description"),
         ("slos", 0, "labels"): ("metadata", "labels"),
     }
 
 
 def _indicator(
-    spec: dict[str, Any], document: Document, indicators: Mapping[str, Document]
-) -> tuple[dict[str, Any], Path, Document]:
-    path: Path
+    fields: Fields, spec: dict[str, Any], indicators: Mapping[str, tuple[str, Document]]
+) -> tuple[dict[str, Any], dict[Path, Path], tuple[str, Document] | None]:
+    """The SLI, where each native part of it is written, and the file and document holding it
+    when that is another one (an `indicatorRef`)."""
     if "indicator" in spec:
-        indicator, path, owner = spec["indicator"], ("spec", "indicator"), document
-    elif "indicatorRef" in spec:
-        ref = spec["indicatorRef"]
-        if ref not in indicators:
-            raise FieldError(("spec", "indicatorRef"), f"no SLI named {ref!r} in the files read")
-        owner = indicators[ref]
-        indicator, path = owner.data, ()
-    else:
-        raise FieldError(("spec",), "needs `indicator` or `indicatorRef`")
-    body = indicator.get("spec") if isinstance(indicator, dict) else None
-    if not isinstance(body, dict):
-        raise FieldError((*path, "spec"), "the SLI needs a `spec` mapping")
+        at: Path = ("spec", "indicator")
+        sli, places = _sli(fields, fields.mapping(spec["indicator"], at), at)
+        return sli, places, None
+    if "indicatorRef" not in spec:
+        fields.refuse(("spec",), "needs `indicator` or `indicatorRef`")
+        return {}, {}, None
+    ref = fields.text(spec["indicatorRef"], ("spec", "indicatorRef"), "an SLI name")
+    if ref is None:
+        return {}, {}, None
+    if ref not in indicators:
+        fields.refuse(("spec", "indicatorRef"), f"no SLI named {ref!r} in the files read")
+        return {}, {}, None
+    file, owner = indicators[ref]
+    own = Fields("OpenSLO")
+    sli, places = _sli(own, owner.data, ())
+    if own.found:
+        raise FieldError.of(own.found).at(file, owner)
+    return sli, places, (file, owner)
+
+
+def _sli(
+    fields: Fields, indicator: dict[str, Any], path: Path
+) -> tuple[dict[str, Any], dict[Path, Path]]:
+    body = fields.mapping(indicator.get("spec"), (*path, "spec"))
+    fields.known(body, _SLI_SPEC, (*path, "spec"))
     if "thresholdMetric" in body:
-        raise FieldError(
+        fields.refuse(
             (*path, "spec", "thresholdMetric"),
             "thresholdMetric SLIs are not supported; use ratioMetric",
         )
-    ratio = body.get("ratioMetric")
-    if not isinstance(ratio, dict):
-        raise FieldError((*path, "spec"), "the SLI needs a `ratioMetric`")
+        return {}, {}
+    if "ratioMetric" not in body:
+        fields.refuse((*path, "spec"), "the SLI needs a `ratioMetric`")
+        return {}, {}
     at: Path = (*path, "spec", "ratioMetric")
-    counter = bool(ratio.get("counter", False))
+    ratio = fields.mapping(body["ratioMetric"], at)
+    fields.known(ratio, _RATIO, at)
+    counter = fields.flag(ratio.get("counter"), (*at, "counter"))
+    places: dict[Path, Path] = {_SLI: at}
     if "raw" in ratio:
-        query = _query(ratio["raw"], (*at, "raw"), counter=False)
+        query, where = _query(fields, ratio["raw"], (*at, "raw"), counter=None)
         raw_type = ratio.get("rawType", "failure")
         if raw_type not in ("success", "failure"):
-            raise FieldError((*at, "rawType"), "rawType must be success or failure")
+            fields.refuse((*at, "rawType"), "rawType must be success or failure")
+        places[(*_SLI, "raw", "error_ratio")] = where
         error_ratio = query if raw_type == "failure" else f"1 - ({query})"
-        return {"raw": {"error_ratio": error_ratio}}, (*at, "raw"), owner
+        return {"raw": {"error_ratio": error_ratio}}, places
     if "total" not in ratio or ("good" in ratio) == ("bad" in ratio):
-        raise FieldError(at, "needs `total` with exactly one of `good` or `bad`")
+        fields.refuse(at, "needs `total` with exactly one of `good` or `bad`")
+        return {}, places
     kind = "good" if "good" in ratio else "bad"
-    events = {
-        "good" if kind == "good" else "errors": _query(ratio[kind], (*at, kind), counter),
-        "total": _query(ratio["total"], (*at, "total"), counter),
-    }
-    return {"events": events}, at, owner
+    events = {}
+    for key, native in ((kind, "good" if kind == "good" else "errors"), ("total", "total")):
+        events[native], places[(*_SLI, "events", native)] = _query(
+            fields, ratio[key], (*at, key), counter
+        )
+    return {"events": events}, places
 
 
-def _query(source: Any, path: Path, counter: bool) -> str:
-    metric = source.get("metricSource") if isinstance(source, dict) else None
-    spec = metric.get("spec") if isinstance(metric, dict) else None
-    kind = metric.get("type") if isinstance(metric, dict) else None
-    if kind is not None and str(kind).lower() != "prometheus":
-        raise FieldError(
-            (*path, "metricSource", "type"),
+def _query(fields: Fields, source: Any, path: Path, counter: bool | None) -> tuple[str, Path]:
+    """The PromQL of a v1 `metricSource`, and where it is written (`counter` None: a ratio,
+    which needs no range)."""
+    metric = fields.mapping(
+        fields.mapping(source, path).get("metricSource"), (*path, "metricSource")
+    )
+    at: Path = (*path, "metricSource")
+    fields.known(metric, _METRIC_SOURCE, at)
+    kind = fields.text(metric.get("type"), (*at, "type"))
+    if kind is not None and kind.lower() != "prometheus":
+        fields.refuse(
+            (*at, "type"),
             f"metricSource type {kind!r} is not supported: sloguard reads Prometheus queries",
         )
-    field = "promql" if isinstance(spec, dict) and "promql" in spec else "query"
-    query = spec.get(field) if isinstance(spec, dict) else None
-    return _promql(query, (*path, "metricSource", "spec", field), counter)
+    spec = fields.mapping(metric.get("spec"), (*at, "spec"))
+    key = fields.spelling(spec, ("query", "promql"), (*at, "spec")) or "query"
+    where: Path = (*at, "spec", key)
+    return _promql(fields, spec.get(key), where, counter), where
 
 
-def _v1alpha_query(source: Any, path: Path, counter: bool) -> str:
-    if not isinstance(source, dict):
-        raise FieldError(path, "expected a mapping with `source`, `queryType` and `query`")
-    kind = source.get("source")
-    if kind is not None and str(kind).lower() not in _SOURCES:
-        raise FieldError(
+def _v1alpha_query(fields: Fields, source: Any, path: Path, counter: bool) -> str:
+    part = fields.mapping(source, path)
+    fields.known(part, _V1ALPHA_QUERY, path)
+    kind = fields.text(part.get("source"), (*path, "source"))
+    if kind is not None and kind.lower() not in _SOURCES:
+        fields.refuse(
             (*path, "source"),
             f"source {kind!r} is not supported: sloguard reads Prometheus queries",
         )
-    return _promql(source.get("query"), (*path, "query"), counter)
+    return _promql(fields, part.get("query"), (*path, "query"), counter)
 
 
-def _promql(query: Any, path: Path, counter: bool) -> str:
-    """A query as written (Sloth's `{{.window}}` read as `{{window}}`), counters made rates."""
+def _promql(fields: Fields, query: Any, path: Path, counter: bool | None) -> str:
+    """A query as written (Sloth's `{{.window}}` read as `{{window}}`), counters made rates;
+    an event query that is neither a counter nor ranged over `{{window}}` is refused."""
     if not isinstance(query, str) or not query.strip():
-        raise FieldError(path, "needs a PromQL query")
+        fields.refuse(path, "needs a PromQL query")
+        return ""
     text = native_window(query.strip())
     if counter and not WINDOW_PLACEHOLDER.search(text):
         try:
             return counter_rates(text)
         except NotACounter as exc:
-            raise FieldError(path, str(exc)) from exc
+            fields.refuse(path, str(exc))
+    elif counter is False and not WINDOW_PLACEHOLDER.search(text):
+        fields.refuse(
+            path,
+            "must contain {{window}} as the range of its rates, or name raw counters with "
+            "`counter: true`",
+        )
     return text
 
 
-def _time_window(windows: Any) -> str:
+def _time_window(fields: Fields, windows: Any) -> str:
     path: Path = ("spec", "timeWindow")
-    if not isinstance(windows, list) or len(windows) != 1 or not isinstance(windows[0], dict):
-        raise FieldError(path, "needs exactly one timeWindow")
-    window = windows[0]
-    duration = str(window.get("duration", ""))
-    rolling = bool(window.get("isRolling", "calendar" not in window))
-    if not rolling:
+    items = fields.listing(windows, path)
+    if len(items) != 1 or not isinstance(items[0], dict):
+        fields.refuse(path if windows is not None else ("spec",), "needs exactly one timeWindow")
+        return ""
+    window = items[0]
+    fields.known(window, _WINDOW, (*path, 0))
+    duration = fields.text(window.get("duration"), (*path, 0, "duration")) or ""
+    calendar = _calendar(fields, window, (*path, 0))
+    if not fields.flag(window.get("isRolling"), (*path, 0, "isRolling"), calendar is None):
         if duration not in _CALENDAR:
-            raise FieldError(
+            fields.refuse(
                 (*path, 0, "duration"), "calendar windows must be 1M (month) or 1w (week)"
             )
-        return _CALENDAR[duration]
-    match = re.fullmatch(r"(\d+)([mhdwMQY])", duration)
+        return _CALENDAR.get(duration, "")
+    match = re.fullmatch(r"([1-9]\d{0,3})([mhdwMQY])", duration)
     if not match:
-        raise FieldError((*path, 0, "duration"), f"{duration!r} is not a duration")
+        fields.refuse((*path, 0, "duration"), f"{duration!r} is not a duration such as 28d or 1M")
+        return ""
     amount, unit = int(match[1]), match[2]
-    if unit in _ROLLING:
-        days = int(_ROLLING[unit][:-1]) * amount
-        return f"{days}d"
-    return duration
+    return f"{_ROLLING[unit] * amount}d" if unit in _ROLLING else duration
 
 
-def _time_windows(windows: Any) -> str:
+def _calendar(fields: Fields, window: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    if "calendar" not in window:
+        return None
+    calendar = fields.mapping(window["calendar"], (*path, "calendar"))
+    zone = calendar.get("timeZone", "UTC")
+    if zone not in ("UTC", "Etc/UTC"):
+        fields.warn(
+            (*path, "calendar", "timeZone"),
+            f"timeZone {zone!r} left out: sloguard's calendar windows begin at 00:00 UTC",
+        )
+    return calendar
+
+
+def _time_windows(fields: Fields, windows: Any) -> str:
     """v1alpha `timeWindows`: exactly one `unit` x `count`, rolling or calendar."""
     path: Path = ("spec", "timeWindows")
-    if windows is None:
-        raise FieldError(("spec",), "needs `timeWindows` (e.g. `- {unit: Day, count: 30}`)")
-    if not isinstance(windows, list) or len(windows) != 1 or not isinstance(windows[0], dict):
-        raise FieldError(path, "needs exactly one time window")
-    window = windows[0]
+    items = fields.listing(windows, path)
+    if len(items) != 1 or not isinstance(items[0], dict):
+        where = path if windows is not None else ("spec",)
+        fields.refuse(where, "needs exactly one time window (e.g. `- {unit: Day, count: 30}`)")
+        return ""
+    window = items[0]
+    fields.known(window, _V1ALPHA_WINDOW, (*path, 0))
     unit, count = window.get("unit"), window.get("count")
-    if unit not in _UNITS:
-        raise FieldError((*path, 0, "unit"), f"unit must be one of {', '.join(_UNITS)}")
-    if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
-        raise FieldError((*path, 0, "count"), "count must be a whole number above zero")
-    rolling = bool(window.get("isRolling", "calendar" not in window))
-    if not rolling:
+    if not isinstance(unit, str) or unit not in _UNITS:
+        fields.refuse((*path, 0, "unit"), f"unit must be one of {', '.join(_UNITS)}")
+        return ""
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 < count <= 10_000:
+        fields.refuse((*path, 0, "count"), "count must be a whole number from 1 to 10000")
+        return ""
+    calendar = _calendar(fields, window, (*path, 0))
+    if not fields.flag(window.get("isRolling"), (*path, 0, "isRolling"), calendar is None):
         if unit not in _CALENDAR_UNITS or count != 1:
-            raise FieldError(
-                (*path, 0), "calendar windows must be one Month or one Week (count: 1)"
-            )
-        return _CALENDAR_UNITS[unit]
+            fields.refuse((*path, 0), "calendar windows must be one Month or one Week (count: 1)")
+        return _CALENDAR_UNITS.get(unit, "")
     factor, suffix = _UNITS[unit]
     return f"{factor * count}{suffix}"
 
 
-def _percent(objective: dict[str, Any], path: Path) -> float:
+def _percent(fields: Fields, objective: dict[str, Any], path: Path) -> float | None:
+    key = fields.spelling(objective, ("target", "targetPercent"), path)
+    if key is None:
+        fields.refuse(path, "needs `target` (0-1) or `targetPercent`")
+        return None
+    value = objective[key]
     try:
-        if "targetPercent" in objective:
-            return float(Decimal(str(objective["targetPercent"])))
-        if "target" in objective:
-            return float(Decimal(str(objective["target"])) * 100)
-    except InvalidOperation as exc:
-        raise FieldError((*path, "target"), "target must be a number") from exc
-    raise FieldError(path, "needs `target` (0-1) or `targetPercent`")
+        number = Decimal(str(value)) if not isinstance(value, bool) else Decimal("nan")
+    except InvalidOperation:
+        number = Decimal("nan")
+    top = 1 if key == "target" else 100
+    if not number.is_finite() or not 0 < number < top:
+        hint = "a ratio between 0 and 1, e.g. 0.999" if key == "target" else "between 0 and 100"
+        fields.refuse((*path, key), f"{key} {value!r} must be {hint}")
+        return None
+    return float(number * 100 if key == "target" else number)
 
 
-def _labels(labels: Any) -> dict[str, str]:
+def _labels(fields: Fields, labels: Any) -> dict[str, str]:
     """OpenSLO v1 label values may be strings or lists of strings."""
-    if not isinstance(labels, dict):
-        return {}
-    return {
-        str(k): ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in labels.items()
-    }
+    found = {}
+    for key, value in fields.mapping(labels, ("metadata", "labels")).items():
+        if isinstance(value, str):
+            found[str(key)] = value
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            found[str(key)] = ",".join(value)
+        else:
+            fields.refuse(
+                ("metadata", "labels", str(key)), "expected a string or a list of strings"
+            )
+    return found

@@ -19,17 +19,19 @@ label, so routes written for Pyrra keep working; the tiers are sloguard's.
 
 from __future__ import annotations
 
-import difflib
+import math
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import promql_parser as pp
 
 from sloguard.promql import le_pattern, number
-from sloguard.spec.counters import counter_rates, matcher_text, ranged, selector_text
+from sloguard.spec.base import LABEL_NAME_PATTERN
+from sloguard.spec.counters import NotACounter, counter_rates, matcher_text, ranged, selector_text
 from sloguard.spec.documents import Document, Path
 from sloguard.spec.durations import parse_seconds
-from sloguard.spec.sources import Definition, FieldError, kubernetes_object
+from sloguard.spec.sources import Definition, FieldError, Fields, kubernetes_object
 
 PREFIX = "pyrra.dev/"
 PYRRA_ALERT = "ErrorBudgetBurn"  # Pyrra's alert name when none is given: routes may match it
@@ -40,6 +42,13 @@ _IGNORED_SPEC_KEYS = {
     "ruleOutput": "sloguard writes one rule file per service",
 }
 _INDICATORS = ("ratio", "latency", "latencyNative", "bool_gauge")
+_INDICATOR_KEYS = {
+    "ratio": {"errors", "success", "total", "grouping"},
+    "latency": {"success", "total", "grouping"},
+    "latencyNative": {"total", "latency", "grouping"},
+    "bool_gauge": {"metric", "grouping"},
+}
+LABEL_NAME = re.compile(LABEL_NAME_PATTERN)
 _ALERTING_KEYS = {
     "name",
     "disabled",
@@ -65,19 +74,21 @@ def from_pyrra(file: str, document: Document) -> Definition:
     """Native data for one Pyrra ServiceLevelObjective; FieldError lists what has no
     equivalent."""
     data = document.data
-    metadata = _mapping(data.get("metadata"))
     spec = data.get("spec")
     if not isinstance(spec, dict):
         raise FieldError(("spec",), "expected a mapping")
-    found: list[tuple[Path, str]] = []
-    warnings: list[tuple[Path, str]] = []
+    fields = Fields("Pyrra")
+    metadata = fields.mapping(data.get("metadata"), ("metadata",))
+    if not isinstance(metadata.get("name"), str):
+        fields.refuse(
+            ("metadata", "name") if "name" in metadata else ("metadata",), "needs a `name`"
+        )
+    labels = fields.strings(metadata.get("labels"), ("metadata", "labels"))
+    annotations = fields.strings(metadata.get("annotations"), ("metadata", "annotations"))
     for key in spec:
         if key in _IGNORED_SPEC_KEYS:
-            warnings.append((("spec", key), f"{key} left out: {_IGNORED_SPEC_KEYS[key]}"))
-        elif key not in _SPEC_KEYS:
-            close = difflib.get_close_matches(str(key), sorted(_SPEC_KEYS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            found.append((("spec", str(key)), f"unknown Pyrra field{hint}"))
+            fields.warn(("spec", key), f"{key} left out: {_IGNORED_SPEC_KEYS[key]}")
+    fields.known(spec, _SPEC_KEYS | set(_IGNORED_SPEC_KEYS), ("spec",))
     renames: dict[Path, Path] = {
         (): (),
         ("slos", 0): ("spec",),
@@ -85,26 +96,24 @@ def from_pyrra(file: str, document: Document) -> Definition:
         ("slos", 0, "objective"): ("spec", "target"),
         ("slos", 0, "window"): ("spec", "window"),
         ("slos", 0, "description"): ("spec", "description"),
-        ("slos", 0, "labels"): ("metadata", "labels"),
         ("slos", 0, "sli"): ("spec", "indicator"),
         ("slos", 0, "alerting"): ("spec", "alerting"),
     }
-    labels: dict[str, Any] = _mapping(metadata.get("labels"))
+    slo_labels = {}
+    for key, value in labels.items():
+        if key.startswith(PREFIX) and key != SERVICE_LABEL:
+            slo_labels[key.removeprefix(PREFIX)] = value
+            renames[("slos", 0, "labels", key.removeprefix(PREFIX))] = ("metadata", "labels", key)
     slo: dict[str, Any] = {
         "name": metadata.get("name"),
-        "objective": _target(spec, found),
-        "window": _window(spec, found),
-        "description": str(spec.get("description") or ""),
-        "labels": {
-            str(k).removeprefix(PREFIX): v
-            for k, v in labels.items()
-            if str(k).startswith(PREFIX) and k != f"{PREFIX}service"
-        },
-        "sli": _indicator(spec.get("indicator"), renames, found),
-        "alerting": _alerting(spec.get("alerting"), metadata, found, warnings),
+        "objective": _target(fields, spec),
+        "window": _window(fields, spec),
+        "description": fields.text(spec.get("description"), ("spec", "description")) or "",
+        "labels": slo_labels,
+        "sli": _indicator(fields, spec.get("indicator"), renames),
+        "alerting": _alerting(fields, spec.get("alerting"), annotations, renames),
     }
-    if found:
-        raise FieldError.of(found)
+    fields.check()
     service, renames[("service",)] = _service(metadata, labels)
     native = {"service": service, "slos": [slo], **kubernetes_object(document, renames)}
     return Definition(
@@ -113,67 +122,73 @@ def from_pyrra(file: str, document: Document) -> Definition:
         data=native,
         document=document,
         renames=renames,
-        warnings=tuple(warnings),
+        warnings=tuple(fields.warnings),
     )
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+SERVICE_LABEL = f"{PREFIX}service"
+
+
+def service_of(document: Document) -> str | None:
+    """The service a Pyrra object's SLO belongs to, for naming it in errors."""
+    metadata = document.data.get("metadata")
+    if not isinstance(metadata, dict):
+        return None
+    labels = metadata.get("labels")
+    service, _ = _service(metadata, labels if isinstance(labels, dict) else {})
+    return service if isinstance(service, str) else None
 
 
 def _service(metadata: dict[str, Any], labels: dict[str, Any]) -> tuple[Any, Path]:
-    if f"{PREFIX}service" in labels:
-        return labels[f"{PREFIX}service"], ("metadata", "labels", f"{PREFIX}service")
+    if SERVICE_LABEL in labels:
+        return labels[SERVICE_LABEL], ("metadata", "labels", SERVICE_LABEL)
     if metadata.get("namespace"):
         return metadata["namespace"], ("metadata", "namespace")
     return metadata.get("name"), ("metadata", "name")
 
 
-def _target(spec: dict[str, Any], found: list[tuple[Path, str]]) -> Any:
+def _target(fields: Fields, spec: dict[str, Any]) -> float | None:
     at: Path = ("spec", "target")
     if "target" not in spec:
-        found.append((("spec",), "needs `target`, a percentage such as '99.5'"))
+        fields.refuse(("spec",), "needs `target`, a percentage such as '99.5'")
         return None
+    value = spec["target"]
     try:
-        target = Decimal(str(spec["target"]).strip())
+        target = Decimal(str(value).strip()) if not isinstance(value, bool) else Decimal("nan")
     except InvalidOperation:
-        found.append((at, f"target {spec['target']!r} is not a number"))
+        target = Decimal("nan")
+    if not target.is_finite():
+        fields.refuse(at, f"target {value!r} is not a number")
         return None
     if 0 < target < 1:
-        found.append(
-            (at, f"target is a percentage: {target} means {target}%; write {target * 100}")
-        )
+        fields.refuse(at, f"target is a percentage: {target} means {target}%; write {target * 100}")
     return float(target)
 
 
-def _window(spec: dict[str, Any], found: list[tuple[Path, str]]) -> Any:
-    if not spec.get("window"):
-        found.append((("spec",), "needs `window`, e.g. 28d (Pyrra has no default)"))
-    return str(spec.get("window") or "")
+def _window(fields: Fields, spec: dict[str, Any]) -> str:
+    window = fields.text(spec.get("window"), ("spec", "window"), "a duration such as 28d")
+    if not window:
+        fields.refuse(("spec",), "needs `window`, e.g. 28d (Pyrra has no default)")
+    return window or ""
 
 
-def _indicator(
-    indicator: Any, renames: dict[Path, Path], found: list[tuple[Path, str]]
-) -> dict[str, Any]:
+def _indicator(fields: Fields, indicator: Any, renames: dict[Path, Path]) -> dict[str, Any]:
     at: Path = ("spec", "indicator")
-    kinds = [k for k in _INDICATORS if isinstance(indicator, dict) and k in indicator]
-    if not isinstance(indicator, dict) or len(kinds) != 1:
-        found.append((at, f"set exactly one of {', '.join(_INDICATORS)}"))
+    indicator = fields.mapping(indicator, at)
+    kinds = [k for k in _INDICATORS if k in indicator]
+    if len(kinds) != 1:
+        fields.refuse(at, f"set exactly one of {', '.join(_INDICATORS)}")
         return {}
-    for key in indicator:
-        if key not in _INDICATORS:
-            found.append(((*at, str(key)), "unknown Pyrra indicator"))
+    fields.known(indicator, set(_INDICATORS), at)
     kind = kinds[0]
-    body = indicator[kind]
     where: Path = (*at, kind)
-    if not isinstance(body, dict):
-        found.append((where, "expected a mapping"))
-        return {}
-    grouping = body.get("grouping") or []
-    if not isinstance(grouping, list) or not all(isinstance(g, str) for g in grouping):
-        found.append(((*where, "grouping"), "grouping must be a list of label names"))
-        grouping = []
-    by = f"sum by ({', '.join(sorted(set(grouping)))})" if grouping else "sum"
+    body = fields.mapping(indicator[kind], where)
+    fields.known(body, _INDICATOR_KEYS[kind], where)
+    grouping = fields.listing(body.get("grouping"), (*where, "grouping"))
+    for i, label in enumerate(grouping):
+        if not isinstance(label, str) or not LABEL_NAME.fullmatch(label):
+            fields.refuse((*where, "grouping", i), f"{label!r} is not a Prometheus label name")
+    by = f"sum by ({', '.join(sorted(set(map(str, grouping))))})" if grouping else "sum"
     try:
         if kind == "ratio":
             return _ratio(body, where, by, renames)
@@ -183,8 +198,10 @@ def _indicator(
             return _native_latency(body, where, by, renames)
         return _bool_gauge(body, where, by, renames)
     except FieldError as exc:
-        found.extend(exc.found)
-        return {}
+        fields.found.extend(exc.found)
+    except NotACounter as exc:  # a grouping or selector the rate cannot be written with
+        fields.refuse(where, str(exc))
+    return {}
 
 
 def _selector(body: dict[str, Any], key: str, at: Path) -> pp.VectorSelector:
@@ -192,6 +209,9 @@ def _selector(body: dict[str, Any], key: str, at: Path) -> pp.VectorSelector:
     part = body.get(key)
     if not isinstance(part, dict):
         raise FieldError((*at, key), "needs a `metric` selector")
+    unknown = sorted(set(part) - {"metric"})
+    if unknown:
+        raise FieldError((*at, key, str(unknown[0])), "unknown Pyrra field (a metric has `metric`)")
     return _metric(part.get("metric"), (*at, key, "metric"))
 
 
@@ -241,8 +261,12 @@ def _latency(
         raise FieldError((*at, "success", "metric"), 'needs one `le="<seconds>"` matcher')
     try:
         seconds = float(le[0].value)
-    except ValueError as exc:
-        raise FieldError((*at, "success", "metric"), f"le={le[0].value!r} is not a number") from exc
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise FieldError(
+            (*at, "success", "metric"), f"le={le[0].value!r} is not a latency in seconds"
+        )
     others = [m for m in matchers if m.name != "le"]
     native = None if grouped else _as_latency(success, total, others, seconds)
     if native is not None:
@@ -321,54 +345,58 @@ def _bool_gauge(
 
 
 def _alerting(
+    fields: Fields,
     alerting: Any,
-    metadata: dict[str, Any],
-    found: list[tuple[Path, str]],
-    warnings: list[tuple[Path, str]],
+    annotations: dict[str, str],
+    renames: dict[Path, Path],
 ) -> dict[str, Any]:
     at: Path = ("spec", "alerting")
-    alerting = alerting if isinstance(alerting, dict) else {}
-    for key in alerting:
-        if key not in _ALERTING_KEYS:
-            found.append(((*at, str(key)), "unknown Pyrra alerting field"))
+    alerting = fields.mapping(alerting, at)
+    fields.known(alerting, _ALERTING_KEYS, at)
     if "burnRateType" in alerting:
-        warnings.append(((*at, "burnRateType"), "burnRateType left out: sloguard's tiers apply"))
-    if alerting.get("absent") or "absentName" in alerting:
-        key = "absentName" if "absentName" in alerting else "absent"
-        warnings.append(
-            (
-                (*at, key),
-                "absent alerts left out: sloguard reports an SLO without data as no_data "
-                "(`sloguard evaluate`, the agent's metrics)",
-            )
+        fields.warn((*at, "burnRateType"), "burnRateType left out: sloguard's tiers apply")
+    absent = fields.flag(alerting.get("absent"), (*at, "absent"))
+    if absent or "absentName" in alerting:
+        fields.warn(
+            (*at, "absentName" if "absentName" in alerting else "absent"),
+            "absent alerts left out: sloguard reports an SLO without data as no_data "
+            "(`sloguard evaluate`, the agent's metrics)",
         )
-    off = alerting.get("disabled") is True or alerting.get("burnrates") is False
-    severities = _mapping(alerting.get("severities"))
+    disabled = fields.flag(alerting.get("disabled"), (*at, "disabled"))
+    off = disabled or not fields.flag(alerting.get("burnrates"), (*at, "burnrates"), True)
+    severities = fields.strings(alerting.get("severities"), (*at, "severities"))
+    fields.known(severities, set(_SEVERITIES) | {"absent"}, (*at, "severities"))
     routes: dict[str, dict[str, Any]] = {}
     for route in ("page", "ticket"):
-        chosen = [str(v) for k, v in severities.items() if _SEVERITIES.get(str(k)) == route]
+        chosen = [v for k, v in severities.items() if _SEVERITIES.get(k) == route]
         if len(set(chosen)) > 1:
-            warnings.append(
-                (
-                    (*at, "severities"),
-                    f"one {route} alert covers two Pyrra tiers: severity {chosen[0]!r} is kept",
-                )
+            fields.warn(
+                (*at, "severities"),
+                f"one {route} alert covers two Pyrra tiers: severity {chosen[0]!r} is kept",
             )
         labels = {"severity": chosen[0] if chosen else _DEFAULT_SEVERITY[route]}
         routes[route] = {"labels": labels, **({"disable": True} if off else {})}
-    annotations = _mapping(metadata.get("annotations"))
-    texts = {
-        **{
-            str(k).removeprefix(PREFIX): v
-            for k, v in annotations.items()
-            if str(k).startswith(PREFIX)
-        },
-        **_mapping(alerting.get("annotations")),
+    texts = {k.removeprefix(PREFIX): v for k, v in annotations.items() if k.startswith(PREFIX)}
+    for key in texts:
+        renames[("slos", 0, "alerting", "annotations", key)] = (
+            "metadata",
+            "annotations",
+            f"{PREFIX}{key}",
+        )
+    texts.update(fields.strings(alerting.get("annotations"), (*at, "annotations")))
+    out: dict[str, Any] = {
+        **routes,
+        "labels": fields.strings(alerting.get("labels"), (*at, "labels")),
     }
-    out: dict[str, Any] = {**routes, "labels": alerting.get("labels") or {}}
     for key in ("runbook_url", "runbook"):
         if key in texts:
             out["runbook"] = texts.pop(key)
+            if f"{PREFIX}{key}" in annotations:
+                renames[("slos", 0, "alerting", "runbook")] = (
+                    "metadata",
+                    "annotations",
+                    PREFIX + key,
+                )
     out["annotations"] = texts
     out["name"] = alerting.get("name", PYRRA_ALERT)
     return out

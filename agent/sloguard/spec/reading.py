@@ -17,6 +17,7 @@ from sloguard.spec.documents import Document, DocumentError, Path, parse_documen
 from sloguard.spec.model import Format
 from sloguard.spec.openslo import from_openslo, from_openslo_v1alpha, sli_name
 from sloguard.spec.pyrra import from_pyrra
+from sloguard.spec.pyrra import service_of as pyrra_service
 from sloguard.spec.sloth import from_sloth
 from sloguard.spec.sources import Definition, FieldError, dotted
 
@@ -145,20 +146,32 @@ def read_definitions(texts: Mapping[str, str]) -> Reading:
                 problems.append(_located(file, document, fmt.path, fmt.message))
             else:
                 parsed.append((file, document, fmt))
-    indicators = {
-        name: doc
-        for _, doc, fmt in parsed
-        if fmt == "openslo" and doc.data.get("kind") == "SLI"
-        if (name := sli_name(doc)) is not None
-    }
+    indicators: dict[str, tuple[str, Document]] = {}
+    for file, document, fmt in parsed:
+        name = sli_name(document) if _kind(document) == "SLI" and fmt == "openslo" else None
+        if name is None:
+            continue
+        if name in indicators:
+            first, earlier = indicators[name]
+            problems.append(
+                _located(
+                    file,
+                    document,
+                    ("metadata", "name"),
+                    f"duplicate SLI {name!r}: also defined in {first}:{earlier.line(())}",
+                )
+            )
+        else:
+            indicators[name] = (file, document)
     any_slo = any(_holds_slos(doc, fmt) for _, doc, fmt in parsed)
     definitions: list[Definition] = []
     for file, document, fmt in parsed:
         try:
             definitions.extend(_translate(file, document, fmt, indicators))
         except FieldError as exc:
-            problems.extend(_located(file, document, path, why) for path, why in exc.found)
-        kind = document.data.get("kind")
+            owner, source = exc.where or (file, document)
+            problems.extend(_located(owner, source, path, why) for path, why in exc.found)
+        kind = _kind(document)
         if fmt.startswith("openslo") and kind in OPENSLO_OTHER_KINDS:
             why = OPENSLO_OTHER_KINDS[kind]
             if not any_slo:
@@ -169,20 +182,45 @@ def read_definitions(texts: Mapping[str, str]) -> Reading:
                 warnings.append(
                     _located(file, document, ("kind",), f"OpenSLO {kind} left out: {why}")
                 )
+    referenced = {_reference(doc) for _, doc, fmt in parsed if fmt == "openslo"}
+    for name, (file, document) in indicators.items():
+        if name not in referenced and not any_slo:
+            problems.append(
+                _located(file, document, ("kind",), f"OpenSLO SLI: not an SLO; {SLI_ALONE}")
+            )
+        elif name not in referenced:
+            warnings.append(
+                _located(file, document, ("metadata", "name"), f"no SLO refers to SLI {name!r}")
+            )
     for definition in definitions:
         warnings.extend(
             _located(definition.file, definition.document, path, why)
             for path, why in definition.warnings
         )
-    return Reading(definitions, problems, warnings)
+    # An SLI several SLOs refer to is read, and reported, once per SLO: once is enough.
+    return Reading(definitions, list(dict.fromkeys(problems)), list(dict.fromkeys(warnings)))
+
+
+SLI_ALONE = "an SLO refers to it by `indicatorRef`"
+
+
+def _kind(document: Document) -> str | None:
+    kind = document.data.get("kind")
+    return kind if isinstance(kind, str) else None
+
+
+def _reference(document: Document) -> str | None:
+    spec = document.data.get("spec")
+    ref = spec.get("indicatorRef") if isinstance(spec, dict) else None
+    return ref if isinstance(ref, str) else None
 
 
 def _holds_slos(document: Document, fmt: Format) -> bool:
-    return not fmt.startswith("openslo") or document.data.get("kind") == "SLO"
+    return not fmt.startswith("openslo") or _kind(document) == "SLO"
 
 
 def _translate(
-    file: str, document: Document, fmt: Format, indicators: Mapping[str, Document]
+    file: str, document: Document, fmt: Format, indicators: Mapping[str, tuple[str, Document]]
 ) -> list[Definition]:
     if fmt == "native":
         return [Definition(file=file, format=fmt, data=document.data, document=document)]
@@ -190,11 +228,11 @@ def _translate(
         return [from_sloth(file, document, crd=fmt == "sloth-crd")]
     if fmt == "pyrra":
         return [from_pyrra(file, document)]
-    kind = document.data.get("kind")
+    kind = _kind(document)
     if kind != "SLO":
         if kind in OPENSLO_OTHER_KINDS or kind == "SLI":
             return []
-        raise FieldError(("kind",), f"OpenSLO kind {kind!r} is not supported")
+        raise FieldError(("kind",), f"OpenSLO kind {document.data.get('kind')!r} is not supported")
     if fmt == "openslo-v1alpha":
         return from_openslo_v1alpha(file, document)
     return from_openslo(file, document, indicators)
@@ -215,6 +253,8 @@ def _service(document: Document) -> str | None:
     data = document.data
     if not isinstance(data, dict):
         return None
+    if data.get("kind") == "ServiceLevelObjective":
+        return pyrra_service(document)
     for holder in (data, data.get("spec")):
         if isinstance(holder, dict) and isinstance(holder.get("service"), str):
             return str(holder["service"])

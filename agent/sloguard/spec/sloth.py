@@ -7,12 +7,11 @@ spelling, all of them at once.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from sloguard.spec.base import native_window
 from sloguard.spec.documents import Document, Path
-from sloguard.spec.sources import Definition, FieldError, kubernetes_object
+from sloguard.spec.sources import Definition, FieldError, Fields, kubernetes_object
 
 SLOTH_PERIOD = "30d"  # Sloth's default period; it has no per-SLO window.
 
@@ -25,7 +24,7 @@ _EVENT_KEYS = {
     "total_query": "total",
     "totalQuery": "total",
 }
-_RAW_KEYS = {"error_ratio_query", "errorRatioQuery"}
+_RAW_KEYS = ("error_ratio_query", "errorRatioQuery")
 _ALERT_KEYS = {
     "page_alert": "page",
     "pageAlert": "page",
@@ -36,45 +35,27 @@ _ALERTING_KEYS = {"name", "labels", "annotations", *_ALERT_KEYS}
 _ROUTE_KEYS = {"disable", "labels", "annotations"}
 
 
-class _Reader:
-    """Collects every untranslatable field of one document while translating it."""
-
-    def __init__(self) -> None:
-        self.found: list[tuple[Path, str]] = []
-
-    def refuse(self, path: Path, message: str) -> None:
-        self.found.append((path, message))
-
-    def known(self, data: dict[str, Any], keys: set[str], at: Path) -> None:
-        for key in data:
-            if key not in keys:
-                close = difflib.get_close_matches(str(key), sorted(keys), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.refuse((*at, str(key)), f"unknown Sloth field{hint}")
-
-
 def from_sloth(file: str, document: Document, crd: bool) -> Definition:
     """Native data for one Sloth document; raises FieldError listing what has no equivalent."""
     root: Path = ("spec",) if crd else ()
     body = document.data.get("spec") if crd else document.data
     if not isinstance(body, dict):
         raise FieldError(root, "expected a mapping")
-    reader = _Reader()
-    reader.known(body, _SERVICE_KEYS - ({"version"} if crd else set()), root)
+    fields = Fields("Sloth")
+    fields.known(body, _SERVICE_KEYS - ({"version"} if crd else set()), root)
     for key in ("slo_plugins", "sloPlugins"):
         if body.get(key):
-            reader.refuse((*root, key), "SLO plugins are not supported")
+            fields.refuse((*root, key), "SLO plugins are not supported")
     renames: dict[Path, Path] = {(): root}
     slos = []
-    for i, slo in enumerate(body.get("slos") or []):
+    for i, slo in enumerate(fields.listing(body.get("slos"), (*root, "slos"))):
         source: Path = (*root, "slos", i)
         renames[("slos", i)] = source
         if isinstance(slo, dict):
-            slos.append(_slo(reader, slo, source, ("slos", i), renames))
+            slos.append(_slo(fields, slo, source, ("slos", i), renames, crd))
         else:
-            slos.append(slo)
-    if reader.found:
-        raise FieldError.of(reader.found)
+            fields.refuse(source, "expected an SLO mapping")
+    fields.check()
     data = {"service": body.get("service"), "labels": body.get("labels") or {}, "slos": slos}
     if crd:
         data.update(kubernetes_object(document, renames))
@@ -88,78 +69,98 @@ def from_sloth(file: str, document: Document, crd: bool) -> Definition:
 
 
 def _slo(
-    reader: _Reader, slo: dict[str, Any], source: Path, native: Path, renames: dict[Path, Path]
+    fields: Fields,
+    slo: dict[str, Any],
+    source: Path,
+    native: Path,
+    renames: dict[Path, Path],
+    crd: bool,
 ) -> dict[str, Any]:
-    reader.known(slo, _SLO_KEYS, source)
+    fields.known(slo, _SLO_KEYS, source)
     out: dict[str, Any] = {
         key: slo[key] for key in ("name", "objective", "description", "labels") if key in slo
     }
     out["window"] = SLOTH_PERIOD
     if slo.get("plugins"):
-        reader.refuse((*source, "plugins"), "SLO plugins are not supported")
-    out["sli"] = _sli(reader, slo.get("sli"), (*source, "sli"), (*native, "sli"), renames)
-    alerting = slo.get("alerting")
-    if isinstance(alerting, dict):
+        fields.refuse((*source, "plugins"), "SLO plugins are not supported")
+    sli = fields.mapping(slo.get("sli"), (*source, "sli"))
+    out["sli"] = _sli(fields, sli, (*source, "sli"), (*native, "sli"), renames, crd)
+    if "alerting" in slo:
+        alerting = fields.mapping(slo["alerting"], (*source, "alerting"))
         out["alerting"] = _alerting(
-            reader, alerting, (*source, "alerting"), (*native, "alerting"), renames
+            fields, alerting, (*source, "alerting"), (*native, "alerting"), renames
         )
     return out
 
 
-def _sli(reader: _Reader, sli: Any, source: Path, native: Path, renames: dict[Path, Path]) -> Any:
-    if not isinstance(sli, dict):
-        return sli
-    reader.known(sli, _SLI_KEYS, source)
+def _sli(
+    fields: Fields,
+    sli: dict[str, Any],
+    source: Path,
+    native: Path,
+    renames: dict[Path, Path],
+    crd: bool,
+) -> dict[str, Any]:
+    fields.known(sli, _SLI_KEYS, source)
     if "plugin" in sli:
-        reader.refuse(
+        fields.refuse(
             (*source, "plugin"),
             "SLI plugins are not supported: write the plugin's queries as "
             "`events` (error_query/total_query)",
         )
-    events = sli.get("events")
-    raw = sli.get("raw")
-    if isinstance(events, dict):
-        reader.known(events, set(_EVENT_KEYS), (*source, "events"))
-        out: dict[str, Any] = {}
-        for key, native_key in _EVENT_KEYS.items():
-            if key in events:
-                out[native_key] = _window(events[key])
-                renames[(*native, "events", native_key)] = (*source, "events", key)
-        return {"events": out}
-    if isinstance(raw, dict):
-        reader.known(raw, _RAW_KEYS, (*source, "raw"))
-        for key in sorted(_RAW_KEYS & raw.keys()):
-            renames[(*native, "raw", "error_ratio")] = (*source, "raw", key)
-            return {"raw": {"error_ratio": _window(raw[key])}}
-        return {"raw": {}}
-    return {key: value for key, value in sli.items() if key != "plugin"}
+    kinds = [key for key in ("events", "raw") if key in sli]
+    if len(kinds) != 1:
+        if "plugin" not in sli:
+            fields.refuse(source, "set one of `events` or `raw`")
+        return {}
+    kind = kinds[0]
+    body = fields.mapping(sli[kind], (*source, kind))
+    wanted = _EVENT_KEYS if kind == "events" else {k: "error_ratio" for k in _RAW_KEYS}
+    fields.known(body, set(wanted), (*source, kind))
+    out: dict[str, Any] = {}
+    for native_key in dict.fromkeys(wanted.values()):
+        spellings = tuple(k for k, v in wanted.items() if v == native_key)
+        key = fields.spelling(body, spellings, (*source, kind))
+        # Sloth's own spelling in this form: snake_case in prometheus/v1, camelCase in the CRD.
+        written = key or spellings[1 if crd else 0]
+        renames[(*native, kind, native_key)] = (*source, kind, written)
+        query = fields.text(body.get(key) if key else None, (*source, kind, written), "a query")
+        if key is None:
+            fields.refuse((*source, kind), f"needs `{written}`")
+        elif query is not None:
+            out[native_key] = native_window(query)
+    return {kind: out}
 
 
 def _alerting(
-    reader: _Reader,
+    fields: Fields,
     alerting: dict[str, Any],
     source: Path,
     native: Path,
     renames: dict[Path, Path],
 ) -> dict[str, Any]:
-    reader.known(alerting, _ALERTING_KEYS, source)
+    fields.known(alerting, _ALERTING_KEYS, source)
     out: dict[str, Any] = {}
     if "name" in alerting:
         out["name"] = alerting["name"]
-    out["labels"] = alerting.get("labels") or {}
-    annotations = dict(alerting.get("annotations") or {})
-    for key in ("runbook_url", "runbook"):
-        if key in annotations:
-            out["runbook"] = annotations.pop(key)
+    out["labels"] = fields.strings(alerting.get("labels"), (*source, "labels"))
+    annotations = fields.strings(alerting.get("annotations"), (*source, "annotations"))
+    for runbook in ("runbook_url", "runbook"):
+        if runbook in annotations:
+            out["runbook"] = annotations.pop(runbook)
     out["annotations"] = annotations
-    for key, native_key in _ALERT_KEYS.items():
-        route = alerting.get(key)
-        if isinstance(route, dict):
-            reader.known(route, _ROUTE_KEYS, (*source, key))
-            renames[(*native, native_key)] = (*source, key)
-            out[native_key] = {k: route[k] for k in sorted(_ROUTE_KEYS) if k in route}
+    for native_key in ("page", "ticket"):
+        spellings = tuple(k for k, v in _ALERT_KEYS.items() if v == native_key)
+        key = fields.spelling(alerting, spellings, source)
+        if key is None:
+            continue
+        at: Path = (*source, key)
+        route = fields.mapping(alerting[key], at)
+        fields.known(route, _ROUTE_KEYS, at)
+        renames[(*native, native_key)] = at
+        out[native_key] = {
+            "disable": fields.flag(route.get("disable"), (*at, "disable")),
+            "labels": fields.strings(route.get("labels"), (*at, "labels")),
+            "annotations": fields.strings(route.get("annotations"), (*at, "annotations")),
+        }
     return out
-
-
-def _window(query: Any) -> Any:
-    return native_window(query) if isinstance(query, str) else query

@@ -17,7 +17,13 @@ from pydantic import ValidationError
 
 from sloguard.burnrate import BASE_WINDOW_SECONDS, tiers_for
 from sloguard.errors import SpecProblem
-from sloguard.promql import ALERT_SEVERITY_LABEL, BASE_WINDOW, INFO_LABELS, render_window
+from sloguard.promql import (
+    ALERT_SEVERITY_LABEL,
+    BASE_WINDOW,
+    INFO_LABELS,
+    grouping_labels,
+    render_window,
+)
 from sloguard.spec.actions import Actions
 from sloguard.spec.base import WINDOW_PLACEHOLDER
 from sloguard.spec.documents import Path
@@ -149,6 +155,9 @@ def _check_sli(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
         problem = _promql_problem(render_window(query, BASE_WINDOW))
         if problem:
             yield path, problem
+            continue
+        for label in sorted(RESERVED_LABELS.intersection(grouping_labels(query))):
+            yield path, f"grouping by {label!r} clashes with the label sloguard sets"
     if sli.latency and sli.latency.threshold_seconds <= 0:
         yield (*at, "sli", "latency", "threshold"), "threshold must be positive"
 
@@ -186,6 +195,7 @@ def _check_alerting(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
                 yield (*where, "long"), "the long window must not exceed the SLO window"
             if short % 60 or long % 60:
                 yield where, "alert windows must be whole minutes"
+    yield from _check_templates(slo, at)
     reserved = {"service", "slo", ALERT_SEVERITY_LABEL}
     for key in sorted(reserved & slo.alerting.labels.keys()):
         yield (*at, "alerting", "labels", key), f"label {key!r} is reserved: sloguard sets it"
@@ -198,6 +208,36 @@ def _check_alerting(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
             )
 
 
+def _check_templates(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
+    """Alert labels and annotations are Prometheus templates: one left open fails the rule."""
+    alerting = slo.alerting
+    texts: list[tuple[Path, str | None]] = [
+        ((*at, "alerting", "runbook"), alerting.runbook),
+        ((*at, "alerting", "dashboard"), alerting.dashboard),
+    ]
+    for where, holder in (
+        ((), alerting),
+        (("page",), alerting.page),
+        (("ticket",), alerting.ticket),
+    ):
+        for kind in ("labels", "annotations"):
+            for key, value in getattr(holder, kind).items():
+                texts.append(((*at, "alerting", *where, kind, key), value))
+    for path, text in texts:
+        if text is not None and _open_action(text):
+            yield path, "a template action `{{` is not closed by `}}`"
+
+
+def _open_action(text: str) -> bool:
+    start = text.find("{{")
+    while start != -1:
+        end = text.find("}}", start + 2)
+        if end == -1:
+            return True
+        start = text.find("{{", end + 2)
+    return False
+
+
 def _duplicates(valid: list[Validated]) -> Iterator[SpecProblem]:
     seen: dict[tuple[str, str], Validated] = {}
     for item in valid:
@@ -205,9 +245,9 @@ def _duplicates(valid: list[Validated]) -> Iterator[SpecProblem]:
             key = (item.spec.service, slo.name)
             if key in seen:
                 first = seen[key].source
-                line, field = item.source.locate(("slos", i, "name"))
+                file, line, field = item.source.locate(("slos", i, "name"))
                 yield SpecProblem(
-                    item.source.file,
+                    file,
                     line,
                     key[0],
                     key[1],
@@ -225,12 +265,15 @@ def _from_pydantic(definition: Definition, exc: ValidationError) -> Iterator[Spe
         if len(path) >= 2 and path[0] == "slos" and isinstance(path[1], int):
             slo = definition.slo_name(path[1])
         message = error["msg"].removeprefix("Value error, ")
+        if path[-1:] == ("[key]",):  # a name in a map (labels, annotations), not its value
+            path = path[:-1]
+            message = f"{path[-1]!r} is not a valid name: {message}"
         if error["type"] == "extra_forbidden":
             message = "unknown field" + _did_you_mean(str(path[-1]))
         elif error["type"] == "missing":
             message = "required field is missing"
-        line, field = definition.locate(path)
-        yield SpecProblem(definition.file, line, definition.service, slo, field or None, message)
+        file, line, field = definition.locate(path)
+        yield SpecProblem(file, line, definition.service, slo, field or None, message)
 
 
 def _did_you_mean(name: str) -> str:
@@ -250,5 +293,5 @@ def _field_names() -> tuple[str, ...]:
 def _problem(definition: Definition, service: str, path: Path, message: str) -> SpecProblem:
     index = path[1] if len(path) >= 2 and path[0] == "slos" else None
     slo = definition.slo_name(index) if isinstance(index, int) else None
-    line, field = definition.locate(path)
-    return SpecProblem(definition.file, line, service, slo, field or None, message)
+    file, line, field = definition.locate(path)
+    return SpecProblem(file, line, service, slo, field or None, message)
