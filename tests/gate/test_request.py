@@ -203,3 +203,11 @@ def test_zero_errors_where_the_query_says_so_are_fine() -> None:
         {"service": "shop", "canary": {"rollouts_pod_template_hash": "7f"}}
     )
     assert resolve(request, [service("zero", sli)]).targets
+
+
+def test_a_window_beyond_prometheus_durations_is_capped_like_any_long_one() -> None:
+    request = AnalysisRequest.model_validate(
+        {"service": "shop", "canary": {"rollouts_pod_template_hash": "7f"}, "window": "9999999y"}
+    )
+    [target] = resolve(request, [service("events")]).targets
+    assert target.window_seconds == 3600  # the SLO's gate.window, as for `window: 2h`

@@ -12,7 +12,7 @@ from sloguard import promql
 from sloguard.errors import RequestError, UnknownTarget
 from sloguard.gate.selection import Selector, exists_without_series, selector, used_labels
 from sloguard.spec.base import Name
-from sloguard.spec.durations import parse_seconds
+from sloguard.spec.durations import DurationTooLong, parse_seconds
 from sloguard.spec.model import SLI, SLO, ServiceSLOs
 
 MatcherSpec = str | dict[str, str]
@@ -63,7 +63,10 @@ class AnalysisRequest(BaseModel):
     @classmethod
     def _window(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_seconds(value)
+            try:
+                parse_seconds(value)
+            except DurationTooLong:
+                return None  # each SLO's `gate.window` caps it: asking for more is asking for it
         return value
 
 

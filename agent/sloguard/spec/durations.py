@@ -19,6 +19,10 @@ _PART = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
 _WHOLE = re.compile(r"^(?:\d+(?:ms|y|w|d|h|m|s))+$")
 
 
+class DurationTooLong(ValueError):
+    """A well-formed duration beyond what Prometheus can hold."""
+
+
 @functools.lru_cache(maxsize=1024)
 def parse_seconds(text: str) -> float:
     """Seconds in a Prometheus duration; raises ValueError with a readable reason."""
@@ -31,7 +35,7 @@ def parse_seconds(text: str) -> float:
     if total <= 0:
         raise ValueError(f"{text!r} must be longer than zero")
     if total > MAX_MILLISECONDS:
-        raise ValueError(f"{text!r} is longer than Prometheus durations go (about 292 years)")
+        raise DurationTooLong(f"{text!r} is longer than Prometheus durations go (about 292 years)")
     return total / 1000
 
 
