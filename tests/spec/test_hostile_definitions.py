@@ -5,8 +5,12 @@ import textwrap
 
 import pytest
 
+from sloguard.loading import load
+from sloguard.rules.generation import render_groups
 from sloguard.spec.reading import read_definitions
+from sloguard.spec.templates import template_problem
 from sloguard.spec.validation import validate
+from tests.conftest import REPO
 
 SLOTH = """
     version: prometheus/v1
@@ -182,7 +186,7 @@ def test_the_bases_are_valid(base: str) -> None:
             "metadata: {name: a, labels: {team: {a: b}}}",
             3,
             "metadata.labels.team",
-            "expected a string or a list of strings",
+            "expected a string or a non-empty list of strings",
         ),
         (
             "openslo",
@@ -215,6 +219,39 @@ def test_the_bases_are_valid(base: str) -> None:
             6,
             "spec.timeWindows[0].count",
             "count must be a whole number",
+        ),
+        ("openslo", "metadata: {name: a}", "metadata: true", 3, "metadata", "expected a mapping"),
+        (
+            "openslo",
+            "counter: true",
+            "counter: true\n        raw: {metricSource: {spec: {query: r}}}",
+            10,
+            "spec.indicator.spec.ratioMetric.counter",
+            "`raw` is a ratio of its own",
+        ),
+        (
+            "sloth",
+            "total_query: sum(rate(t[{{.window}}]))",
+            "total_query: sum by (route) (rate(t[{{.window}}]))",
+            9,
+            "slos[0].sli.events.total_query",
+            "errors/good group by () but total by (route)",
+        ),
+        (
+            "sloth",
+            "    sli:",
+            "    alerting: {annotations: {runbook: a, runbook_url: b}}\n    sli:",
+            6,
+            "slos[0].alerting.annotations.runbook",
+            "runbook_url and runbook are one field",
+        ),
+        (
+            "pyrra",
+            "{metric: e}",
+            "{metric: 'e{x=\"{{window}}\"}'}",
+            10,
+            "spec.indicator.ratio.total.metric",
+            "`{{` in a selector",
         ),
         ("pyrra", 'target: "99.9"', "target: .nan", 5, "spec.target", "is not a number"),
         ("pyrra", "window: 28d", "window: 300y", 6, "spec.window", "longer than Prometheus"),
@@ -290,6 +327,8 @@ def test_a_wrong_value_is_an_error_at_its_field(
         'h_bucket{le="abc"}',
         'h_bucket{le="1",le="2"}',
         'h_bucket{a="b" or c="d"}',
+        'h_bucket{le="0_5"}',
+        'h_bucket{le="+0.5"}',
     ],
 )
 def test_a_pyrra_latency_bucket_that_is_no_threshold_is_an_error(metric: str) -> None:
@@ -338,3 +377,44 @@ def test_an_sli_alone_is_not_an_slo() -> None:
     sli = "apiVersion: openslo/v1\nkind: SLI\nmetadata: {name: r}\nspec: {}\n"
     [problem] = read_definitions({"a.yaml": sli}).problems
     assert problem.message.startswith("OpenSLO SLI: not an SLO")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("{{ $labels.job", "not closed by `}}`"),
+        ("{{ $nope }}", "template variable $nope is never set"),
+        ("{{ nosuch }}", "template function 'nosuch' is not defined"),
+        ("{{ $labels.x | nosuch }}", "template function 'nosuch' is not defined"),
+        ("{{ end }}", "closes no block"),
+        ("{{ if true }}x", "is not closed by `{{ end }}`"),
+        ("{{/* x }}", "comment `{{/*` is not closed"),
+        ("{{{ x }}}", "`{{{` opens"),
+    ],
+)
+def test_a_template_prometheus_would_refuse_is_an_error(text: str, problem: str) -> None:
+    assert problem in (template_problem(text) or "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain text, } and { alone",
+        "{{ $labels.job }} on {{ $externalURL }}",
+        '{{ printf "%.1f" $value }} {{- " }}" -}}',
+        '{{ with query "up" }}{{ . | first | value | humanize }}{{ end }}',
+        "{{ range $i, $e := .Alerts }}{{ $e }}{{ end }}",
+        "{{/* a note */}}{{ $x := 1 }}{{ $x }}",
+    ],
+)
+def test_templates_prometheus_reads_pass(text: str) -> None:
+    assert template_problem(text) is None
+
+
+def test_every_annotation_sloguard_writes_is_a_template_it_accepts() -> None:
+    loaded = load([REPO / "slo-definitions"])
+    for spec in loaded.services:
+        for group in render_groups(spec):
+            for rule in group["rules"]:
+                for text in [*rule.get("annotations", {}).values(), *rule["labels"].values()]:
+                    assert template_problem(text) is None, text

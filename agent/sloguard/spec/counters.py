@@ -3,9 +3,11 @@
 OpenSLO's `counter: true` (and Pyrra's metrics) name counters as they are, usually aggregated:
 `sum(http_requests_total{code!~"5.."})`, `sum by (route) (...)`, sometimes with arithmetic.
 Every vector selector inside becomes `rate(<selector>[{{window}}])`; the aggregations, functions
-and arithmetic around it stay as written. A bare selector is summed as well, so one SLO has one
-series. What cannot be made a rate is refused with the reason: a range already written
-(`rate(x[5m])`, a subquery).
+and arithmetic around it stay as written. A selector outside any aggregation is summed, so
+`a + b` adds two totals (rather than matching series whose labels never meet) and one SLO has
+one series. What cannot be made a rate is refused with the reason: a range already written
+(`rate(x[5m])`, a subquery), vector matching (`on`, `group_left`: it cannot tell a counter from
+an info gauge), an experimental function.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import json
 import promql_parser as pp
 
 WINDOW_RANGE = "[{{window}}]"
+# Behind a feature flag in Prometheus 3, unknown before: rules using them fail to load.
+EXPERIMENTAL_AGGREGATIONS = frozenset({"limitk", "limit_ratio"})
 
 
 class NotACounter(ValueError):
@@ -28,28 +32,39 @@ def counter_rates(query: str) -> str:
         expr = pp.parse(query)
     except ValueError as exc:
         raise NotACounter(f"invalid PromQL: {exc}") from exc
-    if isinstance(expr, pp.VectorSelector):
-        return f"sum({_rate(expr)})"
-    return _rewrite(expr)
+    return _rewrite(expr, summed=False)
 
 
-def _rewrite(expr: object) -> str:
+def _rewrite(expr: object, summed: bool) -> str:
+    """`summed`: inside an aggregation, which decides the labels; outside one a counter's rate
+    is summed, so `a + b` adds two totals rather than matching series that never match."""
     if isinstance(expr, pp.VectorSelector):
-        return _rate(expr)
+        return _rate(expr) if summed else f"sum({_rate(expr)})"
     if isinstance(expr, pp.AggregateExpr):
+        if str(expr.op) in EXPERIMENTAL_AGGREGATIONS:
+            raise NotACounter(f"{expr.op}() is an experimental PromQL aggregation")
         # `sum by (a)(x{})`: the text before the operand is the operator, modifier and parameter.
         whole, operand = str(expr), str(expr.expr)
-        return f"{whole[: len(whole) - len(operand) - 1]}{_rewrite(expr.expr)})"
+        return f"{whole[: len(whole) - len(operand) - 1]}{_rewrite(expr.expr, True)})"
     if isinstance(expr, pp.BinaryExpr):
+        modifier = expr.modifier
+        if modifier is not None and (modifier.matching is not None or modifier.group_labels):
+            raise NotACounter(
+                "vector matching (on, ignoring, group_left/right) is not read as counters: "
+                "write the rates yourself with [{{window}}] as their range"
+            )
         whole, left, right = str(expr), str(expr.lhs), str(expr.rhs)
-        operator = whole[len(left) : len(whole) - len(right)]
-        return f"{_rewrite(expr.lhs)}{operator}{_rewrite(expr.rhs)}"
+        operator = f" {whole[len(left) : len(whole) - len(right)].strip()} "
+        return f"{_rewrite(expr.lhs, summed)}{operator}{_rewrite(expr.rhs, summed)}"
     if isinstance(expr, pp.ParenExpr):
-        return f"({_rewrite(expr.expr)})"
+        return f"({_rewrite(expr.expr, summed)})"
     if isinstance(expr, pp.UnaryExpr):
-        return f"-{_rewrite(expr.expr)}"
+        return f"-{_rewrite(expr.expr, summed)}"
     if isinstance(expr, pp.Call):
-        return f"{expr.func.name}({', '.join(_rewrite(arg) for arg in expr.args)})"
+        if expr.func.experimental:
+            raise NotACounter(f"{expr.func.name}() is an experimental PromQL function")
+        args = ", ".join(_rewrite(arg, summed) for arg in expr.args)
+        return f"{expr.func.name}({args})"
     if isinstance(expr, pp.MatrixSelector):
         raise NotACounter(
             f"{str(expr).replace('{}', '')} already has a range: with counter: true write the "

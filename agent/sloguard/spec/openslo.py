@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -98,7 +99,7 @@ def from_openslo(
     spec = _spec(fields, document, _V1_SPEC)
     sli, places, elsewhere = _indicator(fields, spec, indicators)
     window = _time_window(fields, spec.get("timeWindow"))
-    if spec.get("alertPolicies"):
+    if fields.listing(spec.get("alertPolicies"), ("spec", "alertPolicies")):
         fields.warn(
             ("spec", "alertPolicies"),
             "alertPolicies left out: the SLO alerts on sloguard's burn-rate tiers",
@@ -233,10 +234,12 @@ def _slo(
     index: int,
     window: str,
 ) -> dict[str, Any]:
-    metadata = document.data.get("metadata") or {}
+    metadata = document.data.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
     name = metadata.get("name")
+    shown = fields.text(objective.get("displayName"), ("spec", "objectives", index, "displayName"))
     if len(spec["objectives"]) > 1:
-        name = f"{name}-{_slug(objective.get('displayName')) or index}"
+        name = f"{name}-{_slug(shown) or index}"
     return {
         "name": name,
         "objective": _percent(fields, objective, ("spec", "objectives", index)),
@@ -308,7 +311,12 @@ def _sli(
     fields.known(ratio, _RATIO, at)
     counter = fields.flag(ratio.get("counter"), (*at, "counter"))
     places: dict[Path, Path] = {_SLI: at}
+    if "raw" not in ratio and "rawType" in ratio:
+        fields.refuse((*at, "rawType"), "rawType belongs with `raw`")
     if "raw" in ratio:
+        for key in ("good", "bad", "total", "counter"):
+            if key in ratio:
+                fields.refuse((*at, key), "`raw` is a ratio of its own: it takes no " + key)
         query, where = _query(fields, ratio["raw"], (*at, "raw"), counter=None)
         raw_type = ratio.get("rawType", "failure")
         if raw_type not in ("success", "failure"):
@@ -396,7 +404,8 @@ def _time_window(fields: Fields, windows: Any) -> str:
             fields.refuse(
                 (*path, 0, "duration"), "calendar windows must be 1M (month) or 1w (week)"
             )
-        return _CALENDAR.get(duration, "")
+            return ""
+        return _aligned(fields, window, (*path, 0), _CALENDAR[duration])
     match = re.fullmatch(r"([1-9]\d{0,3})([mhdwMQY])", duration)
     if not match:
         fields.refuse((*path, 0, "duration"), f"{duration!r} is not a duration such as 28d or 1M")
@@ -409,11 +418,34 @@ def _calendar(fields: Fields, window: dict[str, Any], path: Path) -> dict[str, A
     if "calendar" not in window:
         return None
     calendar = fields.mapping(window["calendar"], (*path, "calendar"))
+    fields.known(calendar, {"startTime", "timeZone"}, (*path, "calendar"))
+    if window.get("isRolling") is True:
+        fields.refuse((*path, "isRolling"), "a rolling window has no `calendar`")
     zone = calendar.get("timeZone", "UTC")
     if zone not in ("UTC", "Etc/UTC"):
         fields.warn(
             (*path, "calendar", "timeZone"),
             f"timeZone {zone!r} left out: sloguard's calendar windows begin at 00:00 UTC",
+        )
+    return calendar
+
+
+def _aligned(fields: Fields, window: dict[str, Any], path: Path, calendar: str) -> str:
+    """`calendar` (month or week), with a warning when `startTime` would begin it elsewhere
+    than sloguard does: the 1st of the month or a Monday, at 00:00 UTC."""
+    start = str(fields.mapping(window.get("calendar"), (*path, "calendar")).get("startTime", ""))
+    try:
+        moment = datetime.fromisoformat(start) if start else None
+    except ValueError:
+        moment = datetime.min
+    if moment is None:
+        return calendar
+    begins = moment.day == 1 if calendar == "month" else moment.weekday() == 0
+    if not begins or moment.time() != time():
+        fields.warn(
+            (*path, "calendar", "startTime"),
+            f"startTime {start!r} left out: a calendar {calendar} begins "
+            f"{'on the 1st' if calendar == 'month' else 'on Monday'} at 00:00 UTC",
         )
     return calendar
 
@@ -439,7 +471,8 @@ def _time_windows(fields: Fields, windows: Any) -> str:
     if not fields.flag(window.get("isRolling"), (*path, 0, "isRolling"), calendar is None):
         if unit not in _CALENDAR_UNITS or count != 1:
             fields.refuse((*path, 0), "calendar windows must be one Month or one Week (count: 1)")
-        return _CALENDAR_UNITS.get(unit, "")
+            return ""
+        return _aligned(fields, window, (*path, 0), _CALENDAR_UNITS[unit])
     factor, suffix = _UNITS[unit]
     return f"{factor * count}{suffix}"
 
@@ -468,10 +501,10 @@ def _labels(fields: Fields, labels: Any) -> dict[str, str]:
     for key, value in fields.mapping(labels, ("metadata", "labels")).items():
         if isinstance(value, str):
             found[str(key)] = value
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             found[str(key)] = ",".join(value)
         else:
             fields.refuse(
-                ("metadata", "labels", str(key)), "expected a string or a list of strings"
+                ("metadata", "labels", str(key)), "expected a string or a non-empty list of strings"
             )
     return found

@@ -49,6 +49,7 @@ _INDICATOR_KEYS = {
     "bool_gauge": {"metric", "grouping"},
 }
 LABEL_NAME = re.compile(LABEL_NAME_PATTERN)
+PROMETHEUS_FLOAT = re.compile(r"[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?|\.[0-9]+([eE][+-]?[0-9]+)?")
 _ALERTING_KEYS = {
     "name",
     "disabled",
@@ -218,6 +219,8 @@ def _selector(body: dict[str, Any], key: str, at: Path) -> pp.VectorSelector:
 def _metric(metric: Any, path: Path) -> pp.VectorSelector:
     if not isinstance(metric, str) or not metric.strip():
         raise FieldError(path, "needs a `metric` selector")
+    if "{{" in metric:
+        raise FieldError(path, "`{{` in a selector: sloguard reads `{{window}}` as a range")
     try:
         expr = pp.parse(metric)
     except ValueError as exc:
@@ -259,10 +262,8 @@ def _latency(
     le = [m for m in matchers if m.name == "le"]
     if len(le) != 1 or le[0].op != pp.MatchOp.Equal:
         raise FieldError((*at, "success", "metric"), 'needs one `le="<seconds>"` matcher')
-    try:
-        seconds = float(le[0].value)
-    except ValueError:
-        seconds = math.nan
+    # Prometheus's own float syntax: Python's float() also takes `0_5` and other scripts' digits.
+    seconds = float(le[0].value) if PROMETHEUS_FLOAT.fullmatch(le[0].value) else math.nan
     if not math.isfinite(seconds) or seconds <= 0:
         raise FieldError(
             (*at, "success", "metric"), f"le={le[0].value!r} is not a latency in seconds"
@@ -366,6 +367,9 @@ def _alerting(
     off = disabled or not fields.flag(alerting.get("burnrates"), (*at, "burnrates"), True)
     severities = fields.strings(alerting.get("severities"), (*at, "severities"))
     fields.known(severities, set(_SEVERITIES) | {"absent"}, (*at, "severities"))
+    for key, value in severities.items():
+        if not value.strip():
+            fields.refuse((*at, "severities", key), "an empty severity is no label at all")
     routes: dict[str, dict[str, Any]] = {}
     for route in ("page", "ticket"):
         chosen = [v for k, v in severities.items() if _SEVERITIES.get(k) == route]
@@ -383,20 +387,25 @@ def _alerting(
             "annotations",
             f"{PREFIX}{key}",
         )
-    texts.update(fields.strings(alerting.get("annotations"), (*at, "annotations")))
-    out: dict[str, Any] = {
-        **routes,
-        "labels": fields.strings(alerting.get("labels"), (*at, "labels")),
-    }
-    for key in ("runbook_url", "runbook"):
-        if key in texts:
-            out["runbook"] = texts.pop(key)
-            if f"{PREFIX}{key}" in annotations:
-                renames[("slos", 0, "alerting", "runbook")] = (
-                    "metadata",
-                    "annotations",
-                    PREFIX + key,
-                )
+    written = fields.strings(alerting.get("annotations"), (*at, "annotations"))
+    for key in sorted(written.keys() & texts.keys()):
+        fields.refuse(
+            (*at, "annotations", key), f"also set by the metadata annotation {PREFIX}{key}"
+        )
+    texts.update(written)
+    labels = fields.strings(alerting.get("labels"), (*at, "labels"))
+    if "severity" in labels:
+        fields.refuse((*at, "labels", "severity"), "Pyrra sets severity by `alerting.severities`")
+    out: dict[str, Any] = {**routes, "labels": labels}
+    runbook = fields.spelling(texts, ("runbook_url", "runbook"), ("metadata", "annotations"))
+    if runbook is not None:
+        out["runbook"] = texts.pop(runbook)
+        if PREFIX + runbook in annotations:
+            renames[("slos", 0, "alerting", "runbook")] = (
+                "metadata",
+                "annotations",
+                PREFIX + runbook,
+            )
     out["annotations"] = texts
     out["name"] = alerting.get("name", PYRRA_ALERT)
     return out

@@ -56,7 +56,8 @@ def from_sloth(file: str, document: Document, crd: bool) -> Definition:
         else:
             fields.refuse(source, "expected an SLO mapping")
     fields.check()
-    data = {"service": body.get("service"), "labels": body.get("labels") or {}, "slos": slos}
+    labels = fields.strings(body.get("labels"), (*root, "labels"))
+    data = {"service": body.get("service"), "labels": labels, "slos": slos}
     if crd:
         data.update(kubernetes_object(document, renames))
     return Definition(
@@ -78,8 +79,9 @@ def _slo(
 ) -> dict[str, Any]:
     fields.known(slo, _SLO_KEYS, source)
     out: dict[str, Any] = {
-        key: slo[key] for key in ("name", "objective", "description", "labels") if key in slo
+        key: slo[key] for key in ("name", "objective", "description") if key in slo
     }
+    out["labels"] = fields.strings(slo.get("labels"), (*source, "labels"))
     out["window"] = SLOTH_PERIOD
     if slo.get("plugins"):
         fields.refuse((*source, "plugins"), "SLO plugins are not supported")
@@ -145,9 +147,10 @@ def _alerting(
         out["name"] = alerting["name"]
     out["labels"] = fields.strings(alerting.get("labels"), (*source, "labels"))
     annotations = fields.strings(alerting.get("annotations"), (*source, "annotations"))
-    for runbook in ("runbook_url", "runbook"):
-        if runbook in annotations:
-            out["runbook"] = annotations.pop(runbook)
+    runbook = fields.spelling(annotations, ("runbook_url", "runbook"), (*source, "annotations"))
+    if runbook is not None:
+        out["runbook"] = annotations.pop(runbook)
+        annotations.pop("runbook", None)
     out["annotations"] = annotations
     for native_key in ("page", "ticket"):
         spellings = tuple(k for k, v in _ALERT_KEYS.items() if v == native_key)

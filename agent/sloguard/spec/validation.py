@@ -30,6 +30,7 @@ from sloguard.spec.documents import Path
 from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import SLO, ServiceSLOs, Severity, json_schema
 from sloguard.spec.sources import Definition
+from sloguard.spec.templates import template_problem
 
 RESERVED_LABELS = frozenset({"service", "slo", "severity", ALERT_SEVERITY_LABEL, *INFO_LABELS})
 
@@ -90,6 +91,10 @@ def check_service(spec: ServiceSLOs) -> Iterator[tuple[Path, str]]:
     """(native path, message) for every cross-field problem of one service."""
     for key in sorted(RESERVED_LABELS & spec.labels.keys()):
         yield ("labels", key), f"label {key!r} is reserved: sloguard sets it"
+    for key, value in spec.labels.items():
+        problem = template_problem(value)
+        if problem:
+            yield ("labels", key), f"{problem} (the label goes on every alert)"
     names: set[str] = set()
     for i, slo in enumerate(spec.slos):
         at: Path = ("slos", i)
@@ -139,6 +144,14 @@ def _check_sli(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
         other = sli.events.errors or sli.events.good
         if other is not None and other.strip() == sli.events.total.strip():
             yield (*at, "sli", "events", "total"), "total must differ from errors/good"
+        if other is not None and set(grouping_labels(other)) != set(
+            grouping_labels(sli.events.total)
+        ):
+            yield (
+                (*at, "sli", "events", "total"),
+                f"errors/good group by ({', '.join(grouping_labels(other))}) but total by "
+                f"({', '.join(grouping_labels(sli.events.total))}): no series would divide",
+            )
     if sli.raw:
         queries.append(((*at, "sli", "raw", "error_ratio"), sli.raw.error_ratio, False))
     if slo.alerting.min_events and not sli.counts_events:
@@ -209,11 +222,13 @@ def _check_alerting(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _check_templates(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
-    """Alert labels and annotations are Prometheus templates: one left open fails the rule."""
+    """Alert labels and annotations are Prometheus templates: one it cannot parse fails the
+    whole rule group. The SLO's labels go on its alerts too."""
     alerting = slo.alerting
     texts: list[tuple[Path, str | None]] = [
         ((*at, "alerting", "runbook"), alerting.runbook),
         ((*at, "alerting", "dashboard"), alerting.dashboard),
+        *(((*at, "labels", key), value) for key, value in slo.labels.items()),
     ]
     for where, holder in (
         ((), alerting),
@@ -224,18 +239,9 @@ def _check_templates(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
             for key, value in getattr(holder, kind).items():
                 texts.append(((*at, "alerting", *where, kind, key), value))
     for path, text in texts:
-        if text is not None and _open_action(text):
-            yield path, "a template action `{{` is not closed by `}}`"
-
-
-def _open_action(text: str) -> bool:
-    start = text.find("{{")
-    while start != -1:
-        end = text.find("}}", start + 2)
-        if end == -1:
-            return True
-        start = text.find("{{", end + 2)
-    return False
+        problem = template_problem(text) if text is not None else None
+        if problem:
+            yield path, problem
 
 
 def _duplicates(valid: list[Validated]) -> Iterator[SpecProblem]:
