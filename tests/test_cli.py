@@ -279,3 +279,26 @@ def test_the_agent_may_bound_its_queries_in_flight_but_not_to_zero(write_defs: W
     )
     assert code == 2
     assert "--max-queries-in-flight" in err and "0 is not in the range 1<=x<=256" in err
+
+
+def test_generating_rules_for_other_definitions_leaves_this_repositorys_dashboards_alone(
+    write_defs: WriteDefs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A checkout's own dashboards, generated from its own definitions.
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "slo-definitions", repo / "slo-definitions")
+    monkeypatch.chdir(repo)
+    assert run("generate")[0] == 0
+    boards = {p.name: p.read_text() for p in (repo / "dashboards").iterdir()}
+    assert len(boards) > 1
+    other = write_defs(**{"web.yaml": GOOD.replace("service: shop", "service: web")})
+    code, stdout, _ = run("generate", str(other), "--rules-out", str(tmp_path / "web-rules"))
+    assert code == 0 and "dashboard" not in stdout
+    assert {p.name: p.read_text() for p in (repo / "dashboards").iterdir()} == boards
+    assert [p.name for p in (tmp_path / "web-rules").iterdir()] == ["web.rules.yml"]
+
+
+def test_named_definitions_need_a_named_output(write_defs: WriteDefs) -> None:
+    code, _, err = run("generate", str(write_defs(**{"shop.yaml": GOOD})))
+    assert code == 2
+    assert "with PATHS, name where to write: --rules-out, --dashboards-out" in err

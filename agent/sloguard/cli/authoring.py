@@ -36,12 +36,15 @@ from sloguard.rules.generation import RuleOptions
 from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.spec.writing import SCHEMA_FILE, native_yaml, schema_text
 
+DEFAULT_RULES = Path("alert-rules")
+DEFAULT_DASHBOARDS = Path("dashboards")
+
 rules_out_option = click.option(
     "--rules-out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("alert-rules"),
-    show_default=True,
-    help="Directory for the rule files.",
+    default=None,
+    help=f"Directory for the rule files [default: {DEFAULT_RULES}/ when no PATHS are given; "
+    "with PATHS only the outputs named are written].",
 )
 format_option = click.option(
     "--format",
@@ -60,9 +63,9 @@ grafana_option = click.option(
 dashboards_out_option = click.option(
     "--dashboards-out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("dashboards"),
-    show_default=True,
-    help="Directory for the dashboard JSON; its *.dashboard.py scripts are rendered too.",
+    default=None,
+    help="Directory for the dashboard JSON; its *.dashboard.py scripts are rendered too "
+    f"[default: {DEFAULT_DASHBOARDS}/ when no PATHS are given].",
 )
 configmaps_out_option = click.option(
     "--configmaps-out",
@@ -115,13 +118,28 @@ def _bulk_allocation() -> Iterator[None]:
 class Outputs:
     """Where generated files go; every directory is rendered in full before any is written."""
 
-    rules_out: Path
+    rules_out: Path | None
     fmt: str
     grafana_url: str
-    dashboards_out: Path
+    dashboards_out: Path | None
     configmaps_out: Path | None
     configmap_namespace: str
     configmap_folder: str
+
+    @classmethod
+    def chosen(cls, paths: tuple[Path, ...], **options: Any) -> Outputs:
+        """The repository's layout when no definitions are named; with PATHS, only the outputs
+        named: generating rules for other definitions must not rewrite (and prune) this
+        repository's dashboards."""
+        if not paths:
+            options["rules_out"] = options["rules_out"] or DEFAULT_RULES
+            options["dashboards_out"] = options["dashboards_out"] or DEFAULT_DASHBOARDS
+        elif not any(options[key] for key in ("rules_out", "dashboards_out", "configmaps_out")):
+            raise click.UsageError(
+                "with PATHS, name where to write: --rules-out, --dashboards-out and/or "
+                "--configmaps-out"
+            )
+        return cls(**options)
 
     def render(self, loaded: Loaded) -> list[tuple[Path, dict[str, str], str]]:
         """(directory, files, what) for every output, rules first."""
@@ -129,25 +147,28 @@ class Outputs:
             return self._render(loaded)
 
     def _render(self, loaded: Loaded) -> list[tuple[Path, dict[str, str], str]]:
-        rules = render_rule_files(
-            loaded.services,
-            loaded.sources,
-            RuleFormat(self.fmt),
-            RuleOptions(grafana_url=self.grafana_url),
-        )
-        dashboards = dashboard_files(loaded.services, loaded.sources)
-        scripts = render_scripts(self.dashboards_out)
-        clash = sorted(set(dashboards) & set(scripts))
-        if clash:
-            raise SloguardError(
-                f"{self.dashboards_out}: a *.dashboard.py renders to {', '.join(clash)}, which "
-                "sloguard generates itself: rename the script"
+        outputs = []
+        if self.rules_out is not None:
+            rules = render_rule_files(
+                loaded.services,
+                loaded.sources,
+                RuleFormat(self.fmt),
+                RuleOptions(grafana_url=self.grafana_url),
             )
-        dashboards.update(scripts)
-        outputs = [
-            (self.rules_out, rules, "rule file(s)"),
-            (self.dashboards_out, dashboards, "dashboard(s)"),
-        ]
+            outputs.append((self.rules_out, rules, "rule file(s)"))
+        if self.dashboards_out is None and self.configmaps_out is None:
+            return outputs
+        dashboards = dashboard_files(loaded.services, loaded.sources)
+        if self.dashboards_out is not None:
+            scripts = render_scripts(self.dashboards_out)
+            clash = sorted(set(dashboards) & set(scripts))
+            if clash:
+                raise SloguardError(
+                    f"{self.dashboards_out}: a *.dashboard.py renders to {', '.join(clash)}, "
+                    "which sloguard generates itself: rename the script"
+                )
+            dashboards.update(scripts)
+            outputs.append((self.dashboards_out, dashboards, "dashboard(s)"))
         if self.configmaps_out is not None:
             configmaps = configmap_files(
                 dashboards, self.configmap_namespace or None, self.configmap_folder or None
@@ -179,8 +200,9 @@ def generate(paths: tuple[Path, ...], **options: Any) -> None:
     *.dashboard.py (grafanalib) script in the dashboards directory.
     """
     started = time.perf_counter()
+    chosen = Outputs.chosen(paths, **options)
     loaded = load_definitions(paths)
-    outputs = Outputs(**options).render(loaded)
+    outputs = chosen.render(loaded)
     for directory, files, _ in outputs:
         write_files(directory, files)
     written = ", ".join(
@@ -206,8 +228,9 @@ def generate(paths: tuple[Path, ...], **options: Any) -> None:
 def check(paths: tuple[Path, ...], schema_file: Path | None, **options: Any) -> None:
     """Exit 1 when committed rules, dashboards or schema differ from what `generate` would
     write (for CI)."""
+    chosen = Outputs.chosen(paths, **options)
     loaded = load_definitions(paths)
-    outputs = Outputs(**options).render(loaded)
+    outputs = chosen.render(loaded)
     reports = [report for directory, files, _ in outputs for report in drift(directory, files)]
     schema_file = schema_file or _default_schema_file()
     if schema_file is not None:
