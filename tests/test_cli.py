@@ -302,3 +302,28 @@ def test_named_definitions_need_a_named_output(write_defs: WriteDefs) -> None:
     code, _, err = run("generate", str(write_defs(**{"shop.yaml": GOOD})))
     assert code == 2
     assert "with PATHS, name where to write: --rules-out, --dashboards-out" in err
+
+
+def test_pruning_removes_only_what_the_same_definitions_generated(
+    write_defs: WriteDefs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "slo-definitions", repo / "slo-definitions")
+    monkeypatch.chdir(repo)
+    assert run("generate")[0] == 0
+    ours = sorted(p.name for p in (repo / "dashboards").iterdir())
+    other = write_defs(**{"web.yaml": GOOD.replace("service: shop", "service: web")})
+    # Other definitions into this directory: theirs are added, ours are not theirs to prune.
+    code, _, err = run("generate", str(other), "--dashboards-out", "dashboards")
+    assert code == 0, err
+    assert sorted(p.name for p in (repo / "dashboards").iterdir()) == sorted(
+        {*ours, "slo-web.json"}
+    )
+    code, _, err = run("check", str(other), "--dashboards-out", "dashboards")
+    assert code == 0, err  # nothing of theirs is stale; ours are not theirs to report
+    # Our own definitions again: their services are regenerated; a service removed from them
+    # is pruned, the other set's dashboard is not.
+    (repo / "slo-definitions" / "checkout.yaml").unlink()
+    assert run("generate")[0] == 0
+    left = sorted(p.name for p in (repo / "dashboards").iterdir())
+    assert "slo-checkout.json" not in left and "slo-web.json" in left

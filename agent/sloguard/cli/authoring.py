@@ -9,7 +9,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,10 @@ from sloguard.cli.common import (
     summary,
 )
 from sloguard.dashboard_scripts import render_scripts
-from sloguard.dashboards.output import configmap_files, dashboard_files
+from sloguard.dashboards.output import OVERVIEW_ORIGIN, configmap_files, dashboard_files
 from sloguard.errors import PublishError, SloguardError
 from sloguard.files import drift, write_files
-from sloguard.loading import DEFAULT_DEFINITIONS, Loaded
+from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths
 from sloguard.proving import Verdict, prove
 from sloguard.rules.generation import RuleOptions
 from sloguard.rules.output import RuleFormat, render_rule_files
@@ -177,6 +177,21 @@ class Outputs:
         return outputs
 
 
+def _owner(roots: list[Path], directory: Path) -> Callable[[str], bool]:
+    """Whether a generated file's origin is this run's, so the file may be pruned: definitions
+    under the roots read now, a script in the output directory, the overview, or the dashboard
+    a ConfigMap holds. Files another set of definitions generated are left alone."""
+    bases = [root.resolve() for root in [*roots, directory]]
+
+    def owns(origin: str) -> bool:
+        if origin == OVERVIEW_ORIGIN or ("/" not in origin and origin.endswith(".json")):
+            return True
+        path = Path(origin).resolve()
+        return any(path.is_relative_to(base) for base in bases)
+
+    return owns
+
+
 @main.command()
 @paths_argument
 @reports_errors
@@ -203,8 +218,9 @@ def generate(paths: tuple[Path, ...], **options: Any) -> None:
     chosen = Outputs.chosen(paths, **options)
     loaded = load_definitions(paths)
     outputs = chosen.render(loaded)
+    roots = list(paths) or default_paths()
     for directory, files, _ in outputs:
-        write_files(directory, files)
+        write_files(directory, files, owns=_owner(roots, directory))
     written = ", ".join(
         f"{len(files)} {what} in {directory}/" for directory, files, what in outputs
     )
@@ -231,7 +247,12 @@ def check(paths: tuple[Path, ...], schema_file: Path | None, **options: Any) -> 
     chosen = Outputs.chosen(paths, **options)
     loaded = load_definitions(paths)
     outputs = chosen.render(loaded)
-    reports = [report for directory, files, _ in outputs for report in drift(directory, files)]
+    roots = list(paths) or default_paths()
+    reports = [
+        report
+        for directory, files, _ in outputs
+        for report in drift(directory, files, _owner(roots, directory))
+    ]
     schema_file = schema_file or _default_schema_file()
     if schema_file is not None:
         reports += drift(schema_file.parent, {schema_file.name: schema_text()})

@@ -20,6 +20,7 @@ MARK_KEY = "__generated"
 SIDECAR_LABEL = "grafana_dashboard"
 SIDECAR_FOLDER_ANNOTATION = "grafana_folder"
 CONFIGMAP_MAX_BYTES = 1024 * 1024
+OVERVIEW_ORIGIN = "every SLO definition"  # what the overview dashboard says it comes from
 
 
 def dashboard_text(board: Json, origin: str) -> str:
@@ -39,7 +40,7 @@ def dashboard_files(
         origin = ", ".join(sorted(set(sources.get(spec.service, [])))) or spec.service
         files[f"{board['uid']}.json"] = dashboard_text(board, origin)
     overview = overview_dashboard(specs)
-    files[f"{overview['uid']}.json"] = dashboard_text(overview, "every SLO definition")
+    files[f"{overview['uid']}.json"] = dashboard_text(overview, OVERVIEW_ORIGIN)
     return files
 
 
