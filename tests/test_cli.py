@@ -281,17 +281,28 @@ def test_the_agent_may_bound_its_queries_in_flight_but_not_to_zero(write_defs: W
     assert "--max-queries-in-flight" in err and "0 is not in the range 1<=x<=256" in err
 
 
-def test_generating_rules_for_other_definitions_leaves_this_repositorys_dashboards_alone(
-    write_defs: WriteDefs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A checkout's own dashboards, generated from its own definitions.
+@pytest.fixture
+def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of this repository's definitions as the working directory, with the rules and
+    dashboards `sloguard generate` writes from them."""
     repo = tmp_path / "repo"
     shutil.copytree(REPO / "slo-definitions", repo / "slo-definitions")
     monkeypatch.chdir(repo)
     assert run("generate")[0] == 0
+    return repo
+
+
+def other_definitions(write_defs: WriteDefs) -> Path:
+    return write_defs(**{"web.yaml": GOOD.replace("service: shop", "service: web")})
+
+
+def test_generating_rules_for_other_definitions_leaves_this_repositorys_dashboards_alone(
+    write_defs: WriteDefs, tmp_path: Path, checkout: Path
+) -> None:
+    repo = checkout
     boards = {p.name: p.read_text() for p in (repo / "dashboards").iterdir()}
     assert len(boards) > 1
-    other = write_defs(**{"web.yaml": GOOD.replace("service: shop", "service: web")})
+    other = other_definitions(write_defs)
     code, stdout, _ = run("generate", str(other), "--rules-out", str(tmp_path / "web-rules"))
     assert code == 0 and "dashboard" not in stdout
     assert {p.name: p.read_text() for p in (repo / "dashboards").iterdir()} == boards
@@ -305,14 +316,11 @@ def test_named_definitions_need_a_named_output(write_defs: WriteDefs) -> None:
 
 
 def test_pruning_removes_only_what_the_same_definitions_generated(
-    write_defs: WriteDefs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    write_defs: WriteDefs, checkout: Path
 ) -> None:
-    repo = tmp_path / "repo"
-    shutil.copytree(REPO / "slo-definitions", repo / "slo-definitions")
-    monkeypatch.chdir(repo)
-    assert run("generate")[0] == 0
+    repo = checkout
     ours = sorted(p.name for p in (repo / "dashboards").iterdir())
-    other = write_defs(**{"web.yaml": GOOD.replace("service: shop", "service: web")})
+    other = other_definitions(write_defs)
     # Other definitions into this directory: theirs are added, ours are not theirs to prune.
     code, _, err = run("generate", str(other), "--dashboards-out", "dashboards")
     assert code == 0, err
