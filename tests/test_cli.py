@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -335,3 +336,20 @@ def test_pruning_removes_only_what_the_same_definitions_generated(
     assert run("generate")[0] == 0
     left = sorted(p.name for p in (repo / "dashboards").iterdir())
     assert "slo-checkout.json" not in left and "slo-web.json" in left
+
+
+def test_every_flag_reads_sloguard_command_flag_from_the_environment() -> None:
+    for name, command in main.commands.items():
+        for param in command.params:
+            flags = [o for o in param.opts if o.startswith("--")]
+            if isinstance(param, click.Option) and flags:
+                ruled = f"SLOGUARD_{name}_{flags[0][2:]}".upper().replace("-", "_")
+                assert ruled in param.envvar, (name, flags[0], param.envvar)
+
+
+def test_a_flag_set_in_the_environment_is_used(write_defs: WriteDefs, tmp_path: Path) -> None:
+    result = CliRunner(env={"SLOGUARD_GENERATE_FORMAT": "operator"}).invoke(
+        main, ["generate", str(write_defs(**{"shop.yaml": GOOD})), "--rules-out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["shop.prometheusrule.yml"]

@@ -3,6 +3,8 @@ calls on the pure core and the shells (files, promtool, Prometheus, the cluster)
 adds its commands to `main`."""
 
 from sloguard.cli import authoring, cluster, running, serving  # noqa: F401  (they register commands)
-from sloguard.cli.common import main
+from sloguard.cli.common import environment_by_rule, main
+
+environment_by_rule(main)
 
 __all__ = ["main"]

@@ -41,6 +41,20 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def environment_by_rule(group: click.Group) -> None:
+    """Every flag reads SLOGUARD_<COMMAND>_<FLAG> (its long name, `-` as `_`), as `--help`
+    says, beside the shared variable some also read (SLOGUARD_PROMETHEUS_URL): click's own
+    rule names the variable after the Python parameter, which for `--format` is `fmt`."""
+    for name, command in group.commands.items():
+        for param in command.params:
+            flags = [o for o in param.opts if o.startswith("--")]
+            if not isinstance(param, click.Option) or not flags:
+                continue
+            ruled = f"SLOGUARD_{name}_{flags[0][2:]}".upper().replace("-", "_")
+            shared = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or [])
+            param.envvar = [*shared, ruled] if ruled not in shared else shared
+
+
 paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 
 
