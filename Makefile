@@ -25,9 +25,11 @@ format: setup
 	$(BIN)/ruff format agent tests bench scripts
 	$(BIN)/ruff check --fix agent tests bench scripts
 
-generate: setup  ## rewrite alert-rules/ and the JSON Schema from slo-definitions/
+generate: setup  ## rewrite alert-rules/, dashboards/, the JSON Schema and the configuration reference
 	$(BIN)/sloguard generate
 	$(BIN)/sloguard schema --out slo-definitions/sloguard.schema.json
+	$(BIN)/python -m sloguard.cli.reference > docs/configuration.md.tmp
+	mv docs/configuration.md.tmp docs/configuration.md
 
 check: setup  ## fail when committed generated files are stale
 	$(BIN)/sloguard check

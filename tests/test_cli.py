@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from sloguard.cli import main
+from sloguard.cli.reference import configuration_reference
 from tests.boards import write_script
 from tests.conftest import FIXTURES, FORMATS, REPO, WriteDefs, shop_file
 from tests.conftest import run_cli as run
@@ -353,3 +354,14 @@ def test_a_flag_set_in_the_environment_is_used(write_defs: WriteDefs, tmp_path: 
     )
     assert result.exit_code == 0, result.output
     assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["shop.prometheusrule.yml"]
+
+
+def test_the_configuration_reference_is_the_code_s() -> None:
+    """docs/configuration.md is written by `make generate` from click itself."""
+    page = (REPO / "docs" / "configuration.md").read_text()
+    assert page == configuration_reference(main), "run `make generate` and commit the page"
+    for name, command in main.commands.items():
+        assert f"## `sloguard {name}`" in page
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert f"`{param.opts[0]}`" in page
