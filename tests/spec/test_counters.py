@@ -84,3 +84,10 @@ def test_what_cannot_be_a_rate_is_refused_with_the_reason(written: str, reason: 
 )
 def test_only_queries_of_per_second_rates_count_events(query: str, rate: bool) -> None:
     assert per_second(query) is rate
+
+
+def test_a_query_nested_too_deeply_is_refused_not_a_crash() -> None:
+    deep = "(" * 3000 + "x" + ")" * 3000
+    with pytest.raises(NotACounter, match="nested too deeply"):
+        counter_rates(deep)
+    assert per_second(deep.replace("x", "rate(x[5m])")) is False

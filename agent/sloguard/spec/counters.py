@@ -32,7 +32,10 @@ def counter_rates(query: str) -> str:
         expr = pp.parse(query)
     except ValueError as exc:
         raise NotACounter(f"invalid PromQL: {exc}") from exc
-    return _rewrite(expr, summed=False)
+    try:
+        return _rewrite(expr, summed=False)
+    except RecursionError as exc:  # a hostile file's thousand nested parentheses
+        raise NotACounter("PromQL nested too deeply to read") from exc
 
 
 def _rewrite(expr: object, summed: bool) -> str:
@@ -136,7 +139,10 @@ def per_second(query: str) -> bool:
     except ValueError:
         return False
     found: list[bool] = []
-    _rates(expr, found)
+    try:
+        _rates(expr, found)
+    except RecursionError:  # nested too deeply to tell: no event count is claimed
+        return False
     return bool(found) and all(found)
 
 
