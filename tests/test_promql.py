@@ -5,6 +5,7 @@ import pytest
 
 from sloguard import promql
 from sloguard.spec.model import SLI, Calendar
+from sloguard.spec.promtext import le_pattern, number
 
 EVENTS = SLI.model_validate(
     {
@@ -36,12 +37,12 @@ def test_label_values_are_quoted_so_they_cannot_inject_promql() -> None:
     [(Decimal("0.001"), "0.001"), (0.999, "0.999"), (14.4, "14.4"), (1.0, "1"), (300.0, "300")],
 )
 def test_numbers_are_written_as_decimals(value: Decimal | float, text: str) -> None:
-    assert promql.number(value) == text
+    assert number(value) == text
 
 
 def test_le_matches_whole_seconds_however_they_are_printed() -> None:
-    assert promql.le_pattern(1.0) == "1(\\\\.0)?"
-    assert promql.le_pattern(0.3) == "0\\\\.3"
+    assert le_pattern(1.0) == "1(\\\\.0)?"
+    assert le_pattern(0.3) == "0\\\\.3"
 
 
 @pytest.mark.parametrize("sli", [EVENTS, GOOD, RAW, LATENCY])

@@ -112,3 +112,7 @@ class Forbidden(ClusterError):
 
 class NotFound(ClusterError):
     """The object does not exist (404)."""
+
+
+class AlertmanagerError(SloguardError):
+    """Alertmanager could not be reached or refused what was sent."""

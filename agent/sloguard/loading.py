@@ -12,7 +12,7 @@ from pathlib import Path
 from sloguard.errors import SpecError, SpecProblem
 from sloguard.spec.model import ServiceSLOs, merge_services
 from sloguard.spec.reading import read_definitions
-from sloguard.spec.validation import Validated, validate
+from sloguard.validation import Validated, validate
 
 DEFINITION_SUFFIXES = (".yaml", ".yml")
 DEFAULT_DEFINITIONS = Path("slo-definitions")

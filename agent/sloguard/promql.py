@@ -40,6 +40,7 @@ from sloguard.burnrate import BASE_WINDOW_SECONDS
 from sloguard.spec.base import WINDOW_PLACEHOLDER
 from sloguard.spec.durations import format_seconds, parse_seconds
 from sloguard.spec.model import SLI, Calendar, Latency
+from sloguard.spec.promtext import le_pattern, number
 from sloguard.spec.traces import Traces
 
 BASE_WINDOW = format_seconds(BASE_WINDOW_SECONDS)  # "5m": every SLI's recorded rate
@@ -91,11 +92,6 @@ def _selector(labels: tuple[tuple[str, str], ...], extra: tuple[str, ...]) -> st
 
 
 @functools.lru_cache(maxsize=1024)
-def number(value: Decimal | float) -> str:
-    """A threshold as written: `0.001`, never `0.0009999999999999432`."""
-    return format(Decimal(str(value)).normalize(), "f")
-
-
 def render_window(template: str, window: str) -> str:
     """Put a range into a `{{window}}` query template."""
     return WINDOW_PLACEHOLDER.sub(window, template)
@@ -140,14 +136,6 @@ def trace_rates(traces: Traces, window: str = BASE_WINDOW, *, fill: bool = True)
     total = f"sum(rate({TRACE_EVENTS}{{{key}}}[{window}]))"
     errors = f'sum(rate({TRACE_EVENTS}{{{key},outcome="bad"}}[{window}]))'
     return (f"({errors}) or (0 * ({total}))" if fill else errors), total
-
-
-def le_pattern(seconds: float) -> str:
-    """Regex (as PromQL string text) matching an `le` boundary however it is printed:
-    `1` and `1.0` alike, since Prometheus 3 and client libraries disagree."""
-    text = number(seconds)  # digits, `-` and `.`: only the dot means more in a regex
-    escaped = text.replace(".", "\\\\.")
-    return escaped if "." in text else escaped + "(\\\\.0)?"
 
 
 def window_rate(metric: str, labels: Mapping[str, str], window: str) -> str:

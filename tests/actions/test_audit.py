@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
-
 from sloguard.actions.audit import Auditor, Outcome, Result, alert
+from sloguard.alertmanager import Alertmanager
 from sloguard.evaluation.model import Status
 from sloguard.playbook.model import Action, ObjectRef
 from tests.actions.conftest import NOW, Rig, evaluation, spec
@@ -23,10 +22,13 @@ def test_an_action_is_an_alert_delivered_to_on_call(rig: Rig, tmp_path: Path) ->
     with running_alertmanager(tmp_path) as manager:
 
         async def scenario() -> list[Outcome]:
-            async with httpx.AsyncClient(base_url=manager.url) as client:
-                actor = rig.actor()
-                actor.auditor = Auditor(rig.metrics, rig.tracer, rig.cluster, rig.audit_log, client)
+            client = Alertmanager(manager.url)
+            actor = rig.actor()
+            actor.auditor = Auditor(rig.metrics, rig.tracer, rig.cluster, rig.audit_log, client)
+            try:
                 return await actor.act([spec(rollback())], PAGING)
+            finally:
+                await client.aclose()
 
         [outcome] = asyncio.run(scenario())
         [delivered] = manager.delivered()
@@ -55,7 +57,7 @@ def test_an_action_is_an_alert_delivered_to_on_call(rig: Rig, tmp_path: Path) ->
 
 
 def test_a_sink_that_fails_is_counted_and_the_others_still_write(rig: Rig, tmp_path: Path) -> None:
-    unreachable = httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=1)
+    unreachable = Alertmanager("http://127.0.0.1:9", timeout=1)
     auditor = Auditor(
         rig.metrics, rig.tracer, rig.cluster, tmp_path / "missing" / "audit.jsonl", unreachable
     )

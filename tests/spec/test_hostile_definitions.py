@@ -9,7 +9,7 @@ from sloguard.loading import load
 from sloguard.rules.generation import render_groups
 from sloguard.spec.reading import read_definitions
 from sloguard.spec.templates import template_problem
-from sloguard.spec.validation import validate
+from sloguard.validation import validate
 from tests.conftest import REPO
 
 SLOTH = """

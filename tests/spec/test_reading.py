@@ -4,7 +4,7 @@ import pytest
 
 from sloguard.spec.documents import parse_documents
 from sloguard.spec.reading import detect_format, read_definitions
-from sloguard.spec.validation import validate
+from sloguard.validation import validate
 from tests.conftest import FORMATS, shop_file
 
 

@@ -15,10 +15,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import httpx
 from opentelemetry.trace import Status, StatusCode, Tracer
 
-from sloguard.errors import ClusterError
+from sloguard.alertmanager import Alertmanager
+from sloguard.errors import AlertmanagerError, ClusterError
 from sloguard.kube import Cluster
 from sloguard.playbook.model import Action, ObjectRef, rfc3339
 from sloguard.telemetry.metrics import ActionMetrics
@@ -84,7 +84,7 @@ class Auditor:
         tracer: Tracer,
         cluster: Cluster | None = None,
         log_path: Path | None = None,
-        alertmanager: httpx.AsyncClient | None = None,
+        alertmanager: Alertmanager | None = None,
     ) -> None:
         self._metrics = metrics
         self._tracer = tracer
@@ -141,9 +141,8 @@ class Auditor:
         if self._alertmanager is None:
             return
         try:
-            answer = await self._alertmanager.post("/api/v2/alerts", json=[alert(outcome)])
-            answer.raise_for_status()
-        except httpx.HTTPError as exc:
+            await self._alertmanager.post_alerts([alert(outcome)])
+        except AlertmanagerError as exc:
             self._failed("alert", exc)
 
     def _failed(self, sink: str, exc: Exception) -> None:

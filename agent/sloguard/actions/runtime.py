@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry
 
 from sloguard.actions.actor import Actor
 from sloguard.actions.audit import Auditor
 from sloguard.actions.leader import LeaderElector, Timing
+from sloguard.alertmanager import Alertmanager
 from sloguard.errors import ClusterError
 from sloguard.evaluating import Source, evaluate
 from sloguard.evaluation.model import Evaluation
@@ -58,7 +58,7 @@ class ActionRuntime:
         self._metrics = ActionMetrics(registry)
         self._wanted = asyncio.Event()  # set once the actor exists: the Lease loop may start
         self._unavailable = ""  # why the cluster could not be reached (said once)
-        self._alertmanager: httpx.AsyncClient | None = None
+        self._alertmanager: Alertmanager | None = None
         self.actor: Actor | None = None
         self.elector: LeaderElector | None = None
 
@@ -106,7 +106,7 @@ class ActionRuntime:
                 )
             return False
         if settings.alertmanager_url:
-            self._alertmanager = httpx.AsyncClient(base_url=settings.alertmanager_url, timeout=5.0)
+            self._alertmanager = Alertmanager(settings.alertmanager_url)
         if settings.leader_election:
             self.elector = LeaderElector(
                 cluster,

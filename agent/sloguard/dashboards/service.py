@@ -21,6 +21,7 @@ from sloguard.dashboards.parts import GREEN, ORANGE, RED, YELLOW, Json
 from sloguard.links import OVERVIEW_UID, dashboard_uid
 from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import SLO, Calendar, ServiceSLOs, Severity
+from sloguard.spec.promtext import number
 
 SLO_VARIABLE = "slo"
 ROW_HEIGHT = 14
@@ -89,7 +90,7 @@ def _slo_row(spec: ServiceSLOs, slo: SLO, y: int, ids: Iterator[int]) -> tuple[l
         "links": links,
         "maxDataPoints": None,
     }
-    window = f"{promql.number(slo.objective)}% over {_window_words(slo)}"
+    window = f"{number(slo.objective)}% over {_window_words(slo)}"
 
     row = RowPanel(
         id=next(ids),
@@ -255,8 +256,7 @@ def _burn_rates(
         if colour.get(tier.factor) != RED:
             colour[tier.factor] = RED if tier.severity is Severity.PAGE else ORANGE
     pairs = "; ".join(
-        f"{t.severity.value} at {promql.number(t.factor)}x over {t.long} and {t.short}"
-        for t in tiers
+        f"{t.severity.value} at {number(t.factor)}x over {t.long} and {t.short}" for t in tiers
     )
     return TimeSeries(
         id=panel_id,

@@ -14,13 +14,13 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-import httpx
 import yaml
 
 from sloguard import yamltext
 from sloguard.errors import ToolError
 from sloguard.loading import Loaded
 from sloguard.rules.output import RuleFormat, render_rule_files
+from sloguard.sources.http import answers_ok
 
 
 def free_port() -> int:
@@ -104,9 +104,8 @@ def local_prometheus(
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
+            if answers_ok(f"{url}/-/ready"):
+                break
             if process.poll() is not None or time.monotonic() > deadline:
                 raise ToolError(f"Prometheus did not start:\n{log.read_text()[-2000:]}")
             time.sleep(0.1)

@@ -20,6 +20,7 @@ from sloguard.burnrate import budget_spent, tiers_for
 from sloguard.links import dashboard_uid, dashboard_url
 from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import SLO, ServiceSLOs, Severity, Tier
+from sloguard.spec.promtext import number
 
 Rule = dict[str, Any]
 Group = dict[str, Any]
@@ -99,7 +100,7 @@ def _slo_rules(
             promql.constant(1),
             {
                 **labels,
-                "objective": promql.number(slo.objective),
+                "objective": number(slo.objective),
                 "window": slo.window,
                 "sli": _sli_kind(slo),
                 # The overview dashboard links each SLO to its service dashboard by this.
@@ -135,7 +136,7 @@ def _alert(
         ]
     )
     pairs = ", ".join(
-        f"{promql.number(t.factor)}x over {t.long} and {t.short} "
+        f"{number(t.factor)}x over {t.long} and {t.short} "
         f"({budget_spent(t, slo.window_seconds):.0%} of budget)"
         for t in tiers
     )
@@ -145,7 +146,7 @@ def _alert(
         '{{ $value | printf "%.1f" }}x too fast',
         "description": (
             f"{literal(slo.description.strip()) + ' ' if slo.description.strip() else ''}"
-            f"Objective {promql.number(slo.objective)}% over {slo.window}. The error budget is "
+            f"Objective {number(slo.objective)}% over {slo.window}. The error budget is "
             'being spent {{ $value | printf "%.1f" }}x faster than the window allows '
             f"(this {severity.value} fires at {pairs}). "
             f"Budget left: {promql.budget_left_template(spec.service, slo.name)}."

@@ -98,3 +98,11 @@ def json_object(reply: Reply, who: str) -> dict[str, Any]:
             f"unexpected answer from {who}: {reply.text[:80]!r}", "invalid_response"
         )
     return body
+
+
+def answers_ok(url: str, timeout: float = 1.0) -> bool:
+    """Whether a GET of `url` answers 200 now (is a process that was just started up yet?)."""
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.TransportError:
+        return False

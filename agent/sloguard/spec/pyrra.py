@@ -26,11 +26,11 @@ from typing import Any
 
 import promql_parser as pp
 
-from sloguard.promql import le_pattern, number
 from sloguard.spec.base import LABEL_NAME_PATTERN
 from sloguard.spec.counters import NotACounter, counter_rates, matcher_text, ranged, selector_text
 from sloguard.spec.documents import Document, Path
 from sloguard.spec.durations import parse_seconds
+from sloguard.spec.promtext import le_pattern, number
 from sloguard.spec.sources import Definition, FieldError, Fields, kubernetes_object
 
 PREFIX = "pyrra.dev/"

@@ -8,7 +8,7 @@ from sloguard.burnrate import tiers_for
 from sloguard.errors import SpecProblem
 from sloguard.spec.model import ServiceSLOs
 from sloguard.spec.reading import read_definitions
-from sloguard.spec.validation import validate
+from sloguard.validation import validate
 
 GOOD = """\
 service: api
