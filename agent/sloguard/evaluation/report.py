@@ -7,7 +7,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sloguard.evaluation.model import Evaluation, Status
+from pydantic import BaseModel, ConfigDict, Field
+
+from sloguard.evaluation.model import Evaluation, Path, Status
 
 STATUS_STYLE: dict[Status, dict[str, Any]] = {
     Status.OK: {"fg": "green"},
@@ -22,27 +24,56 @@ def rfc3339(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
 
 
+class EvaluationReport(BaseModel):
+    """One SLO's latest evaluation (or its worst label group's)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    service: str
+    slo: str
+    objective: float = Field(description="The objective as a ratio, e.g. 0.999.")
+    window: str = Field(description="The SLO window, e.g. `30d` or `month`.")
+    at: str = Field(description="When it was evaluated (RFC 3339, UTC).")
+    status: Status = Field(description="Anything but `ok` deserves a look; `no_data` is never ok.")
+    reason: str = Field(description="Why the status, in words.")
+    sli: float | None = Field(description="Good events over all events in the SLO window.")
+    error_budget_remaining: float | None = Field(
+        description="The budget left: 1 is untouched, 0 spent, below 0 overspent."
+    )
+    burn_rates: dict[str, float | None] = Field(
+        description="Burn rate per alert window (1 spends the budget exactly over the window)."
+    )
+    events: dict[str, float | None] = Field(description="Events counted per window.")
+    page: bool | None = Field(description="Whether a page tier's condition holds.")
+    ticket: bool | None = Field(description="Whether a ticket tier's condition holds.")
+    exhausted_in_seconds: float | None = Field(
+        description="When the budget runs out at the current burn rate."
+    )
+    group: dict[str, str] = Field(description="The label values of a per-label SLO's group.")
+    path: Path = Field(description="Where the numbers came from.")
+
+
 def document(evaluation: Evaluation) -> dict[str, Any]:
-    """One SLO's evaluation as the JSON the API and the CLI share (documented in the README)."""
+    """One SLO's evaluation as the JSON the API and the CLI share (`EvaluationReport`)."""
     e = evaluation
-    return {
-        "service": e.service,
-        "slo": e.slo,
-        "objective": e.objective,
-        "window": e.window,
-        "at": rfc3339(e.at),
-        "status": e.status.value,
-        "reason": e.reason,
-        "sli": e.sli,
-        "error_budget_remaining": e.error_budget_remaining,
-        "burn_rates": dict(e.burn_rates),
-        "events": dict(e.events),
-        "page": e.page,
-        "ticket": e.ticket,
-        "exhausted_in_seconds": e.exhausted_in_seconds,
-        "group": dict(e.group),
-        "path": e.path.value,
-    }
+    return EvaluationReport(
+        service=e.service,
+        slo=e.slo,
+        objective=e.objective,
+        window=e.window,
+        at=rfc3339(e.at),
+        status=e.status,
+        reason=e.reason,
+        sli=e.sli,
+        error_budget_remaining=e.error_budget_remaining,
+        burn_rates=dict(e.burn_rates),
+        events=dict(e.events),
+        page=e.page,
+        ticket=e.ticket,
+        exhausted_in_seconds=e.exhausted_in_seconds,
+        group=dict(e.group),
+        path=e.path,
+    ).model_dump(mode="json")
 
 
 def by_budget(evaluations: Sequence[Evaluation]) -> list[Evaluation]:

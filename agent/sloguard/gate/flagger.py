@@ -71,6 +71,14 @@ def analysis_request(payload: FlaggerPayload) -> AnalysisRequest:
         raise RequestError(problems(exc, "metadata.")) from None
 
 
+class FlaggerAnswer(BaseModel):
+    """What a webhook answers beside its status: the verdict behind it and why."""
+
+    verdict: Verdict
+    reason: str
+    hook: Hook
+
+
 def status(hook: Hook, verdict: Verdict) -> int:
     """The status Flagger reads: a gate passes only on pass; a rollback happens only on fail
     (never on inconclusive: missing data never rolls anything back)."""

@@ -12,18 +12,19 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from sloguard import __version__
 from sloguard.agent import Agent
 from sloguard.errors import RequestError, UnknownTarget
-from sloguard.evaluation.report import document
-from sloguard.gate.flagger import FlaggerPayload, Hook, analysis_request, status
+from sloguard.evaluation.report import EvaluationReport, document
+from sloguard.gate.flagger import FlaggerAnswer, FlaggerPayload, Hook, analysis_request, status
 from sloguard.gate.report import DecisionReport
 from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import Gatekeeper
 from sloguard.server import otlp
+from sloguard.server.answers import Health, Invalid, Problem, Readiness
 from sloguard.server.otlp import TraceReceiver
 from sloguard.server.polls import RepeatedPolls
 from sloguard.server.security import AuthFirst, BodyLimit, GateAuth
@@ -33,11 +34,33 @@ ANALYSIS = "/v1/analysis"
 FLAGGER = "/v1/flagger/"
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The request cannot be answered as asked (e.g. unsafe matchers)."},
-    422: {"description": "The body is not a request of this shape: each field and why."},
-    401: {"description": "No or wrong bearer token."},
-    404: {"description": "No such service or SLO."},
-    413: {"description": "Body over 64 KiB."},
+    400: {"model": Problem, "description": "The request cannot be answered as asked."},
+    401: {"model": Problem, "description": "No or wrong bearer token."},
+    404: {"model": Problem, "description": "No such service or SLO."},
+    413: {"model": Problem, "description": "Body over 64 KiB."},
+    422: {"model": Invalid, "description": "The body is not a request of this shape."},
+    503: {"model": Problem, "description": "Too many request bodies being received; retry."},
+}
+FLAGGER_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"model": FlaggerAnswer, "description": "Passed (gate) or roll back now (rollback)."},
+    412: {"model": FlaggerAnswer, "description": "Not passed (gate) or no rollback (rollback)."},
+    **ERRORS,
+}
+OTLP_BODY = {
+    "required": True,
+    "content": {
+        otlp.PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
+        otlp.JSON: {"schema": {"type": "object"}},
+    },
+}
+OTLP_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Taken (an ExportTraceServiceResponse, partial when spans dropped)."},
+    400: {
+        "description": "Not an ExportTraceServiceRequest, or a bad encoding (a google.rpc Status)."
+    },
+    413: {"description": "Body over the size limit, compressed or decompressed."},
+    415: {"description": "Neither OTLP protobuf nor OTLP JSON."},
+    503: {"description": "Too many exports in flight; retry after the `Retry-After` seconds."},
 }
 
 
@@ -66,6 +89,19 @@ def create_app(
         if auth is not None:
             app.add_middleware(AuthFirst, auth=auth, header=ANALYSIS, flagger=FLAGGER)
     app.add_middleware(BodyLimit, paths={"/v1/traces": otlp.MAX_BODY_BYTES})  # outermost
+    _error_answers(app)
+    _agent_routes(app, agent, registry)
+    if receiver is not None:
+        _trace_route(app, receiver)
+    if gatekeeper is not None:
+        _gate_routes(app, gatekeeper, guarded=auth is not None)
+    if auth is not None:
+        _declare_bearer(app)
+    return app
+
+
+def _error_answers(app: FastAPI) -> None:
+    """Every error is JSON: a refused request names why, a crash says only that it was one."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -82,19 +118,27 @@ def create_app(
         log.exception("request failed", exc_info=exc)
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status_code=500)
 
-    if receiver is not None:
-        _trace_route(app, receiver)
 
-    @app.get("/metrics", include_in_schema=False)
+def _agent_routes(app: FastAPI, agent: Agent, registry: CollectorRegistry) -> None:
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"description": "The agent's metrics (Prometheus text format)."}},
+    )
     def metrics() -> Response:
+        """The agent's own metrics, for Prometheus to scrape."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=Health)
     def healthz() -> dict[str, str]:
         """The process is up and serving."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready yet; `reason` says why."}},
+    )
     def readyz() -> JSONResponse:
         """Ready once an evaluation completed with Prometheus answering (503 otherwise)."""
         readiness = agent.readiness()
@@ -105,21 +149,24 @@ def create_app(
         }
         return JSONResponse(body, status_code=200 if readiness.ready else 503)
 
-    @app.get("/v1/slos")
+    @app.get(
+        "/v1/slos",
+        response_model=list[EvaluationReport],
+        responses={503: {"model": Problem, "description": "No evaluation has completed yet."}},
+    )
     def slos() -> JSONResponse:
         """The latest evaluation of every SLO (the same JSON as `sloguard evaluate`)."""
         if agent.cycles == 0:
             return JSONResponse({"detail": "no evaluation has completed yet"}, status_code=503)
         return JSONResponse([document(e) for e in agent.current()])
 
-    if gatekeeper is None:
-        return app
 
+def _gate_routes(app: FastAPI, gatekeeper: Gatekeeper, guarded: bool) -> None:
     @app.post(
         ANALYSIS,
         response_model=DecisionReport,
         responses=ERRORS,
-        openapi_extra=None if auth is None else {"security": [{"bearer": []}]},
+        openapi_extra={"security": [{"bearer": []}]} if guarded else None,
     )
     async def analysis(asked: AnalysisRequest, request: Request) -> Response:
         """Judge a canary on the service's SLOs: `pass`, `fail` or `inconclusive`, with every
@@ -132,31 +179,21 @@ def create_app(
     async def flagger(hook: Hook, payload: FlaggerPayload) -> JSONResponse:
         answer = await gatekeeper.analyse(analysis_request(payload))
         verdict = answer.decision.verdict
-        body = {"verdict": verdict.value, "reason": answer.decision.reason, "hook": hook.value}
-        return JSONResponse(body, status_code=status(hook, verdict))
+        body = FlaggerAnswer(verdict=verdict, reason=answer.decision.reason, hook=hook)
+        return JSONResponse(body.model_dump(mode="json"), status_code=status(hook, verdict))
 
-    flagger_responses: dict[int | str, dict[str, Any]] = {
-        200: {"description": "Passed (gate) or roll back now (rollback)."},
-        412: {"description": "Not passed (gate) or no rollback wanted (rollback); the reason."},
-        **ERRORS,
-    }
-
-    @app.post(f"{FLAGGER}gate", responses=flagger_responses)
+    @app.post(f"{FLAGGER}gate", responses=FLAGGER_ANSWERS)
     async def flagger_gate(payload: FlaggerPayload) -> JSONResponse:
         """Flagger `pre-rollout`, `rollout` or `confirm-promotion` webhook: 200 only when the
         canary passes; 412 with the reason otherwise. At `confirm-promotion` an inconclusive
         answer holds the canary without spending a failed check."""
         return await flagger(Hook.GATE, payload)
 
-    @app.post(f"{FLAGGER}rollback", responses=flagger_responses)
+    @app.post(f"{FLAGGER}rollback", responses=FLAGGER_ANSWERS)
     async def flagger_rollback(payload: FlaggerPayload) -> JSONResponse:
         """Flagger `rollback` webhook (inverse meaning): 200, which makes Flagger roll back,
         only when the canary fails; never on missing data."""
         return await flagger(Hook.ROLLBACK, payload)
-
-    if auth is not None:
-        _declare_bearer(app)
-    return app
 
 
 def _declare_bearer(app: FastAPI) -> None:
@@ -195,9 +232,15 @@ def _text(value: str) -> str:
 
 
 def _trace_route(app: FastAPI, receiver: TraceReceiver) -> None:
-    @app.post("/v1/traces", include_in_schema=False)
+    @app.post(
+        "/v1/traces",
+        response_class=Response,
+        responses=OTLP_ANSWERS,
+        openapi_extra={"requestBody": OTLP_BODY},
+    )
     async def traces(request: Request) -> Response:
-        """OTLP/HTTP trace export (see `server/otlp.py`)."""
+        """OTLP/HTTP trace export: spans counted into the trace SLIs' series. Answers in the
+        request's encoding (protobuf or JSON)."""
         content_type = request.headers.get("content-type", "")
         if not receiver.admit():
             reply = receiver.overloaded(content_type)
