@@ -34,8 +34,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the Prometheus launcher lives with the tests
 
-from tests.fakes import raw_windows  # noqa: E402
 from tests.realprom import free_port, running_prometheus  # noqa: E402
+from tests.support.fakes import raw_windows  # noqa: E402
 
 from bench.generation import SLOS_PER_SERVICE, write_definitions  # noqa: E402
 from bench.process import rss_mb  # noqa: E402

@@ -20,11 +20,10 @@ from sloguard.errors import SpecError
 from sloguard.evaluating import evaluate
 from sloguard.evaluation.model import Status
 from sloguard.loading import Loaded, load
-from sloguard.server.app import create_app
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
-from sloguard.telemetry.metrics import AgentMetrics
 from tests.conftest import FIXTURES
-from tests.fakes import Switchable
+from tests.support.agent import api, assembled
+from tests.support.fakes import Switchable
 
 SHOP = (FIXTURES / "native" / "shop.yaml").read_text()
 
@@ -32,14 +31,8 @@ SHOP = (FIXTURES / "native" / "shop.yaml").read_text()
 def build(
     shop_definitions: Path, source: Switchable
 ) -> tuple[Agent, CollectorRegistry, httpx.AsyncClient]:
-    registry = CollectorRegistry()
-    holder: list[Agent] = []
-    metrics = AgentMetrics(registry, lambda: holder[0].evaluations)
-    agent = Agent([shop_definitions], source, metrics, interval_seconds=0.01)
-    holder.append(agent)
-    app = create_app(agent, registry)
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
-    return agent, registry, http
+    assembly = assembled(shop_definitions, source, interval_seconds=0.01)
+    return assembly.agent, assembly.registry, api(assembly)
 
 
 def test_ready_after_a_cycle_and_not_while_prometheus_is_down(shop_definitions: Path) -> None:

@@ -9,34 +9,23 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import generate_latest
 
 from sloguard.agent import Agent
 from sloguard.evaluation.model import Status
 from sloguard.evaluation.readings import Sample
-from sloguard.server.app import create_app
-from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
-from sloguard.telemetry.metrics import AgentMetrics
-from tests.fakes import Clock, Switchable
+from sloguard.sources.prometheus import PrometheusSettings
 from tests.hostile import hostile_prometheus, json_answer
-
-
-def serving(agent: Agent, registry: CollectorRegistry) -> httpx.AsyncClient:
-    app = create_app(agent, registry)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
+from tests.support.agent import api, assembled
+from tests.support.fakes import Clock, Switchable
 
 
 def test_results_older_than_three_cycles_are_served_as_no_data(shop_definitions: Path) -> None:
     clock = Clock()
-    registry = CollectorRegistry()
-    holder: list[Agent] = []
-    metrics = AgentMetrics(registry, lambda: holder[0].current())
-    agent = Agent([shop_definitions], Switchable(), metrics, interval_seconds=30, clock=clock)
-    holder.append(agent)
-    http = serving(agent, registry)
+    assembly = assembled(shop_definitions, Switchable(), clock, interval_seconds=30)
+    agent, registry, http = assembly.agent, assembly.registry, api(assembly)
 
     async def scenario() -> None:
         await agent.cycle()
@@ -69,18 +58,17 @@ def test_a_garbled_answer_is_no_data_with_the_reason_not_a_failed_cycle(
 ) -> None:
     item = {"metric": {"slo": "availability"}, "value": [1, "abc"]}
     body = orjson.dumps({"status": "success", "data": {"resultType": "vector", "result": [item]}})
-    registry = CollectorRegistry()
     with hostile_prometheus(lambda _: json_answer(body)) as prom:
         settings = PrometheusSettings(url=prom.url, retries=0)
 
         async def scenario() -> tuple[Agent, int]:
-            async with client(settings) as http:
-                agent = Agent(
-                    [shop_definitions], Prometheus(http, settings), AgentMetrics(registry, list)
-                )
-                await agent.cycle()
-                ready = await serving(agent, registry).get("/readyz")
-                return agent, ready.status_code
+            assembly = assembled(shop_definitions, prometheus=settings)
+            try:
+                await assembly.agent.cycle()
+                ready = await api(assembly).get("/readyz")
+                return assembly.agent, ready.status_code
+            finally:
+                await assembly.aclose()
 
         agent, ready = asyncio.run(scenario())
     assert ready == 503
@@ -101,7 +89,7 @@ class Hanging(Switchable):
 def test_a_cycle_that_hangs_is_cut_short_at_its_deadline(
     shop_definitions: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    agent = Agent([shop_definitions], Hanging(), AgentMetrics(CollectorRegistry(), list), 0.2)
+    agent = assembled(shop_definitions, Hanging(), interval_seconds=0.2).agent
 
     async def scenario() -> None:
         stop = asyncio.Event()

@@ -24,9 +24,8 @@ from sloguard.evaluation.model import Evaluation
 from sloguard.evaluation.readings import Sample
 from sloguard.loading import Loaded, definition_files, load
 from sloguard.sources.traces import TraceBackend
-from sloguard.spec.model import ServiceSLOs
+from sloguard.spec.model import Definitions, ServiceSLOs
 from sloguard.telemetry.metrics import AgentMetrics
-from sloguard.telemetry.tracing import query_span
 
 log = logging.getLogger("sloguard.agent")
 
@@ -43,28 +42,19 @@ STALE_CYCLES = 3
 AfterCycle = Callable[[Sequence[ServiceSLOs], Sequence[Evaluation]], Awaitable[object]]
 
 
-class InstrumentedSource:
-    """A source that traces every query, counts failures by kind and remembers them."""
+class _Remembered:
+    """The agent's source, remembering what failed during the cycle (readiness says why)."""
 
-    def __init__(self, source: Source, metrics: AgentMetrics, tracer: Tracer) -> None:
+    def __init__(self, source: Source) -> None:
         self._source = source
-        self._metrics = metrics
-        self._tracer = tracer
         self.failures: list[SourceError] = []
 
     async def query(self, expr: str, at: float) -> Sequence[Sample]:
-        with query_span(self._tracer, "prometheus query", expr) as span:
-            started = time.perf_counter()
-            try:
-                samples = await self._source.query(expr, at)
-            except SourceError as exc:
-                self._metrics.query_errors.labels(exc.kind).inc()
-                self.failures.append(exc)
-                raise
-            finally:
-                span.set_attribute("sloguard.duration_seconds", time.perf_counter() - started)
-            span.set_attribute("sloguard.result_size", len(samples))
-            return samples
+        try:
+            return await self._source.query(expr, at)
+        except SourceError as exc:
+            self.failures.append(exc)
+            raise
 
 
 @dataclass(frozen=True)
@@ -92,11 +82,11 @@ class Agent:
         self._traces = traces
         self._metrics = metrics
         self._tracer = tracer or NoOpTracer()
-        self._source = InstrumentedSource(source, metrics, self._tracer)
+        self._source = _Remembered(source)
         self._interval = interval_seconds
         self._clock = clock
         self._loaded: Loaded | None = None
-        self._services: tuple[ServiceSLOs, ...] = ()
+        self.definitions = Definitions(0, ())
         self._fingerprint: Fingerprint | None = None
         self.evaluations: list[Evaluation] = []
         self.definitions_error = ""
@@ -140,9 +130,8 @@ class Agent:
 
     @property
     def services(self) -> tuple[ServiceSLOs, ...]:
-        """The definitions in use (the last good set); empty before the first load. The same
-        object until a reload changes them, so the gate can tell its answers are current."""
-        return self._services
+        """The definitions in use (the last good set); empty before the first load."""
+        return self.definitions.services
 
     def reload(self) -> None:
         """Load the definitions again if any file changed; keep the last good set on errors."""
@@ -192,7 +181,7 @@ class Agent:
             return
         first = self._loaded is None
         self._loaded, self._fingerprint, self.definitions_error = outcome, fingerprint, ""
-        self._services = tuple(outcome.services)
+        self.definitions = Definitions(self.definitions.version + 1, tuple(outcome.services))
         self._metrics.slos.set(outcome.slo_count)
         log.info(
             "definitions loaded" if first else "definitions reloaded",

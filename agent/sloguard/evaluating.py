@@ -4,11 +4,14 @@ rules are loaded, the raw path where they are not, then the pure judgement."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Protocol
 
 from opentelemetry.trace import NoOpTracer, Span, Tracer
+from prometheus_client import Counter
 
 from sloguard.errors import SourceError
 from sloguard.evaluation.judgement import judge
@@ -24,9 +27,11 @@ from sloguard.evaluation.readings import (
     seconds,
     window_ranges,
 )
+from sloguard.gate.readings import Series
 from sloguard.sources.traces import TraceBackend
 from sloguard.spec.model import SLO, ServiceSLOs
 from sloguard.spec.traces import Traces
+from sloguard.telemetry.tracing import query_span
 
 # A per-label SLO is as bad as its worst group; missing data outranks health, never a breach.
 _RANK = {
@@ -42,6 +47,51 @@ class Source(Protocol):
     """What evaluation needs from Prometheus: instant queries at a given time."""
 
     async def query(self, expr: str, at: float) -> Sequence[Sample]: ...
+
+
+class RangeSource(Source, Protocol):
+    """What the gate needs besides: range queries."""
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> Sequence[Series]: ...
+
+
+class InstrumentedSource:
+    """A Prometheus source whose every query is a client span and whose every failure is
+    counted by kind (`sloguard_query_errors_total`): one for the agent, the gate and the
+    actions, so a failing Prometheus shows whoever asked it."""
+
+    def __init__(self, source: RangeSource, errors: Counter, tracer: Tracer) -> None:
+        self._source = source
+        self._errors = errors
+        self._tracer = tracer
+
+    async def query(self, expr: str, at: float) -> Sequence[Sample]:
+        with self._span("prometheus query", expr) as span:
+            samples = await self._source.query(expr, at)
+            span.set_attribute("sloguard.result_size", len(samples))
+            return samples
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> Sequence[Series]:
+        with self._span("prometheus query_range", expr) as span:
+            series = await self._source.query_range(expr, start, end, step)
+            span.set_attribute("sloguard.result_size", len(series))
+            return series
+
+    @contextlib.contextmanager
+    def _span(self, name: str, expr: str) -> Iterator[Span]:
+        with query_span(self._tracer, name, expr) as span:
+            started = time.perf_counter()
+            try:
+                yield span
+            except SourceError as exc:
+                self._errors.labels(exc.kind).inc()
+                raise
+            finally:
+                span.set_attribute("sloguard.duration_seconds", time.perf_counter() - started)
 
 
 async def evaluate(

@@ -11,22 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from opentelemetry.trace import NoOpTracer, Span, Tracer
-from prometheus_client import Counter
 
 from sloguard.errors import QueryRejected, SourceError
-from sloguard.evaluating import evaluate
+from sloguard.evaluating import RangeSource, evaluate
 from sloguard.evaluation.model import Status
-from sloguard.evaluation.readings import Sample
 from sloguard.gate.decision import decide, decide_slo
 from sloguard.gate.model import Decision, Interval, Observation
 from sloguard.gate.readings import (
-    Series,
     intervals,
     labels_chosen_by,
     unattributed,
@@ -37,9 +34,8 @@ from sloguard.gate.report import report
 from sloguard.gate.request import Analysis, AnalysisRequest, Target, resolve
 from sloguard.gate.selection import Selector
 from sloguard.spans.counting import VERSION_LABEL
-from sloguard.spec.model import ServiceSLOs
+from sloguard.spec.model import Definitions, ServiceSLOs
 from sloguard.telemetry.metrics import GateMetrics
-from sloguard.telemetry.tracing import query_span
 
 log = logging.getLogger("sloguard.gate")
 CANARY, BASELINE = "canary", "baseline"
@@ -49,45 +45,6 @@ Budgets = dict[str, tuple[float | None, str]]
 Read = tuple[dict[tuple[str, str], list[Interval]], str]
 CACHE_PRUNE_SIZE = 1024  # expired decisions are dropped once this many are kept
 ASKED_SECONDS = 3600  # how long a version asked about stays preferred by the trace receiver
-
-
-class RangeSource(Protocol):
-    """What the gate needs from Prometheus: instant queries (the budget) and range queries."""
-
-    async def query(self, expr: str, at: float) -> Sequence[Sample]: ...
-
-    async def query_range(
-        self, expr: str, start: float, end: float, step: float
-    ) -> Sequence[Series]: ...
-
-
-class _Counted:
-    """The gate's reads, each failure counted by kind where the agent counts its own
-    (`sloguard_query_errors_total`): a failing Prometheus shows whoever asked it."""
-
-    def __init__(self, source: RangeSource, errors: Counter | None) -> None:
-        self._source = source
-        self._errors = errors
-
-    async def query(self, expr: str, at: float) -> Sequence[Sample]:
-        try:
-            return await self._source.query(expr, at)
-        except SourceError as exc:
-            self._count(exc)
-            raise
-
-    async def query_range(
-        self, expr: str, start: float, end: float, step: float
-    ) -> Sequence[Series]:
-        try:
-            return await self._source.query_range(expr, start, end, step)
-        except SourceError as exc:
-            self._count(exc)
-            raise
-
-    def _count(self, exc: SourceError) -> None:
-        if self._errors is not None:
-            self._errors.labels(exc.kind).inc()
 
 
 @dataclass(frozen=True)
@@ -119,24 +76,23 @@ class Gatekeeper:
 
     def __init__(
         self,
-        services: Callable[[], Sequence[ServiceSLOs]],
+        definitions: Callable[[], Definitions],
         source: RangeSource,
         metrics: GateMetrics,
         settings: GateSettings = GateSettings(),
         tracer: Tracer | None = None,
         clock: Callable[[], float] = time.time,
-        query_errors: Counter | None = None,
     ) -> None:
-        self._services = services
-        self._source = _Counted(source, query_errors)
+        self._definitions = definitions
+        self._source = source
         self._metrics = metrics
         self._settings = settings
         self._tracer = tracer or NoOpTracer()
         self._clock = clock
         self._inflight: dict[bytes, asyncio.Future[Answer]] = {}
         self._cache: dict[bytes, Answer] = {}
-        # Request bytes -> the request's key, and the definitions it was resolved against.
-        self._polls: dict[bytes, tuple[bytes, Sequence[ServiceSLOs]]] = {}
+        # Request bytes -> the request's key, and the definitions' version it was resolved on.
+        self._polls: dict[bytes, tuple[bytes, int]] = {}
         # Readings every request about a service shares for `cache_seconds` (budgets, the
         # check that bad events can be told apart by version): when made, and the reading.
         self._shared: dict[tuple[object, ...], tuple[float, asyncio.Future[dict[str, Any]]]] = {}
@@ -145,8 +101,8 @@ class Gatekeeper:
     async def analyse(self, request: AnalysisRequest, sent: bytes | None = None) -> Answer:
         """The decision on `request`; RequestError when it cannot be answered as asked.
         `sent`, the request's bytes, lets `repeated` answer the same bytes again."""
-        services = self._services()
-        analysis = resolve(request, services)
+        definitions = self._definitions()
+        analysis = resolve(request, definitions.services)
         self._remember_versions(analysis)
         key = orjson.dumps(request.model_dump(), option=orjson.OPT_SORT_KEYS)
         if sent is not None:
@@ -154,7 +110,7 @@ class Gatekeeper:
                 self._polls = {b: p for b, p in self._polls.items() if p[0] in self._cache}
                 if len(self._polls) >= CACHE_PRUNE_SIZE:  # many bodies per request: start over
                     self._polls.clear()
-            self._polls[sent] = (key, services)
+            self._polls[sent] = (key, definitions.version)
         now = self._clock()
         cached = self._cache.get(key)
         if cached is not None and now - cached.at < self._settings.cache_seconds:
@@ -191,7 +147,7 @@ class Gatekeeper:
         """The cached decision on a request sent with exactly these bytes before, while it is
         fresh and the definitions are the ones it was made on; None otherwise."""
         poll = self._polls.get(sent)
-        if poll is None or poll[1] is not self._services():
+        if poll is None or poll[1] != self._definitions().version:
             return None
         cached = self._cache.get(poll[0])
         if cached is None or self._clock() - cached.at >= self._settings.cache_seconds:
@@ -328,17 +284,11 @@ class Gatekeeper:
         window, step = targets[0].window_seconds, targets[0].step_seconds
         query = versions_query({t.slo.name: t.slo.sli for t in targets}, step, versions)
         try:
-            return intervals(await self._range(query, at - window, at, step)), ""
+            return intervals(await self._source.query_range(query, at - window, at, step)), ""
         except SourceError as exc:
             if isinstance(exc, QueryRejected):
                 log.error("the gate's query was rejected", extra={"error": exc.reason})
             return {}, f"Prometheus: {exc.reason}"
-
-    async def _range(self, expr: str, start: float, end: float, step: float) -> Sequence[Series]:
-        with query_span(self._tracer, "prometheus query_range", expr) as span:
-            series = await self._source.query_range(expr, start, end, step)
-            span.set_attribute("sloguard.result_size", len(series))
-            return series
 
     def _record(self, span: Span, analysis: Analysis, answer: Answer, seconds: float) -> None:
         decision = answer.decision

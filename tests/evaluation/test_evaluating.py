@@ -12,7 +12,7 @@ from sloguard.evaluation.model import Path as Route
 from sloguard.evaluation.readings import Sample
 from sloguard.loading import load
 from tests.conftest import REPO
-from tests.fakes import raw_windows
+from tests.support.fakes import raw_windows
 
 AT = 1_790_000_000.0
 

@@ -14,19 +14,12 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner, Result
-from prometheus_client import CollectorRegistry
 
-from sloguard.agent import Agent
+from sloguard.assembly import Settings, assemble
 from sloguard.cli import main
 from sloguard.gate.model import Verdict
 from sloguard.gate.request import AnalysisRequest
-from sloguard.gating import Gatekeeper, GateSettings
-from sloguard.loading import Loaded
-from sloguard.server.app import create_app
-from sloguard.sources.prometheus import Prometheus as Source
-from sloguard.sources.prometheus import PrometheusSettings, client
-from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
-from tests.conftest import load_text
+from sloguard.sources.prometheus import PrometheusSettings
 from tests.gate.canaries import (
     CANARY_AGE,
     DEFINITION,
@@ -47,8 +40,10 @@ def end() -> int:
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
-    return load_text(tmp_path_factory.mktemp("defs"), DEFINITION, "shop.yaml")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("defs") / "shop.yaml"
+    path.write_text(DEFINITION, encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -58,26 +53,22 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, end: int) -> Iterator[P
 
 
 def ask(
-    url: str, shop: Loaded, end: int, body: dict[str, Any], path: str = "/v1/analysis"
+    url: str, shop: Path, end: int, body: dict[str, Any], path: str = "/v1/analysis"
 ) -> tuple[int, dict[str, Any]]:
     """POST to an in-process server whose gate reads Prometheus at `url`."""
 
     async def once() -> httpx.Response:
-        settings = PrometheusSettings(url=url, retries=0, timeout_seconds=2)
-        async with client(settings) as http:
-            registry = CollectorRegistry()
-            agent = Agent([], Source(http, settings), AgentMetrics(registry, list))
-            gate = Gatekeeper(
-                lambda: shop.services,
-                Source(http, settings),
-                GateMetrics(registry),
-                GateSettings(),
-                clock=lambda: float(end),
-            )
-            app = create_app(agent, registry, gatekeeper=gate)
-            transport = httpx.ASGITransport(app=app)
+        settings = Settings(
+            paths=(shop,), prometheus=PrometheusSettings(url=url, retries=0, timeout_seconds=2)
+        )
+        assembly = assemble(settings, clock=lambda: float(end))
+        assembly.agent.reload()
+        try:
+            transport = httpx.ASGITransport(app=assembly.app())
             async with httpx.AsyncClient(transport=transport, base_url="http://agent") as api:
                 return await api.post(path, json=body)
+        finally:
+            await assembly.aclose()
 
     response = asyncio.run(once())
     assert response.headers["content-type"] == "application/json"
@@ -100,7 +91,7 @@ def check(body: dict[str, Any], name: str, check_name: str) -> dict[str, Any]:
     return next(c for c in slo(body, name)["checks"] if c["name"] == check_name)
 
 
-def test_a_healthy_canary_passes(prometheus: Prometheus, shop: Loaded, end: int) -> None:
+def test_a_healthy_canary_passes(prometheus: Prometheus, shop: Path, end: int) -> None:
     status, body = ask(prometheus.url, shop, end, canary("healthy"))
     assert status == 200
     assert body["verdict"] == "pass", body["reason"]
@@ -115,7 +106,7 @@ def test_a_healthy_canary_passes(prometheus: Prometheus, shop: Loaded, end: int)
 
 
 def test_a_canary_with_five_times_the_errors_fails(
-    prometheus: Prometheus, shop: Loaded, end: int
+    prometheus: Prometheus, shop: Path, end: int
 ) -> None:
     status, body = ask(prometheus.url, shop, end, canary("broken"))
     assert (status, body["verdict"]) == (200, "fail")
@@ -129,7 +120,7 @@ def test_a_canary_with_five_times_the_errors_fails(
 
 
 def test_a_slower_canary_fails_on_the_latency_slo(
-    prometheus: Prometheus, shop: Loaded, end: int
+    prometheus: Prometheus, shop: Path, end: int
 ) -> None:
     _, body = ask(prometheus.url, shop, end, canary("slow"))
     assert body["verdict"] == "fail"
@@ -142,7 +133,7 @@ def test_a_slower_canary_fails_on_the_latency_slo(
     [("broken", {"code": "200"}, "code"), ("slow", {"le": ""}, "le")],
 )
 def test_a_matcher_on_a_label_the_slo_reads_is_refused_not_a_pass(
-    prometheus: Prometheus, shop: Loaded, end: int, version: str, extra: dict[str, str], label: str
+    prometheus: Prometheus, shop: Path, end: int, version: str, extra: dict[str, str], label: str
 ) -> None:
     # Injected into the SLI, `code="200"` empties the bad events of a canary failing 5x as
     # often as stable, and `le=""` the fast requests of a slow one: both read as clean.
@@ -167,7 +158,8 @@ def test_bad_events_that_no_version_label_tells_apart_are_never_a_pass(
 ) -> None:
     # The broken canary's errors are counted by a series without the version label: a
     # selector by version removes them all, which would read as a clean canary.
-    unattributed = load_text(tmp_path, UNATTRIBUTED, "shop.yaml")
+    unattributed = tmp_path / "shop.yaml"
+    unattributed.write_text(UNATTRIBUTED, encoding="utf-8")
     # No baseline: within its SLO on its own (burn 1), the broken canary would pass.
     status, body = ask(prometheus.url, unattributed, end, {"service": "shop", "canary": chosen})
     assert (status, body["verdict"]) == (200, "inconclusive")
@@ -176,14 +168,14 @@ def test_bad_events_that_no_version_label_tells_apart_are_never_a_pass(
 
 
 def test_a_canary_without_traffic_is_inconclusive(
-    prometheus: Prometheus, shop: Loaded, end: int
+    prometheus: Prometheus, shop: Path, end: int
 ) -> None:
     _, body = ask(prometheus.url, shop, end, canary("not-deployed"))
     assert body["verdict"] == "inconclusive"
     assert slo(body, "availability")["reason"] == "no canary traffic in the analysis window"
 
 
-def test_a_stopped_prometheus_is_inconclusive(shop: Loaded, end: int) -> None:
+def test_a_stopped_prometheus_is_inconclusive(shop: Path, end: int) -> None:
     status, body = ask(f"http://127.0.0.1:{free_port()}", shop, end, canary("healthy"))
     assert (status, body["verdict"]) == (200, Verdict.INCONCLUSIVE.value)
     assert "cannot reach Prometheus" in slo(body, "availability")["reason"]
@@ -199,7 +191,7 @@ def test_a_stopped_prometheus_is_inconclusive(shop: Loaded, end: int) -> None:
     ],
 )
 def test_a_garbled_or_oversized_answer_is_inconclusive_never_a_crash(
-    shop: Loaded, end: int, answer: Any
+    shop: Path, end: int, answer: Any
 ) -> None:
     with hostile_prometheus(lambda _: answer()) as prom:
         status, body = ask(prom.url, shop, end, canary("healthy"))
@@ -209,7 +201,7 @@ def test_a_garbled_or_oversized_answer_is_inconclusive_never_a_crash(
 
 
 def test_injection_attempts_never_reach_prometheus(
-    prometheus: Prometheus, shop: Loaded, end: int
+    prometheus: Prometheus, shop: Path, end: int
 ) -> None:
     hostile = {**canary("healthy"), "canary": '{a="x"} or vector(1)'}
     status, body = ask(prometheus.url, shop, end, hostile)
@@ -220,7 +212,7 @@ def test_injection_attempts_never_reach_prometheus(
     assert (status, body["verdict"]) == (200, "inconclusive")
 
 
-def test_an_unknown_service_or_slo_is_a_404(prometheus: Prometheus, shop: Loaded, end: int) -> None:
+def test_an_unknown_service_or_slo_is_a_404(prometheus: Prometheus, shop: Path, end: int) -> None:
     status, body = ask(prometheus.url, shop, end, {**canary("healthy"), "service": "nope"})
     assert status == 404 and "no SLOs are defined for 'nope'" in body["detail"]
     status, body = ask(prometheus.url, shop, end, {**canary("healthy"), "slos": ["speed"]})
@@ -228,7 +220,7 @@ def test_an_unknown_service_or_slo_is_a_404(prometheus: Prometheus, shop: Loaded
 
 
 def test_a_window_shorter_than_the_canary_judges_only_its_end(
-    prometheus: Prometheus, shop: Loaded, end: int
+    prometheus: Prometheus, shop: Path, end: int
 ) -> None:
     _, body = ask(prometheus.url, shop, end, {**canary("healthy"), "window": "10m"})
     assert check(body, "availability", "evidence")["values"]["samples"] in (10, 11)
@@ -310,7 +302,7 @@ def flagger(version: str, **metadata: str) -> dict[str, Any]:
 )
 def test_flagger_webhooks_answer_with_status_codes(
     prometheus: Prometheus,
-    shop: Loaded,
+    shop: Path,
     end: int,
     version: str,
     gate: int,
@@ -324,14 +316,14 @@ def test_flagger_webhooks_answer_with_status_codes(
     assert (status, body["verdict"], body["hook"]) == (rollback, verdict, "rollback")
 
 
-def test_flagger_missing_data_never_triggers_a_rollback(shop: Loaded, end: int) -> None:
+def test_flagger_missing_data_never_triggers_a_rollback(shop: Path, end: int) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     status, body = ask(url, shop, end, flagger("healthy"), "/v1/flagger/rollback")
     assert (status, body["verdict"]) == (412, "inconclusive")
 
 
 def test_flaggers_default_selectors_are_its_canary_and_primary_pods(
-    prometheus: Prometheus, shop: Loaded, end: int
+    prometheus: Prometheus, shop: Path, end: int
 ) -> None:
     # The backfilled series have no pod label: the defaults parse and run, and find nothing,
     # saying which labels the series lack.
@@ -355,7 +347,7 @@ def test_flaggers_default_selectors_are_its_canary_and_primary_pods(
 )
 def test_flagger_bad_payloads_are_refused(
     prometheus: Prometheus,
-    shop: Loaded,
+    shop: Path,
     end: int,
     payload: dict[str, Any],
     status: int,

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,85 +13,34 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from sloguard.agent import Agent
+from sloguard.assembly import GateAuthSettings
 from sloguard.errors import SourceUnavailable
 from sloguard.evaluation.readings import Sample
 from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import CACHE_PRUNE_SIZE, Gatekeeper, GateSettings
-from sloguard.loading import Loaded
-from sloguard.server.app import create_app
-from sloguard.server.security import BearerToken, GateAuth
-from sloguard.spec.model import ServiceSLOs
-from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
-from tests.conftest import FIXTURES, load_text
-from tests.fakes import Clock
-
-REQUEST = {"service": "shop", "canary": {"rollouts_pod_template_hash": "new"}}
-
-
-class Counting:
-    """A source at the gate's port: steady healthy traffic for every SLO and version a range
-    query asks for, counted; no recorded budgets; optionally slow."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.range_queries = 0
-        self.delay = delay
-
-    async def query(self, expr: str, at: float) -> Sequence[Sample]:
-        return []
-
-    async def query_range(
-        self, expr: str, start: float, end: float, step: float
-    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
-        self.range_queries += 1
-        await asyncio.sleep(self.delay)
-        points = [float(t) for t in range(int(start), int(end) + 1, int(step))]
-        # Each (SLO, version) the query is tagged for: 100 events/s, none bad.
-        parts = re.findall(r'"sloguard_part", "([^"]+)"', expr)
-        return [
-            (
-                {"sloguard_part": part},
-                [(t, 0.0 if part.endswith("/errors") else 100.0) for t in points],
-            )
-            for part in parts
-        ]
+from sloguard.spec.model import Definitions, ServiceSLOs
+from sloguard.telemetry.metrics import GateMetrics
+from tests.conftest import FIXTURES
+from tests.support.fakes import Clock
+from tests.support.gate import REQUEST, Counting, app_for, definitions
 
 
 @pytest.fixture
-def shop(tmp_path: Path) -> Loaded:
-    return load_text(tmp_path, (FIXTURES / "native" / "shop.yaml").read_text(), "shop.yaml")
-
-
-def app_for(
-    shop: Loaded,
-    source: Counting,
-    auth: GateAuth | None = None,
-    settings: GateSettings | None = None,
-    clock: Clock | None = None,
-    services: Callable[[], Sequence[ServiceSLOs]] | None = None,
-) -> tuple[httpx.AsyncClient, CollectorRegistry]:
-    registry = CollectorRegistry()
-    agent = Agent([], source, AgentMetrics(registry, list))
-    gate = Gatekeeper(
-        services or (lambda: shop.services),
-        source,
-        GateMetrics(registry),
-        settings or GateSettings(),
-        clock=clock or Clock(),
-    )
-    app = create_app(agent, registry, gatekeeper=gate, auth=auth)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://agent"), registry
+def shop(tmp_path: Path) -> Path:
+    """The shop's definitions, in a file the agent reads (and re-reads when it changes)."""
+    path = tmp_path / "shop.yaml"
+    path.write_text((FIXTURES / "native" / "shop.yaml").read_text(), encoding="utf-8")
+    return path
 
 
 def post(http: httpx.AsyncClient, **kwargs: Any) -> httpx.Response:
     return asyncio.run(http.post("/v1/analysis", **kwargs))
 
 
-def test_the_token_is_required_when_configured(shop: Loaded, tmp_path: Path) -> None:
+def test_the_token_is_required_when_configured(shop: Path, tmp_path: Path) -> None:
     secret = tmp_path / "token"
     secret.write_text("s3cret\n")
-    http, _ = app_for(shop, Counting(), GateAuth(BearerToken(path=secret)))
+    http, _ = app_for(shop, Counting(), GateAuthSettings(token_file=secret))
     assert post(http, json=REQUEST).status_code == 401
     wrong = post(http, json=REQUEST, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401 and wrong.json()["detail"] == "a valid bearer token is required"
@@ -105,7 +53,7 @@ def test_the_token_is_required_when_configured(shop: Loaded, tmp_path: Path) -> 
     assert rotated.status_code == 200
 
 
-def test_bodies_over_64_kib_are_refused_with_json(shop: Loaded) -> None:
+def test_bodies_over_64_kib_are_refused_with_json(shop: Path) -> None:
     http, _ = app_for(shop, Counting())
     big = {**REQUEST, "window": "1h" + " " * 70_000}
     response = post(http, json=big)
@@ -131,7 +79,7 @@ def test_bodies_over_64_kib_are_refused_with_json(shop: Loaded) -> None:
         (b'{"service": "shop", "canary": "{a=\\"b\\"} or vector(1)"}', 400),
     ],
 )
-def test_bad_requests_get_a_json_4xx(shop: Loaded, body: bytes, status: int) -> None:
+def test_bad_requests_get_a_json_4xx(shop: Path, body: bytes, status: int) -> None:
     http, _ = app_for(shop, Counting())
     response = post(http, content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == status
@@ -151,7 +99,7 @@ UNENCODABLE = [
 @pytest.mark.parametrize("body", UNENCODABLE)
 @pytest.mark.parametrize("path", ["/v1/analysis", "/v1/flagger/gate", "/v1/flagger/rollback"])
 def test_input_json_cannot_carry_back_is_a_4xx_that_encodes(
-    shop: Loaded, body: bytes, path: str, caplog: pytest.LogCaptureFixture
+    shop: Path, body: bytes, path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     http, _ = app_for(shop, Counting())
     if path != "/v1/analysis":  # as a Flagger payload
@@ -166,17 +114,17 @@ def test_input_json_cannot_carry_back_is_a_4xx_that_encodes(
 @pytest.mark.parametrize("body", [*UNENCODABLE, b"{not json", b"[" * 40_000 + b"]" * 20_000])
 @pytest.mark.parametrize("path", ["/v1/analysis", "/v1/flagger/gate"])
 def test_a_caller_without_the_token_is_refused_before_its_body_is_read(
-    shop: Loaded, body: bytes, path: str
+    shop: Path, body: bytes, path: str
 ) -> None:
-    http, _ = app_for(shop, Counting(), GateAuth(BearerToken("s3cret")))
+    http, _ = app_for(shop, Counting(), GateAuthSettings(token="s3cret"))
     headers = {"content-type": "application/json"}
     response = asyncio.run(http.post(path, content=body, headers=headers))
     assert response.status_code == 401
     assert response.json()["detail"].startswith("a valid bearer token is required")
 
 
-def test_flaggers_token_travels_in_the_metadata(shop: Loaded) -> None:
-    http, _ = app_for(shop, Counting(), GateAuth(BearerToken("s3cret")))
+def test_flaggers_token_travels_in_the_metadata(shop: Path) -> None:
+    http, _ = app_for(shop, Counting(), GateAuthSettings(token="s3cret"))
     payload: dict[str, Any] = {"name": "shop", "namespace": "test", "metadata": {}}
 
     def gate(token: object) -> int:
@@ -186,23 +134,18 @@ def test_flaggers_token_travels_in_the_metadata(shop: Loaded) -> None:
     assert (gate("nope"), gate(["s3cret"]), gate("s3cret")) == (401, 401, 412)
 
 
-def test_a_crash_is_a_json_500(shop: Loaded) -> None:
-    registry = CollectorRegistry()
-    source = Counting()
-
-    def broken() -> list[Any]:
+def test_a_crash_is_a_json_500(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(*_: Any) -> Any:
         raise RuntimeError("definitions vanished")
 
-    gate = Gatekeeper(broken, source, GateMetrics(registry))
-    app = create_app(Agent([], source, AgentMetrics(registry, list)), registry, gatekeeper=gate)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    http = httpx.AsyncClient(transport=transport, base_url="http://agent")
+    http, _ = app_for(shop, Counting())
+    monkeypatch.setattr(Gatekeeper, "analyse", broken)
     response = post(http, json=REQUEST)
     assert response.status_code == 500
     assert response.json() == {"detail": "internal error: RuntimeError"}
 
 
-def test_the_openapi_schema_describes_the_gate(shop: Loaded) -> None:
+def test_the_openapi_schema_describes_the_gate(shop: Path) -> None:
     http, _ = app_for(shop, Counting())
     schema = asyncio.run(http.get("/openapi.json")).json()
     operation = schema["paths"]["/v1/analysis"]["post"]
@@ -212,16 +155,17 @@ def test_the_openapi_schema_describes_the_gate(shop: Loaded) -> None:
     assert "security" not in operation  # no token configured: anyone may ask
     # No Swagger UI or ReDoc: their pages load scripts from a CDN.
     assert [asyncio.run(http.get(p)).status_code for p in ("/docs", "/redoc")] == [404, 404]
-    guarded, _ = app_for(shop, Counting(), GateAuth(BearerToken("s3cret")))
+    guarded, _ = app_for(shop, Counting(), GateAuthSettings(token="s3cret"))
     schema = asyncio.run(guarded.get("/openapi.json")).json()
     assert schema["paths"]["/v1/analysis"]["post"]["security"] == [{"bearer": []}]
     assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
-def test_identical_requests_share_one_reading(shop: Loaded) -> None:
+def test_identical_requests_share_one_reading(shop: Path) -> None:
     source = Counting(delay=0.2)
     clock = Clock()
-    http, registry = app_for(shop, source, clock=clock)
+    http, assembly = app_for(shop, source, clock=clock)
+    registry = assembly.registry
 
     async def burst() -> list[httpx.Response]:
         return await asyncio.gather(*(http.post("/v1/analysis", json=REQUEST) for _ in range(20)))
@@ -247,12 +191,11 @@ def test_identical_requests_share_one_reading(shop: Loaded) -> None:
 
 
 def test_a_repeated_poll_is_answered_from_its_bytes_while_fresh_and_current(
-    shop: Loaded, monkeypatch: pytest.MonkeyPatch
+    shop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source, clock = Counting(), Clock()
-    current: list[Sequence[ServiceSLOs]] = [shop.services]
-    auth = GateAuth(BearerToken("s3cret"))
-    http, registry = app_for(shop, source, auth, clock=clock, services=lambda: current[0])
+    http, assembly = app_for(shop, source, GateAuthSettings(token="s3cret"), clock=clock)
+    registry = assembly.registry
     analysed = 0
     analyse = Gatekeeper.analyse
 
@@ -277,12 +220,14 @@ def test_a_repeated_poll_is_answered_from_its_bytes_while_fresh_and_current(
     clock.now += 6  # past the cache's 5 s: a fresh decision
     assert post(http, content=sent, headers=token).status_code == 200
     assert (analysed, source.range_queries) == (3, 2)
-    current[0] = []  # definitions reloaded without the service: no answer from before
+    # The definitions reloaded without the service: no answer from before.
+    shop.write_text(shop.read_text().replace("service: shop", "service: elsewhere"))
+    assembly.agent.reload()
     gone = post(http, content=sent, headers=token)
     assert gone.status_code == 404 and analysed == 4
 
 
-def test_a_slow_prometheus_is_inconclusive_within_the_time_budget(shop: Loaded) -> None:
+def test_a_slow_prometheus_is_inconclusive_within_the_time_budget(shop: Path) -> None:
     http, _ = app_for(shop, Counting(delay=30), settings=GateSettings(time_budget_seconds=0.3))
 
     async def timed() -> tuple[float, httpx.Response]:
@@ -310,28 +255,19 @@ class Down(Counting):
         raise SourceUnavailable("cannot reach Prometheus: ConnectError: refused", "connection")
 
 
-def test_the_gates_failed_reads_are_counted_with_the_agents(shop: Loaded) -> None:
-    registry = CollectorRegistry()
-    metrics = AgentMetrics(registry, list)
-    source = Down()
-    gate = Gatekeeper(
-        lambda: shop.services,
-        source,
-        GateMetrics(registry),
-        clock=Clock(),
-        query_errors=metrics.query_errors,
-    )
-    app = create_app(Agent([], source, metrics), registry, gatekeeper=gate)
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
+def test_the_gates_failed_reads_are_counted_with_the_agents(shop: Path) -> None:
+    http, assembly = app_for(shop, Down())
     response = post(http, json=REQUEST)
     assert response.json()["verdict"] == "inconclusive"
-    failed = registry.get_sample_value("sloguard_query_errors_total", {"reason": "connection"})
+    failed = assembly.registry.get_sample_value(
+        "sloguard_query_errors_total", {"reason": "connection"}
+    )
     assert failed is not None and failed >= 2  # the budget read and the range read
 
 
-def test_the_bytes_remembered_for_repeated_polls_stay_bounded(shop: Loaded) -> None:
+def test_the_bytes_remembered_for_repeated_polls_stay_bounded(shop: Path) -> None:
     source = Counting()
-    gate = Gatekeeper(lambda: shop.services, source, GateMetrics(CollectorRegistry()))
+    gate = Gatekeeper(lambda: definitions(shop), source, GateMetrics(CollectorRegistry()))
     request = AnalysisRequest.model_validate(REQUEST)
 
     async def variants() -> None:
@@ -352,7 +288,9 @@ def test_the_span_versions_asked_about_are_remembered_for_the_trace_receiver() -
     )
     clock = Clock()
     registry = CollectorRegistry()
-    gate = Gatekeeper(lambda: [spans], Counting(), GateMetrics(registry), clock=clock)
+    gate = Gatekeeper(
+        lambda: Definitions(1, (spans,)), Counting(), GateMetrics(registry), clock=clock
+    )
     request = {"service": "checkout", "canary": {"version": "2.0"}, "baseline": {"version": "1.9"}}
     asyncio.run(gate.analyse(AnalysisRequest.model_validate(request)))
     assert gate.asked_versions() == {"2.0", "1.9"}

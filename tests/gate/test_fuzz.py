@@ -7,27 +7,16 @@ from typing import Any
 
 import hypothesis
 import schemathesis
-from prometheus_client import CollectorRegistry
 from schemathesis.config import SchemathesisConfig
 
-from sloguard.agent import Agent
-from sloguard.gating import Gatekeeper, GateSettings
-from sloguard.loading import load
-from sloguard.server.app import create_app
-from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
+from sloguard.gating import GateSettings
 from tests.conftest import REPO
-from tests.gate.test_endpoint import Counting
-
-SERVICES = load([REPO / "slo-definitions"]).services
+from tests.support.gate import Counting, app_for
 
 
 def app() -> Any:
-    registry = CollectorRegistry()
-    source = Counting()
-    gate = Gatekeeper(
-        lambda: SERVICES, source, GateMetrics(registry), GateSettings(time_budget_seconds=2)
-    )
-    return create_app(Agent([], source, AgentMetrics(registry, list)), registry, gatekeeper=gate)
+    settings = GateSettings(time_budget_seconds=2)
+    return app_for(REPO / "slo-definitions", Counting(), settings=settings)[1].app()
 
 
 # The schema cannot say that a label matcher parses or that an SLO has its gate enabled: the

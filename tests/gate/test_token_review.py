@@ -9,20 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 
-from sloguard.agent import Agent
+from sloguard.assembly import GateAuthSettings
 from sloguard.errors import ClusterError
-from sloguard.gating import Gatekeeper
 from sloguard.kube import TokenReviewer, api_client
-from sloguard.loading import load
-from sloguard.server.app import create_app
-from sloguard.server.security import GateAuth
-from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
 from tests.conftest import FIXTURES
 from tests.fakeapi import TOKEN_REVIEWS, FakeAPI, running_api
-from tests.fakes import Clock
-from tests.gate.test_endpoint import REQUEST, Counting
+from tests.support.fakes import Clock
+from tests.support.gate import REQUEST, Counting, app_for
 
 ARGO = "system:serviceaccount:argo-rollouts:argo-rollouts"
 
@@ -91,13 +85,11 @@ def test_a_missing_kubeconfig_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_the_gate_lets_argo_rollouts_service_account_in(api: FakeAPI, tmp_path: Path) -> None:
-    registry = CollectorRegistry()
-    loaded = load([FIXTURES / "native"])
-    source = Counting()
-    gate = Gatekeeper(lambda: loaded.services, source, GateMetrics(registry))
-    auth = GateAuth(reviewer=reviewer(api, tmp_path, [ARGO]))
-    agent = Agent([], source, AgentMetrics(registry, list))
-    app = create_app(agent, registry, gatekeeper=gate, auth=auth)
+    allowed = GateAuthSettings(allow=(ARGO,))
+    _, assembly = app_for(
+        FIXTURES / "native", Counting(), allowed, kubeconfig=api.kubeconfig(tmp_path)
+    )
+    app = assembly.app()
 
     async def ask(token: str) -> int:
         transport = httpx.ASGITransport(app=app)

@@ -22,7 +22,7 @@ from sloguard.spans import traceql
 from sloguard.spec.model import ServiceSLOs
 from sloguard.spec.traces import Traces
 from tests.conftest import FIXTURES
-from tests.fakes import Switchable
+from tests.support.fakes import Switchable
 
 TEMPO, JAEGER = "http://tempo:3200", "http://jaeger:16686"
 PAY = Traces.model_validate(

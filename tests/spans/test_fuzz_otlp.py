@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from sloguard.server.otlp import JSON, PROTOBUF, TraceReceiver
-from sloguard.spec.model import ServiceSLOs
+from sloguard.spec.model import Definitions, ServiceSLOs
 from sloguard.telemetry.metrics import TraceMetrics
 from tests.spans.test_receiver import DEFINITION, received_requests
 
@@ -31,7 +31,7 @@ SETTINGS = hypothesis.settings(
 
 
 def receiver() -> TraceReceiver:
-    return TraceReceiver(lambda: [SPEC], TraceMetrics(CollectorRegistry()))
+    return TraceReceiver(lambda: Definitions(1, (SPEC,)), TraceMetrics(CollectorRegistry()))
 
 
 def answered(body: bytes, media: str, encoding: str = "") -> int:

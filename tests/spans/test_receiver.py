@@ -34,8 +34,8 @@ from sloguard.server.otlp import MAX_LABEL_BYTES, MAX_SPANS, TraceReceiver
 from sloguard.spans.admission import SeriesTable
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import AgentMetrics, TraceMetrics
-from tests.fakes import Switchable
 from tests.gate.canaries import running_agent
+from tests.support.fakes import Switchable
 
 DEFINITION = """\
 service: checkout
@@ -144,7 +144,7 @@ def serving(definitions: Path, **options: Any) -> tuple[httpx.AsyncClient, Colle
     registry = CollectorRegistry()
     agent = Agent([definitions], Switchable(), AgentMetrics(registry, list))
     agent.reload()
-    receiver = TraceReceiver(lambda: agent.services, TraceMetrics(registry), **options)
+    receiver = TraceReceiver(lambda: agent.definitions, TraceMetrics(registry), **options)
     transport = httpx.ASGITransport(app=create_app(agent, registry, receiver=receiver))
     return httpx.AsyncClient(transport=transport, base_url="http://agent"), registry
 
@@ -477,7 +477,7 @@ def test_large_exports_are_read_one_at_a_time(definitions: Path) -> None:
     registry = CollectorRegistry()
     agent = Agent([definitions], Switchable(), AgentMetrics(registry, list))
     agent.reload()
-    receiver = TraceReceiver(lambda: agent.services, TraceMetrics(registry))
+    receiver = TraceReceiver(lambda: agent.definitions, TraceMetrics(registry))
     huge = empty_spans(4_000_000)  # walked for a second or more before its 413
     first: list[int] = []
     reader = threading.Thread(

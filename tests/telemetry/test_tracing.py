@@ -18,17 +18,24 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from prometheus_client import CollectorRegistry
 
-from sloguard.agent import Agent
+from sloguard.assembly import Assembly, Settings, assemble
 from sloguard.gate.request import AnalysisRequest
-from sloguard.gating import Gatekeeper
-from sloguard.loading import load
+from sloguard.sources.prometheus import PrometheusSettings
 from sloguard.telemetry import tracing
-from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
 from tests.conftest import FIXTURES
-from tests.fakes import Switchable
-from tests.gate.test_endpoint import Counting
+from tests.support.fakes import Switchable
+from tests.support.gate import Counting
+
+
+def assembled(source: Any, telemetry: dict[str, str]) -> Assembly:
+    """The agent as `sloguard run` builds it, over `source`, tracing as `telemetry` says."""
+    settings = Settings(
+        paths=(FIXTURES / "native",),
+        prometheus=PrometheusSettings(url="http://127.0.0.1:9"),
+        telemetry=telemetry,
+    )
+    return assemble(settings, source=source)
 
 
 class Receiver:
@@ -87,23 +94,13 @@ def attributes(span: Any) -> dict[str, Any]:
 
 
 def test_a_cycle_is_a_trace_of_slos_and_queries(receiver: Receiver, tmp_path: Path) -> None:
-    traces = tracing.from_environment(
-        {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_SERVICE_NAME": "sloguard-test"}
-    )
     source = Switchable()
-    registry = CollectorRegistry()
-    holder: list[Agent] = []
-    agent = Agent(
-        [FIXTURES / "native"],
-        source,
-        AgentMetrics(registry, lambda: holder[0].evaluations),
-        tracer=traces.tracer,
-    )
-    holder.append(agent)
-    asyncio.run(agent.cycle())
+    telemetry = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_SERVICE_NAME": "sloguard-test"}
+    assembly = assembled(source, telemetry)
+    asyncio.run(assembly.agent.cycle())
     source.down = True
-    asyncio.run(agent.cycle())
-    traces.shutdown()
+    asyncio.run(assembly.agent.cycle())
+    asyncio.run(assembly.aclose())
 
     assert set(receiver.paths) == {"/v1/traces"}
     service = {a.key: a.value.string_value for a in receiver.resources[0].attributes}
@@ -147,16 +144,12 @@ def test_tracing_is_off_unless_an_endpoint_is_set(env: dict[str, str]) -> None:
 def test_a_gate_decision_is_a_span_with_its_queries_and_verdicts(
     receiver: Receiver, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    traces = tracing.from_environment({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url})
-    registry = CollectorRegistry()
-    loaded = load([FIXTURES / "native"])
-    gate = Gatekeeper(
-        lambda: loaded.services, Counting(), GateMetrics(registry), tracer=traces.tracer
-    )
+    assembly = assembled(Counting(), {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url})
+    assembly.agent.reload()
     request = AnalysisRequest(service="shop", canary={"version": "2"}, baseline={"version": "1"})
     with caplog.at_level(logging.INFO, logger="sloguard.gate"):
-        asyncio.run(gate.analyse(request))
-    traces.shutdown()
+        asyncio.run(assembly.gatekeeper.analyse(request))
+    asyncio.run(assembly.aclose())
 
     [decision] = [s for s in receiver.spans if s.name == "gate shop"]
     assert attributes(decision)["sloguard.verdict"] == "inconclusive"
@@ -165,6 +158,9 @@ def test_a_gate_decision_is_a_span_with_its_queries_and_verdicts(
     # One range query for every SLO and version of the request.
     [reads] = [s for s in receiver.spans if s.name == "prometheus query_range"]
     assert reads.parent_span_id == decision.span_id
+    # The budget is read with the same instrumented source as the agent's evaluation.
+    budget = [s for s in receiver.spans if s.name == "prometheus query"]
+    assert budget and all(s.trace_id == decision.trace_id for s in budget)
     assert {'version="1"', 'version="2"'} <= set(
         re.findall(r'version="\d"', attributes(reads)["db.statement"])
     )

@@ -239,16 +239,16 @@ def trace_backend_options(command: F) -> F:
     return decorated(command, options)
 
 
-def trace_backend(options: dict[str, Any], timeout_seconds: float) -> Any:
-    """The trace backend the flags name, or None."""
-    from sloguard.sources.traces import connect
+def trace_backend(options: dict[str, Any]) -> Any:
+    """The trace backend the flags name (`TraceBackendSettings`), or None."""
+    from sloguard.assembly import TraceBackendSettings
 
     kind, url = options.pop("traces_backend"), options.pop("traces_url")
     if kind is None:
         return None
     if not url:
         raise click.BadParameter("--traces-backend needs --traces-url", param_hint="--traces-url")
-    return connect(kind, url, timeout_seconds)
+    return TraceBackendSettings(kind, url)
 
 
 def moment(text: str | None) -> float:

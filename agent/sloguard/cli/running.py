@@ -24,8 +24,6 @@ from sloguard.cli.common import (
 )
 from sloguard.loading import default_paths
 
-# Requests in flight, then the evaluation and actions, each get this long after SIGTERM.
-SHUTDOWN_SECONDS = 10
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -246,20 +244,13 @@ def run_agent(
     from contextlib import asynccontextmanager
 
     import uvicorn
-    from prometheus_client import CollectorRegistry
 
-    from sloguard.actions.runtime import ActionRuntime, ActionSettings
-    from sloguard.agent import Agent
-    from sloguard.gating import Gatekeeper, GateSettings
-    from sloguard.kube import TokenReviewer, api_client
+    from sloguard.actions.runtime import ActionSettings
+    from sloguard.assembly import SHUTDOWN_SECONDS, GateAuthSettings, Settings, assemble
+    from sloguard.gating import GateSettings
     from sloguard.playbook.safety import Switch
-    from sloguard.server.app import create_app
     from sloguard.server.connections import ConnectionLimits, guarded
-    from sloguard.server.otlp import TraceReceiver
-    from sloguard.server.security import BearerToken, GateAuth
-    from sloguard.sources.prometheus import Prometheus, client
-    from sloguard.telemetry import logs, tracing
-    from sloguard.telemetry.metrics import AgentMetrics, GateMetrics, TraceMetrics
+    from sloguard.telemetry import logs
 
     # Until the loop reloads on SIGHUP, the signal must not kill the process (its default).
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -268,16 +259,19 @@ def run_agent(
     if not sep or not port.isdigit():
         raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
     logs.configure(log_level)
-    settings = prometheus_settings(options)
-    registry = CollectorRegistry()
-    http = client(settings)
-    metrics = AgentMetrics(registry, lambda: agent.current())
-    traces = tracing.from_environment(os.environ)
     switch = Switch(actions_switch)
-    actions = None
-    if switch is not Switch.OFF:
-        namespace, _, name = lease.rpartition("/")
-        action_settings = ActionSettings(
+    namespace, _, name = lease.rpartition("/")
+    settings = Settings(
+        paths=paths or tuple(default_paths()),
+        prometheus=prometheus_settings(options),
+        interval_seconds=interval,
+        traces_backend=trace_backend(options),
+        gate=GateSettings(gate_time_budget, gate_cache),
+        gate_auth=GateAuthSettings(gate_token, gate_token_file, gate_allow, gate_audience),
+        kubeconfig=kubeconfig,
+        actions=None
+        if switch is Switch.OFF
+        else ActionSettings(
             switch=switch,
             kubeconfig=kubeconfig,
             identity=identity or socket.gethostname(),
@@ -286,75 +280,31 @@ def run_agent(
             lease_name=name,
             audit_log=audit_log,
             alertmanager_url=alertmanager_url,
-        )
-        actions = ActionRuntime(
-            action_settings, Prometheus(http, settings), registry, traces.tracer
-        )
-    backend = trace_backend(options, settings.timeout_seconds)
-    agent = Agent(
-        list(paths) or default_paths(),
-        Prometheus(http, settings),
-        metrics,
-        interval,
-        tracer=traces.tracer,
-        after_cycle=actions.act if actions is not None else None,
-        traces=backend,
+        ),
+        telemetry=dict(os.environ),
     )
-    agent.reload()  # invalid definitions at start-up: exit 2 before serving anything
-
-    @asynccontextmanager
-    async def lifespan(_: Any) -> Any:
-        stop = asyncio.Event()
-        loops = [asyncio.create_task(agent.run(stop))]
-        if actions is not None:
-            loops.append(asyncio.create_task(actions.run(stop)))
-        rereads: set[asyncio.Task[None]] = set()
-
-        def reread() -> None:
-            task = asyncio.create_task(agent.reread())
-            rereads.add(task)
-            task.add_done_callback(rereads.discard)
-
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reread)
-        try:
-            yield
-        finally:
-            stop.set()
-            _, pending = await asyncio.wait(loops, timeout=SHUTDOWN_SECONDS)
-            if pending:
-                logging.getLogger("sloguard.agent").warning(
-                    "shutdown cut short: the evaluation or the actions did not finish in time",
-                    extra={"seconds": SHUTDOWN_SECONDS, "cancelled": len(pending)},
-                )
-                for task in pending:
-                    task.cancel()
-                await asyncio.wait(pending)
-            await http.aclose()
-            if backend is not None:
-                await backend.aclose()
-            traces.shutdown()
-
-    gatekeeper = Gatekeeper(
-        lambda: agent.services,
-        Prometheus(http, settings),
-        GateMetrics(registry),
-        GateSettings(gate_time_budget, gate_cache),
-        tracer=traces.tracer,
-        query_errors=metrics.query_errors,
-    )
-    auth = GateAuth(
-        BearerToken(gate_token or "", gate_token_file) if gate_token or gate_token_file else None,
-        TokenReviewer(api_client(kubeconfig), gate_allow, gate_audience) if gate_allow else None,
-    )
-    if auth.token is None and auth.reviewer is None:
+    assembly = assemble(settings)
+    assembly.agent.reload()  # invalid definitions at start-up: exit 2 before serving anything
+    if assembly.auth is None:
         logging.getLogger("sloguard.gate").warning(
             "the gate accepts requests without a token: set SLOGUARD_GATE_TOKEN, "
             "--gate-token-file or --gate-allow, or restrict who can reach it (NetworkPolicy)"
         )
-    receiver = TraceReceiver(
-        lambda: agent.services, TraceMetrics(registry), wanted=gatekeeper.asked_versions
-    )
-    app = create_app(agent, registry, lifespan, gatekeeper, auth, receiver)
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> Any:
+        rereads: set[asyncio.Task[None]] = set()
+
+        def reread() -> None:
+            task = asyncio.create_task(assembly.agent.reread())
+            rereads.add(task)
+            task.add_done_callback(rereads.discard)
+
+        async with assembly.running():
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reread)
+            yield
+
+    app = assembly.app(lifespan)
     # What start-up built (modules, the app, the definitions) lives as long as the process:
     # frozen, the collector's full passes skip it; scanning it stalled the event loop for
     # 150-300 ms every few seconds under load (bench/gate.py, paced: p99 214-297 -> 62-84 ms).

@@ -50,23 +50,23 @@ def evaluate(paths: tuple[Path, ...], at_text: str | None, output: str, **option
     """
     import asyncio
 
-    from sloguard.evaluating import evaluate as run_evaluation
+    from sloguard.assembly import Settings, assemble
     from sloguard.evaluation.report import STATUS_STYLE, document, table
-    from sloguard.sources.prometheus import Prometheus, client
 
-    loaded = load_definitions(paths)
-    settings = prometheus_settings(options)
-    backend = trace_backend(options, settings.timeout_seconds)
+    load_definitions(paths)  # bad definitions: every problem, exit 2, before any query
+    settings = Settings(
+        paths=paths or tuple(default_paths()),
+        prometheus=prometheus_settings(options),
+        traces_backend=trace_backend(options),
+    )
     at = moment(at_text)
 
     async def once() -> list[Any]:
-        async with client(settings) as http:
-            try:
-                source = Prometheus(http, settings)
-                return await run_evaluation(loaded.services, source, at, traces=backend)
-            finally:
-                if backend is not None:
-                    await backend.aclose()
+        assembly = assemble(settings, clock=lambda: at)
+        try:
+            return await assembly.agent.cycle()
+        finally:
+            await assembly.aclose()
 
     evaluations = asyncio.run(once())
     if output == "json":
@@ -153,18 +153,20 @@ def gate(
     """
     import asyncio
 
-    from prometheus_client import CollectorRegistry
     from pydantic import ValidationError
 
+    from sloguard.assembly import Settings, assemble
     from sloguard.gate.model import Verdict
     from sloguard.gate.report import lines, report
     from sloguard.gate.request import AnalysisRequest, problems
-    from sloguard.gating import Answer, Gatekeeper, GateSettings
-    from sloguard.sources.prometheus import Prometheus, client
-    from sloguard.telemetry.metrics import GateMetrics
+    from sloguard.gating import Answer, GateSettings
 
-    loaded = load_definitions(paths)
-    settings = prometheus_settings(options)
+    load_definitions(paths)  # bad definitions: every problem, exit 2, before any query
+    settings = Settings(
+        paths=paths or tuple(default_paths()),
+        prometheus=prometheus_settings(options),
+        gate=GateSettings(time_budget_seconds=time_budget, cache_seconds=0),
+    )
     try:
         request = AnalysisRequest(
             service=service, slos=list(slos), canary=canary, baseline=baseline, window=window
@@ -174,15 +176,11 @@ def gate(
 
     async def ask() -> Answer:
         deadline = time.monotonic() + wait
-        async with client(settings) as http:
-            gatekeeper = Gatekeeper(
-                lambda: loaded.services,
-                Prometheus(http, settings),
-                GateMetrics(CollectorRegistry()),
-                GateSettings(time_budget_seconds=time_budget, cache_seconds=0),
-            )
+        assembly = assemble(settings)
+        assembly.agent.reload()
+        try:
             while True:
-                answer = await gatekeeper.analyse(request)
+                answer = await assembly.gatekeeper.analyse(request)
                 left = deadline - time.monotonic()
                 if answer.decision.verdict is not Verdict.INCONCLUSIVE or left <= 0:
                     return answer
@@ -192,6 +190,8 @@ def gate(
                     err=True,
                 )
                 await asyncio.sleep(min(poll, left))
+        finally:
+            await assembly.aclose()
 
     answer = asyncio.run(ask())
     shown = report(answer.decision, answer.at)
@@ -246,7 +246,6 @@ def demo(duration: float | None, refresh: float) -> None:
         asyncio.run(
             live(
                 loaded,
-                paths,
                 os.environ,
                 click.echo,
                 lambda text, status: click.style(text, **STATUS_STYLE[status]),

@@ -24,7 +24,7 @@ from typing import Any
 import uvicorn
 from prometheus_client import CollectorRegistry
 
-from sloguard.agent import Agent
+from sloguard.assembly import Settings, assemble
 from sloguard.demo.prometheus import free_port, local_prometheus, write_rules
 from sloguard.demo.service import STABLE, Conditions, SyntheticService, demo_canaries
 from sloguard.errors import ToolError
@@ -35,10 +35,9 @@ from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import Gatekeeper
 from sloguard.loading import Loaded
 from sloguard.promtool import check_rules
-from sloguard.server.app import create_app
-from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
+from sloguard.sources.prometheus import PrometheusSettings
 from sloguard.spec.model import ServiceSLOs
-from sloguard.telemetry.metrics import AgentMetrics, GateMetrics
+from sloguard.spec.writing import native_yaml
 
 RULE_INTERVAL = "5s"
 JOBS = ("checkout", "catalog", "invoice-worker")
@@ -78,7 +77,6 @@ def conditions_for(phase: Phase) -> Conditions:
 
 async def live(
     loaded: Loaded,
-    paths: list[Path],
     env: Mapping[str, str],
     echo: Callable[[str], None],
     style: Callable[[str, Status], str],
@@ -90,6 +88,7 @@ async def live(
     with tempfile.TemporaryDirectory(prefix="sloguard-demo-") as temp:
         directory = Path(temp)
         rule_files = write_rules(directory, loaded, RULE_INTERVAL)
+        definitions = _write_demo_definitions(directory / "definitions", loaded.services)
         checked = check_rules(rule_files)
         if not checked.ok:
             raise ToolError(f"promtool check rules failed:\n{checked.output}")
@@ -103,14 +102,13 @@ async def live(
             with local_prometheus(
                 directory, jobs, rule_files, env=env, scrape_interval="2s"
             ) as url:
-                await _loop(loaded, paths, url, service, echo, style, clear, duration, refresh)
+                await _loop(definitions, url, service, echo, style, clear, duration, refresh)
         finally:
             service.stop()
 
 
 async def _loop(
-    loaded: Loaded,
-    paths: list[Path],
+    definitions: Path,
     prometheus_url: str,
     service: SyntheticService,
     echo: Callable[[str], None],
@@ -119,30 +117,25 @@ async def _loop(
     duration: float | None,
     refresh: float,
 ) -> None:
-    settings = PrometheusSettings(url=prometheus_url, timeout_seconds=5, retries=1)
-    registry = CollectorRegistry()
-    async with client(settings) as http:
-        holder: list[Agent] = []
-        metrics = AgentMetrics(registry, lambda: holder[0].current())
-        agent = Agent(paths, Prometheus(http, settings), metrics, interval_seconds=refresh)
-        holder.append(agent)
-        gate = Gatekeeper(
-            lambda: _demo_speed(loaded.services),
-            Prometheus(http, settings),
-            GateMetrics(registry),
-        )
+    settings = Settings(
+        paths=(definitions,),
+        prometheus=PrometheusSettings(url=prometheus_url, timeout_seconds=5, retries=1),
+        interval_seconds=refresh,
+    )
+    assembly = assemble(settings)
+    agent, gate = assembly.agent, assembly.gatekeeper
+    async with assembly.running():
         api_port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(agent, registry, gatekeeper=gate),
+                assembly.app(),
                 host="127.0.0.1",
                 port=api_port,
                 log_level="warning",
                 lifespan="off",
             )
         )
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(agent.run(stop)), asyncio.create_task(server.serve())]
+        serving = asyncio.create_task(server.serve())
         started = time.monotonic()
         verdicts: dict[str, str] = {}
         try:
@@ -176,14 +169,15 @@ async def _loop(
                 echo("\n".join(f"  {version}: {said}" for version, said in verdicts.items()))
                 echo("")
         finally:
-            stop.set()
             server.should_exit = True
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(serving, return_exceptions=True)
 
 
-def _demo_speed(services: list[ServiceSLOs]) -> list[ServiceSLOs]:
-    return [
-        spec.model_copy(
+def _write_demo_definitions(directory: Path, services: list[ServiceSLOs]) -> Path:
+    """The definitions with the gate at demo speed, where the agent reads them."""
+    directory.mkdir()
+    for spec in services:
+        fast = spec.model_copy(
             update={
                 "slos": [
                     slo.model_copy(update={"gate": slo.gate.model_copy(update=DEMO_GATE)})
@@ -191,8 +185,9 @@ def _demo_speed(services: list[ServiceSLOs]) -> list[ServiceSLOs]:
                 ]
             }
         )
-        for spec in services
-    ]
+        text = native_yaml(fast, "the demo's definitions, with the gate at demo speed")
+        (directory / f"{spec.service}.yaml").write_text(text, encoding="utf-8")
+    return directory
 
 
 async def _judge_canaries(gate: Gatekeeper, said: dict[str, str]) -> dict[str, str]:

@@ -22,7 +22,7 @@ import json
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from sloguard.spans.admission import SeriesTable
 from sloguard.spans.counting import Series, Span, SpanCounter
 from sloguard.spans.wire import TooMany, WireError, count_spans
-from sloguard.spec.model import ServiceSLOs
+from sloguard.spec.model import Definitions
 from sloguard.telemetry.metrics import TraceMetrics
 
 PROTOBUF = "application/x-protobuf"
@@ -69,14 +69,14 @@ class TraceReceiver:
 
     def __init__(
         self,
-        services: Callable[[], Sequence[ServiceSLOs]],
+        definitions: Callable[[], Definitions],
         metrics: TraceMetrics,
         series: SeriesTable | None = None,
         max_in_flight: int = 16,
         wanted: Callable[[], Set[str]] = frozenset,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._services = services
+        self._definitions = definitions
         self._metrics = metrics
         if series is None:
             series = SeriesTable(per_sli=256, idle_seconds=3600, reuse_seconds=600)
@@ -89,7 +89,7 @@ class TraceReceiver:
         # One large export read at a time: walking or decoding a million fields takes a core
         # for a second or more, and 15 KB of gzip can ask for it.
         self._large = threading.Semaphore(1)
-        self._counter: tuple[tuple[int, ...], SpanCounter] | None = None
+        self._counter: tuple[int, SpanCounter] | None = None
 
     def admit(self) -> bool:
         """Take a slot for one export; False (answer 503) while too many are in flight."""
@@ -211,11 +211,10 @@ class TraceReceiver:
 
     def _current(self) -> SpanCounter:
         """The counter for the definitions in use, rebuilt when they are reloaded."""
-        services = self._services()
-        identity = tuple(id(s) for s in services)
+        definitions = self._definitions()
         with self._lock:
-            if self._counter is None or self._counter[0] != identity:
-                self._counter = (identity, SpanCounter.of(services))
+            if self._counter is None or self._counter[0] != definitions.version:
+                self._counter = (definitions.version, SpanCounter.of(definitions.services))
             return self._counter[1]
 
     def _reply(self, status: int, body: bytes, media: str, retry: int | None = None) -> Reply:

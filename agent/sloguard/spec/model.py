@@ -8,6 +8,7 @@ definition (PromQL syntax, tiers that can never fire, duplicates) live in `valid
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
@@ -371,3 +372,12 @@ def _close_label_maps(node: Any) -> None:
 
 
 Format = Literal["native", "sloth", "sloth-crd", "openslo", "openslo-v1alpha", "pyrra"]
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """The definitions in use, numbered: each reload that changes them gives the next version,
+    so whatever was worked out from one version can tell whether it is still current."""
+
+    version: int
+    services: tuple[ServiceSLOs, ...]

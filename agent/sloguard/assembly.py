@@ -1,0 +1,209 @@
+"""The composition root: one frozen `Settings`, and `assemble`, which builds the running agent
+from it (the evaluating agent, the gate, the OTLP receiver, the actions and the HTTP app, over
+one instrumented Prometheus source). `sloguard run`, `sloguard demo`, `sloguard gate` and the
+tests build the agent here and nowhere else."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry
+
+from sloguard.actions.runtime import ActionRuntime, ActionSettings
+from sloguard.agent import Agent
+from sloguard.evaluating import InstrumentedSource, RangeSource
+from sloguard.gating import Gatekeeper, GateSettings
+from sloguard.kube import TokenReviewer, api_client
+from sloguard.server.app import create_app
+from sloguard.server.otlp import TraceReceiver
+from sloguard.server.security import BearerToken, GateAuth
+from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
+from sloguard.sources.traces import TraceBackend, connect
+from sloguard.telemetry import tracing
+from sloguard.telemetry.metrics import AgentMetrics, GateMetrics, TraceMetrics
+
+if TYPE_CHECKING:  # the app is built by server/, the one place FastAPI is used
+    from fastapi import FastAPI
+
+log = logging.getLogger("sloguard.agent")
+
+# After a stop, the evaluation and the actions get this long to finish.
+SHUTDOWN_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class TraceBackendSettings:
+    """A trace backend that trace SLIs are read from instead of Prometheus."""
+
+    kind: str  # `tempo` or `jaeger`
+    url: str
+
+
+@dataclass(frozen=True)
+class GateAuthSettings:
+    """Who may call the gate; nobody is asked for a token when none of these is set."""
+
+    token: str | None = None
+    token_file: Path | None = None
+    allow: tuple[str, ...] = ()  # Kubernetes users or groups, checked with TokenReview
+    audience: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> bool:
+        return bool(self.token or self.token_file or self.allow)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the running agent is built from: flags, environment, nothing else."""
+
+    paths: tuple[Path, ...]
+    prometheus: PrometheusSettings
+    interval_seconds: float = 30.0
+    traces_backend: TraceBackendSettings | None = None
+    gate: GateSettings = field(default_factory=GateSettings)
+    gate_auth: GateAuthSettings = field(default_factory=GateAuthSettings)
+    kubeconfig: Path | None = None
+    actions: ActionSettings | None = None  # None: no actions at all
+    # The OTEL_* variables that configure the agent's own traces.
+    telemetry: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Assembly:
+    """The running agent's parts, built by `assemble`."""
+
+    settings: Settings
+    registry: CollectorRegistry
+    source: InstrumentedSource
+    agent: Agent
+    gatekeeper: Gatekeeper
+    receiver: TraceReceiver
+    actions: ActionRuntime | None
+    auth: GateAuth | None
+    tracing: tracing.Tracing
+    closers: list[Callable[[], Awaitable[None]]]
+
+    def app(self, lifespan: Any = None) -> FastAPI:
+        """The HTTP API over these parts."""
+        return create_app(
+            self.agent, self.registry, lifespan, self.gatekeeper, self.auth, self.receiver
+        )
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """The evaluation loop (and the actions' Lease loop) while inside; on the way out
+        they get SHUTDOWN_SECONDS to finish, then the clients are closed."""
+        stop = asyncio.Event()
+        loops = [asyncio.create_task(self.agent.run(stop))]
+        if self.actions is not None:
+            loops.append(asyncio.create_task(self.actions.run(stop)))
+        try:
+            yield
+        finally:
+            stop.set()
+            _, pending = await asyncio.wait(loops, timeout=SHUTDOWN_SECONDS)
+            if pending:
+                log.warning(
+                    "shutdown cut short: the evaluation or the actions did not finish in time",
+                    extra={"seconds": SHUTDOWN_SECONDS, "cancelled": len(pending)},
+                )
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending)
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the clients and flush the agent's own traces."""
+        for close in self.closers:
+            await close()
+        self.tracing.shutdown()
+
+
+def assemble(
+    settings: Settings,
+    source: RangeSource | None = None,
+    registry: CollectorRegistry | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Assembly:
+    """The running agent `settings` describe. `source` replaces the Prometheus client (tests);
+    nothing is contacted until the agent runs or is asked."""
+    registry = registry if registry is not None else CollectorRegistry()
+    traces = tracing.from_environment(settings.telemetry)
+    closers: list[Callable[[], Awaitable[None]]] = []
+    if source is None:
+        http = client(settings.prometheus)
+        closers.append(http.aclose)
+        source = Prometheus(http, settings.prometheus)
+    backend = _trace_backend(settings)
+    if backend is not None:
+        closers.append(backend.aclose)
+    holder: list[Agent] = []
+    metrics = AgentMetrics(registry, lambda: holder[0].current())
+    prometheus = InstrumentedSource(source, metrics.query_errors, traces.tracer)
+    actions = (
+        None
+        if settings.actions is None
+        else ActionRuntime(settings.actions, prometheus, registry, traces.tracer)
+    )
+    agent = Agent(
+        list(settings.paths),
+        prometheus,
+        metrics,
+        settings.interval_seconds,
+        clock=clock,
+        tracer=traces.tracer,
+        after_cycle=actions.act if actions is not None else None,
+        traces=backend,
+    )
+    holder.append(agent)
+    gatekeeper = Gatekeeper(
+        lambda: agent.definitions,
+        prometheus,
+        GateMetrics(registry),
+        settings.gate,
+        tracer=traces.tracer,
+        clock=clock,
+    )
+    receiver = TraceReceiver(
+        lambda: agent.definitions, TraceMetrics(registry), wanted=gatekeeper.asked_versions
+    )
+    return Assembly(
+        settings,
+        registry,
+        prometheus,
+        agent,
+        gatekeeper,
+        receiver,
+        actions,
+        _gate_auth(settings),
+        traces,
+        closers,
+    )
+
+
+def _trace_backend(settings: Settings) -> TraceBackend | None:
+    chosen = settings.traces_backend
+    if chosen is None:
+        return None
+    return connect(chosen.kind, chosen.url, settings.prometheus.timeout_seconds)
+
+
+def _gate_auth(settings: Settings) -> GateAuth | None:
+    wanted = settings.gate_auth
+    if not wanted.required:
+        return None
+    token = wanted.token or ""
+    return GateAuth(
+        BearerToken(token, wanted.token_file) if token or wanted.token_file else None,
+        TokenReviewer(api_client(settings.kubeconfig), wanted.allow, wanted.audience)
+        if wanted.allow
+        else None,
+    )

@@ -1,0 +1,1 @@
+"""Helpers the tests share: fakes, real processes started for a test, builders."""
