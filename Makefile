@@ -1,7 +1,7 @@
 # Everyday verbs. Each target sets up what it needs first (scripts/setup.sh is idempotent).
 BIN := .venv/bin
 
-.PHONY: setup demo prove test lint format generate check bench
+.PHONY: setup demo prove test lint docs format generate check bench
 
 setup:
 	@scripts/setup.sh
@@ -12,7 +12,7 @@ demo: setup  ## the main job: the live loop on the bundled definitions, until Ct
 prove: setup  ## generate the rules and prove every SLO's alerting with promtool scenarios
 	@$(BIN)/sloguard prove
 
-test: setup lint  ## everything CI runs
+test: setup lint docs  ## everything CI runs
 	$(BIN)/pytest
 
 lint: setup
@@ -20,6 +20,9 @@ lint: setup
 	$(BIN)/ruff format --check agent tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+docs: setup  ## build the documentation site (docs/, mkdocs.yml) strictly: a broken link fails
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .site
 
 format: setup
 	$(BIN)/ruff format agent tests bench scripts
