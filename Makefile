@@ -28,11 +28,13 @@ format: setup
 	$(BIN)/ruff format agent tests bench scripts
 	$(BIN)/ruff check --fix agent tests bench scripts
 
-generate: setup  ## rewrite alert-rules/, dashboards/, the JSON Schema and the configuration reference
+generate: setup  ## rewrite alert-rules/, dashboards/, the JSON Schema, the configuration reference and the OpenAPI document
 	$(BIN)/sloguard generate
 	$(BIN)/sloguard schema --out slo-definitions/sloguard.schema.json
-	$(BIN)/python -m sloguard.cli.reference > docs/configuration.md.tmp
+	$(BIN)/python -m sloguard.cli.reference configuration > docs/configuration.md.tmp
 	mv docs/configuration.md.tmp docs/configuration.md
+	$(BIN)/python -m sloguard.cli.reference openapi > docs/openapi.json.tmp
+	mv docs/openapi.json.tmp docs/openapi.json
 
 check: setup  ## fail when committed generated files are stale
 	$(BIN)/sloguard check

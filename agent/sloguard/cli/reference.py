@@ -1,8 +1,9 @@
-"""The configuration reference (docs/configuration.md), written from click itself: every
-command, every flag with its environment variable and default, and the variables read
-elsewhere. `make generate` rewrites the page; a test fails when it drifts from the code.
+"""The references written from the code: the configuration reference (docs/configuration.md),
+from click itself: every command, every flag with its environment variable and default, and
+the variables read elsewhere; and the HTTP API's OpenAPI document (docs/openapi.json), from the
+app `sloguard run` serves. `make generate` rewrites both; a test fails when either drifts.
 
-Run: python -m sloguard.cli.reference > docs/configuration.md
+Run: python -m sloguard.cli.reference [configuration|openapi]
 """
 
 from __future__ import annotations
@@ -66,7 +67,33 @@ def _row(option: click.Option) -> str:
     return f"| {flags} | {environment} | {shown} | {meaning} |"
 
 
+def api_document() -> str:
+    """The OpenAPI document of the agent with every route: the gate guarded by a token, the
+    OTLP receiver (as `sloguard run` serves it when a token is configured)."""
+    import asyncio
+    import json
+
+    from sloguard.assembly import GateAuthSettings, Settings, assemble
+    from sloguard.sources.prometheus import PrometheusSettings
+
+    settings = Settings(
+        paths=(),
+        prometheus=PrometheusSettings(url="http://prometheus:9090"),
+        gate_auth=GateAuthSettings(token="a token"),
+    )
+    assembly = assemble(settings)
+    document = assembly.app().openapi()
+    asyncio.run(assembly.aclose())
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
 if __name__ == "__main__":  # pragma: no cover - the Makefile's entry point
+    import sys
+
     from sloguard.cli import main
 
-    click.echo(configuration_reference(main), nl=False)
+    wanted = sys.argv[1] if len(sys.argv) > 1 else "configuration"
+    if wanted not in ("configuration", "openapi"):
+        sys.exit("usage: python -m sloguard.cli.reference [configuration|openapi]")
+    page = configuration_reference(main) if wanted == "configuration" else api_document()
+    click.echo(page, nl=False)
