@@ -5,6 +5,8 @@ container arguments `sloguard run` accepts."""
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from sloguard import __version__
 from sloguard.cli import main
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
@@ -173,3 +176,13 @@ def test_the_standalone_agent_runs_two_replicas_kept_through_disruptions() -> No
     assert budget["spec"]["selector"] == deployment["spec"]["selector"]
     [namespace] = [d for _, d in DOCUMENTS if d["kind"] == "Namespace"]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_the_manifests_run_the_version_the_changelog_and_package_name() -> None:
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]["version"]
+    changelog = (DEPLOY.parent / "CHANGELOG.md").read_text()
+    top = re.findall(r"^## \[(\d[^\]]*)\]", changelog, re.M)[0]
+    manifests = "\n".join(p.read_text() for p in sorted(DEPLOY.rglob("*.yaml")))
+    tags = set(re.findall(r"image: ghcr\.io/sloguard/sloguard:(\S+)", manifests))
+    assert project == __version__ == top
+    assert tags == {top}, "the manifests' image tag is the CHANGELOG's version"
