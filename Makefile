@@ -1,7 +1,7 @@
 # Everyday verbs. Each target sets up what it needs first (scripts/setup.sh is idempotent).
 BIN := .venv/bin
 
-.PHONY: setup demo prove test lint docs format generate check bench
+.PHONY: setup demo prove test test-fast lint docs format generate check bench
 
 setup:
 	@scripts/setup.sh
@@ -13,7 +13,11 @@ prove: setup  ## generate the rules and prove every SLO's alerting with promtool
 	@$(BIN)/sloguard prove
 
 test: setup lint docs  ## everything CI runs
-	$(BIN)/pytest
+	$(BIN)/pytest -m unit --cov --cov-report=term
+	$(BIN)/pytest -m integration
+
+test-fast: setup  ## the unit tests (no process started), with the pure core's coverage floor
+	$(BIN)/pytest -m unit --cov --cov-report=term
 
 lint: setup
 	$(BIN)/ruff check agent tests bench scripts
@@ -40,4 +44,4 @@ check: setup  ## fail when committed generated files are stale
 	$(BIN)/sloguard check
 
 bench: setup
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run

@@ -1,6 +1,6 @@
 """One evaluation cycle of many SLOs against a real Prometheus, and the agent's idle memory.
 
-Run: .venv/bin/python bench/evaluation.py [--slos 1000] [--repeat 5]
+Run: .venv/bin/python -m bench.evaluation [--slos 1000] [--repeat 5]
 
 The same 1,000 SLOs as bench/generation.py (100 services; events, latency and grouped gRPC
 SLIs, a third of them calendar-month). A prometheus-client exporter serves their raw series
@@ -30,20 +30,18 @@ from pathlib import Path
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from tests.support.fakes import raw_windows
+from tests.support.realprom import free_port, running_prometheus
+
+from bench.generation import SLOS_PER_SERVICE, write_definitions
+from bench.process import rss_mb
+from sloguard.demo.prometheus import write_rules
+from sloguard.evaluating import evaluate
+from sloguard.evaluation.readings import Sample, rules_queries
+from sloguard.loading import load
+from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the Prometheus launcher lives with the tests
-
-from tests.realprom import free_port, running_prometheus  # noqa: E402
-from tests.support.fakes import raw_windows  # noqa: E402
-
-from bench.generation import SLOS_PER_SERVICE, write_definitions  # noqa: E402
-from bench.process import rss_mb  # noqa: E402
-from sloguard.demo.prometheus import write_rules  # noqa: E402
-from sloguard.evaluating import evaluate  # noqa: E402
-from sloguard.evaluation.readings import Sample, rules_queries  # noqa: E402
-from sloguard.loading import load  # noqa: E402
-from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client  # noqa: E402
 
 
 def serve_traffic(slos: int, port: int) -> None:

@@ -1,11 +1,11 @@
 """The promotion gate under load: 50 concurrent callers against `sloguard run` and a real
 Prometheus, and a soak at 20 requests/s watching errors and memory.
 
-Run: .venv/bin/python bench/gate.py [--callers 50] [--seconds 20] [--period 1] [--soak 600]
+Run: .venv/bin/python -m bench.gate [--callers 50] [--seconds 20] [--period 1] [--soak 600]
                                     [--no-rules] [--agents 1]
 
 Prometheus (Debian's) holds two hours of `shop` traffic, stable and canaries for the last hour
-(backfilled, tests/gate/canaries.py), and evaluates the generated rules, so the error-budget
+(backfilled, tests/support/canaries.py), and evaluates the generated rules, so the error-budget
 policy reads recorded series (the rules path); with --no-rules it has no rules and every
 figure comes from raw queries alone. `sloguard run` serves the gate; the callers POST
 /v1/analysis over real HTTP with a 1h analysis window. A decision reads the SLI's raw range
@@ -39,7 +39,6 @@ import itertools
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -48,16 +47,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from tests.support.canaries import DEFINITION, STABLE, canary_prometheus, running_agent
+
+from bench.keepalive import Connection
+from bench.process import busy_seconds, cpu_seconds, rss_mb
+from sloguard.demo.prometheus import write_rules
+from sloguard.loading import load
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the Prometheus launcher and traffic live with the tests
-
-from tests.gate.canaries import DEFINITION, STABLE, canary_prometheus, running_agent  # noqa: E402
-
-from bench.keepalive import Connection  # noqa: E402
-from bench.process import busy_seconds, cpu_seconds, rss_mb  # noqa: E402
-from sloguard.demo.prometheus import write_rules  # noqa: E402
-from sloguard.loading import load  # noqa: E402
 
 CANARY_AGE = 3600
 TOKEN = "bench-token"

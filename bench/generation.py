@@ -1,6 +1,6 @@
 """Validate + generate + write rules and dashboards for many SLOs, end to end through the CLI.
 
-Run: .venv/bin/python bench/generation.py [--slos 1000] [--repeat 5]
+Run: .venv/bin/python -m bench.generation [--slos 1000] [--repeat 5]
 Prints wall time (median and best of the repeats), the peak RSS of the `sloguard` process, and
 the same pipeline in-process phase by phase: what dashboards add is their two phases plus
 importing grafanalib.

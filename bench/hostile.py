@@ -1,7 +1,7 @@
 """What hostile callers, backends and files cost `sloguard run`: one probe of each class the
 agent bounds, with what the caller got, how long it took and the agent's peak memory.
 
-Run: .venv/bin/python bench/hostile.py
+Run: .venv/bin/python -m bench.hostile
 
 One agent (default limits, the gate with a token) serves the gate's `shop` and the trace SLIs'
 `checkout`, reading a "Prometheus" that answers what each backend probe needs (garbled, huge,
@@ -25,17 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.support.canaries import DEFINITION as SHOP
+from tests.support.canaries import running_agent
+from tests.support.hostile import Answer, drip, hostile_prometheus, huge, json_answer
+from tests.support.spans import DEFINITION as CHECKOUT
+from tests.support.spans import empty_spans, length_delimited, versioned
+
+from bench.process import rss_mb
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-
-from tests.gate.canaries import DEFINITION as SHOP  # noqa: E402
-from tests.gate.canaries import running_agent  # noqa: E402
-from tests.hostile import Answer, drip, hostile_prometheus, huge, json_answer  # noqa: E402
-from tests.spans.test_receiver import DEFINITION as CHECKOUT  # noqa: E402
-from tests.spans.test_receiver import empty_spans, length_delimited, versioned  # noqa: E402
-
-from bench.process import rss_mb  # noqa: E402
 
 TOKEN = "bench-token"
 EMPTY = b'{"status":"success","data":{"resultType":"vector","result":[]}}'

@@ -1,6 +1,6 @@
 """Rule-evaluation cost of sloguard's rules against Sloth-shaped rules, in a real Prometheus.
 
-Run: .venv/bin/python bench/rule_cost.py [--slos 20] [--minutes 6]
+Run: .venv/bin/python -m bench.rule_cost [--slos 20] [--minutes 6]
 
 Both rule sets cover the same SLOs (99.9% over 30d on request counters: 2 instances x
 2 status codes per SLO, scraped every 30s) and read the same backfilled raw history (3d1h).

@@ -1,7 +1,7 @@
 """Span ingest: OTLP/HTTP protobuf batches of 512 spans into `sloguard run`, back to back from a
 few keep-alive connections; spans/s, request latency, the agent's CPU and memory.
 
-Run: .venv/bin/python bench/traces.py [--seconds 20] [--connections 4] [--soak 600] [--garbage]
+Run: .venv/bin/python -m bench.traces [--seconds 20] [--connections 4] [--soak 600] [--garbage]
 
 With --garbage every fourth request of each connection is hostile instead (a 4M-span protobuf,
 a 15 KB gzip of 8M spans, 2M JSON objects, random bytes, a 20 MiB version, a junk version):
@@ -20,7 +20,6 @@ import asyncio
 import gzip
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -33,15 +32,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from tests.support.canaries import running_agent
+from tests.support.spans import DEFINITION, empty_spans
+
+from bench.keepalive import Connection
+from bench.process import cpu_seconds, rss_mb
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-
-from tests.gate.canaries import running_agent  # noqa: E402
-from tests.spans.test_receiver import DEFINITION, empty_spans  # noqa: E402
-
-from bench.keepalive import Connection  # noqa: E402
-from bench.process import cpu_seconds, rss_mb  # noqa: E402
 
 BATCH = 512
 

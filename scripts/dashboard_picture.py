@@ -1,6 +1,6 @@
 """Render the checkout dashboard's availability row to a PNG, from a real Prometheus.
 
-Run: uv sync --group docs && .venv/bin/python scripts/dashboard_picture.py [--minutes 5]
+Run: uv sync --group docs && .venv/bin/python -m scripts.dashboard_picture [--minutes 5]
 
 No Grafana runs here, so this draws the generated panels' own queries with matplotlib: the
 bundled rules run in Debian's Prometheus over the demo's synthetic service with a
@@ -13,26 +13,24 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the Prometheus harness lives with the tests
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.dates import DateFormatter  # noqa: E402
-from tests.boards import row_panels  # noqa: E402
-from tests.realprom import Prometheus  # noqa: E402
-from tests.synthetic import prometheus_with_traffic  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.dates import DateFormatter
+from tests.support.boards import row_panels
+from tests.support.realprom import Prometheus
+from tests.support.synthetic import prometheus_with_traffic
 
-from sloguard.dashboards.service import service_dashboard  # noqa: E402
-from sloguard.loading import load  # noqa: E402
+from sloguard.dashboards.service import service_dashboard
+from sloguard.loading import load
+
+REPO = Path(__file__).resolve().parents[1]
 
 OUT = REPO / "dashboards" / "preview" / "slo-checkout.png"
 SERVICE, SLO = "checkout", "availability"

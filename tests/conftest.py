@@ -5,38 +5,36 @@ from __future__ import annotations
 import shutil
 import subprocess
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from click.testing import CliRunner
 
-from sloguard import yamltext
-from sloguard.cli import main
-from sloguard.loading import Loaded, load
-
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).parent / "fixtures"
-# Every format sloguard reads; each fixture directory holds the shop's availability SLO
-# (99.9% over 30d of http_requests_total) as that format writes it, as `shop.*`.
-FORMATS = ["native", "sloth", "sloth-crd", "openslo", "openslo-v1alpha", "pyrra"]
+from tests.support.repo import FIXTURES, WriteDefs
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
-    """`sloguard ARGS` in this process: exit code, standard output, standard error."""
-    result = CliRunner().invoke(main, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test not marked `integration` is a `unit` test (`make test-fast` runs those)."""
+    for item in items:
+        if item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.unit)
 
 
-def shop_file(fmt: str) -> Path:
-    """The shop SLO written in format `fmt`."""
-    [path] = sorted((FIXTURES / fmt).glob("shop.*"))
-    return path
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit test that starts a process belongs with the integration tests: say so."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(
+            f"a unit test started a process ({args[0] if args else kwargs.get('args')!r}): "
+            "mark its module `pytestmark = pytest.mark.integration`"
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refused)
 
 
 @pytest.fixture(autouse=True)
@@ -55,9 +53,6 @@ def promtool() -> str:
     return found
 
 
-WriteDefs = Callable[..., Path]
-
-
 @pytest.fixture
 def write_defs(tmp_path: Path) -> WriteDefs:
     """Write YAML texts (dedented) as definition files; returns their directory."""
@@ -70,45 +65,6 @@ def write_defs(tmp_path: Path) -> WriteDefs:
         return directory
 
     return write
-
-
-def load_text(tmp_path: Path, text: str, name: str = "svc.yaml") -> Loaded:
-    """Load one definition file given as text."""
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return load([path])
-
-
-def run_promtool_test(
-    directory: Path, document: dict[str, object]
-) -> subprocess.CompletedProcess[str]:
-    """Write a promtool unit-test file into `directory` and run it there."""
-    test_file = directory / "scenario.test.yml"
-    test_file.write_text(yamltext.dump(document), encoding="utf-8")
-    return subprocess.run(
-        ["promtool", "test", "rules", test_file.name],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-
-
-def wait_for(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
-    """What `check` returns once it is truthy (a server not up yet counts as not yet); the
-    test fails after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            found = check()
-            if found:
-                return found
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.fixture

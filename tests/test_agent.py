@@ -21,9 +21,11 @@ from sloguard.evaluating import evaluate
 from sloguard.evaluation.model import Status
 from sloguard.loading import Loaded, load
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
-from tests.conftest import FIXTURES
 from tests.support.agent import api, assembled
 from tests.support.fakes import Switchable
+from tests.support.repo import FIXTURES
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 SHOP = (FIXTURES / "native" / "shop.yaml").read_text()
 

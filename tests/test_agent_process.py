@@ -12,8 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import FIXTURES, wait_for
-from tests.realprom import backfill, free_port, running_prometheus
+from tests.support.realprom import backfill, free_port, running_prometheus
+from tests.support.repo import FIXTURES
+from tests.support.running import wait_for
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 RATE, SHARE, HOURS = 20.0, 0.0005, 2
 

@@ -11,9 +11,9 @@ from typing import Any
 import jsonschema
 
 from sloguard.cli.reference import api_document
-from tests.conftest import REPO
 from tests.support.agent import api, assembled
 from tests.support.fakes import Switchable
+from tests.support.repo import REPO
 
 PUBLISHED = REPO / "docs" / "openapi.json"
 

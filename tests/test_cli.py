@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from sloguard.cli import main
 from sloguard.cli.reference import configuration_reference
-from tests.boards import write_script
-from tests.conftest import FIXTURES, FORMATS, REPO, WriteDefs, shop_file
-from tests.conftest import run_cli as run
+from tests.support.boards import write_script
+from tests.support.repo import FIXTURES, FORMATS, REPO, WriteDefs, shop_file
+from tests.support.running import run_cli as run
 
 GOOD = (FIXTURES / "native" / "shop.yaml").read_text()
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from sloguard.demo.live import SCHEDULE, conditions_for, phase_at
-from tests.conftest import REPO
+from tests.support.repo import REPO
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 
 def test_the_schedule_stages_an_incident_and_a_recovery() -> None:

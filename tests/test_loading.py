@@ -8,7 +8,7 @@ import pytest
 
 from sloguard.errors import SpecError
 from sloguard.loading import MAX_FILE_BYTES, definition_files, load
-from tests.conftest import FIXTURES
+from tests.support.repo import FIXTURES
 
 SHOP = (FIXTURES / "native" / "shop.yaml").read_text()
 

@@ -14,10 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.conftest import FIXTURES, wait_for
-from tests.gate.canaries import running_agent
-from tests.realprom import free_port
+from tests.support.canaries import running_agent
+from tests.support.realprom import free_port
+from tests.support.repo import FIXTURES
+from tests.support.running import wait_for
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 SHOP = (FIXTURES / "native" / "shop.yaml").read_text()
 

@@ -19,7 +19,10 @@ from sloguard.scenarios import (
     scenarios_for,
 )
 from sloguard.spec.model import Severity
-from tests.conftest import FIXTURES, REPO, run_promtool_test
+from tests.support.repo import FIXTURES, REPO
+from tests.support.running import run_promtool_test
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 SHOP = load([FIXTURES / "native"]).services[0]
 

@@ -17,9 +17,11 @@ from sloguard.agent import Agent
 from sloguard.evaluation.model import Status
 from sloguard.evaluation.readings import Sample
 from sloguard.sources.prometheus import PrometheusSettings
-from tests.hostile import hostile_prometheus, json_answer
 from tests.support.agent import api, assembled
 from tests.support.fakes import Clock, Switchable
+from tests.support.hostile import hostile_prometheus, json_answer
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 
 def test_results_older_than_three_cycles_are_served_as_no_data(shop_definitions: Path) -> None:

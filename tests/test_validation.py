@@ -5,28 +5,10 @@ import textwrap
 import pytest
 
 from sloguard.burnrate import tiers_for
-from sloguard.errors import SpecProblem
 from sloguard.spec.model import ServiceSLOs
 from sloguard.spec.reading import read_definitions
 from sloguard.validation import validate
-
-GOOD = """\
-service: api
-slos:
-  - name: availability
-    objective: 99.9
-    sli:
-      events:
-        errors: sum(rate(e[{{window}}]))
-        total: sum(rate(t[{{window}}]))
-"""
-
-
-def problems_of(**files: str) -> list[SpecProblem]:
-    texts = {name: textwrap.dedent(text) for name, text in files.items()}
-    reading = read_definitions(texts)
-    _, invalid = validate(reading.definitions)
-    return reading.problems + invalid
+from tests.support.validation import GOOD, only_problem, problems_of
 
 
 def load_valid(text: str) -> list[ServiceSLOs]:
@@ -34,12 +16,6 @@ def load_valid(text: str) -> list[ServiceSLOs]:
     valid, invalid = validate(reading.definitions)
     assert reading.problems == invalid == []
     return [v.spec for v in valid]
-
-
-def only_problem(text: str) -> SpecProblem:
-    found = problems_of(**{"api.yaml": text})
-    assert len(found) == 1, found
-    return found[0]
 
 
 def test_a_good_definition_has_no_problems() -> None:

@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from tests.conftest import REPO
+from tests.support.repo import REPO
 
 
 def test_the_workflow_generates_checks_and_keeps_the_dashboards() -> None:

@@ -8,28 +8,19 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from sloguard.evaluation.model import Status
 from sloguard.playbook.model import LAST_ACTION, PAUSED, REPLICAS_BEFORE
 from sloguard.playbook.safety import Switch
-from tests import scenes
-from tests.actions.conftest import NOW, Rig, evaluation, spec
-from tests.fakeapi import JSON_PATCH, MERGE
+from tests.support import scenes
+from tests.support.actions import DEPLOYMENT, NOW, Rig, evaluation, mid_rollout, rollback, spec
+from tests.support.fakeapi import JSON_PATCH, MERGE
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 BASE = "/apis/apps/v1/namespaces/shop"
-DEPLOYMENT = {"kind": "Deployment", "name": "checkout", "namespace": "shop"}
 PAGING = [evaluation("availability", Status.CRITICAL)]
-
-
-def rollback(mode: str = "enforce", **extra: Any) -> dict[str, Any]:
-    return {"target": DEPLOYMENT, "rollback": {"mode": mode, "cooldown": "10m", **extra}}
-
-
-def mid_rollout(rig: Rig) -> dict[str, Any]:
-    """checkout rolling from shop:1 to shop:2, started two minutes ago."""
-    deployment = scenes.deployment(rig.api, "checkout", "shop:2", updated=1, revision=2)
-    scenes.replica_set(rig.api, deployment, "shop:1", 1, NOW - 86400, 2)
-    scenes.replica_set(rig.api, deployment, "shop:2", 2, NOW - 120, 1)
-    return deployment
 
 
 def act(rig: Rig, actions: dict[str, Any], evaluations: list[Any] = PAGING, **kw: Any) -> Any:

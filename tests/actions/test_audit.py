@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from sloguard.actions.audit import Auditor, Outcome, Result, alert
 from sloguard.alertmanager import Alertmanager
 from sloguard.evaluation.model import Status
 from sloguard.playbook.model import Action, ObjectRef
-from tests.actions.conftest import NOW, Rig, evaluation, spec
-from tests.actions.test_actor import mid_rollout, rollback
-from tests.alertmanager import running_alertmanager
+from tests.support.actions import NOW, Rig, evaluation, mid_rollout, rollback, spec
+from tests.support.alertmanager import running_alertmanager
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 PAGING = [evaluation("availability", Status.CRITICAL)]
 

@@ -24,12 +24,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from sloguard.demo.prometheus import free_port
 from sloguard.demo.service import SyntheticService
 from sloguard.loading import load
-from tests import scenes
-from tests.alertmanager import Alertmanager, running_alertmanager
-from tests.conftest import wait_for
-from tests.fakeapi import Call, FakeAPI, running_api
-from tests.realprom import Prometheus, backfill
-from tests.synthetic import prometheus_with_traffic
+from tests.support import scenes
+from tests.support.alertmanager import Alertmanager, running_alertmanager
+from tests.support.fakeapi import Call, FakeAPI, running_api
+from tests.support.realprom import Prometheus, backfill
+from tests.support.running import wait_for
+from tests.support.synthetic import prometheus_with_traffic
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 DEFINITION = """\
 service: checkout
@@ -67,17 +69,27 @@ def healthy_history(directory: Path, end: int) -> None:
     )
 
 
-def actions_done(url: str) -> float:
+def metric(url: str, name: str, labels: dict[str, str] | None = None) -> float:
+    """One sample of the agent's metrics at `url` (0 when it has none yet)."""
     text = httpx.get(f"{url}/metrics").text
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "sloguard_actions_total" and sample.labels == {
-                "action": "undo",
-                "mode": "enforce",
-                "result": "done",
-            }:
+            if sample.name == name and sample.labels == (labels or {}):
                 return sample.value
     return 0.0
+
+
+def actions_done(url: str) -> float:
+    return metric(
+        url, "sloguard_actions_total", {"action": "undo", "mode": "enforce", "result": "done"}
+    )
+
+
+def more_cycles(url: str, count: int = 3) -> None:
+    """Wait until the agent at `url` has evaluated `count` more times."""
+    name = "sloguard_evaluation_duration_seconds_count"
+    seen = metric(url, name)
+    wait_for(lambda: metric(url, name) >= seen + count, f"{count} more evaluations")
 
 
 @dataclass
@@ -179,7 +191,7 @@ def test_an_outage_mid_rollout_is_rolled_back_once_with_event_and_alert(scene: S
             "to_hash": scenes.template_hash("shop:1"),
         }
         # errors go on (the old pods are still coming up): several cycles, no second action
-        time.sleep(5)
+        more_cycles(url)
         assert len(scene.patches()) == 1
         assert len(api.of_kind("Event")) == 1
         assert actions_done(url) == 1
@@ -190,9 +202,10 @@ def test_an_outage_mid_rollout_is_rolled_back_once_with_event_and_alert(scene: S
 def test_two_agents_elect_one_that_acts_and_the_other_takes_over_when_it_dies(
     scene: Scene,
 ) -> None:
-    with scene.agent("sloguard-a") as (_, a), scene.agent("sloguard-b") as (_, b):
+    with scene.agent("sloguard-a") as (a_url, a), scene.agent("sloguard-b") as (b_url, b):
         leader = patient(scene.holder, "a leader")
         processes = {"sloguard-a": a, "sloguard-b": b}
+        urls = {"sloguard-a": a_url, "sloguard-b": b_url}
         [other] = [name for name in processes if name != leader]
         scene.service.conditions.checkout_errors = 1.0
         patient(scene.patches, "the rollback")
@@ -202,7 +215,7 @@ def test_two_agents_elect_one_that_acts_and_the_other_takes_over_when_it_dies(
         died = time.monotonic()
         wait_for(lambda: scene.holder() == other, "the takeover", seconds=40)
         took_over = time.monotonic() - died
-        time.sleep(5)  # the new leader sees the page go on: it must not act again
+        more_cycles(urls[str(other)])  # the new leader sees the page go on: it must not act again
         assert len(scene.patches()) == 1
         assert scene.audit(other) == []
         print(f"takeover {took_over:.1f}s after the leader was killed")

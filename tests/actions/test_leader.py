@@ -18,10 +18,11 @@ from sloguard.actions.runtime import ActionRuntime, ActionSettings
 from sloguard.evaluation.model import Status
 from sloguard.kube import Cluster, api_client
 from sloguard.telemetry.metrics import ActionMetrics
-from tests.actions.conftest import NOW, Rig, Saturation, evaluation, spec
-from tests.actions.test_actor import mid_rollout, rollback
-from tests.fakeapi import FakeAPI, running_api
-from tests.scenes import rollout
+from tests.support.actions import NOW, Rig, Saturation, evaluation, mid_rollout, rollback, spec
+from tests.support.fakeapi import FakeAPI, running_api
+from tests.support.scenes import rollout
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/shop/leases"
 
@@ -151,9 +152,11 @@ def test_when_the_leader_dies_the_other_takes_over_and_does_not_act_twice(
         a_alive.set()
         renewals: list[float] = []
         a_loop = asyncio.create_task(heartbeat(a, a_alive, 2.0, renewals))
-        await asyncio.sleep(0.2)
+        while not renewals:  # a holds the Lease
+            await asyncio.sleep(0.05)
         b_loop = asyncio.create_task(b.run(stop))
-        await asyncio.sleep(2.5)
+        while len(renewals) < 2:  # b has tried meanwhile (at once, then every 2 s); a renewed
+            await asyncio.sleep(0.05)
         assert a.is_leader and not b.is_leader
         actor_a, actor_b = rig.actor(), rig.actor()
         actor_a.leading, actor_b.leading = (lambda: a.is_leader), (lambda: b.is_leader)
@@ -237,7 +240,7 @@ def test_an_agent_without_actions_holds_no_lease_until_a_reload_brings_some(
             stop = asyncio.Event()
             loop = asyncio.create_task(runtime.run(stop))
             await runtime.act([bare], paging)
-            await asyncio.sleep(1)
+            assert runtime.actor is None and runtime.elector is None
             assert api.calls == []  # nothing to do: no API, no Lease
             await runtime.act([acting], paging)  # the definitions were reloaded
             for _ in range(40):

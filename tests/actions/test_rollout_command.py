@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from sloguard.cli import main
-from tests import scenes
-from tests.fakeapi import MERGE, running_api
+from tests.support import scenes
+from tests.support.fakeapi import MERGE, running_api
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 ROLLOUT = "/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/checkout"
 

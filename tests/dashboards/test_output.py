@@ -15,8 +15,8 @@ from sloguard.dashboards.output import configmap_files, dashboard_files
 from sloguard.errors import DashboardError, OutputError
 from sloguard.files import stale_files
 from sloguard.loading import load
-from tests.boards import write_script
-from tests.conftest import FIXTURES
+from tests.support.boards import write_script
+from tests.support.repo import FIXTURES
 
 GOLDEN = FIXTURES / "dashboards"
 

@@ -20,9 +20,11 @@ import yaml
 from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import dashboard_files
 from sloguard.loading import Loaded, load
-from tests.conftest import REPO
-from tests.realprom import Prometheus
-from tests.synthetic import prometheus_with_traffic
+from tests.support.realprom import Prometheus
+from tests.support.repo import REPO
+from tests.support.synthetic import prometheus_with_traffic
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 DEADLINE_SECONDS = 300
 VARIABLE = re.compile(r"\$\{?(\w+)\}?")

@@ -17,7 +17,7 @@ import pytest
 from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import dashboard_files
 from sloguard.loading import load
-from tests.conftest import FIXTURES, FORMATS, REPO
+from tests.support.repo import FIXTURES, FORMATS, REPO
 
 SCHEMA_NAME = "grafana-dashboard.schema.json"
 

@@ -15,8 +15,8 @@ from sloguard.dashboards.service import service_dashboard
 from sloguard.links import dashboard_uid
 from sloguard.loading import Loaded, load
 from sloguard.rules.generation import render_groups
-from tests.boards import row_panels
-from tests.conftest import REPO, load_text
+from tests.support.boards import row_panels
+from tests.support.repo import REPO, load_text
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ figures are computed from those counts; both paths must land within 1% of them:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import Iterator
@@ -29,8 +30,11 @@ from sloguard.evaluation.model import Path as Route
 from sloguard.loading import Loaded
 from sloguard.sources.prometheus import Prometheus as Source
 from sloguard.sources.prometheus import PrometheusSettings, client
-from tests.conftest import load_text
-from tests.realprom import Prometheus, Series, backfill, running_prometheus
+from tests.support.realprom import Prometheus, Series, backfill, running_prometheus
+from tests.support.repo import load_text
+from tests.support.running import wait_for
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 RATE = 20.0
 DAY, HOUR, MINUTE = 86400, 3600, 60
@@ -189,7 +193,9 @@ def test_the_rules_path_matches_the_history(
     while not rules_prometheus.query("slo:error_budget_remaining:ratio"):
         assert time.monotonic() < deadline, "the rules never recorded a budget"
         time.sleep(0.5)
-    time.sleep(2)  # a few evaluations of every group
+    for _ in range(2):  # two more evaluations of every group
+        since = functools.partial(rules_prometheus.rules_evaluated_since, time.time())
+        wait_for(since, "the rule groups")
     evaluation = evaluate_at(rules_prometheus, shop, time.time())
     assert evaluation.path is Route.RULES, evaluation.reason
     assert_matches_history(evaluation, end)
@@ -231,7 +237,7 @@ def test_evaluate_prints_json_and_a_table(
 
 
 def test_a_prometheus_that_is_down_gives_no_data(shop: Loaded) -> None:
-    from tests.realprom import free_port
+    from tests.support.realprom import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
 

@@ -11,8 +11,8 @@ from sloguard.evaluation.model import Evaluation, Status
 from sloguard.evaluation.model import Path as Route
 from sloguard.evaluation.readings import Sample
 from sloguard.loading import load
-from tests.conftest import REPO
 from tests.support.fakes import raw_windows
+from tests.support.repo import REPO
 
 AT = 1_790_000_000.0
 

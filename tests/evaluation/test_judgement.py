@@ -10,7 +10,7 @@ from sloguard.evaluation.judgement import alert_windows, judge
 from sloguard.evaluation.model import Path as Route
 from sloguard.evaluation.model import Reading, Status
 from sloguard.spec.model import SLO
-from tests.conftest import load_text
+from tests.support.repo import load_text
 
 WINDOWS = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
 

@@ -19,7 +19,7 @@ from sloguard.evaluation.readings import (
 )
 from sloguard.loading import load
 from sloguard.spec.model import Calendar
-from tests.conftest import REPO
+from tests.support.repo import REPO
 
 AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC).timestamp()  # a Thursday
 

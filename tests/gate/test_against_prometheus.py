@@ -1,5 +1,5 @@
 """The gate against a real Prometheus holding canary and stable series (backfilled with
-promtool, `tests.gate.canaries`): a healthy canary passes, one with 5x the stable error rate
+promtool, `tests.support.canaries`): a healthy canary passes, one with 5x the stable error rate
 fails, one slower than stable on a latency SLO fails, one without traffic and a stopped
 Prometheus are inconclusive."""
 
@@ -20,7 +20,7 @@ from sloguard.cli import main
 from sloguard.gate.model import Verdict
 from sloguard.gate.request import AnalysisRequest
 from sloguard.sources.prometheus import PrometheusSettings
-from tests.gate.canaries import (
+from tests.support.canaries import (
     CANARY_AGE,
     DEFINITION,
     RATE,
@@ -28,8 +28,10 @@ from tests.gate.canaries import (
     UNATTRIBUTED,
     canary_prometheus,
 )
-from tests.hostile import hostile_prometheus, huge, json_answer
-from tests.realprom import Prometheus, free_port
+from tests.support.hostile import hostile_prometheus, huge, json_answer
+from tests.support.realprom import Prometheus, free_port
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,11 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import REPO
-from tests.gate.canaries import DEFINITION, STABLE, canary_prometheus, running_agent
-from tests.realprom import free_port
+from tests.support.canaries import DEFINITION, STABLE, canary_prometheus, running_agent
+from tests.support.realprom import free_port
+from tests.support.repo import REPO
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 TEMPLATES = REPO / "deploy" / "argo-rollouts" / "analysis-templates.yaml"
 IN_CLUSTER = "http://sloguard.sloguard.svc:8080"

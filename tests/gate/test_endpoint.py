@@ -20,9 +20,9 @@ from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import CACHE_PRUNE_SIZE, Gatekeeper, GateSettings
 from sloguard.spec.model import Definitions, ServiceSLOs
 from sloguard.telemetry.metrics import GateMetrics
-from tests.conftest import FIXTURES
 from tests.support.fakes import Clock
 from tests.support.gate import REQUEST, Counting, app_for, definitions
+from tests.support.repo import FIXTURES
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sloguard.errors import RequestError
 from sloguard.gate.flagger import FlaggerPayload, Hook, analysis_request, status
 from sloguard.gate.model import Verdict
 from sloguard.gate.selection import selector
-from tests.conftest import REPO
+from tests.support.repo import REPO
 
 FLAGGER = REPO / "deploy" / "flagger"
 

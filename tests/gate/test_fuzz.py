@@ -10,8 +10,8 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 
 from sloguard.gating import GateSettings
-from tests.conftest import REPO
 from tests.support.gate import Counting, app_for
+from tests.support.repo import REPO
 
 
 def app() -> Any:

@@ -9,7 +9,7 @@ from sloguard import promql
 from sloguard.errors import RequestError
 from sloguard.gate.selection import inject, selector
 from sloguard.loading import load
-from tests.conftest import REPO
+from tests.support.repo import REPO
 
 CANARY = selector({"rollouts_pod_template_hash": "6d4f8c"})
 

@@ -1,5 +1,5 @@
 """Kubernetes identities at the gate: TokenReview through the real `kubernetes` client against a
-fake API server over HTTP (`tests/fakeapi.py`)."""
+fake API server over HTTP (`tests/support/fakeapi.py`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import pytest
 from sloguard.assembly import GateAuthSettings
 from sloguard.errors import ClusterError
 from sloguard.kube import TokenReviewer, api_client
-from tests.conftest import FIXTURES
-from tests.fakeapi import TOKEN_REVIEWS, FakeAPI, running_api
+from tests.support.fakeapi import TOKEN_REVIEWS, FakeAPI, running_api
 from tests.support.fakes import Clock
 from tests.support.gate import REQUEST, Counting, app_for
+from tests.support.repo import FIXTURES
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 ARGO = "system:serviceaccount:argo-rollouts:argo-rollouts"
 

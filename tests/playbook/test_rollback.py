@@ -15,8 +15,8 @@ from sloguard.playbook.rollback import (
     switch_service,
     undo_deployment,
 )
-from tests import scenes
-from tests.fakeapi import FakeAPI
+from tests.support import scenes
+from tests.support.fakeapi import FakeAPI
 
 NOW = 1_800_000_000.0
 STAMP = Stamp(NOW, "abc123")

@@ -10,8 +10,8 @@ import pytest
 
 from sloguard.playbook.model import LAST_ACTION, REPLICAS_BEFORE, Plan, Skip, Stamp
 from sloguard.playbook.scaling import give_back, owning_autoscaler, scale_up
-from tests import scenes
-from tests.fakeapi import FakeAPI, merge
+from tests.support import scenes
+from tests.support.fakeapi import FakeAPI, merge
 
 STAMP = Stamp(1_800_000_000.0, "id1")
 

@@ -15,15 +15,15 @@ import pytest
 from sloguard.loading import load
 from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.scenarios import counter_values
-from tests.conftest import FORMATS, run_promtool_test, shop_file
+from tests.support.repo import FORMATS, shop_file
+from tests.support.scenarios import DAY, HOUR, assert_holds, firing, never, silent
 
 OK = 'http_requests_total{job="shop",code="200"}'
 BAD = 'http_requests_total{job="shop",code="500"}'
 PAGE = 'ALERTS{alertname="SLOErrorBudgetBurn",alertstate="firing",service="shop",slo="availability",sloguard_severity="page"}'
 TICKET = PAGE.replace('severity="page"', 'severity="ticket"')
-HOUR, DAY = 3600, 86400
 
-pytestmark = pytest.mark.usefixtures("promtool")
+pytestmark = [pytest.mark.usefixtures("promtool"), pytest.mark.integration]
 
 
 def rules_from(source: str | Path, tmp_path: Path) -> str:
@@ -54,31 +54,6 @@ def scenario(
             }
         ],
     }
-
-
-def firing(series: str, at: float) -> dict[str, Any]:
-    return {
-        "expr": f"count({series})",
-        "eval_time": f"{int(at)}s",
-        "exp_samples": [{"labels": "{}", "value": 1}],
-    }
-
-
-def silent(series: str, at: float) -> dict[str, Any]:
-    return {"expr": f"count({series})", "eval_time": f"{int(at)}s", "exp_samples": []}
-
-
-def never(series: str, until: float) -> dict[str, Any]:
-    return {
-        "expr": f"count(count_over_time({series}[{int(until)}s]))",
-        "eval_time": f"{int(until)}s",
-        "exp_samples": [],
-    }
-
-
-def assert_holds(tmp_path: Path, document: dict[str, Any]) -> None:
-    result = run_promtool_test(tmp_path, document)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

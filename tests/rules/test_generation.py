@@ -15,7 +15,9 @@ from sloguard.loading import load
 from sloguard.rules.generation import RuleOptions, render_groups
 from sloguard.rules.output import RuleFormat, render_rule_file, render_rule_files
 from sloguard.spec.model import ServiceSLOs
-from tests.conftest import FIXTURES, FORMATS, REPO, shop_file
+from tests.support.repo import FIXTURES, FORMATS, REPO, shop_file
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 SPEC = ServiceSLOs.model_validate(
     yaml.safe_load(

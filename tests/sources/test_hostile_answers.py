@@ -13,7 +13,9 @@ import pytest
 
 from sloguard.errors import SourceUnavailable
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
-from tests.hostile import Answer, drip, hostile_prometheus, huge, json_answer
+from tests.support.hostile import Answer, drip, hostile_prometheus, huge, json_answer
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 
 def ask(settings: PrometheusSettings, kind: str = "range") -> Any:

@@ -13,7 +13,9 @@ import respx
 
 from sloguard.errors import QueryRejected, SourceUnavailable
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
-from tests.realprom import running_prometheus
+from tests.support.realprom import running_prometheus
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 URL = "http://prometheus.example:9090"
 QUERY = f"{URL}/api/v1/query"

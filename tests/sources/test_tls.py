@@ -18,6 +18,8 @@ import pytest
 from sloguard.errors import SourceUnavailable
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
 
+pytestmark = pytest.mark.integration  # starts real processes or servers
+
 ANSWER = {"status": "success", "data": {"resultType": "vector", "result": []}}
 
 

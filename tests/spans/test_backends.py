@@ -21,8 +21,8 @@ from sloguard.sources.traces import Jaeger, Tempo
 from sloguard.spans import traceql
 from sloguard.spec.model import ServiceSLOs
 from sloguard.spec.traces import Traces
-from tests.conftest import FIXTURES
 from tests.support.fakes import Switchable
+from tests.support.repo import FIXTURES
 
 TEMPO, JAEGER = "http://tempo:3200", "http://jaeger:16686"
 PAY = Traces.model_validate(

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -18,9 +19,11 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from sloguard.cli import main
 from sloguard.demo.prometheus import write_rules
 from sloguard.loading import load
-from tests.gate.canaries import running_agent
-from tests.realprom import free_port, running_prometheus
-from tests.spans.test_receiver import DEFINITION, provider_for
+from tests.support.canaries import running_agent
+from tests.support.realprom import free_port, running_prometheus
+from tests.support.spans import DEFINITION, provider_for
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 
 def traffic(url: str, stop: threading.Event) -> None:

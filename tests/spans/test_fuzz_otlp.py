@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from sloguard.server.otlp import JSON, PROTOBUF, TraceReceiver
 from sloguard.spec.model import Definitions, ServiceSLOs
 from sloguard.telemetry.metrics import TraceMetrics
-from tests.spans.test_receiver import DEFINITION, received_requests
+from tests.support.spans import DEFINITION, received_requests
 
 SPEC = ServiceSLOs.model_validate(yaml.safe_load(DEFINITION))
 GOOD = received_requests()

@@ -15,7 +15,9 @@ from click.testing import CliRunner
 
 from sloguard.cli import main
 from sloguard.spec.model import ServiceSLOs
-from tests.realprom import Prometheus, Series, backfill, running_prometheus
+from tests.support.realprom import Prometheus, Series, backfill, running_prometheus
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 DEFINITION = """\
 service: checkout

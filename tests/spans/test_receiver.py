@@ -7,7 +7,6 @@ import asyncio
 import gzip
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,77 +19,34 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sloguard.agent import Agent
+from sloguard.server import otlp
 from sloguard.server.app import create_app
 from sloguard.server.otlp import MAX_LABEL_BYTES, MAX_SPANS, TraceReceiver
 from sloguard.spans.admission import SeriesTable
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import AgentMetrics, TraceMetrics
-from tests.gate.canaries import running_agent
+from tests.support.canaries import running_agent
 from tests.support.fakes import Switchable
+from tests.support.spans import (
+    DEFINITION,
+    emit,
+    empty_spans,
+    length_delimited,
+    provider_for,
+    received_requests,
+    versioned,
+)
 
-DEFINITION = """\
-service: checkout
-slos:
-  - name: pay-availability
-    objective: 99.9
-    sli:
-      traces: {service: checkout, span: {name: POST /pay, kind: SERVER}}
-  - name: pay-latency
-    objective: 99
-    sli:
-      traces: {service: checkout, span: {name: POST /pay, kind: SERVER}, threshold: 300ms}
-"""
+pytestmark = pytest.mark.integration  # starts real processes or servers
+
 # (outcome of availability, of latency) for the spans `emit` sends
 EXPECTED = {"pay-availability": {"good": 9, "bad": 5}, "pay-latency": {"good": 11, "bad": 3}}
-
-
-def emit(provider: TracerProvider) -> None:
-    """14 POST /pay server spans (3 ERROR, 2 with 503, 3 slower than 300 ms), plus spans no SLI
-    counts: another name, another kind."""
-    tracer = provider.get_tracer("shop")
-    start = time.time_ns()
-
-    def one(
-        milliseconds: int,
-        error: bool = False,
-        code: int = 200,
-        name: str = "POST /pay",
-        kind: SpanKind = SpanKind.SERVER,
-    ) -> None:
-        span = tracer.start_span(
-            name, kind=kind, start_time=start, attributes={"http.response.status_code": code}
-        )
-        if error:
-            span.set_status(Status(StatusCode.ERROR, "boom"))
-        span.end(end_time=start + milliseconds * 1_000_000)
-
-    for _ in range(6):
-        one(50)
-    for _ in range(3):
-        one(500)  # slow, fine otherwise
-    for _ in range(3):
-        one(40, error=True)
-    for _ in range(2):
-        one(40, code=503)
-    one(40, error=True, name="GET /cart")
-    one(900, kind=SpanKind.CLIENT)
-
-
-def provider_for(processor: Any, version: str = "2.4.1") -> TracerProvider:
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": "checkout", "service.version": version})
-    )
-    provider.add_span_processor(processor)
-    return provider
 
 
 def events(metrics_text: str) -> dict[tuple[str, str], float]:
@@ -129,14 +85,6 @@ def test_an_sdk_applications_spans_are_counted_exactly(
         provider.force_flush()
         provider.shutdown()
         assert events(httpx.get(f"{url}/metrics").text) == expected_counts()
-
-
-def received_requests() -> trace_service_pb2.ExportTraceServiceRequest:
-    memory = InMemorySpanExporter()
-    provider = provider_for(SimpleSpanProcessor(memory))
-    emit(provider)
-    spans: list[ReadableSpan] = list(memory.get_finished_spans())
-    return encode_spans(spans)
 
 
 def serving(definitions: Path, **options: Any) -> tuple[httpx.AsyncClient, CollectorRegistry]:
@@ -335,21 +283,6 @@ def test_otlp_json_as_the_specification_writes_it(app: Any) -> None:
     assert sorted(keys.values()) == ["bad", "bad"]  # a 503 (availability), 400 ms (latency)
 
 
-def length_delimited(field: int, payload: bytes) -> bytes:
-    """One protobuf field of wire type 2."""
-    size, prefix = len(payload), bytearray()
-    while size >= 0x80:
-        prefix.append(size & 0x7F | 0x80)
-        size >>= 7
-    prefix.append(size)
-    return bytes([field << 3 | 2]) + bytes(prefix) + payload
-
-
-def empty_spans(count: int) -> bytes:
-    """An export of `count` empty spans: two bytes each."""
-    return length_delimited(1, length_delimited(2, b"\x12\x00" * count))
-
-
 @pytest.mark.parametrize(
     ("body", "content_type", "encoding", "says"),
     [
@@ -417,12 +350,6 @@ def test_exports_are_decoded_off_the_event_loop(app: Any, monkeypatch: pytest.Mo
     assert threads and threads[0] != threading.main_thread().name
 
 
-def versioned(version: str) -> bytes:
-    memory = InMemorySpanExporter()
-    emit(provider_for(SimpleSpanProcessor(memory), version=version))
-    return encode_spans(memory.get_finished_spans()).SerializeToString()
-
-
 def test_a_huge_version_is_cut_to_a_label_prometheus_takes(app: Any) -> None:
     client, registry = app
     long_ones = ["v" * (20 * 2**20), "v" * (20 * 2**20 - 1) + "w"]
@@ -473,7 +400,9 @@ def test_junk_versions_cannot_keep_a_version_the_gate_asks_about_out(definitions
     assert registry.get_sample_value("sloguard_trace_series_forgotten_total") > 0
 
 
-def test_large_exports_are_read_one_at_a_time(definitions: Path) -> None:
+def test_large_exports_are_read_one_at_a_time(
+    definitions: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     registry = CollectorRegistry()
     agent = Agent([definitions], Switchable(), AgentMetrics(registry, list))
     agent.reload()
@@ -483,8 +412,16 @@ def test_large_exports_are_read_one_at_a_time(definitions: Path) -> None:
     reader = threading.Thread(
         target=lambda: first.append(receiver.receive(huge, "application/x-protobuf", "").status)
     )
+    reading = threading.Event()
+    parse = otlp._parsed
+
+    def parsed(raw: bytes, media: str) -> Any:
+        reading.set()
+        return parse(raw, media)
+
+    monkeypatch.setattr(otlp, "_parsed", parsed)
     reader.start()
-    time.sleep(0.2)
+    assert reading.wait(10), "the first large export was never read"
     second = receiver.receive(huge, "application/x-protobuf", "")
     small = receiver.receive(received_requests().SerializeToString(), "application/x-protobuf", "")
     still_reading = reader.is_alive()

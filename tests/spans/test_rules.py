@@ -13,7 +13,7 @@ import pytest
 from sloguard.loading import load
 from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.scenarios import counter_values
-from tests.rules.test_alerting import DAY, HOUR, assert_holds, firing, never, silent
+from tests.support.scenarios import DAY, HOUR, assert_holds, firing, never, silent
 
 DEFINITION = """\
 service: checkout
@@ -26,7 +26,7 @@ slos:
 PAGE = 'ALERTS{alertname="SLOErrorBudgetBurn",alertstate="firing",service="checkout",slo="availability",severity="page"}'
 TICKET = PAGE.replace('severity="page"', 'severity="ticket"')
 
-pytestmark = pytest.mark.usefixtures("promtool")
+pytestmark = [pytest.mark.usefixtures("promtool"), pytest.mark.integration]
 
 
 def rules(tmp_path: Path) -> tuple[str, str]:

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from sloguard.spec.actions import Actions, Mode
-from tests.test_validation import GOOD, only_problem
+from tests.support.validation import GOOD, only_problem
 
 ACTIONS = """\
 actions:

@@ -10,7 +10,7 @@ from sloguard.rules.generation import render_groups
 from sloguard.spec.reading import read_definitions
 from sloguard.spec.templates import template_problem
 from sloguard.validation import validate
-from tests.conftest import REPO
+from tests.support.repo import REPO
 
 SLOTH = """
     version: prometheus/v1

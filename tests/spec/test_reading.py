@@ -5,7 +5,7 @@ import pytest
 from sloguard.spec.documents import parse_documents
 from sloguard.spec.reading import detect_format, read_definitions
 from sloguard.validation import validate
-from tests.conftest import FORMATS, shop_file
+from tests.support.repo import FORMATS, shop_file
 
 
 def read(text: str, name: str = "f.yaml") -> tuple[list, list]:

@@ -23,9 +23,11 @@ from sloguard.assembly import Assembly, Settings, assemble
 from sloguard.gate.request import AnalysisRequest
 from sloguard.sources.prometheus import PrometheusSettings
 from sloguard.telemetry import tracing
-from tests.conftest import FIXTURES
 from tests.support.fakes import Switchable
 from tests.support.gate import Counting
+from tests.support.repo import FIXTURES
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
 
 
 def assembled(source: Any, telemetry: dict[str, str]) -> Assembly:

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from tests.realprom import Prometheus, Series, backfill, free_port, running_prometheus
+from tests.support.realprom import Prometheus, Series, backfill, free_port, running_prometheus
 
 DEFINITION = """\
 service: shop

@@ -7,6 +7,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,16 @@ class Prometheus:
         response = httpx.get(f"{self.url}/api/v1/label/{label}/values", params={"match[]": match})
         response.raise_for_status()
         return list(response.json()["data"])
+
+    def rules_evaluated_since(self, moment: float) -> bool:
+        """Whether every rule group has been evaluated after `moment` (a Unix time)."""
+        response = httpx.get(f"{self.url}/api/v1/rules", timeout=30)
+        response.raise_for_status()
+        groups = response.json()["data"]["groups"]
+        stamps = [g.get("lastEvaluation", "") for g in groups]
+        return bool(groups) and all(
+            s and datetime.fromisoformat(s).timestamp() > moment for s in stamps
+        )
 
     def _call(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
         response = httpx.post(f"{self.url}{path}", data=params, timeout=30)

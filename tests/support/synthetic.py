@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from sloguard.demo.prometheus import write_rules
 from sloguard.demo.service import SyntheticService
 from sloguard.loading import Loaded
-from tests.realprom import Prometheus, running_prometheus
+from tests.support.realprom import Prometheus, running_prometheus
 
 JOBS = ("checkout", "catalog", "invoice-worker")
 

@@ -7,7 +7,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.fakeapi import FakeAPI
+from tests.support.fakeapi import FakeAPI
 
 NS = "shop"
 
