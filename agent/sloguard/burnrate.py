@@ -8,6 +8,7 @@ the long window proves the burn is significant, the short one that it is still h
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 from sloguard.spec.durations import format_seconds, parse_seconds
 from sloguard.spec.model import SLO, Severity, Tier
@@ -50,6 +51,21 @@ def _scaled(window_seconds: int) -> tuple[Tier, ...]:
             tier.model_copy(update={"short": format_seconds(short), "long": format_seconds(long)})
         )
     return tuple(tiers)
+
+
+def alert_windows(slo: SLO) -> list[str]:
+    """Every window the SLO's tiers read, shortest first."""
+    return tier_windows(tiers_for(slo))
+
+
+def tier_windows(tiers: Iterable[Tier]) -> list[str]:
+    """Every window the tiers read (long and short), shortest first."""
+    return list(_tier_windows(tuple(tiers)))
+
+
+@functools.lru_cache(maxsize=256)
+def _tier_windows(tiers: tuple[Tier, ...]) -> tuple[str, ...]:
+    return tuple(sorted({w for t in tiers for w in (t.long, t.short)}, key=parse_seconds))
 
 
 def budget_spent(tier: Tier, window_seconds: int) -> float:

@@ -1,4 +1,5 @@
-"""Writing generated files atomically, and comparing them with what is committed."""
+"""Writing generated files atomically, comparing them with what is committed, and reading a
+small file again whenever it changes."""
 
 from __future__ import annotations
 
@@ -115,3 +116,22 @@ def generated_from(path: Path) -> list[str] | None:
         return None
     found = _ORIGINS.search(head)
     return found[1].split(", ") if found else []
+
+
+class WatchedFile:
+    """A small file's text (stripped), read again whenever the file changes (a rotated Secret
+    or service-account token), as its modification time and size tell on every read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._text = ""
+
+    def text(self) -> str:
+        """The current text; OSError when the file cannot be read."""
+        stat = self.path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._stamp:
+            self._text = self.path.read_text(encoding="utf-8").strip()
+            self._stamp = stamp
+        return self._text

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from sloguard.backoff import retry_delay
 from sloguard.dashboards.output import MARK_KEY
 from sloguard.errors import PublishError
 
@@ -111,7 +112,7 @@ class Grafana:
             else:
                 if response.status_code not in RETRIED_STATUSES or attempt >= self._attempts:
                     return response
-            self._sleep(self._backoff * 2 ** (attempt - 1))
+            self._sleep(retry_delay(self._backoff, attempt))
 
 
 def _message(response: httpx.Response) -> str:

@@ -17,7 +17,7 @@ from sloguard.scenarios import Scenario, promtool_tests, scenario_spec, scenario
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ScenarioResult:
     """Whether one scenario held, with promtool's words when it did not."""
 
     service: str
@@ -30,8 +30,8 @@ def prove(
     loaded: Loaded,
     out_dir: Path,
     options: RuleOptions,
-    progress: Callable[[Verdict], None] | None = None,
-) -> tuple[promtool.ToolRun, list[Verdict]]:
+    progress: Callable[[ScenarioResult], None] | None = None,
+) -> tuple[promtool.ToolRun, list[ScenarioResult]]:
     """Write rules to `out_dir`, `promtool check rules` them, then test every scenario."""
     files = render_rule_files(loaded.services, loaded.sources, RuleFormat.PROMETHEUS, options)
     written = write_files(out_dir, files)
@@ -58,17 +58,17 @@ def prove(
                 )
                 jobs.append((spec.service, scenario, test_file))
 
-    def run(job: tuple[str, Scenario, Path]) -> Verdict:
+    def run(job: tuple[str, Scenario, Path]) -> ScenarioResult:
         service, scenario, test_file = job
-        result = promtool.test_rules(test_file)
+        tested = promtool.test_rules(test_file)
         test_file.unlink()
-        verdict = Verdict(service, scenario, result.ok, result.output)
+        result = ScenarioResult(service, scenario, tested.ok, tested.output)
         if progress:
-            progress(verdict)
-        return verdict
+            progress(result)
+        return result
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        verdicts = list(pool.map(run, jobs))
+        results = list(pool.map(run, jobs))
     for leftover in out_dir.glob(".*.rules.yml"):
         leftover.unlink()
-    return checked, verdicts
+    return checked, results

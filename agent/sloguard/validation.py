@@ -26,7 +26,7 @@ from sloguard.promql import (
 )
 from sloguard.spec.actions import Actions
 from sloguard.spec.base import WINDOW_PLACEHOLDER
-from sloguard.spec.documents import Path
+from sloguard.spec.documents import KeyPath
 from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import SLO, ServiceSLOs, Severity, json_schema
 from sloguard.spec.sources import Definition
@@ -87,7 +87,7 @@ def _check_sound_slos(definition: Definition, exc: ValidationError) -> Iterator[
             yield _problem(definition, definition.service or "?", path, message)
 
 
-def check_service(spec: ServiceSLOs) -> Iterator[tuple[Path, str]]:
+def check_service(spec: ServiceSLOs) -> Iterator[tuple[KeyPath, str]]:
     """(native path, message) for every cross-field problem of one service."""
     for key in sorted(RESERVED_LABELS & spec.labels.keys()):
         yield ("labels", key), f"label {key!r} is reserved: sloguard sets it"
@@ -97,7 +97,7 @@ def check_service(spec: ServiceSLOs) -> Iterator[tuple[Path, str]]:
             yield ("labels", key), f"{problem} (the label goes on every alert)"
     names: set[str] = set()
     for i, slo in enumerate(spec.slos):
-        at: Path = ("slos", i)
+        at: KeyPath = ("slos", i)
         if slo.name in names:
             yield (*at, "name"), f"duplicate SLO {slo.name!r} in service {spec.service!r}"
         names.add(slo.name)
@@ -106,7 +106,7 @@ def check_service(spec: ServiceSLOs) -> Iterator[tuple[Path, str]]:
         yield from _check_actions(spec.actions, names)
 
 
-def _check_actions(actions: Actions, slos: set[str]) -> Iterator[tuple[Path, str]]:
+def _check_actions(actions: Actions, slos: set[str]) -> Iterator[tuple[KeyPath, str]]:
     for i, name in enumerate(actions.slos):
         if name not in slos:
             yield ("actions", "slos", i), f"no SLO named {name!r} in this service"
@@ -125,7 +125,7 @@ def _promql_problem(query: str) -> str | None:
     return None
 
 
-def check_slo(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
+def check_slo(slo: SLO, at: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     """(native path, message) for every cross-field problem of one SLO at `at`."""
     for key in sorted(RESERVED_LABELS & slo.labels.keys()):
         yield (*at, "labels", key), f"label {key!r} is reserved: sloguard sets it"
@@ -133,9 +133,9 @@ def check_slo(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
     yield from _check_alerting(slo, at)
 
 
-def _check_sli(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
+def _check_sli(slo: SLO, at: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     sli = slo.sli
-    queries: list[tuple[Path, str, bool]] = []
+    queries: list[tuple[KeyPath, str, bool]] = []
     if sli.events:
         for key in ("errors", "good", "total"):
             query = getattr(sli.events, key)
@@ -175,7 +175,7 @@ def _check_sli(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
         yield (*at, "sli", "latency", "threshold"), "threshold must be positive"
 
 
-def _check_alerting(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
+def _check_alerting(slo: SLO, at: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     budget = slo.error_budget
     if not any(t.severity is Severity.PAGE for t in tiers_for(slo)):
         yield (
@@ -185,7 +185,7 @@ def _check_alerting(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
             "page tier whose factor x error budget stays below 1",
         )
     for j, tier in enumerate(tiers_for(slo)):
-        where: Path = (
+        where: KeyPath = (
             (*at, "alerting", "windows", j) if slo.alerting.windows else (*at, "objective")
         )
         needed = tier.factor * float(budget)
@@ -221,11 +221,11 @@ def _check_alerting(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
             )
 
 
-def _check_templates(slo: SLO, at: Path) -> Iterator[tuple[Path, str]]:
+def _check_templates(slo: SLO, at: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     """Alert labels and annotations are Prometheus templates: one it cannot parse fails the
     whole rule group. The SLO's labels go on its alerts too."""
     alerting = slo.alerting
-    texts: list[tuple[Path, str | None]] = [
+    texts: list[tuple[KeyPath, str | None]] = [
         ((*at, "alerting", "runbook"), alerting.runbook),
         ((*at, "alerting", "dashboard"), alerting.dashboard),
         *(((*at, "labels", key), value) for key, value in slo.labels.items()),
@@ -266,7 +266,7 @@ def _duplicates(valid: list[Validated]) -> Iterator[SpecProblem]:
 
 def _from_pydantic(definition: Definition, exc: ValidationError) -> Iterator[SpecProblem]:
     for error in exc.errors():
-        path: Path = tuple(error["loc"])
+        path: KeyPath = tuple(error["loc"])
         slo = None
         if len(path) >= 2 and path[0] == "slos" and isinstance(path[1], int):
             slo = definition.slo_name(path[1])
@@ -296,7 +296,7 @@ def _field_names() -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _problem(definition: Definition, service: str, path: Path, message: str) -> SpecProblem:
+def _problem(definition: Definition, service: str, path: KeyPath, message: str) -> SpecProblem:
     index = path[1] if len(path) >= 2 and path[0] == "slos" else None
     slo = definition.slo_name(index) if isinstance(index, int) else None
     file, line, field = definition.locate(path)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sloguard.evaluation.judgement import alert_windows, judge
-from sloguard.evaluation.model import Path as Route
-from sloguard.evaluation.model import Reading, Status
+from sloguard.burnrate import alert_windows
+from sloguard.evaluation.judgement import judge
+from sloguard.evaluation.model import Reading, Route, Status
 from sloguard.spec.model import SLO
 from tests.support.repo import load_text
 

@@ -15,8 +15,7 @@ from click.testing import CliRunner
 from sloguard.cli import main
 from sloguard.errors import QueryRejected, SourceUnavailable
 from sloguard.evaluating import evaluate
-from sloguard.evaluation.model import Path as Origin
-from sloguard.evaluation.model import Status
+from sloguard.evaluation.model import Route, Status
 from sloguard.sources.traces import Jaeger, Tempo
 from sloguard.spans import traceql
 from sloguard.spec.model import ServiceSLOs
@@ -174,7 +173,7 @@ def test_a_trace_slo_is_evaluated_from_the_backend() -> None:
             return await evaluate([spec], Switchable(), AT, traces=Tempo(http))
 
     [evaluation] = asyncio.run(evaluated())
-    assert evaluation.path is Origin.TRACES
+    assert evaluation.route is Route.TRACES
     assert evaluation.sli == pytest.approx(0.95)
     assert evaluation.status in {Status.CRITICAL, Status.EXHAUSTED}
     starts = {AT - float(start) for start, _ in asked}

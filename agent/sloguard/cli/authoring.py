@@ -18,7 +18,7 @@ import click
 
 from sloguard import __version__
 from sloguard.cli.common import (
-    EXIT_DRIFT,
+    ExitCode,
     F,
     load_definitions,
     main,
@@ -31,7 +31,7 @@ from sloguard.dashboards.output import OVERVIEW_ORIGIN, configmap_files, dashboa
 from sloguard.errors import PublishError, SloguardError
 from sloguard.files import drift, write_files
 from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths
-from sloguard.proving import Verdict, prove
+from sloguard.proving import ScenarioResult, prove
 from sloguard.rules.generation import RuleOptions
 from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.spec.writing import SCHEMA_FILE, native_yaml, schema_text
@@ -264,7 +264,7 @@ def check(paths: tuple[Path, ...], schema_file: Path | None, **options: Any) -> 
             "--out ...`) and commit the result",
             err=True,
         )
-        sys.exit(EXIT_DRIFT)
+        sys.exit(ExitCode.FAILED)
     counted = ", ".join(
         f"{len(files)} {what} in {directory}/" for directory, files, what in outputs
     )
@@ -397,7 +397,7 @@ def publish(
     if rejected:
         hint = "" if overwrite else " (--overwrite replaces dashboards changed in Grafana)"
         click.echo(f"{rejected} of {len(boards)} dashboard(s) rejected{hint}", err=True)
-        sys.exit(EXIT_DRIFT)
+        sys.exit(ExitCode.FAILED)
     click.echo(f"published {len(boards)} dashboard(s) to {grafana_url}")
 
 
@@ -421,24 +421,22 @@ def _prove(loaded: Loaded, rules_out: Path | None) -> None:
         out = rules_out or Path(temp)
         click.echo(f"2. generating rules into {out}/ and checking them with promtool")
 
-        def report(verdict: Verdict) -> None:
-            mark = "PASS" if verdict.ok else "FAIL"
-            click.echo(
-                f"   {mark} {verdict.service}/{verdict.scenario.slo}: {verdict.scenario.claim}"
-            )
-            if not verdict.ok:
-                click.echo(verdict.output, err=True)
+        def report(result: ScenarioResult) -> None:
+            mark = "PASS" if result.ok else "FAIL"
+            click.echo(f"   {mark} {result.service}/{result.scenario.slo}: {result.scenario.claim}")
+            if not result.ok:
+                click.echo(result.output, err=True)
 
         started = time.perf_counter()
-        checked, verdicts = prove(loaded, out, RuleOptions(), report)
+        checked, results = prove(loaded, out, RuleOptions(), report)
         click.echo(f"   promtool check rules: {'ok' if checked.ok else 'FAILED'}")
         if not checked.ok:
             click.echo(checked.output, err=True)
-            sys.exit(EXIT_DRIFT)
-        failed = [v for v in verdicts if not v.ok]
+            sys.exit(ExitCode.FAILED)
+        failed = [v for v in results if not v.ok]
         click.echo(
-            f"3. {len(verdicts) - len(failed)} of {len(verdicts)} alerting scenarios held "
+            f"3. {len(results) - len(failed)} of {len(results)} alerting scenarios held "
             f"(promtool test rules, {time.perf_counter() - started:.1f}s)"
         )
         if failed:
-            sys.exit(EXIT_DRIFT)
+            sys.exit(ExitCode.FAILED)

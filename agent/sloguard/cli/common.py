@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
+from enum import IntEnum
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,8 +17,17 @@ from sloguard import __version__
 from sloguard.errors import SloguardError, SpecError
 from sloguard.loading import Loaded, default_paths, load
 
-EXIT_DRIFT = 1
-EXIT_INVALID = 2
+
+class ExitCode(IntEnum):
+    """What a command's exit status means, the same for every command."""
+
+    OK = 0
+    # The answer is no: stale generated files, a dashboard Grafana rejected, a scenario that did
+    # not hold, a canary that fails.
+    FAILED = 1
+    INVALID = 2  # bad definitions, flags or request: nothing was done
+    INCONCLUSIVE = 3  # the gate cannot tell yet (after --wait)
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,10 +43,10 @@ def reports_errors(command: F) -> F:
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
             click.echo(f"{len(exc.problems)} problem(s) found; nothing was written.", err=True)
-            sys.exit(EXIT_INVALID)
+            sys.exit(ExitCode.INVALID)
         except SloguardError as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_INVALID)
+            sys.exit(ExitCode.INVALID)
 
     return wrapper  # type: ignore[return-value]
 

@@ -202,25 +202,11 @@ def _pod_namespace() -> str:
 @reports_errors
 def run_agent(
     paths: tuple[Path, ...],
-    interval: float,
     listen: str,
     log_level: str,
     request_timeout: float,
     max_connections: int,
-    gate_token: str | None,
-    gate_token_file: Path | None,
-    gate_time_budget: float,
-    gate_cache: float,
-    gate_allow: tuple[str, ...],
-    gate_audience: tuple[str, ...],
-    kubeconfig: Path | None,
-    actions_switch: str,
-    leader_election: bool,
-    lease: str,
-    identity: str | None,
-    audit_log: Path | None,
-    alertmanager_url: str,
-    **options: Any,
+    **flags: Any,
 ) -> None:
     """Run the agent: evaluate every SLO each interval and serve what it sees.
 
@@ -238,17 +224,11 @@ def run_agent(
     replica holding the Lease, within the block's limits; see --actions to force dry runs or
     stop every action.
     """
-    import asyncio
     import signal
-    import socket
-    from contextlib import asynccontextmanager
 
     import uvicorn
 
-    from sloguard.actions.runtime import ActionSettings
-    from sloguard.assembly import SHUTDOWN_SECONDS, GateAuthSettings, Settings, assemble
-    from sloguard.gating import GateSettings
-    from sloguard.playbook.safety import Switch
+    from sloguard.assembly import SHUTDOWN_SECONDS, assemble
     from sloguard.server.connections import ConnectionLimits, guarded
     from sloguard.telemetry import logs
 
@@ -259,52 +239,14 @@ def run_agent(
     if not sep or not port.isdigit():
         raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
     logs.configure(log_level)
-    switch = Switch(actions_switch)
-    namespace, _, name = lease.rpartition("/")
-    settings = Settings(
-        paths=paths or tuple(default_paths()),
-        prometheus=prometheus_settings(options),
-        interval_seconds=interval,
-        traces_backend=trace_backend(options),
-        gate=GateSettings(gate_time_budget, gate_cache),
-        gate_auth=GateAuthSettings(gate_token, gate_token_file, gate_allow, gate_audience),
-        kubeconfig=kubeconfig,
-        actions=None
-        if switch is Switch.OFF
-        else ActionSettings(
-            switch=switch,
-            kubeconfig=kubeconfig,
-            identity=identity or socket.gethostname(),
-            leader_election=leader_election,
-            lease_namespace=namespace or _pod_namespace(),
-            lease_name=name,
-            audit_log=audit_log,
-            alertmanager_url=alertmanager_url,
-        ),
-        telemetry=dict(os.environ),
-    )
-    assembly = assemble(settings)
+    assembly = assemble(_settings(paths, flags))
     assembly.agent.reload()  # invalid definitions at start-up: exit 2 before serving anything
     if assembly.auth is None:
         logging.getLogger("sloguard.gate").warning(
             "the gate accepts requests without a token: set SLOGUARD_GATE_TOKEN, "
             "--gate-token-file or --gate-allow, or restrict who can reach it (NetworkPolicy)"
         )
-
-    @asynccontextmanager
-    async def lifespan(_: Any) -> Any:
-        rereads: set[asyncio.Task[None]] = set()
-
-        def reread() -> None:
-            task = asyncio.create_task(assembly.agent.reread())
-            rereads.add(task)
-            task.add_done_callback(rereads.discard)
-
-        async with assembly.running():
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reread)
-            yield
-
-    app = assembly.app(lifespan)
+    app = assembly.app(_lifespan(assembly))
     # What start-up built (modules, the app, the definitions) lives as long as the process:
     # frozen, the collector's full passes skip it; scanning it stalled the event loop for
     # 150-300 ms every few seconds under load (bench/gate.py, paced: p99 214-297 -> 62-84 ms).
@@ -319,3 +261,65 @@ def run_agent(
         http=guarded(ConnectionLimits(request_timeout, max_connections)),
         timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )
+
+
+def _settings(paths: tuple[Path, ...], flags: dict[str, Any]) -> Any:
+    """The agent's `Settings` from `run`'s flags and the environment."""
+    import socket
+
+    from sloguard.actions.runtime import ActionSettings
+    from sloguard.assembly import GateAuthSettings, Settings
+    from sloguard.gating import GateSettings
+    from sloguard.playbook.safety import Switch
+
+    switch = Switch(flags.pop("actions_switch"))
+    namespace, _, name = flags.pop("lease").rpartition("/")
+    kubeconfig = flags.pop("kubeconfig")
+    actions = ActionSettings(
+        switch=switch,
+        kubeconfig=kubeconfig,
+        identity=flags.pop("identity") or socket.gethostname(),
+        leader_election=flags.pop("leader_election"),
+        lease_namespace=namespace or _pod_namespace(),
+        lease_name=name,
+        audit_log=flags.pop("audit_log"),
+        alertmanager_url=flags.pop("alertmanager_url"),
+    )
+    return Settings(
+        paths=paths or tuple(default_paths()),
+        prometheus=prometheus_settings(flags),
+        interval_seconds=flags.pop("interval"),
+        traces_backend=trace_backend(flags),
+        gate=GateSettings(flags.pop("gate_time_budget"), flags.pop("gate_cache")),
+        gate_auth=GateAuthSettings(
+            flags.pop("gate_token"),
+            flags.pop("gate_token_file"),
+            flags.pop("gate_allow"),
+            flags.pop("gate_audience"),
+        ),
+        kubeconfig=kubeconfig,
+        actions=None if switch is Switch.OFF else actions,
+        telemetry=dict(os.environ),
+    )
+
+
+def _lifespan(assembly: Any) -> Any:
+    """The app's lifespan: the assembly running, and SIGHUP reading the definitions again."""
+    import asyncio
+    import signal
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> Any:
+        rereads: set[asyncio.Task[None]] = set()
+
+        def reread() -> None:
+            task = asyncio.create_task(assembly.agent.reread())
+            rereads.add(task)
+            task.add_done_callback(rereads.discard)
+
+        async with assembly.running():
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reread)
+            yield
+
+    return lifespan

@@ -23,96 +23,29 @@ def overview_dashboard(specs: Sequence[ServiceSLOs]) -> Json:
     filters = declared_labels(specs)
     matchers = [parts.regex_matcher(name) for name in (SERVICE_VARIABLE, *filters)]
     budgets = promql.budget_overview(services, *matchers)
-
-    def stat(title: str, expr: str, x: int, thresholds: list[Json], description: str) -> Stat:
-        return Stat(
-            title=title,
-            description=description,
-            dataSource=parts.DATASOURCE,
-            targets=[parts.target(expr, instant=True)],
-            graphMode="none",
-            reduceCalc="lastNotNull",
-            color={"mode": "thresholds"},
-            thresholds=thresholds,
-            gridPos=Grid(h=4, w=8, x=x, y=0),
-        )
-
     panels = [
-        stat(
+        _stat(
             "SLOs",
             promql.overview_count(f"{promql.OBJECTIVE}{promql.selector({}, *matchers)}"),
             0,
             parts.steps("blue"),
             "SLOs with recorded objectives in the selected services.",
         ),
-        stat(
+        _stat(
             "Error budgets spent",
             promql.overview_count(f"{budgets} < 0"),
             8,
             parts.steps(GREEN, (1.0, RED)),
             "SLOs (or label values of per-label SLOs) that have overspent their window.",
         ),
-        stat(
+        _stat(
             "Alerts firing",
             promql.overview_count(promql.firing_slo_alerts(services, *matchers)),
             16,
             parts.steps(GREEN, (1.0, RED)),
             "Page and ticket alerts of these SLOs firing now.",
         ),
-        Table(
-            title="Every SLO by error budget left",
-            description="Worst first. Select an SLO to open its service dashboard.",
-            dataSource=parts.DATASOURCE,
-            targets=[parts.target(budgets, instant=True, table=True)],
-            transformations=[
-                {
-                    "id": "organize",
-                    "options": {
-                        "excludeByName": {"Time": True, "__name__": True},
-                        "indexByName": {"service": 0, "slo": 1, "objective": 2, "window": 3},
-                        "renameByName": {"Value": BUDGET_COLUMN},
-                    },
-                }
-            ],
-            overrides=[
-                {
-                    "matcher": {"id": "byName", "options": BUDGET_COLUMN},
-                    "properties": [
-                        {"id": "unit", "value": "percentunit"},
-                        {"id": "decimals", "value": 1},
-                        {"id": "custom.cellOptions", "value": {"type": "color-background"}},
-                        {
-                            "id": "thresholds",
-                            "value": {
-                                "mode": "absolute",
-                                "steps": parts.steps(RED, (0.0, ORANGE), (0.25, GREEN)),
-                            },
-                        },
-                    ],
-                },
-                {
-                    "matcher": {"id": "byName", "options": "slo"},
-                    "properties": [
-                        {
-                            "id": "links",
-                            "value": [
-                                {
-                                    "title": "Open the service dashboard",
-                                    "url": "/d/${__data.fields.dashboard_uid}"
-                                    "?var-slo=${__value.raw}&${__url_time_range}",
-                                }
-                            ],
-                        }
-                    ],
-                },
-                {
-                    "matcher": {"id": "byName", "options": "dashboard_uid"},
-                    "properties": [{"id": "custom.hidden", "value": True}],
-                },
-            ],
-            sortBy=[TableSortByField(displayName=BUDGET_COLUMN, desc=False)],
-            gridPos=Grid(h=20, w=24, x=0, y=4),
-        ),
+        _budget_table(budgets),
     ]
     board = parts.dashboard(
         title="SLOs / overview",
@@ -146,6 +79,79 @@ def overview_dashboard(specs: Sequence[ServiceSLOs]) -> Json:
         time_from="now-7d",
     )
     return parts.to_json(board)
+
+
+def _stat(title: str, expr: str, x: int, thresholds: list[Json], description: str) -> Stat:
+    """One of the counts across the top."""
+    return Stat(
+        title=title,
+        description=description,
+        dataSource=parts.DATASOURCE,
+        targets=[parts.target(expr, instant=True)],
+        graphMode="none",
+        reduceCalc="lastNotNull",
+        color={"mode": "thresholds"},
+        thresholds=thresholds,
+        gridPos=Grid(h=4, w=8, x=x, y=0),
+    )
+
+
+def _budget_table(budgets: str) -> Table:
+    """Every SLO with its budget left, worst first, each linking to its service dashboard."""
+    return Table(
+        title="Every SLO by error budget left",
+        description="Worst first. Select an SLO to open its service dashboard.",
+        dataSource=parts.DATASOURCE,
+        targets=[parts.target(budgets, instant=True, table=True)],
+        transformations=[
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": {"Time": True, "__name__": True},
+                    "indexByName": {"service": 0, "slo": 1, "objective": 2, "window": 3},
+                    "renameByName": {"Value": BUDGET_COLUMN},
+                },
+            }
+        ],
+        overrides=[
+            {
+                "matcher": {"id": "byName", "options": BUDGET_COLUMN},
+                "properties": [
+                    {"id": "unit", "value": "percentunit"},
+                    {"id": "decimals", "value": 1},
+                    {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+                    {
+                        "id": "thresholds",
+                        "value": {
+                            "mode": "absolute",
+                            "steps": parts.steps(RED, (0.0, ORANGE), (0.25, GREEN)),
+                        },
+                    },
+                ],
+            },
+            {
+                "matcher": {"id": "byName", "options": "slo"},
+                "properties": [
+                    {
+                        "id": "links",
+                        "value": [
+                            {
+                                "title": "Open the service dashboard",
+                                "url": "/d/${__data.fields.dashboard_uid}"
+                                "?var-slo=${__value.raw}&${__url_time_range}",
+                            }
+                        ],
+                    }
+                ],
+            },
+            {
+                "matcher": {"id": "byName", "options": "dashboard_uid"},
+                "properties": [{"id": "custom.hidden", "value": True}],
+            },
+        ],
+        sortBy=[TableSortByField(displayName=BUDGET_COLUMN, desc=False)],
+        gridPos=Grid(h=20, w=24, x=0, y=4),
+    )
 
 
 def declared_labels(specs: Sequence[ServiceSLOs]) -> list[str]:

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from grafanalib.core import GridPos as Grid
 from grafanalib.core import RowPanel, Stat, StateTimeline, TimeSeries
 
 from sloguard import promql
-from sloguard.burnrate import tiers_for
+from sloguard.burnrate import tier_windows, tiers_for
 from sloguard.dashboards import parts
 from sloguard.dashboards.parts import GREEN, ORANGE, RED, YELLOW, Json
 from sloguard.links import OVERVIEW_UID, dashboard_uid
-from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import SLO, Calendar, ServiceSLOs, Severity
 from sloguard.spec.promtext import number
 
@@ -78,46 +78,88 @@ def _grouping(slo: SLO) -> tuple[str, ...]:
     return promql.grouping_labels(query) if query else ()
 
 
+@dataclass(frozen=True)
+class _Row:
+    """What every panel of one SLO's row shares."""
+
+    slo: SLO
+    labels: dict[str, str]
+    matchers: list[str]
+    legend: str
+    common: dict[str, object]
+    y: int  # the row's top
+
+
 def _slo_row(spec: ServiceSLOs, slo: SLO, y: int, ids: Iterator[int]) -> tuple[list[object], Json]:
-    labels = {"service": spec.service, "slo": slo.name}
     grouping = _grouping(slo)
-    matchers = [parts.regex_matcher(SLO_VARIABLE), *map(parts.regex_matcher, grouping)]
-    legend = " ".join(f"{{{{{label}}}}}" for label in grouping)
     runbook = slo.alerting.runbook
     links = [parts.link("Runbook", runbook, f"What to do for {slo.name}")] if runbook else []
-    common: dict[str, object] = {
-        "dataSource": parts.DATASOURCE,
-        "links": links,
-        "maxDataPoints": None,
-    }
-    window = f"{number(slo.objective)}% over {_window_words(slo)}"
-
-    row = RowPanel(
-        id=next(ids),
-        title=f"{slo.name}: {window}",
-        gridPos=Grid(h=1, w=24, x=0, y=y),
-        collapsed=False,
+    row = _Row(
+        slo=slo,
+        labels={"service": spec.service, "slo": slo.name},
+        matchers=[parts.regex_matcher(SLO_VARIABLE), *map(parts.regex_matcher, grouping)],
+        legend=" ".join(f"{{{{{label}}}}}" for label in grouping),
+        common={"dataSource": parts.DATASOURCE, "links": links, "maxDataPoints": None},
+        y=y,
     )
-    sli_stat = Stat(
-        id=next(ids),
+    panels: list[object] = [
+        RowPanel(
+            id=next(ids),
+            title=f"{slo.name}: {_objective_words(slo)}",
+            gridPos=Grid(h=1, w=24, x=0, y=y),
+            collapsed=False,
+        ),
+        _sli_stat(row, next(ids)),
+        _budget_stat(row, next(ids)),
+        _alerts(row, next(ids)),
+    ]
+    if slo.sli.counts_events:
+        panels.append(_traffic(row, next(ids)))
+    panels.append(_sli_chart(row, next(ids)))
+    budget_id = next(ids)
+    panels.append(_budget_chart(row, budget_id))
+    panels.append(_burn_rates(row, next(ids)))
+    return panels, _window_start(row, budget_id)
+
+
+def _objective_words(slo: SLO) -> str:
+    return f"{number(slo.objective)}% over {_window_words(slo)}"
+
+
+def _sli_stat(row: _Row, panel_id: int) -> Stat:
+    slo = row.slo
+    return Stat(
+        id=panel_id,
         title=f"SLI over {_window_words(slo)}",
-        description=slo.description or f"Share of good events; the objective is {window}.",
-        targets=[parts.target(promql.window_sli(labels, *matchers), legend, "A", instant=True)],
+        description=slo.description
+        or f"Share of good events; the objective is {_objective_words(slo)}.",
+        targets=[
+            parts.target(
+                promql.window_sli(row.labels, *row.matchers), row.legend, "A", instant=True
+            )
+        ],
         format="percentunit",
         decimals=3,
         graphMode="none",
         reduceCalc="lastNotNull",
         color={"mode": "thresholds"},
         thresholds=parts.steps(RED, (float(slo.objective_ratio), GREEN)),
-        gridPos=Grid(h=5, w=4, x=0, y=y + 1),
-        **common,
+        gridPos=Grid(h=5, w=4, x=0, y=row.y + 1),
+        **row.common,
     )
-    budget_stat = Stat(
-        id=next(ids),
+
+
+def _budget_stat(row: _Row, panel_id: int) -> Stat:
+    return Stat(
+        id=panel_id,
         title="Error budget left",
         description="Share of the window's error budget not yet spent; negative when overspent.",
         targets=[
-            parts.target(promql.recorded(promql.BUDGET_REMAINING, labels, *matchers), legend, "A")
+            parts.target(
+                promql.recorded(promql.BUDGET_REMAINING, row.labels, *row.matchers),
+                row.legend,
+                "A",
+            )
         ],
         format="percentunit",
         decimals=1,
@@ -125,23 +167,26 @@ def _slo_row(spec: ServiceSLOs, slo: SLO, y: int, ids: Iterator[int]) -> tuple[l
         reduceCalc="lastNotNull",
         color={"mode": "thresholds"},
         thresholds=parts.steps(RED, (0.0, ORANGE), (0.25, GREEN)),
-        gridPos=Grid(h=5, w=4, x=4, y=y + 1),
-        **common,
+        gridPos=Grid(h=5, w=4, x=4, y=row.y + 1),
+        **row.common,
     )
-    has_traffic = slo.sli.counts_events
-    alerts = StateTimeline(
-        id=next(ids),
+
+
+def _alerts(row: _Row, panel_id: int) -> StateTimeline:
+    slo = row.slo
+    return StateTimeline(
+        id=panel_id,
         title="Alerts",
         description="Page and ticket alerts of this SLO, from ALERTS.",
         targets=[
             parts.target(
                 promql.alert_state(
                     {
-                        **labels,
+                        **row.labels,
                         "alertname": slo.alerting.name,
                         promql.ALERT_SEVERITY_LABEL: severity.value,
                     },
-                    *matchers,
+                    *row.matchers,
                 ),
                 severity.value,
                 severity.value,
@@ -158,99 +203,94 @@ def _slo_row(spec: ServiceSLOs, slo: SLO, y: int, ids: Iterator[int]) -> tuple[l
                 },
             }
         ],
-        gridPos=Grid(h=5, w=8 if has_traffic else 16, x=8, y=y + 1),
-        **common,
+        gridPos=Grid(h=5, w=8 if slo.sli.counts_events else 16, x=8, y=row.y + 1),
+        **row.common,
     )
-    panels: list[object] = [row, sli_stat, budget_stat, alerts]
-    if has_traffic:
-        panels.append(
-            TimeSeries(
-                id=next(ids),
-                title="Traffic",
-                description="Events per second (all, and bad), so quiet periods are visible.",
-                targets=[
-                    parts.target(
-                        promql.recorded(promql.TOTAL, labels, *matchers),
-                        f"events {legend}".strip(),
-                        "A",
-                    ),
-                    parts.target(
-                        promql.recorded(promql.ERRORS, labels, *matchers),
-                        f"bad {legend}".strip(),
-                        "B",
-                    ),
-                ],
-                unit="short",
-                axisLabel="events/s",
-                fillOpacity=10,
-                gridPos=Grid(h=5, w=8, x=16, y=y + 1),
-                **common,
+
+
+def _traffic(row: _Row, panel_id: int) -> TimeSeries:
+    return TimeSeries(
+        id=panel_id,
+        title="Traffic",
+        description="Events per second (all, and bad), so quiet periods are visible.",
+        targets=[
+            parts.target(
+                promql.recorded(promql.TOTAL, row.labels, *row.matchers),
+                f"events {row.legend}".strip(),
+                "A",
+            ),
+            parts.target(
+                promql.recorded(promql.ERRORS, row.labels, *row.matchers),
+                f"bad {row.legend}".strip(),
+                "B",
+            ),
+        ],
+        unit="short",
+        axisLabel="events/s",
+        fillOpacity=10,
+        gridPos=Grid(h=5, w=8, x=16, y=row.y + 1),
+        **row.common,
+    )
+
+
+def _sli_chart(row: _Row, panel_id: int) -> TimeSeries:
+    return TimeSeries(
+        id=panel_id,
+        title="SLI against objective",
+        description="Good share of events over 5m; the dashed line is the objective.",
+        targets=[
+            parts.target(promql.sli_ratio(row.labels, *row.matchers), row.legend or "SLI", "A"),
+            parts.target(promql.recorded(promql.OBJECTIVE, row.labels), "objective", "B"),
+        ],
+        unit="percentunit",
+        overrides=[_dashed("objective", RED)],
+        gridPos=Grid(h=8, w=8, x=0, y=row.y + 6),
+        **row.common,
+    )
+
+
+def _budget_chart(row: _Row, panel_id: int) -> TimeSeries:
+    return TimeSeries(
+        id=panel_id,
+        title=f"Error budget left over {_window_words(row.slo)}",
+        description="The marker is where the current window began.",
+        targets=[
+            parts.target(
+                promql.recorded(promql.BUDGET_REMAINING, row.labels, *row.matchers),
+                row.legend or "budget left",
+                "A",
             )
-        )
-    panels.append(
-        TimeSeries(
-            id=next(ids),
-            title="SLI against objective",
-            description="Good share of events over 5m; the dashed line is the objective.",
-            targets=[
-                parts.target(promql.sli_ratio(labels, *matchers), legend or "SLI", "A"),
-                parts.target(promql.recorded(promql.OBJECTIVE, labels), "objective", "B"),
-            ],
-            unit="percentunit",
-            overrides=[_dashed("objective", RED)],
-            gridPos=Grid(h=8, w=8, x=0, y=y + 6),
-            **common,
-        )
+        ],
+        unit="percentunit",
+        timeFrom=_budget_range(row.slo),
+        thresholds=parts.steps(RED, (0.0, GREEN)),
+        thresholdsStyleMode="line",
+        fillOpacity=10,
+        gridPos=Grid(h=8, w=8, x=8, y=row.y + 6),
+        **row.common,
     )
-    budget_id = next(ids)
-    panels.append(
-        TimeSeries(
-            id=budget_id,
-            title=f"Error budget left over {_window_words(slo)}",
-            description="The marker is where the current window began.",
-            targets=[
-                parts.target(
-                    promql.recorded(promql.BUDGET_REMAINING, labels, *matchers),
-                    legend or "budget left",
-                    "A",
-                )
-            ],
-            unit="percentunit",
-            timeFrom=_budget_range(slo),
-            thresholds=parts.steps(RED, (0.0, GREEN)),
-            thresholdsStyleMode="line",
-            fillOpacity=10,
-            gridPos=Grid(h=8, w=8, x=8, y=y + 6),
-            **common,
-        )
-    )
-    panels.append(_burn_rates(slo, labels, matchers, legend, next(ids), y + 6, common))
-    annotation = {
+
+
+def _window_start(row: _Row, budget_id: int) -> Json:
+    """The annotation marking where the SLO's window began, on the budget chart."""
+    slo = row.slo
+    return {
         "name": f"{slo.name}: window start",
         "datasource": parts.DATASOURCE,
         "enable": True,
         "hide": False,
         "iconColor": "purple",
-        "expr": promql.window_start_ms(labels, slo.window_seconds, slo.calendar),
+        "expr": promql.window_start_ms(row.labels, slo.window_seconds, slo.calendar),
         "step": "1h",
         "titleFormat": f"{slo.name}: SLO window starts",
         "useValueForTime": True,
         "filter": {"exclude": False, "ids": [budget_id]},
     }
-    return panels, annotation
 
 
-def _burn_rates(
-    slo: SLO,
-    labels: dict[str, str],
-    matchers: list[str],
-    legend: str,
-    panel_id: int,
-    y: int,
-    common: dict[str, object],
-) -> TimeSeries:
-    tiers = tiers_for(slo)
-    windows = sorted({w for t in tiers for w in (t.long, t.short)}, key=parse_seconds)
+def _burn_rates(row: _Row, panel_id: int) -> TimeSeries:
+    tiers = tiers_for(row.slo)
+    windows = tier_windows(tiers)
     colour: dict[float, str] = {}
     for tier in tiers:
         if colour.get(tier.factor) != RED:
@@ -265,8 +305,8 @@ def _burn_rates(
         "Dashed lines: page (red) and ticket (orange) thresholds.",
         targets=[
             parts.target(
-                promql.recorded(promql.burn_rate_metric(w), labels, *matchers),
-                f"{w} {legend}".strip(),
+                promql.recorded(promql.burn_rate_metric(w), row.labels, *row.matchers),
+                f"{w} {row.legend}".strip(),
                 chr(ord("A") + i),
             )
             for i, w in enumerate(windows)
@@ -274,8 +314,8 @@ def _burn_rates(
         unit="x",
         thresholds=parts.steps(GREEN, *((f, colour[f]) for f in sorted(colour))),
         thresholdsStyleMode="dashed",
-        gridPos=Grid(h=8, w=8, x=16, y=y),
-        **common,
+        gridPos=Grid(h=8, w=8, x=16, y=row.y + 6),
+        **row.common,
     )
 
 

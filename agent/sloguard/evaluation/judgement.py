@@ -9,22 +9,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import replace
-from decimal import Decimal
 
-from sloguard.burnrate import tiers_for
-from sloguard.evaluation.model import Evaluation, Path, Reading, Status
+from sloguard.burnrate import alert_windows, tiers_for
+from sloguard.evaluation.model import Evaluation, Reading, Route, Status
 from sloguard.spec.durations import parse_seconds
-from sloguard.spec.model import SLO, Severity, Tier
-
-
-def alert_windows(slo: SLO) -> list[str]:
-    """Every window an SLO's tiers read, shortest first."""
-    return list(_windows(tuple(tiers_for(slo))))
-
-
-@functools.lru_cache(maxsize=256)
-def _windows(tiers: tuple[Tier, ...]) -> tuple[str, ...]:
-    return tuple(sorted({w for t in tiers for w in (t.long, t.short)}, key=parse_seconds))
+from sloguard.spec.model import SLO, Severity, Tier, percent_ratio
 
 
 def judge(
@@ -32,7 +21,7 @@ def judge(
     slo: SLO,
     readings: Mapping[str, Reading],
     at: float,
-    path: Path,
+    route: Route,
     group: Mapping[str, str] | None = None,
 ) -> Evaluation:
     """Evaluate one SLO (or one label group) from its readings, keyed by window; the SLO
@@ -46,7 +35,7 @@ def judge(
         at=at,
         status=Status.NO_DATA,
         reason="",
-        path=path,
+        route=route,
         group=dict(group or {}),
     )
     windows = alert_windows(slo)
@@ -117,7 +106,7 @@ def judge(
 @functools.lru_cache(maxsize=256)
 def _ratios(objective_percent: float) -> tuple[float, float]:
     """(objective, error budget) as ratios, from the definition's exact decimals, once."""
-    objective = Decimal(repr(objective_percent)) / 100
+    objective = percent_ratio(objective_percent)
     return float(objective), float(1 - objective)
 
 
@@ -174,7 +163,7 @@ def stale(evaluation: Evaluation, reason: str) -> Evaluation:
         at=evaluation.at,
         status=Status.NO_DATA,
         reason=reason,
-        path=evaluation.path,
+        route=evaluation.route,
         group=evaluation.group,
     )
 

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sloguard import promql
-from sloguard.burnrate import tiers_for
-from sloguard.evaluation.judgement import alert_windows
+from sloguard.burnrate import alert_windows, tiers_for
 from sloguard.evaluation.model import Reading
 from sloguard.spec.durations import format_seconds, parse_seconds
 from sloguard.spec.model import SLO, Calendar, ServiceSLOs

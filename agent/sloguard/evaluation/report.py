@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sloguard.evaluation.model import Evaluation, Path, Status
+from sloguard.evaluation.model import Evaluation, Route, Status
 
 STATUS_STYLE: dict[Status, dict[str, Any]] = {
     Status.OK: {"fg": "green"},
@@ -50,7 +50,7 @@ class EvaluationReport(BaseModel):
         description="When the budget runs out at the current burn rate."
     )
     group: dict[str, str] = Field(description="The label values of a per-label SLO's group.")
-    path: Path = Field(description="Where the numbers came from.")
+    path: Route = Field(description="Where the numbers came from.")
 
 
 def document(evaluation: Evaluation) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def document(evaluation: Evaluation) -> dict[str, Any]:
         ticket=e.ticket,
         exhausted_in_seconds=e.exhausted_in_seconds,
         group=dict(e.group),
-        path=e.path,
+        path=e.route,
     ).model_dump(mode="json")
 
 

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sloguard import promql
-from sloguard.burnrate import budget_spent, tiers_for
+from sloguard.burnrate import budget_spent, tier_windows, tiers_for
 from sloguard.links import dashboard_uid, dashboard_url
-from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import SLO, ServiceSLOs, Severity, Tier
 from sloguard.spec.promtext import number
 
@@ -56,8 +55,12 @@ def _slo_rules(
     labels = {**spec.labels, **slo.labels, **ids}
     budget = slo.error_budget
     tiers = tiers_for(slo)
-    page_windows = _windows(t for t in tiers if t.severity is Severity.PAGE)
-    ticket_windows = _windows(t for t in tiers if t.severity is Severity.TICKET) - page_windows
+    page_windows = tier_windows(t for t in tiers if t.severity is Severity.PAGE)
+    ticket_windows = [
+        w
+        for w in tier_windows(t for t in tiers if t.severity is Severity.TICKET)
+        if w not in page_windows
+    ]
     errors, total = promql.sli_rates(slo.sli)
 
     fast: list[Rule] = [
@@ -65,7 +68,7 @@ def _slo_rules(
         _record(promql.TOTAL, total, labels),
         *(
             _record(promql.burn_rate_metric(w), promql.burn_rate(slo.sli, ids, w, budget), labels)
-            for w in _ordered(page_windows)
+            for w in page_windows
         ),
     ]
     coarse: list[Rule] = [
@@ -80,7 +83,7 @@ def _slo_rules(
     slow: list[Rule] = [
         *(
             _record(promql.burn_rate_metric(w), promql.burn_rate(slo.sli, ids, w, budget), labels)
-            for w in _ordered(ticket_windows)
+            for w in ticket_windows
         ),
         # Before the budget: a calendar budget reads the time of this very evaluation from it.
         _record(promql.OBJECTIVE, promql.constant(slo.objective_ratio), labels),
@@ -186,14 +189,6 @@ def alert_labels(slo: SLO, severity: Severity) -> dict[str, str]:
 
 def _record(name: str, expr: str, labels: dict[str, str]) -> Rule:
     return {"record": name, "expr": expr, "labels": dict(sorted(labels.items()))}
-
-
-def _windows(tiers: Any) -> set[str]:
-    return {w for t in tiers for w in (t.long, t.short)}
-
-
-def _ordered(windows: set[str]) -> list[str]:
-    return sorted(windows, key=parse_seconds)
 
 
 def _sli_kind(slo: SLO) -> str:

@@ -7,36 +7,29 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sloguard.files import WatchedFile
+
 MAX_BODY_BYTES = 64 * 1024
 MAX_HELD_BYTES = 64 * 1024 * 1024  # every request body being read or served, together
 
 
-@dataclass
 class BearerToken:
     """The token callers must present. Read from a file when given one, again whenever the
     file changes, so a rotated Secret takes effect without a restart."""
 
-    value: str = ""
-    path: Path | None = None
-    _stamp: tuple[int, int] = field(default=(0, 0), repr=False)
+    def __init__(self, value: str = "", path: Path | None = None) -> None:
+        self.value = value
+        self._file = WatchedFile(path) if path is not None else None
 
     def accepts(self, presented: str) -> bool:
-        expected = self._current()
+        expected = self._file.text() if self._file is not None else self.value
         return bool(expected) and hmac.compare_digest(presented.encode(), expected.encode())
-
-    def _current(self) -> str:
-        if self.path is not None:
-            stat = self.path.stat()
-            stamp = (stat.st_mtime_ns, stat.st_size)
-            if stamp != self._stamp:
-                self.value, self._stamp = self.path.read_text().strip(), stamp
-        return self.value
 
 
 class Reviewer(Protocol):

@@ -23,7 +23,9 @@ from typing import Any
 import httpx
 import orjson
 
+from sloguard.backoff import retry_delay
 from sloguard.errors import QueryRejected, SourceUnavailable
+from sloguard.files import WatchedFile
 from sloguard.sources.http import MAX_ANSWER_BYTES, json_object, send
 
 Sample = tuple[dict[str, str], float]
@@ -56,22 +58,16 @@ class _TokenFile(httpx.Auth):
     service-account token or Secret), checked by its modification time on every request."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._stamp: tuple[int, int] | None = None
-        self._token = ""
+        self._file = WatchedFile(path)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         try:
-            stat = self._path.stat()
-            stamp = (stat.st_mtime_ns, stat.st_size)
-            if stamp != self._stamp:
-                self._token = self._path.read_text(encoding="utf-8").strip()
-                self._stamp = stamp
+            token = self._file.text()
         except OSError as exc:
             raise SourceUnavailable(
-                f"cannot read the token file {self._path}: {exc}", "credentials"
+                f"cannot read the token file {self._file.path}: {exc}", "credentials"
             ) from exc
-        request.headers["Authorization"] = f"Bearer {self._token}"
+        request.headers["Authorization"] = f"Bearer {token}"
         yield request
 
 
@@ -167,7 +163,7 @@ class Prometheus:
             except SourceUnavailable:
                 if attempt > self._settings.retries:
                     raise
-            await self._sleep(self._settings.backoff_seconds * 2 ** (attempt - 1))
+            await self._sleep(retry_delay(self._settings.backoff_seconds, attempt))
 
     async def _once(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         async with self._slots:

@@ -22,7 +22,8 @@ try:  # libyaml is many times faster; fall back to pure Python where it is not b
 except ImportError:  # pragma: no cover - depends on the PyYAML build
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
-Path = tuple[str | int, ...]
+# Where a value sits in a YAML document: the keys and list indexes leading to it.
+KeyPath = tuple[str | int, ...]
 
 # Far beyond any real definition file (hundreds of nodes, a dozen levels), far below harm.
 MAX_NODES = 100_000
@@ -34,10 +35,10 @@ class Document:
     """One YAML document of a file, with the line of each node."""
 
     data: Any
-    lines: Mapping[Path, int] = field(default_factory=dict)
+    lines: Mapping[KeyPath, int] = field(default_factory=dict)
     index: int = 0
 
-    def line(self, path: Path) -> int | None:
+    def line(self, path: KeyPath) -> int | None:
         """Line of the deepest node on `path` that exists in the source."""
         for end in range(len(path), -1, -1):
             if path[:end] in self.lines:
@@ -83,7 +84,7 @@ def parse_documents(text: str) -> list[Document]:
         for index, node in enumerate(nodes):
             if node is None:
                 continue
-            lines: dict[Path, int] = {}
+            lines: dict[KeyPath, int] = {}
             data = _build(loader, node, (), lines)
             if data is not None:
                 documents.append(Document(data=data, lines=lines, index=index))
@@ -126,7 +127,7 @@ class _Loader(yaml.composer.Composer, _SafeLoader):
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
-def _build(loader: _Loader, node: yaml.Node, path: Path, lines: dict[Path, int]) -> Any:
+def _build(loader: _Loader, node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> Any:
     lines[path] = node.start_mark.line + 1
     if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
         raise DocumentError(f"unsupported YAML tag {node.tag!r}", node.start_mark.line + 1)

@@ -286,8 +286,7 @@ class SLO(Strict):
 
     @property
     def objective_ratio(self) -> Decimal:
-        # Decimal from the written digits: 99.9 -> 0.999 exactly, never 0.9990000000000001.
-        return Decimal(repr(self.objective)) / 100
+        return percent_ratio(self.objective)
 
     @property
     def error_budget(self) -> Decimal:
@@ -372,6 +371,12 @@ def _close_label_maps(node: Any) -> None:
 
 
 Format = Literal["native", "sloth", "sloth-crd", "openslo", "openslo-v1alpha", "pyrra"]
+
+
+def percent_ratio(percent: float) -> Decimal:
+    """A percentage as the ratio its digits say: 99.9 -> 0.999 exactly, never
+    0.9990000000000001."""
+    return Decimal(repr(percent)) / 100
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 from sloguard.spec.base import WINDOW_PLACEHOLDER, native_window
 from sloguard.spec.counters import NotACounter, counter_rates
-from sloguard.spec.documents import Document, Path
+from sloguard.spec.documents import Document, KeyPath
 from sloguard.spec.sources import Definition, FieldError, Fields
 
 _ROLLING = {"M": 30, "Q": 90, "Y": 365}  # days, as OpenSLO's SDK counts them
@@ -81,7 +81,7 @@ _WINDOW = {"duration", "isRolling", "calendar"}
 _V1ALPHA_WINDOW = {"unit", "count", "isRolling", "calendar"}
 
 # Native paths of an SLO's indicator, for errors found after translation.
-_SLI: Path = ("slos", 0, "sli")
+_SLI: KeyPath = ("slos", 0, "sli")
 
 
 def sli_name(document: Document) -> str | None:
@@ -148,7 +148,7 @@ def from_openslo_v1alpha(file: str, document: Document) -> list[Definition]:
     objectives = _objectives(fields, spec, _V1ALPHA_OBJECTIVE)
     slis = []
     for _, objective, source in objectives:
-        at: Path = (*source, "ratioMetrics")
+        at: KeyPath = (*source, "ratioMetrics")
         ratio = fields.mapping(objective.get("ratioMetrics"), at)
         fields.known(ratio, _V1ALPHA_RATIO, at)
         if "good" not in ratio or "total" not in ratio:
@@ -207,14 +207,14 @@ def _spec(fields: Fields, document: Document, known: set[str]) -> dict[str, Any]
 
 def _objectives(
     fields: Fields, spec: dict[str, Any], known: set[str]
-) -> list[tuple[int, dict[str, Any], Path]]:
-    at: Path = ("spec", "objectives")
+) -> list[tuple[int, dict[str, Any], KeyPath]]:
+    at: KeyPath = ("spec", "objectives")
     objectives = fields.listing(spec.get("objectives"), at)
     if not objectives:
         fields.refuse(at if "objectives" in spec else ("spec",), "needs at least one objective")
     found = []
     for i, objective in enumerate(objectives):
-        source: Path = (*at, i)
+        source: KeyPath = (*at, i)
         if not isinstance(objective, dict):
             fields.refuse(source, "expected a mapping")
             continue
@@ -254,7 +254,7 @@ def _slug(text: Any) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(text or "").lower()).strip("-")
 
 
-def _renames(source: Path, window: str) -> dict[Path, Path]:
+def _renames(source: KeyPath, window: str) -> dict[KeyPath, KeyPath]:
     return {
         (): (),
         ("service",): ("spec", "service"),
@@ -268,11 +268,11 @@ def _renames(source: Path, window: str) -> dict[Path, Path]:
 
 def _indicator(
     fields: Fields, spec: dict[str, Any], indicators: Mapping[str, tuple[str, Document]]
-) -> tuple[dict[str, Any], dict[Path, Path], tuple[str, Document] | None]:
+) -> tuple[dict[str, Any], dict[KeyPath, KeyPath], tuple[str, Document] | None]:
     """The SLI, where each native part of it is written, and the file and document holding it
     when that is another one (an `indicatorRef`)."""
     if "indicator" in spec:
-        at: Path = ("spec", "indicator")
+        at: KeyPath = ("spec", "indicator")
         sli, places = _sli(fields, fields.mapping(spec["indicator"], at), at)
         return sli, places, None
     if "indicatorRef" not in spec:
@@ -293,8 +293,8 @@ def _indicator(
 
 
 def _sli(
-    fields: Fields, indicator: dict[str, Any], path: Path
-) -> tuple[dict[str, Any], dict[Path, Path]]:
+    fields: Fields, indicator: dict[str, Any], path: KeyPath
+) -> tuple[dict[str, Any], dict[KeyPath, KeyPath]]:
     body = fields.mapping(indicator.get("spec"), (*path, "spec"))
     fields.known(body, _SLI_SPEC, (*path, "spec"))
     if "thresholdMetric" in body:
@@ -306,11 +306,11 @@ def _sli(
     if "ratioMetric" not in body:
         fields.refuse((*path, "spec"), "the SLI needs a `ratioMetric`")
         return {}, {}
-    at: Path = (*path, "spec", "ratioMetric")
+    at: KeyPath = (*path, "spec", "ratioMetric")
     ratio = fields.mapping(body["ratioMetric"], at)
     fields.known(ratio, _RATIO, at)
     counter = fields.flag(ratio.get("counter"), (*at, "counter"))
-    places: dict[Path, Path] = {_SLI: at}
+    places: dict[KeyPath, KeyPath] = {_SLI: at}
     if "raw" not in ratio and "rawType" in ratio:
         fields.refuse((*at, "rawType"), "rawType belongs with `raw`")
     if "raw" in ratio:
@@ -336,13 +336,13 @@ def _sli(
     return {"events": events}, places
 
 
-def _query(fields: Fields, source: Any, path: Path, counter: bool | None) -> tuple[str, Path]:
+def _query(fields: Fields, source: Any, path: KeyPath, counter: bool | None) -> tuple[str, KeyPath]:
     """The PromQL of a v1 `metricSource`, and where it is written (`counter` None: a ratio,
     which needs no range)."""
     metric = fields.mapping(
         fields.mapping(source, path).get("metricSource"), (*path, "metricSource")
     )
-    at: Path = (*path, "metricSource")
+    at: KeyPath = (*path, "metricSource")
     fields.known(metric, _METRIC_SOURCE, at)
     kind = fields.text(metric.get("type"), (*at, "type"))
     if kind is not None and kind.lower() != "prometheus":
@@ -352,11 +352,11 @@ def _query(fields: Fields, source: Any, path: Path, counter: bool | None) -> tup
         )
     spec = fields.mapping(metric.get("spec"), (*at, "spec"))
     key = fields.spelling(spec, ("query", "promql"), (*at, "spec")) or "query"
-    where: Path = (*at, "spec", key)
+    where: KeyPath = (*at, "spec", key)
     return _promql(fields, spec.get(key), where, counter), where
 
 
-def _v1alpha_query(fields: Fields, source: Any, path: Path, counter: bool) -> str:
+def _v1alpha_query(fields: Fields, source: Any, path: KeyPath, counter: bool) -> str:
     part = fields.mapping(source, path)
     fields.known(part, _V1ALPHA_QUERY, path)
     kind = fields.text(part.get("source"), (*path, "source"))
@@ -368,7 +368,7 @@ def _v1alpha_query(fields: Fields, source: Any, path: Path, counter: bool) -> st
     return _promql(fields, part.get("query"), (*path, "query"), counter)
 
 
-def _promql(fields: Fields, query: Any, path: Path, counter: bool | None) -> str:
+def _promql(fields: Fields, query: Any, path: KeyPath, counter: bool | None) -> str:
     """A query as written (Sloth's `{{.window}}` read as `{{window}}`), counters made rates;
     an event query that is neither a counter nor ranged over `{{window}}` is refused."""
     if not isinstance(query, str) or not query.strip():
@@ -390,7 +390,7 @@ def _promql(fields: Fields, query: Any, path: Path, counter: bool | None) -> str
 
 
 def _time_window(fields: Fields, windows: Any) -> str:
-    path: Path = ("spec", "timeWindow")
+    path: KeyPath = ("spec", "timeWindow")
     items = fields.listing(windows, path)
     if len(items) != 1 or not isinstance(items[0], dict):
         fields.refuse(path if windows is not None else ("spec",), "needs exactly one timeWindow")
@@ -414,7 +414,7 @@ def _time_window(fields: Fields, windows: Any) -> str:
     return f"{_ROLLING[unit] * amount}d" if unit in _ROLLING else duration
 
 
-def _calendar(fields: Fields, window: dict[str, Any], path: Path) -> dict[str, Any] | None:
+def _calendar(fields: Fields, window: dict[str, Any], path: KeyPath) -> dict[str, Any] | None:
     if "calendar" not in window:
         return None
     calendar = fields.mapping(window["calendar"], (*path, "calendar"))
@@ -430,7 +430,7 @@ def _calendar(fields: Fields, window: dict[str, Any], path: Path) -> dict[str, A
     return calendar
 
 
-def _aligned(fields: Fields, window: dict[str, Any], path: Path, calendar: str) -> str:
+def _aligned(fields: Fields, window: dict[str, Any], path: KeyPath, calendar: str) -> str:
     """`calendar` (month or week), with a warning when `startTime` would begin it elsewhere
     than sloguard does: the 1st of the month or a Monday, at 00:00 UTC."""
     start = str(fields.mapping(window.get("calendar"), (*path, "calendar")).get("startTime", ""))
@@ -452,7 +452,7 @@ def _aligned(fields: Fields, window: dict[str, Any], path: Path, calendar: str) 
 
 def _time_windows(fields: Fields, windows: Any) -> str:
     """v1alpha `timeWindows`: exactly one `unit` x `count`, rolling or calendar."""
-    path: Path = ("spec", "timeWindows")
+    path: KeyPath = ("spec", "timeWindows")
     items = fields.listing(windows, path)
     if len(items) != 1 or not isinstance(items[0], dict):
         where = path if windows is not None else ("spec",)
@@ -477,7 +477,7 @@ def _time_windows(fields: Fields, windows: Any) -> str:
     return f"{factor * count}{suffix}"
 
 
-def _percent(fields: Fields, objective: dict[str, Any], path: Path) -> float | None:
+def _percent(fields: Fields, objective: dict[str, Any], path: KeyPath) -> float | None:
     key = fields.spelling(objective, ("target", "targetPercent"), path)
     if key is None:
         fields.refuse(path, "needs `target` (0-1) or `targetPercent`")

@@ -28,7 +28,7 @@ import promql_parser as pp
 
 from sloguard.spec.base import LABEL_NAME_PATTERN
 from sloguard.spec.counters import NotACounter, counter_rates, matcher_text, ranged, selector_text
-from sloguard.spec.documents import Document, Path
+from sloguard.spec.documents import Document, KeyPath
 from sloguard.spec.durations import parse_seconds
 from sloguard.spec.promtext import le_pattern, number
 from sloguard.spec.sources import Definition, FieldError, Fields, kubernetes_object
@@ -90,7 +90,7 @@ def from_pyrra(file: str, document: Document) -> Definition:
         if key in _IGNORED_SPEC_KEYS:
             fields.warn(("spec", key), f"{key} left out: {_IGNORED_SPEC_KEYS[key]}")
     fields.known(spec, _SPEC_KEYS | set(_IGNORED_SPEC_KEYS), ("spec",))
-    renames: dict[Path, Path] = {
+    renames: dict[KeyPath, KeyPath] = {
         (): (),
         ("slos", 0): ("spec",),
         ("slos", 0, "name"): ("metadata", "name"),
@@ -140,7 +140,7 @@ def service_of(document: Document) -> str | None:
     return service if isinstance(service, str) else None
 
 
-def _service(metadata: dict[str, Any], labels: dict[str, Any]) -> tuple[Any, Path]:
+def _service(metadata: dict[str, Any], labels: dict[str, Any]) -> tuple[Any, KeyPath]:
     if SERVICE_LABEL in labels:
         return labels[SERVICE_LABEL], ("metadata", "labels", SERVICE_LABEL)
     if metadata.get("namespace"):
@@ -149,7 +149,7 @@ def _service(metadata: dict[str, Any], labels: dict[str, Any]) -> tuple[Any, Pat
 
 
 def _target(fields: Fields, spec: dict[str, Any]) -> float | None:
-    at: Path = ("spec", "target")
+    at: KeyPath = ("spec", "target")
     if "target" not in spec:
         fields.refuse(("spec",), "needs `target`, a percentage such as '99.5'")
         return None
@@ -173,8 +173,8 @@ def _window(fields: Fields, spec: dict[str, Any]) -> str:
     return window or ""
 
 
-def _indicator(fields: Fields, indicator: Any, renames: dict[Path, Path]) -> dict[str, Any]:
-    at: Path = ("spec", "indicator")
+def _indicator(fields: Fields, indicator: Any, renames: dict[KeyPath, KeyPath]) -> dict[str, Any]:
+    at: KeyPath = ("spec", "indicator")
     indicator = fields.mapping(indicator, at)
     kinds = [k for k in _INDICATORS if k in indicator]
     if len(kinds) != 1:
@@ -182,7 +182,7 @@ def _indicator(fields: Fields, indicator: Any, renames: dict[Path, Path]) -> dic
         return {}
     fields.known(indicator, set(_INDICATORS), at)
     kind = kinds[0]
-    where: Path = (*at, kind)
+    where: KeyPath = (*at, kind)
     body = fields.mapping(indicator[kind], where)
     fields.known(body, _INDICATOR_KEYS[kind], where)
     grouping = fields.listing(body.get("grouping"), (*where, "grouping"))
@@ -205,7 +205,7 @@ def _indicator(fields: Fields, indicator: Any, renames: dict[Path, Path]) -> dic
     return {}
 
 
-def _selector(body: dict[str, Any], key: str, at: Path) -> pp.VectorSelector:
+def _selector(body: dict[str, Any], key: str, at: KeyPath) -> pp.VectorSelector:
     """`body[key].metric`, which Pyrra requires to be a plain series selector."""
     part = body.get(key)
     if not isinstance(part, dict):
@@ -216,7 +216,7 @@ def _selector(body: dict[str, Any], key: str, at: Path) -> pp.VectorSelector:
     return _metric(part.get("metric"), (*at, key, "metric"))
 
 
-def _metric(metric: Any, path: Path) -> pp.VectorSelector:
+def _metric(metric: Any, path: KeyPath) -> pp.VectorSelector:
     if not isinstance(metric, str) or not metric.strip():
         raise FieldError(path, "needs a `metric` selector")
     if "{{" in metric:
@@ -235,7 +235,9 @@ def _rate(by: str, selector: pp.VectorSelector | str) -> str:
     return counter_rates(f"{by}({text})")
 
 
-def _ratio(body: dict[str, Any], at: Path, by: str, renames: dict[Path, Path]) -> dict[str, Any]:
+def _ratio(
+    body: dict[str, Any], at: KeyPath, by: str, renames: dict[KeyPath, KeyPath]
+) -> dict[str, Any]:
     present = [k for k in ("errors", "success", "total") if k in body]
     if len(present) != 2:
         raise FieldError(at, "needs two of `errors`, `success` and `total`")
@@ -255,7 +257,7 @@ def _ratio(body: dict[str, Any], at: Path, by: str, renames: dict[Path, Path]) -
 
 
 def _latency(
-    body: dict[str, Any], at: Path, by: str, grouped: bool, renames: dict[Path, Path]
+    body: dict[str, Any], at: KeyPath, by: str, grouped: bool, renames: dict[KeyPath, KeyPath]
 ) -> dict[str, Any]:
     success, total = _selector(body, "success", at), _selector(body, "total", at)
     matchers = success.matchers.matchers
@@ -312,7 +314,7 @@ def _as_latency(
 
 
 def _native_latency(
-    body: dict[str, Any], at: Path, by: str, renames: dict[Path, Path]
+    body: dict[str, Any], at: KeyPath, by: str, renames: dict[KeyPath, KeyPath]
 ) -> dict[str, Any]:
     """Events of a native histogram: all observations, and those above `latency`."""
     total = _selector(body, "total", at)
@@ -334,7 +336,7 @@ def _native_latency(
 
 
 def _bool_gauge(
-    body: dict[str, Any], at: Path, by: str, renames: dict[Path, Path]
+    body: dict[str, Any], at: KeyPath, by: str, renames: dict[KeyPath, KeyPath]
 ) -> dict[str, Any]:
     """Events of a 0/1 gauge: its samples, and those that are not 1. Counts over the window,
     not per-second rates: the SLI has no event count of its own."""
@@ -349,9 +351,9 @@ def _alerting(
     fields: Fields,
     alerting: Any,
     annotations: dict[str, str],
-    renames: dict[Path, Path],
+    renames: dict[KeyPath, KeyPath],
 ) -> dict[str, Any]:
-    at: Path = ("spec", "alerting")
+    at: KeyPath = ("spec", "alerting")
     alerting = fields.mapping(alerting, at)
     fields.known(alerting, _ALERTING_KEYS, at)
     if "burnRateType" in alerting:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sloguard.errors import SpecProblem
-from sloguard.spec.documents import Document, DocumentError, Path, parse_documents
+from sloguard.spec.documents import Document, DocumentError, KeyPath, parse_documents
 from sloguard.spec.model import Format
 from sloguard.spec.openslo import from_openslo, from_openslo_v1alpha, sli_name
 from sloguard.spec.pyrra import from_pyrra
@@ -48,7 +48,7 @@ UNRECOGNISED = (
 class Refusal:
     """A document that claims a format sloguard does not read, and why, at `path`."""
 
-    path: Path
+    path: KeyPath
     message: str
 
 
@@ -238,7 +238,7 @@ def _translate(
     return from_openslo(file, document, indicators)
 
 
-def _located(file: str, document: Document, path: Path, message: str) -> SpecProblem:
+def _located(file: str, document: Document, path: KeyPath, message: str) -> SpecProblem:
     return SpecProblem(
         file,
         document.line(path),
@@ -261,7 +261,7 @@ def _service(document: Document) -> str | None:
     return None
 
 
-def _slo(document: Document, path: Path) -> str | None:
+def _slo(document: Document, path: KeyPath) -> str | None:
     """The SLO a source path lies in: a Sloth `slos[i]` entry, or the object itself."""
     data: Any = document.data
     if not isinstance(data, dict):

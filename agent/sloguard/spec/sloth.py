@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sloguard.spec.base import native_window
-from sloguard.spec.documents import Document, Path
+from sloguard.spec.documents import Document, KeyPath
 from sloguard.spec.sources import Definition, FieldError, Fields, kubernetes_object
 
 SLOTH_PERIOD = "30d"  # Sloth's default period; it has no per-SLO window.
@@ -37,7 +37,7 @@ _ROUTE_KEYS = {"disable", "labels", "annotations"}
 
 def from_sloth(file: str, document: Document, crd: bool) -> Definition:
     """Native data for one Sloth document; raises FieldError listing what has no equivalent."""
-    root: Path = ("spec",) if crd else ()
+    root: KeyPath = ("spec",) if crd else ()
     body = document.data.get("spec") if crd else document.data
     if not isinstance(body, dict):
         raise FieldError(root, "expected a mapping")
@@ -46,10 +46,10 @@ def from_sloth(file: str, document: Document, crd: bool) -> Definition:
     for key in ("slo_plugins", "sloPlugins"):
         if body.get(key):
             fields.refuse((*root, key), "SLO plugins are not supported")
-    renames: dict[Path, Path] = {(): root}
+    renames: dict[KeyPath, KeyPath] = {(): root}
     slos = []
     for i, slo in enumerate(fields.listing(body.get("slos"), (*root, "slos"))):
-        source: Path = (*root, "slos", i)
+        source: KeyPath = (*root, "slos", i)
         renames[("slos", i)] = source
         if isinstance(slo, dict):
             slos.append(_slo(fields, slo, source, ("slos", i), renames, crd))
@@ -72,9 +72,9 @@ def from_sloth(file: str, document: Document, crd: bool) -> Definition:
 def _slo(
     fields: Fields,
     slo: dict[str, Any],
-    source: Path,
-    native: Path,
-    renames: dict[Path, Path],
+    source: KeyPath,
+    native: KeyPath,
+    renames: dict[KeyPath, KeyPath],
     crd: bool,
 ) -> dict[str, Any]:
     fields.known(slo, _SLO_KEYS, source)
@@ -98,9 +98,9 @@ def _slo(
 def _sli(
     fields: Fields,
     sli: dict[str, Any],
-    source: Path,
-    native: Path,
-    renames: dict[Path, Path],
+    source: KeyPath,
+    native: KeyPath,
+    renames: dict[KeyPath, KeyPath],
     crd: bool,
 ) -> dict[str, Any]:
     fields.known(sli, _SLI_KEYS, source)
@@ -137,9 +137,9 @@ def _sli(
 def _alerting(
     fields: Fields,
     alerting: dict[str, Any],
-    source: Path,
-    native: Path,
-    renames: dict[Path, Path],
+    source: KeyPath,
+    native: KeyPath,
+    renames: dict[KeyPath, KeyPath],
 ) -> dict[str, Any]:
     fields.known(alerting, _ALERTING_KEYS, source)
     out: dict[str, Any] = {}
@@ -157,7 +157,7 @@ def _alerting(
         key = fields.spelling(alerting, spellings, source)
         if key is None:
             continue
-        at: Path = (*source, key)
+        at: KeyPath = (*source, key)
         route = fields.mapping(alerting[key], at)
         fields.known(route, _ROUTE_KEYS, at)
         renames[(*native, native_key)] = at

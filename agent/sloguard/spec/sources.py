@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sloguard.spec.documents import Document, Path
+from sloguard.spec.documents import Document, KeyPath
 from sloguard.spec.model import Format
 
 
@@ -15,9 +15,9 @@ class FieldError(ValueError):
     """What a reader cannot translate: every such use in a document, each at its place in the
     source (a path in the file's own field names) with the reason."""
 
-    def __init__(self, path: Path, message: str, *more: tuple[Path, str]) -> None:
+    def __init__(self, path: KeyPath, message: str, *more: tuple[KeyPath, str]) -> None:
         super().__init__(message)
-        self.found: list[tuple[Path, str]] = [(path, message), *more]
+        self.found: list[tuple[KeyPath, str]] = [(path, message), *more]
         self.where: tuple[str, Document] | None = None  # another file's document, if not ours
 
     def at(self, file: str, document: Document) -> FieldError:
@@ -26,7 +26,7 @@ class FieldError(ValueError):
         return self
 
     @classmethod
-    def of(cls, found: list[tuple[Path, str]]) -> FieldError:
+    def of(cls, found: list[tuple[KeyPath, str]]) -> FieldError:
         (path, message), *more = found
         return cls(path, message, *more)
 
@@ -38,13 +38,13 @@ class Fields:
 
     def __init__(self, owner: str) -> None:
         self.owner = owner  # "Sloth", "Pyrra", ...: whose field names these are
-        self.found: list[tuple[Path, str]] = []
-        self.warnings: list[tuple[Path, str]] = []
+        self.found: list[tuple[KeyPath, str]] = []
+        self.warnings: list[tuple[KeyPath, str]] = []
 
-    def refuse(self, path: Path, message: str) -> None:
+    def refuse(self, path: KeyPath, message: str) -> None:
         self.found.append((path, message))
 
-    def warn(self, path: Path, message: str) -> None:
+    def warn(self, path: KeyPath, message: str) -> None:
         self.warnings.append((path, message))
 
     def check(self) -> None:
@@ -52,7 +52,7 @@ class Fields:
         if self.found:
             raise FieldError.of(self.found)
 
-    def mapping(self, value: Any, path: Path) -> dict[str, Any]:
+    def mapping(self, value: Any, path: KeyPath) -> dict[str, Any]:
         """A mapping, or {} when absent; anything else is refused."""
         if value is None:
             return {}
@@ -61,7 +61,7 @@ class Fields:
             return {}
         return value
 
-    def listing(self, value: Any, path: Path) -> list[Any]:
+    def listing(self, value: Any, path: KeyPath) -> list[Any]:
         if value is None:
             return []
         if not isinstance(value, list):
@@ -69,14 +69,14 @@ class Fields:
             return []
         return value
 
-    def text(self, value: Any, path: Path, what: str = "a string") -> str | None:
+    def text(self, value: Any, path: KeyPath, what: str = "a string") -> str | None:
         """A string, or None when absent; anything else is refused."""
         if value is None or isinstance(value, str):
             return value
         self.refuse(path, f"expected {what}, not {_kind(value)}")
         return None
 
-    def flag(self, value: Any, path: Path, default: bool = False) -> bool:
+    def flag(self, value: Any, path: KeyPath, default: bool = False) -> bool:
         """true or false: a string such as "false" would read as true, so it is refused."""
         if value is None:
             return default
@@ -85,7 +85,7 @@ class Fields:
             return default
         return value
 
-    def strings(self, value: Any, path: Path) -> dict[str, str]:
+    def strings(self, value: Any, path: KeyPath) -> dict[str, str]:
         """A mapping of names to strings (labels, annotations)."""
         found = {}
         for key, item in self.mapping(value, path).items():
@@ -95,7 +95,7 @@ class Fields:
                 self.refuse((*path, str(key)), f"expected a string value, not {_kind(item)}")
         return found
 
-    def known(self, data: dict[str, Any], keys: set[str], at: Path) -> None:
+    def known(self, data: dict[str, Any], keys: set[str], at: KeyPath) -> None:
         """Every key of `data` outside `keys` is an unknown field, with the closest known one."""
         for key in data:
             if key not in keys:
@@ -103,7 +103,7 @@ class Fields:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.refuse((*at, str(key)), f"unknown {self.owner} field{hint}")
 
-    def spelling(self, data: dict[str, Any], keys: tuple[str, ...], at: Path) -> str | None:
+    def spelling(self, data: dict[str, Any], keys: tuple[str, ...], at: KeyPath) -> str | None:
         """Which of the spellings of one field `data` uses; two at once is refused."""
         present = [key for key in keys if key in data]
         if len(present) > 1:
@@ -132,13 +132,13 @@ class Definition:
     format: Format
     data: dict[str, Any]
     document: Document
-    renames: Mapping[Path, Path] = field(default_factory=dict)
-    warnings: tuple[tuple[Path, str], ...] = ()  # source fields read but left out, and why
+    renames: Mapping[KeyPath, KeyPath] = field(default_factory=dict)
+    warnings: tuple[tuple[KeyPath, str], ...] = ()  # source fields read but left out, and why
     # Native path prefix -> (file, document, path) of a part written in another document (an
     # OpenSLO SLI an SLO refers to).
-    elsewhere: Mapping[Path, tuple[str, Document, Path]] = field(default_factory=dict)
+    elsewhere: Mapping[KeyPath, tuple[str, Document, KeyPath]] = field(default_factory=dict)
 
-    def locate(self, path: Path) -> tuple[str, int | None, str]:
+    def locate(self, path: KeyPath) -> tuple[str, int | None, str]:
         """File, line and dotted field name, in the source's own spelling, of a native path."""
         for end in range(len(path), -1, -1):
             prefix = path[:end]
@@ -164,7 +164,7 @@ class Definition:
         return str(service) if service is not None else None
 
 
-def kubernetes_object(document: Document, renames: dict[Path, Path]) -> dict[str, Any]:
+def kubernetes_object(document: Document, renames: dict[KeyPath, KeyPath]) -> dict[str, Any]:
     """A custom resource's `metadata.namespace` and `metadata.labels`, as the native
     `prometheus_rule`: the rules generated from it stay where the operator looks for them."""
     metadata = document.data.get("metadata")
@@ -176,7 +176,7 @@ def kubernetes_object(document: Document, renames: dict[Path, Path]) -> dict[str
     return {"prometheus_rule": found} if found else {}
 
 
-def dotted(path: Path) -> str:
+def dotted(path: KeyPath) -> str:
     """`("slos", 0, "sli")` -> `slos[0].sli`."""
     text = ""
     for part in path:

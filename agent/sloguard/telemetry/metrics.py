@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from sloguard.evaluation.model import Evaluation, Status
+from sloguard.promql import TRACE_EVENTS
 
 IDS = ["service", "slo"]
 
@@ -141,7 +142,7 @@ class TraceMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.events = Counter(
-            "sloguard_trace_events",
+            TRACE_EVENTS.removesuffix("_total"),  # the counter's name without the suffix
             "Spans counted for trace SLIs, by the SLI's key and outcome (good, bad).",
             ["service", "span", "sli", "version", "outcome"],
             registry=registry,
