@@ -18,9 +18,10 @@ from prometheus_client import CollectorRegistry
 
 from sloguard.actions.runtime import ActionRuntime, ActionSettings
 from sloguard.agent import Agent
+from sloguard.alertmanager import Alertmanager
 from sloguard.evaluating import InstrumentedSource, RangeSource
 from sloguard.gating import Gatekeeper, GateSettings
-from sloguard.kube import TokenReviewer, api_client
+from sloguard.kube import Cluster, TokenReviewer, api_client
 from sloguard.server.app import create_app
 from sloguard.server.otlp import TraceReceiver
 from sloguard.server.security import BearerToken, GateAuth
@@ -70,8 +71,9 @@ class Settings:
     traces_backend: TraceBackendSettings | None = None
     gate: GateSettings = field(default_factory=GateSettings)
     gate_auth: GateAuthSettings = field(default_factory=GateAuthSettings)
-    kubeconfig: Path | None = None
+    kubeconfig: Path | None = None  # the Kubernetes API (default: in-cluster, else ~/.kube)
     actions: ActionSettings | None = None  # None: no actions at all
+    alertmanager_url: str = ""  # where the actions' alerts go ("" for nowhere)
     # The OTEL_* variables that configure the agent's own traces.
     telemetry: Mapping[str, str] = field(default_factory=dict)
 
@@ -148,11 +150,21 @@ def assemble(
     holder: list[Agent] = []
     metrics = AgentMetrics(registry, lambda: holder[0].current())
     prometheus = InstrumentedSource(source, metrics.query_errors, traces.tracer)
-    actions = (
-        None
-        if settings.actions is None
-        else ActionRuntime(settings.actions, prometheus, registry, traces.tracer)
-    )
+    actions = None
+    if settings.actions is not None:
+        alertmanager = (
+            Alertmanager(settings.alertmanager_url) if settings.alertmanager_url else None
+        )
+        if alertmanager is not None:
+            closers.append(alertmanager.aclose)
+        actions = ActionRuntime(
+            settings.actions,
+            prometheus,
+            registry,
+            traces.tracer,
+            connect=lambda: Cluster(api_client(settings.kubeconfig)),
+            alertmanager=alertmanager,
+        )
     agent = Agent(
         list(settings.paths),
         prometheus,

@@ -37,6 +37,18 @@ def elector(
     ), registry
 
 
+def runtime_for(api: FakeAPI, tmp: Path, settings: ActionSettings) -> ActionRuntime:
+    """The actions as the agent runs them, connecting to the fake API when first needed."""
+    config = api.kubeconfig(tmp)
+    return ActionRuntime(
+        settings,
+        Saturation(),
+        CollectorRegistry(),
+        NoOpTracer(),
+        lambda: Cluster(api_client(config)),
+    )
+
+
 async def heartbeat(
     replica: LeaderElector, alive: asyncio.Event, retry: float, renewals: list[float]
 ) -> None:
@@ -187,8 +199,8 @@ def test_the_pause_annotation_on_the_lease_stops_every_action_at_the_next_cycle(
     tmp_path: Path,
 ) -> None:
     with running_api() as api:
-        settings = ActionSettings(kubeconfig=api.kubeconfig(tmp_path), lease_namespace="shop")
-        runtime = ActionRuntime(settings, Saturation(), CollectorRegistry(), NoOpTracer())
+        settings = ActionSettings(lease_namespace="shop")
+        runtime = runtime_for(api, tmp_path, settings)
         rollout(api, "checkout", current="7f9c", stable="5d4b")
         actions = {
             "target": {"kind": "Rollout", "name": "checkout", "namespace": "shop"},
@@ -220,11 +232,10 @@ def test_an_agent_without_actions_holds_no_lease_until_a_reload_brings_some(
 ) -> None:
     with running_api() as api:
         settings = ActionSettings(
-            kubeconfig=api.kubeconfig(tmp_path),
             lease_namespace="shop",
             timing=Timing(lease_seconds=3, renew_deadline_seconds=2, retry_seconds=0.5),
         )
-        runtime = ActionRuntime(settings, Saturation(), CollectorRegistry(), NoOpTracer())
+        runtime = runtime_for(api, tmp_path, settings)
         rollout(api, "checkout", current="7f9c", stable="5d4b")
         bare = spec({"target": {"kind": "Rollout", "name": "checkout", "namespace": "shop"}})
         bare = bare.model_copy(update={"actions": None})

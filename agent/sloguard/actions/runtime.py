@@ -1,11 +1,12 @@
-"""Actions as `sloguard run` runs them: the cluster client, the Lease, the audit sinks and the
-actor, built once from settings, and the loop that keeps the Lease."""
+"""Actions as `sloguard run` runs them: the Lease, the audit sinks and the actor, built once
+from settings over the clients the composition root gives (`assembly`), and the loop that
+keeps the Lease."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from sloguard.alertmanager import Alertmanager
 from sloguard.errors import ClusterError
 from sloguard.evaluating import Source, evaluate
 from sloguard.evaluation.model import Evaluation
-from sloguard.kube import Cluster, api_client
+from sloguard.kube import Cluster
 from sloguard.playbook.safety import Switch
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import ActionMetrics
@@ -30,14 +31,12 @@ log = logging.getLogger("sloguard.actions")
 @dataclass(frozen=True)
 class ActionSettings:
     switch: Switch = Switch.AS_DEFINED
-    kubeconfig: Path | None = None
     identity: str = "sloguard"
     leader_election: bool = True
     lease_namespace: str = "default"
     lease_name: str = "sloguard"
     timing: Timing = field(default_factory=Timing)
     audit_log: Path | None = None
-    alertmanager_url: str = ""
 
 
 class ActionRuntime:
@@ -51,14 +50,17 @@ class ActionRuntime:
         source: Source,
         registry: CollectorRegistry,
         tracer: Tracer,
+        connect: Callable[[], Cluster],
+        alertmanager: Alertmanager | None = None,
     ) -> None:
         self.settings = settings
         self._source = source
+        self._connect = connect  # the cluster's client, made when first needed
         self._tracer = tracer
         self._metrics = ActionMetrics(registry)
         self._wanted = asyncio.Event()  # set once the actor exists: the Lease loop may start
         self._unavailable = ""  # why the cluster could not be reached (said once)
-        self._alertmanager: Alertmanager | None = None
+        self._alertmanager = alertmanager
         self.actor: Actor | None = None
         self.elector: LeaderElector | None = None
 
@@ -77,25 +79,21 @@ class ActionRuntime:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Once there is something to do, keep (or wait for) the Lease until `stop`; then
-        release it and close the clients."""
-        try:
-            wanted = asyncio.create_task(self._wanted.wait())
-            stopped = asyncio.create_task(stop.wait())
-            await asyncio.wait({wanted, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            wanted.cancel()
-            stopped.cancel()
-            if self.elector is not None and not stop.is_set():
-                await self.elector.run(stop)
-        finally:
-            if self._alertmanager is not None:
-                await self._alertmanager.aclose()
+        release it."""
+        wanted = asyncio.create_task(self._wanted.wait())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({wanted, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        wanted.cancel()
+        stopped.cancel()
+        if self.elector is not None and not stop.is_set():
+            await self.elector.run(stop)
 
     def _start(self) -> bool:
-        """Build the cluster client, the Lease and the actor; False (said once) when the API
+        """Connect to the cluster, build the Lease and the actor; False (said once) when the API
         cannot be configured."""
         settings = self.settings
         try:
-            cluster = Cluster(api_client(settings.kubeconfig))
+            cluster = self._connect()
         except ClusterError as exc:
             if not self._unavailable:
                 self._unavailable = str(exc)
@@ -105,8 +103,6 @@ class ActionRuntime:
                     exc,
                 )
             return False
-        if settings.alertmanager_url:
-            self._alertmanager = Alertmanager(settings.alertmanager_url)
         if settings.leader_election:
             self.elector = LeaderElector(
                 cluster,

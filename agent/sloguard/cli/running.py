@@ -274,16 +274,13 @@ def _settings(paths: tuple[Path, ...], flags: dict[str, Any]) -> Any:
 
     switch = Switch(flags.pop("actions_switch"))
     namespace, _, name = flags.pop("lease").rpartition("/")
-    kubeconfig = flags.pop("kubeconfig")
     actions = ActionSettings(
         switch=switch,
-        kubeconfig=kubeconfig,
         identity=flags.pop("identity") or socket.gethostname(),
         leader_election=flags.pop("leader_election"),
         lease_namespace=namespace or _pod_namespace(),
         lease_name=name,
         audit_log=flags.pop("audit_log"),
-        alertmanager_url=flags.pop("alertmanager_url"),
     )
     return Settings(
         paths=paths or tuple(default_paths()),
@@ -297,8 +294,9 @@ def _settings(paths: tuple[Path, ...], flags: dict[str, Any]) -> Any:
             flags.pop("gate_allow"),
             flags.pop("gate_audience"),
         ),
-        kubeconfig=kubeconfig,
+        kubeconfig=flags.pop("kubeconfig"),
         actions=None if switch is Switch.OFF else actions,
+        alertmanager_url=flags.pop("alertmanager_url"),
         telemetry=dict(os.environ),
     )
 
