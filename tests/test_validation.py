@@ -197,3 +197,23 @@ def test_one_broken_slo_does_not_hide_the_problems_of_its_siblings() -> None:
         (9, "latency", "slos[1].objective"),
         (10, "latency", "slos[1].objectve"),
     ]
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [
+        "(" * 65 + "sum(rate(e[{{window}}]))" + ")" * 65,
+        " + ".join(["sum(rate(e[{{window}}]))"] * 70),  # a chain, no brackets at all
+        "(" * 3000 + "sum(rate(e[{{window}}]))" + ")" * 3000,
+    ],
+    ids=["brackets", "chain", "thousands"],
+)
+def test_a_query_nested_too_deeply_is_an_error_at_its_field(errors: str) -> None:
+    problem = only_problem(GOOD.replace("sum(rate(e[{{window}}]))", errors))
+    assert (problem.line, problem.field) == (7, "slos[0].sli.events.errors")
+    assert "levels deep; at most 64 are read" in problem.message
+
+
+def test_a_query_as_deep_as_real_ones_get_is_valid() -> None:
+    deep = "(" * 40 + "sum(rate(e[{{window}}]))" + ")" * 40
+    assert problems_of(**{"api.yaml": GOOD.replace("sum(rate(e[{{window}}]))", deep)}) == []

@@ -32,6 +32,8 @@ from sloguard.spec.model import SLO, ServiceSLOs, Severity, json_schema
 from sloguard.spec.sources import Definition
 from sloguard.spec.templates import template_problem
 
+# Far deeper than any real SLI (a dozen levels), far shallower than Python's recursion limit.
+MAX_QUERY_DEPTH = 64
 RESERVED_LABELS = frozenset({"service", "slo", "severity", ALERT_SEVERITY_LABEL, *INFO_LABELS})
 
 
@@ -117,12 +119,29 @@ def _check_actions(actions: Actions, slos: set[str]) -> Iterator[tuple[KeyPath, 
 
 
 def _promql_problem(query: str) -> str | None:
-    """What the real parser finds wrong with `query`, if anything."""
+    """What the real parser finds wrong with `query`, if anything; and a query nested deeper
+    than MAX_QUERY_DEPTH, which the code walking its syntax tree (rates, the gate's selectors)
+    could not follow."""
     try:
-        promql_parser.parse(query)
+        parsed = promql_parser.parse(query)
     except ValueError as exc:
         return f"invalid PromQL: {exc}"
+    depth = _depth(parsed)
+    if depth > MAX_QUERY_DEPTH:
+        return f"the query is nested {depth} levels deep; at most {MAX_QUERY_DEPTH} are read"
     return None
+
+
+def _depth(expr: object) -> int:
+    """How deep the syntax tree goes (a loop, not recursion: the tree may be thousands deep)."""
+    deepest, stack = 0, [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = [getattr(node, name, None) for name in ("expr", "lhs", "rhs", "param")]
+        children += list(getattr(node, "args", None) or ())
+        stack += [(c, depth + 1) for c in children if type(c).__module__ == "promql_parser"]
+    return deepest
 
 
 def check_slo(slo: SLO, at: KeyPath) -> Iterator[tuple[KeyPath, str]]:
