@@ -40,6 +40,7 @@ from sloguard.evaluating import evaluate
 from sloguard.evaluation.readings import Sample, rules_queries
 from sloguard.loading import load
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
+from sloguard.spec.model import ServiceSLOs
 
 HERE = Path(__file__).resolve().parent
 
@@ -89,7 +90,9 @@ class Counting:
         return [] if raw_only else await self.source.query(expr, at)
 
 
-async def cycle(url: str, services: list, rules: bool) -> tuple[float, int, dict[str, int]]:
+async def cycle(
+    url: str, services: list[ServiceSLOs], rules: bool
+) -> tuple[float, int, dict[str, int]]:
     settings = PrometheusSettings(url=url, timeout_seconds=60)
     async with client(settings) as http:
         counting = Counting(Prometheus(http, settings), rules)
@@ -98,13 +101,13 @@ async def cycle(url: str, services: list, rules: bool) -> tuple[float, int, dict
         elapsed = time.perf_counter() - started
     paths: dict[str, int] = {}
     for e in evaluations:
-        paths[f"{e.path.value}/{e.status.value}"] = (
-            paths.get(f"{e.path.value}/{e.status.value}", 0) + 1
+        paths[f"{e.route.value}/{e.status.value}"] = (
+            paths.get(f"{e.route.value}/{e.status.value}", 0) + 1
         )
     return elapsed, counting.queries, paths
 
 
-async def breakdown(url: str, services: list) -> str:
+async def breakdown(url: str, services: list[ServiceSLOs]) -> str:
     """Each rules-path query alone (Prometheus and transfer), then the judging of every SLO
     from answers already in memory (sloguard's own share of a cycle)."""
     settings = PrometheusSettings(url=url, timeout_seconds=60)

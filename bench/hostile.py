@@ -13,6 +13,7 @@ the agent's own user), so "peak" is that probe's. Definition files are probed wi
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import json
 import socket
@@ -277,7 +278,7 @@ def main() -> None:
                 ("Prometheus: garbled result items", lambda: json_answer(GARBLED), "shape"),
             ]:
                 backend["answer"] = answer
-                bench.probe(name, limit, lambda name=name: bench.gate(canary(name[-20:])))
+                bench.probe(name, limit, functools.partial(bench.gate, canary(name[-20:])))
             backend["answer"] = lambda: json_answer(EMPTY)
             bench.probe(
                 "800 connections with half their headers",

@@ -26,6 +26,7 @@ import textwrap
 import time
 import urllib.request
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from sloguard import yamltext
@@ -140,13 +141,27 @@ def sloth_rules(slos: int) -> str:
     return yamltext.dump({"groups": groups})
 
 
-def series_lines(name: str, labels: str, start: int, end: int, step: int, value) -> list[str]:
+def series_lines(
+    name: str, labels: str, start: int, end: int, step: int, value: Callable[[int], object]
+) -> list[str]:
     return [f"{name}{{{labels}}} {value(t)} {t}" for t in range(start, end + 1, step)]
 
 
-def write_openmetrics(
-    path: Path, families: dict[str, list[tuple[str, str, int, int, int, object]]]
-) -> int:
+# One series to write: name, labels, first and last time, step, and its value at a time.
+Series = tuple[str, str, int, int, int, Callable[[int], object]]
+
+
+def constant(value: float) -> Callable[[int], object]:
+    """A series' value that never changes."""
+    return lambda _: value
+
+
+def counting(start: int, rate: float) -> Callable[[int], object]:
+    """A counter growing at `rate` per second from `start`."""
+    return lambda t: round((t - start) * rate, 3)
+
+
+def write_openmetrics(path: Path, families: dict[str, list[Series]]) -> int:
     count = 0
     with path.open("w") as out:
         for family, kind_series in families.items():
@@ -317,7 +332,7 @@ def main() -> None:
         print(f"backfilling {args.slos} SLOs ...", flush=True)
         started = time.monotonic()
         total_rate, error_rate = 2 * (OK_RATE + ERROR_RATE), 2 * ERROR_RATE
-        raw = []
+        raw: list[Series] = []
         for i in range(args.slos):
             for instance in ("a", "b"):
                 for code, rate in (("200", OK_RATE), ("500", ERROR_RATE)):
@@ -329,21 +344,21 @@ def main() -> None:
                             raw_start,
                             now,
                             STEP,
-                            lambda t, r=rate: round((t - raw_start) * r, 3),
+                            counting(raw_start, rate),
                         )
                     )
-        ours = {
+        ours: dict[str, list[Series]] = {
             "slo:sli_errors:rate5m": [],
             "slo:sli_total:rate5m": [],
             "slo:sli_errors:rate30m": [],
             "slo:sli_total:rate30m": [],
         }
-        sloth = {"slo:sli_error:ratio_rate5m": []}
+        sloth: dict[str, list[Series]] = {"slo:sli_error:ratio_rate5m": []}
         for i in range(args.slos):
             ids = f'service="bench",slo="slo-{i:03d}",team="t"'
             for metric, rate in (("errors", error_rate), ("total", total_rate)):
                 ours[f"slo:sli_{metric}:rate5m"].append(
-                    (f"slo:sli_{metric}:rate5m", ids, now - 3 * DAY, now, STEP, lambda t, r=rate: r)
+                    (f"slo:sli_{metric}:rate5m", ids, now - 3 * DAY, now, STEP, constant(rate))
                 )
                 ours[f"slo:sli_{metric}:rate30m"].append(
                     (
@@ -352,7 +367,7 @@ def main() -> None:
                         month_start,
                         now,
                         COARSE_STEP,
-                        lambda t, r=rate: r,
+                        constant(rate),
                     )
                 )
             sloth_ids = (

@@ -32,7 +32,7 @@ from sloguard.loading import load
 
 REPO = Path(__file__).resolve().parents[1]
 
-OUT = REPO / "dashboards" / "preview" / "slo-checkout.png"
+OUT = REPO / "docs" / "images" / "slo-checkout.png"  # shown by the README and the docs
 SERVICE, SLO = "checkout", "availability"
 BASELINE, INCIDENT = 0.0003, 0.05
 VARIABLE = re.compile(r"\$\{?(\w+)\}?")
