@@ -101,8 +101,8 @@ async def cycle(
         elapsed = time.perf_counter() - started
     paths: dict[str, int] = {}
     for e in evaluations:
-        paths[f"{e.route.value}/{e.status.value}"] = (
-            paths.get(f"{e.route.value}/{e.status.value}", 0) + 1
+        paths[f"{e.origin.value}/{e.status.value}"] = (
+            paths.get(f"{e.origin.value}/{e.status.value}", 0) + 1
         )
     return elapsed, counting.queries, paths
 

@@ -15,7 +15,7 @@ from prometheus_client import Counter
 
 from sloguard.errors import SourceError
 from sloguard.evaluation.judgement import judge
-from sloguard.evaluation.model import Evaluation, Reading, Route, Status
+from sloguard.evaluation.model import Evaluation, Origin, Reading, Status
 from sloguard.evaluation.readings import (
     Readings,
     RulesAnswers,
@@ -136,7 +136,7 @@ async def evaluate(
             continue
         with tracer.start_as_current_span(f"slo {spec.service}/{slo.name}") as span:
             if readings is not None:
-                results[index] = _described(span, _worst(spec, slo, readings, at, Route.RULES))
+                results[index] = _described(span, _worst(spec, slo, readings, at, Origin.RULES))
             else:
                 # The source failed the rules queries: the raw query would fail the same way.
                 results[index] = _described(span, _failed(spec, slo, at, rules_error))
@@ -150,7 +150,7 @@ async def evaluate(
                 except SourceError as exc:
                     results[index] = _described(span, _failed(spec, slo, at, exc.reason))
                     return
-            evaluation = _worst(spec, slo, raw_readings(spec, slo, samples, at), at, Route.RAW)
+            evaluation = _worst(spec, slo, raw_readings(spec, slo, samples, at), at, Origin.RAW)
             results[index] = _described(span, evaluation)
 
     async def from_backend(index: int) -> None:
@@ -163,7 +163,7 @@ async def evaluate(
                 except SourceError as exc:
                     results[index] = _described(span, _failed(spec, slo, at, exc.reason))
                     return
-            results[index] = _described(span, _worst(spec, slo, readings, at, Route.TRACES))
+            results[index] = _described(span, _worst(spec, slo, readings, at, Origin.TRACES))
 
     await asyncio.gather(*(from_raw(index) for index in raw), *map(from_backend, backend))
     return [e for e in results if e is not None]
@@ -189,7 +189,7 @@ def _described(span: Span, evaluation: Evaluation) -> Evaluation:
             "sloguard.service": evaluation.service,
             "sloguard.slo": evaluation.slo,
             "sloguard.status": evaluation.status.value,
-            "sloguard.path": evaluation.route.value,
+            "sloguard.path": evaluation.origin.value,
             "sloguard.reason": evaluation.reason,
         }
     )
@@ -198,10 +198,12 @@ def _described(span: Span, evaluation: Evaluation) -> Evaluation:
     return evaluation
 
 
-def _worst(spec: ServiceSLOs, slo: SLO, readings: Readings, at: float, route: Route) -> Evaluation:
+def _worst(
+    spec: ServiceSLOs, slo: SLO, readings: Readings, at: float, origin: Origin
+) -> Evaluation:
     if not readings:
-        return judge(spec.service, slo, {}, at, route)
-    evaluations = [judge(spec.service, slo, r, at, route, dict(g)) for g, r in readings.items()]
+        return judge(spec.service, slo, {}, at, origin)
+    evaluations = [judge(spec.service, slo, r, at, origin, dict(g)) for g, r in readings.items()]
     return min(
         evaluations,
         key=lambda e: (
@@ -213,4 +215,4 @@ def _worst(spec: ServiceSLOs, slo: SLO, readings: Readings, at: float, route: Ro
 
 def _failed(spec: ServiceSLOs, slo: SLO, at: float, reason: str) -> Evaluation:
     """No data, because the source could not answer: the reason says what went wrong."""
-    return replace(judge(spec.service, slo, {}, at, Route.RAW), reason=f"query failed: {reason}")
+    return replace(judge(spec.service, slo, {}, at, Origin.RAW), reason=f"query failed: {reason}")

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from sloguard.cli import main
 from sloguard.demo.prometheus import write_rules
 from sloguard.evaluating import evaluate
-from sloguard.evaluation.model import Evaluation, Route, Status
+from sloguard.evaluation.model import Evaluation, Origin, Status
 from sloguard.loading import Loaded
 from sloguard.sources.prometheus import Prometheus as Source
 from sloguard.sources.prometheus import PrometheusSettings, client
@@ -181,7 +181,7 @@ def test_the_raw_path_matches_the_history(
     raw_prometheus: Prometheus, shop: Loaded, end: int
 ) -> None:
     evaluation = evaluate_at(raw_prometheus, shop, end)
-    assert evaluation.route is Route.RAW, evaluation.reason
+    assert evaluation.origin is Origin.RAW, evaluation.reason
     assert_matches_history(evaluation, end)
 
 
@@ -196,7 +196,7 @@ def test_the_rules_path_matches_the_history(
         since = functools.partial(rules_prometheus.rules_evaluated_since, time.time())
         wait_for(since, "the rule groups")
     evaluation = evaluate_at(rules_prometheus, shop, time.time())
-    assert evaluation.route is Route.RULES, evaluation.reason
+    assert evaluation.origin is Origin.RULES, evaluation.reason
     assert_matches_history(evaluation, end)
 
 

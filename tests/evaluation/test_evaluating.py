@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sloguard.errors import QueryRejected
 from sloguard.evaluating import evaluate
-from sloguard.evaluation.model import Evaluation, Route, Status
+from sloguard.evaluation.model import Evaluation, Origin, Status
 from sloguard.evaluation.readings import Sample
 from sloguard.loading import load
 from tests.support.fakes import raw_windows
@@ -51,7 +51,7 @@ def raw_answer(errors: dict[str, float]) -> object:
 def test_without_rules_each_slo_is_computed_from_its_sli_and_the_worst_group_shows() -> None:
     source = Answers(raw_answer({"Search": 0.0001, "Get": 0.02}))
     availability, _ = run(source)
-    assert availability.route is Route.RAW
+    assert availability.origin is Origin.RAW
     assert availability.group == {"grpc_method": "Get"}  # 2% errors: 40x the budget
     assert availability.status is Status.EXHAUSTED
     assert len(source.queries) == 4 + 2  # the rules path's four, then one per SLO
@@ -72,4 +72,4 @@ def test_an_empty_answer_is_no_data_not_ok() -> None:
     for evaluation in run(Answers(lambda expr: []), "checkout.yaml"):
         assert evaluation.status is Status.NO_DATA
         assert evaluation.reason == "no samples over the 30d window"
-        assert evaluation.route is Route.RAW
+        assert evaluation.origin is Origin.RAW

@@ -8,7 +8,7 @@ import pytest
 
 from sloguard.burnrate import alert_windows
 from sloguard.evaluation.judgement import judge
-from sloguard.evaluation.model import Reading, Route, Status
+from sloguard.evaluation.model import Origin, Reading, Status
 from sloguard.spec.model import SLO
 from tests.support.repo import load_text
 
@@ -43,7 +43,7 @@ def readings(burns: dict[str, float], whole: float, events: float = 1e6) -> dict
 
 
 def test_healthy_traffic_is_ok(slo: SLO) -> None:
-    e = judge("shop", slo, readings({w: 0.5 for w in WINDOWS}, 0.0004), 100.0, Route.RULES)
+    e = judge("shop", slo, readings({w: 0.5 for w in WINDOWS}, 0.0004), 100.0, Origin.RULES)
     assert (e.status, e.page, e.ticket) == (Status.OK, False, False)
     assert e.sli == pytest.approx(0.9996) and e.error_budget_remaining == pytest.approx(0.6)
     assert e.reason == "60.0% of the error budget left"
@@ -53,23 +53,23 @@ def test_healthy_traffic_is_ok(slo: SLO) -> None:
 
 
 def test_a_fast_burn_is_critical(slo: SLO) -> None:
-    e = judge("shop", slo, readings({"5m": 20, "1h": 15}, 0.0002), 0, Route.RAW)
+    e = judge("shop", slo, readings({"5m": 20, "1h": 15}, 0.0002), 0, Origin.RAW)
     assert (e.status, e.page) == (Status.CRITICAL, True)
     assert e.reason == "burning 15.0x over 1h and 20.0x over 5m (the page threshold is 14.4x)"
 
 
 def test_a_slow_burn_is_a_warning(slo: SLO) -> None:
-    e = judge("shop", slo, readings({"3d": 1.5, "6h": 1.2}, 0.0002), 0, Route.RAW)
+    e = judge("shop", slo, readings({"3d": 1.5, "6h": 1.2}, 0.0002), 0, Origin.RAW)
     assert (e.status, e.page, e.ticket) == (Status.WARNING, False, True)
 
 
 def test_a_long_burn_without_a_short_one_is_over(slo: SLO) -> None:
-    e = judge("shop", slo, readings({"1h": 30, "5m": 0.1}, 0.0002), 0, Route.RAW)
+    e = judge("shop", slo, readings({"1h": 30, "5m": 0.1}, 0.0002), 0, Origin.RAW)
     assert e.status is Status.OK
 
 
 def test_a_spent_budget_is_exhausted_before_anything_else(slo: SLO) -> None:
-    e = judge("shop", slo, readings({"5m": 20, "1h": 15}, 0.0015), 0, Route.RAW)
+    e = judge("shop", slo, readings({"5m": 20, "1h": 15}, 0.0015), 0, Origin.RAW)
     assert e.status is Status.EXHAUSTED and e.error_budget_remaining == pytest.approx(-0.5)
     assert e.exhausted_in_seconds == 0.0
 
@@ -77,7 +77,7 @@ def test_a_spent_budget_is_exhausted_before_anything_else(slo: SLO) -> None:
 def test_the_guard_keeps_thin_traffic_from_paging(slo: SLO) -> None:
     thin = readings({"5m": 20, "1h": 15}, 0.0002)
     thin["5m"] = Reading(0.02, 50)  # 50 events in 5m, under the 100 the definition requires
-    assert judge("shop", slo, thin, 0, Route.RAW).page is False
+    assert judge("shop", slo, thin, 0, Origin.RAW).page is False
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_missing_data_is_never_health(
             del found[window]
         else:
             found[window] = reading
-    e = judge("shop", slo, found, 0, Route.RAW)
+    e = judge("shop", slo, found, 0, Origin.RAW)
     assert e.status is Status.NO_DATA and e.reason.startswith(reason)
     assert e.page is None and e.ticket is None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sloguard.evaluation.model import Evaluation, Route, Status
+from sloguard.evaluation.model import Evaluation, Origin, Status
 from sloguard.playbook.triggers import signals
 from sloguard.spec.actions import Actions
 
@@ -11,7 +11,7 @@ def evaluation(
     slo: str, status: Status, page: bool | None, ticket: bool | None, service: str = "checkout"
 ) -> Evaluation:
     return Evaluation(
-        service, slo, 99.9, "30d", 0.0, status, "", Route.RULES, page=page, ticket=ticket
+        service, slo, 99.9, "30d", 0.0, status, "", Origin.RULES, page=page, ticket=ticket
     )
 
 

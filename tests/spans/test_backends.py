@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sloguard.cli import main
 from sloguard.errors import QueryRejected, SourceUnavailable
 from sloguard.evaluating import evaluate
-from sloguard.evaluation.model import Route, Status
+from sloguard.evaluation.model import Origin, Status
 from sloguard.sources.traces import Jaeger, Tempo
 from sloguard.spans import traceql
 from sloguard.spec.model import ServiceSLOs
@@ -42,8 +42,8 @@ def answer(name: str) -> Any:
 
 
 def test_traceql_selects_the_spans_and_the_bad_ones() -> None:
-    bad, every = traceql.counts(PAY.model_copy(update={"match": {"http.route": "/pay"}}))
-    selection = 'resource.service.name = "checkout" && name = "POST /pay" && kind = server && .http.route = "/pay"'
+    bad, every = traceql.counts(PAY.model_copy(update={"match": {"http.origin": "/pay"}}))
+    selection = 'resource.service.name = "checkout" && name = "POST /pay" && kind = server && .http.origin = "/pay"'
     assert every == f"{{ {selection} }} | count_over_time()"
     assert bad == (
         f"{{ {selection} && (status = error || span.http.response.status_code >= 500 "
@@ -173,7 +173,7 @@ def test_a_trace_slo_is_evaluated_from_the_backend() -> None:
             return await evaluate([spec], Switchable(), AT, traces=Tempo(http))
 
     [evaluation] = asyncio.run(evaluated())
-    assert evaluation.route is Route.TRACES
+    assert evaluation.origin is Origin.TRACES
     assert evaluation.sli == pytest.approx(0.95)
     assert evaluation.status in {Status.CRITICAL, Status.EXHAUSTED}
     starts = {AT - float(start) for start, _ in asked}

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from sloguard.actions.actor import Actor
 from sloguard.actions.audit import Auditor
-from sloguard.evaluation.model import Evaluation, Route, Status
+from sloguard.evaluation.model import Evaluation, Origin, Status
 from sloguard.evaluation.readings import Sample
 from sloguard.kube import Cluster
 from sloguard.playbook.safety import Switch
@@ -32,7 +32,7 @@ def evaluation(slo: str, status: Status, service: str = "checkout") -> Evaluatio
     page = {Status.CRITICAL: True, Status.NO_DATA: None}.get(status, False)
     ticket = {Status.CRITICAL: True, Status.WARNING: True, Status.NO_DATA: None}.get(status, False)
     return Evaluation(
-        service, slo, 99.9, "30d", 0.0, status, "", Route.RULES, page=page, ticket=ticket
+        service, slo, 99.9, "30d", 0.0, status, "", Origin.RULES, page=page, ticket=ticket
     )
 
 

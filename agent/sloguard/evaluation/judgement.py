@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from sloguard.burnrate import alert_windows, tiers_for
-from sloguard.evaluation.model import Evaluation, Reading, Route, Status
+from sloguard.evaluation.model import Evaluation, Origin, Reading, Status
 from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import SLO, Severity, Tier, percent_ratio
 
@@ -21,7 +21,7 @@ def judge(
     slo: SLO,
     readings: Mapping[str, Reading],
     at: float,
-    route: Route,
+    origin: Origin,
     group: Mapping[str, str] | None = None,
 ) -> Evaluation:
     """Evaluate one SLO (or one label group) from its readings, keyed by window; the SLO
@@ -35,7 +35,7 @@ def judge(
         at=at,
         status=Status.NO_DATA,
         reason="",
-        route=route,
+        origin=origin,
         group=dict(group or {}),
     )
     windows = alert_windows(slo)
@@ -163,7 +163,7 @@ def stale(evaluation: Evaluation, reason: str) -> Evaluation:
         at=evaluation.at,
         status=Status.NO_DATA,
         reason=reason,
-        route=evaluation.route,
+        origin=evaluation.origin,
         group=evaluation.group,
     )
 

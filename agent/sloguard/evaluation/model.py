@@ -17,7 +17,7 @@ class Status(StrEnum):
     NO_DATA = "no_data"  # nothing trustworthy to judge from; `reason` says why
 
 
-class Route(StrEnum):
+class Origin(StrEnum):
     """Where the numbers came from."""
 
     RULES = "rules"  # the recorded series of the generated rules
@@ -47,7 +47,7 @@ class Evaluation:
     at: float
     status: Status
     reason: str
-    route: Route
+    origin: Origin
     sli: float | None = None
     error_budget_remaining: float | None = None
     burn_rates: Mapping[str, float | None] = field(default_factory=dict)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sloguard.evaluation.model import Evaluation, Route, Status
+from sloguard.evaluation.model import Evaluation, Origin, Status
 
 STATUS_STYLE: dict[Status, dict[str, Any]] = {
     Status.OK: {"fg": "green"},
@@ -50,7 +50,7 @@ class EvaluationReport(BaseModel):
         description="When the budget runs out at the current burn rate."
     )
     group: dict[str, str] = Field(description="The label values of a per-label SLO's group.")
-    path: Route = Field(description="Where the numbers came from.")
+    path: Origin = Field(description="Where the numbers came from.")
 
 
 def document(evaluation: Evaluation) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def document(evaluation: Evaluation) -> dict[str, Any]:
         ticket=e.ticket,
         exhausted_in_seconds=e.exhausted_in_seconds,
         group=dict(e.group),
-        path=e.route,
+        path=e.origin,
     ).model_dump(mode="json")
 
 
