@@ -365,3 +365,32 @@ def test_the_configuration_reference_is_the_code_s() -> None:
         for param in command.params:
             if isinstance(param, click.Option):
                 assert f"`{param.opts[0]}`" in page
+
+
+def test_the_alertmanager_file_lives_beside_the_rules_without_either_pruning_the_other(
+    checkout: Path,
+) -> None:
+    rules = sorted(p.name for p in (checkout / "alert-rules").iterdir())
+    target = checkout / "alert-rules" / "alertmanager.yml"
+    code, stdout, _ = run("generate", "--alertmanager-out", str(target))
+    assert code == 0 and f"Alertmanager configuration in {target}" in stdout
+    assert sorted(p.name for p in (checkout / "alert-rules").iterdir()) == sorted(
+        [*rules, "alertmanager.yml"]
+    )
+    assert run("generate")[0] == 0  # rules again, without the flag: the file stays
+    assert target.exists()
+    assert run("check", "--alertmanager-out", str(target))[0] == 0
+    target.write_text(target.read_text().replace("sloguard_severity", "severity"))
+    code, _, err = run("check", "--alertmanager-out", str(target))
+    assert code == 1 and "alertmanager.yml (committed)" in err
+
+
+def test_with_paths_the_alertmanager_file_alone_may_be_asked_for(
+    write_defs: WriteDefs, tmp_path: Path
+) -> None:
+    definitions = write_defs(**{"shop.yaml": GOOD})
+    target = tmp_path / "out" / "alertmanager.yml"
+    code, _, _ = run("generate", str(definitions), "--alertmanager-out", str(target))
+    assert code == 0 and target.exists() and not (tmp_path / "alert-rules").exists()
+    code, _, err = run("generate", str(definitions))
+    assert code == 2 and "--alertmanager-out" in err

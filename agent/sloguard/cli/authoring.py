@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -32,12 +32,14 @@ from sloguard.errors import PublishError, SloguardError
 from sloguard.files import drift, write_files
 from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths
 from sloguard.proving import ScenarioResult, prove
+from sloguard.routing import AlertmanagerFormat, alertmanager_file
 from sloguard.rules.generation import RuleOptions
 from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.spec.writing import SCHEMA_FILE, native_yaml, schema_text
 
 DEFAULT_RULES = Path("alert-rules")
 DEFAULT_DASHBOARDS = Path("dashboards")
+OUTPUTS = ("rules_out", "dashboards_out", "configmaps_out", "alertmanager_out")
 
 rules_out_option = click.option(
     "--rules-out",
@@ -74,6 +76,20 @@ configmaps_out_option = click.option(
     help="Also write one ConfigMap per dashboard here, labelled grafana_dashboard=1 for the "
     "Grafana sidecar.",
 )
+alertmanager_out_option = click.option(
+    "--alertmanager-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the Alertmanager routing of the definitions' `oncall` to this file.",
+)
+alertmanager_format_option = click.option(
+    "--alertmanager-format",
+    type=click.Choice([f.value for f in AlertmanagerFormat]),
+    default=AlertmanagerFormat.FRAGMENT.value,
+    show_default=True,
+    help="A fragment to merge into your configuration, or a whole configuration whose "
+    "receivers you fill in.",
+)
 configmap_namespace_option = click.option(
     "--configmap-namespace", default="", metavar="NS", help="Namespace of the ConfigMaps."
 )
@@ -95,6 +111,8 @@ def _output_options(command: F) -> F:
             configmaps_out_option,
             configmap_namespace_option,
             configmap_folder_option,
+            alertmanager_out_option,
+            alertmanager_format_option,
         ]
     ):
         command = option(command)
@@ -114,6 +132,19 @@ def _bulk_allocation() -> Iterator[None]:
             gc.enable()
 
 
+class Output(NamedTuple):
+    """Files to write into a directory; `whole` when they are all it should hold of what
+    sloguard generates (so the rest is pruned, or stale), not one file among others."""
+
+    directory: Path
+    files: dict[str, str]
+    what: str
+    whole: bool = True
+
+    def owns(self, roots: list[Path]) -> Callable[[str], bool]:
+        return _owner(roots, self.directory) if self.whole else lambda _: False
+
+
 @dataclass(frozen=True)
 class Outputs:
     """Where generated files go; every directory is rendered in full before any is written."""
@@ -125,6 +156,8 @@ class Outputs:
     configmaps_out: Path | None
     configmap_namespace: str
     configmap_folder: str
+    alertmanager_out: Path | None
+    alertmanager_format: str
 
     @classmethod
     def chosen(cls, paths: tuple[Path, ...], **options: Any) -> Outputs:
@@ -134,19 +167,19 @@ class Outputs:
         if not paths:
             options["rules_out"] = options["rules_out"] or DEFAULT_RULES
             options["dashboards_out"] = options["dashboards_out"] or DEFAULT_DASHBOARDS
-        elif not any(options[key] for key in ("rules_out", "dashboards_out", "configmaps_out")):
+        elif not any(options[key] for key in OUTPUTS):
             raise click.UsageError(
-                "with PATHS, name where to write: --rules-out, --dashboards-out and/or "
-                "--configmaps-out"
+                "with PATHS, name where to write: "
+                + ", ".join(f"--{key.replace('_', '-')}" for key in OUTPUTS)
             )
         return cls(**options)
 
-    def render(self, loaded: Loaded) -> list[tuple[Path, dict[str, str], str]]:
+    def render(self, loaded: Loaded) -> list[Output]:
         """(directory, files, what) for every output, rules first."""
         with _bulk_allocation():
             return self._render(loaded)
 
-    def _render(self, loaded: Loaded) -> list[tuple[Path, dict[str, str], str]]:
+    def _render(self, loaded: Loaded) -> list[Output]:
         outputs = []
         if self.rules_out is not None:
             rules = render_rule_files(
@@ -155,9 +188,21 @@ class Outputs:
                 RuleFormat(self.fmt),
                 RuleOptions(grafana_url=self.grafana_url),
             )
-            outputs.append((self.rules_out, rules, "rule file(s)"))
-        if self.dashboards_out is None and self.configmaps_out is None:
-            return outputs
+            outputs.append(Output(self.rules_out, rules, "rule file(s)"))
+        if self.dashboards_out is not None or self.configmaps_out is not None:
+            outputs += self._dashboards(loaded)
+        if self.alertmanager_out is not None:
+            text = alertmanager_file(
+                loaded.services, loaded.sources, AlertmanagerFormat(self.alertmanager_format)
+            )
+            target = self.alertmanager_out
+            outputs.append(
+                Output(target.parent, {target.name: text}, "Alertmanager configuration", False)
+            )
+        return outputs
+
+    def _dashboards(self, loaded: Loaded) -> list[Output]:
+        outputs = []
         dashboards = dashboard_files(loaded.services, loaded.sources)
         if self.dashboards_out is not None:
             scripts = render_scripts(self.dashboards_out)
@@ -168,13 +213,19 @@ class Outputs:
                     "which sloguard generates itself: rename the script"
                 )
             dashboards.update(scripts)
-            outputs.append((self.dashboards_out, dashboards, "dashboard(s)"))
+            outputs.append(Output(self.dashboards_out, dashboards, "dashboard(s)"))
         if self.configmaps_out is not None:
             configmaps = configmap_files(
                 dashboards, self.configmap_namespace or None, self.configmap_folder or None
             )
-            outputs.append((self.configmaps_out, configmaps, "ConfigMap(s)"))
+            outputs.append(Output(self.configmaps_out, configmaps, "ConfigMap(s)"))
         return outputs
+
+
+def _said(output: Output) -> str:
+    if not output.whole:
+        return f"{output.what} in {output.directory / next(iter(output.files))}"
+    return f"{len(output.files)} {output.what} in {output.directory}/"
 
 
 def _owner(roots: list[Path], directory: Path) -> Callable[[str], bool]:
@@ -219,11 +270,9 @@ def generate(paths: tuple[Path, ...], **options: Any) -> None:
     loaded = load_definitions(paths)
     outputs = chosen.render(loaded)
     roots = list(paths) or default_paths()
-    for directory, files, _ in outputs:
-        write_files(directory, files, owns=_owner(roots, directory))
-    written = ", ".join(
-        f"{len(files)} {what} in {directory}/" for directory, files, what in outputs
-    )
+    for output in outputs:
+        write_files(output.directory, output.files, prune=output.whole, owns=output.owns(roots))
+    written = ", ".join(_said(output) for output in outputs)
     click.echo(
         f"generated {written} from {summary(loaded)} in {time.perf_counter() - started:.2f}s"
     )
@@ -250,8 +299,8 @@ def check(paths: tuple[Path, ...], schema_file: Path | None, **options: Any) -> 
     roots = list(paths) or default_paths()
     reports = [
         report
-        for directory, files, _ in outputs
-        for report in drift(directory, files, _owner(roots, directory))
+        for output in outputs
+        for report in drift(output.directory, output.files, output.owns(roots))
     ]
     schema_file = schema_file or _default_schema_file()
     if schema_file is not None:
@@ -265,9 +314,7 @@ def check(paths: tuple[Path, ...], schema_file: Path | None, **options: Any) -> 
             err=True,
         )
         sys.exit(ExitCode.FAILED)
-    counted = ", ".join(
-        f"{len(files)} {what} in {directory}/" for directory, files, what in outputs
-    )
+    counted = ", ".join(_said(output) for output in outputs)
     click.echo(f"up to date: {counted} ({summary(loaded)})")
 
 

@@ -29,6 +29,13 @@ Name = Annotated[
         "ends, `-`, `_` and `.` inside.",
     ),
 ]
+ReceiverName = Annotated[
+    str,
+    Field(
+        pattern=r"^[^\x00-\x1f\x7f]{1,128}$",
+        description="An Alertmanager receiver's name: 1-128 characters, no control characters.",
+    ),
+]
 Annotations = Annotated[
     dict[Annotated[str, Field(pattern=LABEL_NAME_PATTERN)], str],
     Field(description="Alert annotations (Prometheus templates); names are label names."),

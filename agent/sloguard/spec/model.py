@@ -24,6 +24,7 @@ from sloguard.spec.base import (
     Labels,
     Name,
     Query,
+    ReceiverName,
     Strict,
 )
 from sloguard.spec.counters import per_second
@@ -128,6 +129,39 @@ class Route(Strict):
     disable: bool = False
     labels: Labels = {}
     annotations: Annotations = Field(default_factory=dict)
+
+
+class Receiver(Strict):
+    """Who gets one severity's notifications, and how often (Alertmanager's route settings;
+    unset ones take the severity's defaults)."""
+
+    receiver: ReceiverName = Field(description="An Alertmanager receiver's name.")
+    group_wait: Duration | None = Field(
+        None, description="Wait before the first notification (page 30s, ticket 5m)."
+    )
+    group_interval: Duration | None = Field(
+        None, description="Wait before telling of alerts added to a group (page 5m, ticket 30m)."
+    )
+    repeat_interval: Duration | None = Field(
+        None, description="Remind while it fires (page 1h, ticket 24h)."
+    )
+
+
+class OnCall(Strict):
+    """Who is paged and who gets tickets: a receiver's name, or a receiver with its timing."""
+
+    page: ReceiverName | Receiver | None = None
+    ticket: ReceiverName | Receiver | None = None
+
+    def receiver(self, severity: Severity) -> Receiver | None:
+        chosen = self.page if severity is Severity.PAGE else self.ticket
+        return Receiver(receiver=chosen) if isinstance(chosen, str) else chosen
+
+    def over(self, fallback: OnCall | None) -> OnCall:
+        """This, with what it leaves unset taken from `fallback` (the service's)."""
+        if fallback is None:
+            return self
+        return OnCall(page=self.page or fallback.page, ticket=self.ticket or fallback.ticket)
 
 
 class Tier(Strict):
@@ -263,6 +297,9 @@ class SLO(Strict):
     labels: Labels = {}
     sli: SLI
     alerting: Alerting = Field(default_factory=Alerting)
+    oncall: OnCall | None = Field(
+        None, description="Who is paged and who gets tickets for this SLO (over the service's)."
+    )
     gate: Gate = Field(default_factory=Gate)
 
     @field_validator("window")
@@ -316,6 +353,9 @@ class ServiceSLOs(Strict):
     service: Name
     labels: Labels = {}
     slos: list[SLO] = Field(min_length=1)
+    oncall: OnCall | None = Field(
+        None, description="Who is paged and who gets tickets for the service's SLOs."
+    )
     actions: Actions | None = Field(
         None, description="Rollback and scaling of the service's workload (`sloguard run`)."
     )
@@ -335,7 +375,12 @@ def merge_services(specs: Iterable[ServiceSLOs]) -> list[ServiceSLOs]:
             result.append(parts[0])
             continue
         slos = [
-            slo.model_copy(update={"labels": {**part.labels, **slo.labels}})
+            slo.model_copy(
+                update={
+                    "labels": {**part.labels, **slo.labels},
+                    "oncall": slo.oncall.over(part.oncall) if slo.oncall else part.oncall,
+                }
+            )
             for part in parts
             for slo in part.slos
         ]

@@ -1,0 +1,106 @@
+"""The generated Alertmanager configuration, checked by Alertmanager's own amtool: the whole
+configuration and the fragment merged into a user's configuration load, and each SLO's page
+and ticket reach the receiver its definition names."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.running import run_cli
+
+pytestmark = pytest.mark.integration  # starts real processes or servers
+
+DEFINITION = """\
+service: shop
+oncall:
+  page: shop-pager
+  ticket: {receiver: shop-jira, repeat_interval: 12h}
+slos:
+  - name: availability
+    objective: 99.9
+    sli:
+      events:
+        errors: sum(rate(http_requests_total{code=~"5.."}[{{window}}]))
+        total: sum(rate(http_requests_total[{{window}}]))
+  - name: latency
+    objective: 99
+    oncall: {ticket: perf-team}
+    sli:
+      events:
+        errors: sum(rate(slow_requests_total[{{window}}]))
+        total: sum(rate(http_requests_total[{{window}}]))
+"""
+EXPECTED = {
+    ("availability", "page"): "shop-pager",
+    ("availability", "ticket"): "shop-jira",
+    ("latency", "page"): "shop-pager",
+    ("latency", "ticket"): "perf-team",
+}
+# A configuration as a team already has it: its own receivers (with their secrets) and routes.
+USERS = {
+    "route": {
+        "receiver": "team-default",
+        "group_by": ["alertname"],
+        "routes": [{"receiver": "team-db", "matchers": ['team="db"']}],
+    },
+    "receivers": [
+        {"name": name, "webhook_configs": [{"url": f"http://127.0.0.1:9/{name}"}]}
+        for name in ("team-default", "team-db", "shop-pager", "shop-jira", "perf-team")
+    ],
+    "inhibit_rules": [
+        {"source_matchers": ['alertname="NodeDown"'], "target_matchers": ['severity="warning"']}
+    ],
+}
+
+
+def amtool(*args: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("amtool")
+    assert binary, "amtool not found: apt-get install prometheus-alertmanager"
+    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=60)
+
+
+def generated(tmp_path: Path, fmt: str) -> dict[str, Any]:
+    (tmp_path / "shop.yaml").write_text(DEFINITION)
+    out = tmp_path / f"{fmt}.yml"
+    code, _, err = run_cli(
+        "generate", str(tmp_path / "shop.yaml"), "--alertmanager-out", str(out),
+        "--alertmanager-format", fmt,
+    )  # fmt: skip
+    assert code == 0, err
+    loaded: dict[str, Any] = yaml.safe_load(out.read_text())
+    return loaded
+
+
+def assert_routes(config: Path) -> None:
+    checked = amtool("check-config", str(config))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    for (slo, severity), receiver in EXPECTED.items():
+        labels = ["service=shop", f"slo={slo}", f"sloguard_severity={severity}"]
+        routed = amtool("config", "routes", "test", f"--config.file={config}", *labels)
+        assert routed.stdout.strip() == receiver, (slo, severity, routed.stdout, routed.stderr)
+
+
+def test_the_full_configuration_loads_and_routes_each_slo(tmp_path: Path) -> None:
+    config = generated(tmp_path, "full")
+    assert_routes(tmp_path / "full.yml")
+    other = amtool("config", "routes", "test", f"--config.file={tmp_path / 'full.yml'}", "x=y")
+    assert other.stdout.strip() == "sloguard-unrouted"
+    assert len(config["receivers"]) == 4
+
+
+def test_the_fragment_merged_into_a_users_configuration_loads_and_routes(tmp_path: Path) -> None:
+    piece = generated(tmp_path, "fragment")
+    merged = dict(USERS)
+    merged["route"] = {**USERS["route"], "routes": piece["routes"] + USERS["route"]["routes"]}
+    merged["inhibit_rules"] = USERS["inhibit_rules"] + piece["inhibit_rules"]
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(yaml.safe_dump(merged))
+    assert_routes(config)
+    theirs = amtool("config", "routes", "test", f"--config.file={config}", "team=db")
+    assert theirs.stdout.strip() == "team-db"  # the team's own routes still work
