@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.repo import FIXTURES, WriteDefs
+from tests.support.repo import FIXTURES, REPO, WriteDefs
+from tests.support.running import run_cli
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -74,3 +75,14 @@ def shop_definitions(tmp_path: Path) -> Path:
     directory.mkdir()
     (directory / "shop.yaml").write_text((FIXTURES / "native" / "shop.yaml").read_text())
     return directory
+
+
+@pytest.fixture
+def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of this repository's definitions as the working directory, with the rules and
+    dashboards `sloguard generate` writes from them."""
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "slo-definitions", repo / "slo-definitions")
+    monkeypatch.chdir(repo)
+    assert run_cli("generate")[0] == 0
+    return repo

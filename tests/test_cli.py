@@ -283,17 +283,6 @@ def test_the_agent_may_bound_its_queries_in_flight_but_not_to_zero(write_defs: W
     assert "--max-queries-in-flight" in err and "0 is not in the range 1<=x<=256" in err
 
 
-@pytest.fixture
-def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of this repository's definitions as the working directory, with the rules and
-    dashboards `sloguard generate` writes from them."""
-    repo = tmp_path / "repo"
-    shutil.copytree(REPO / "slo-definitions", repo / "slo-definitions")
-    monkeypatch.chdir(repo)
-    assert run("generate")[0] == 0
-    return repo
-
-
 def other_definitions(write_defs: WriteDefs) -> Path:
     return write_defs(**{"web.yaml": GOOD.replace("service: shop", "service: web")})
 
@@ -367,22 +356,14 @@ def test_the_configuration_reference_is_the_code_s() -> None:
                 assert f"`{param.opts[0]}`" in page
 
 
-def test_the_alertmanager_file_lives_beside_the_rules_without_either_pruning_the_other(
-    checkout: Path,
+def test_checking_the_alertmanager_file_without_amtool_says_what_to_install(
+    checkout: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    rules = sorted(p.name for p in (checkout / "alert-rules").iterdir())
-    target = checkout / "alert-rules" / "alertmanager.yml"
-    code, stdout, _ = run("generate", "--alertmanager-out", str(target))
-    assert code == 0 and f"Alertmanager configuration in {target}" in stdout
-    assert sorted(p.name for p in (checkout / "alert-rules").iterdir()) == sorted(
-        [*rules, "alertmanager.yml"]
-    )
-    assert run("generate")[0] == 0  # rules again, without the flag: the file stays
-    assert target.exists()
-    assert run("check", "--alertmanager-out", str(target))[0] == 0
-    target.write_text(target.read_text().replace("sloguard_severity", "severity"))
+    target = checkout / "alertmanager.yml"
+    assert run("generate", "--alertmanager-out", str(target))[0] == 0
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     code, _, err = run("check", "--alertmanager-out", str(target))
-    assert code == 1 and "alertmanager.yml (committed)" in err
+    assert code == 2 and "apt-get install -y prometheus-alertmanager" in err
 
 
 def test_with_paths_the_alertmanager_file_alone_may_be_asked_for(

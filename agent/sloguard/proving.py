@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from sloguard import promtool, yamltext
+from sloguard import tools, yamltext
 from sloguard.files import write_files
 from sloguard.loading import Loaded
 from sloguard.rules.generation import RuleOptions
@@ -31,11 +31,11 @@ def prove(
     out_dir: Path,
     options: RuleOptions,
     progress: Callable[[ScenarioResult], None] | None = None,
-) -> tuple[promtool.ToolRun, list[ScenarioResult]]:
+) -> tuple[tools.ToolRun, list[ScenarioResult]]:
     """Write rules to `out_dir`, `promtool check rules` them, then test every scenario."""
     files = render_rule_files(loaded.services, loaded.sources, RuleFormat.PROMETHEUS, options)
     written = write_files(out_dir, files)
-    checked = promtool.check_rules(written)
+    checked = tools.check_rules(written)
     if not checked.ok:
         return checked, []
     jobs = []
@@ -60,7 +60,7 @@ def prove(
 
     def run(job: tuple[str, Scenario, Path]) -> ScenarioResult:
         service, scenario, test_file = job
-        tested = promtool.test_rules(test_file)
+        tested = tools.test_rules(test_file)
         test_file.unlink()
         result = ScenarioResult(service, scenario, tested.ok, tested.output)
         if progress:

@@ -104,3 +104,21 @@ def test_the_fragment_merged_into_a_users_configuration_loads_and_routes(tmp_pat
     assert_routes(config)
     theirs = amtool("config", "routes", "test", f"--config.file={config}", "team=db")
     assert theirs.stdout.strip() == "team-db"  # the team's own routes still work
+
+
+def test_the_alertmanager_file_lives_beside_the_rules_without_either_pruning_the_other(
+    checkout: Path,
+) -> None:
+    rules = sorted(p.name for p in (checkout / "alert-rules").iterdir())
+    target = checkout / "alert-rules" / "alertmanager.yml"
+    code, stdout, _ = run_cli("generate", "--alertmanager-out", str(target))
+    assert code == 0 and f"Alertmanager configuration in {target}" in stdout
+    assert sorted(p.name for p in (checkout / "alert-rules").iterdir()) == sorted(
+        [*rules, "alertmanager.yml"]
+    )
+    assert run_cli("generate")[0] == 0  # rules again, without the flag: the file stays
+    assert target.exists()
+    assert run_cli("check", "--alertmanager-out", str(target))[0] == 0
+    target.write_text(target.read_text().replace("sloguard_severity", "severity"))
+    code, _, err = run_cli("check", "--alertmanager-out", str(target))
+    assert code == 1 and "alertmanager.yml (committed)" in err

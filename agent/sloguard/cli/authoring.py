@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import click
 
-from sloguard import __version__
+from sloguard import __version__, tools
 from sloguard.cli.common import (
     ExitCode,
     F,
@@ -222,6 +222,17 @@ class Outputs:
         return outputs
 
 
+def _amtool_problems(loaded: Loaded) -> list[str]:
+    """What Alertmanager's amtool finds wrong with the routing (checked as a whole
+    configuration, which a fragment cannot be on its own)."""
+    with tempfile.TemporaryDirectory(prefix="sloguard-") as temp:
+        config = Path(temp) / "alertmanager.yml"
+        text = alertmanager_file(loaded.services, loaded.sources, AlertmanagerFormat.FULL)
+        config.write_text(text, encoding="utf-8")
+        checked = tools.check_alertmanager_config(config)
+    return [] if checked.ok else [f"amtool check-config:\n{checked.output}"]
+
+
 def _said(output: Output) -> str:
     if not output.whole:
         return f"{output.what} in {output.directory / next(iter(output.files))}"
@@ -305,6 +316,8 @@ def check(paths: tuple[Path, ...], schema_file: Path | None, **options: Any) -> 
     schema_file = schema_file or _default_schema_file()
     if schema_file is not None:
         reports += drift(schema_file.parent, {schema_file.name: schema_text()})
+    if chosen.alertmanager_out is not None:
+        reports += _amtool_problems(loaded)
     if reports:
         for report in reports:
             click.echo(report, err=True)

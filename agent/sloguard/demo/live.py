@@ -34,10 +34,10 @@ from sloguard.gate.model import Verdict
 from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import Gatekeeper
 from sloguard.loading import Loaded
-from sloguard.promtool import check_rules
 from sloguard.sources.prometheus import PrometheusSettings
 from sloguard.spec.model import ServiceSLOs
 from sloguard.spec.writing import native_yaml
+from sloguard.tools import check_rules
 
 RULE_INTERVAL = "5s"
 JOBS = ("checkout", "catalog", "invoice-worker")
