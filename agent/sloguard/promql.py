@@ -39,7 +39,7 @@ import promql_parser
 from sloguard.burnrate import BASE_WINDOW_SECONDS
 from sloguard.spec.base import WINDOW_PLACEHOLDER
 from sloguard.spec.durations import format_seconds, parse_seconds
-from sloguard.spec.model import SLI, Calendar, Latency
+from sloguard.spec.model import SLI, SLO, Calendar, Latency
 from sloguard.spec.promtext import le_pattern, number
 from sloguard.spec.traces import Traces
 
@@ -382,6 +382,13 @@ def firing_slo_alerts(services: Sequence[str], *matchers: str) -> str:
     return (
         f'ALERTS{{alertstate="firing"}} and on(service, slo) {INFO}{_services(services, *matchers)}'
     )
+
+
+def slo_grouping(slo: SLO) -> tuple[str, ...]:
+    """Labels the SLO's SLI keeps per series (`sum by (...)`): a per-label SLO's."""
+    sli = slo.sli
+    query = sli.events.total if sli.events else sli.raw.error_ratio if sli.raw else ""
+    return grouping_labels(query) if query else ()
 
 
 @functools.lru_cache(maxsize=4096)

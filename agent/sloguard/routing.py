@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sloguard import yamltext
+from sloguard import promql, yamltext
 from sloguard.promql import ALERT_SEVERITY_LABEL
 from sloguard.spec.counters import quoted
 from sloguard.spec.model import OnCall, Receiver, ServiceSLOs, Severity
@@ -44,24 +44,34 @@ DEFAULT_TIMING = {
     Severity.TICKET: Timing("5m", "30m", "24h"),
 }
 
-INHIBIT_RULES: list[Json] = [
-    {
-        "source_matchers": [f"{ALERT_SEVERITY_LABEL}={quoted(Severity.PAGE.value)}"],
-        "target_matchers": [f"{ALERT_SEVERITY_LABEL}={quoted(Severity.TICKET.value)}"],
-        "equal": ["service", "slo"],
-    }
-]
+
+def routes(services: list[ServiceSLOs]) -> list[Json]:
+    """The routes to put first under the root route's `routes`: one per service (or SLO) and
+    severity with a receiver. An alert none of them names (a service without `oncall`, the
+    agent's own) goes on to the routes after them, as before."""
+    group_by = _group_by(services)
+    return [
+        {**route, "group_by": group_by}
+        for spec in services
+        for scope, oncall in _scopes(spec)
+        for route in _routes(oncall, scope)
+    ]
 
 
-def subtree(services: list[ServiceSLOs]) -> Json:
-    """The route to put under the root route's `routes`: every sloguard alert, one child route
-    per service (or SLO) and severity with a receiver."""
-    severities = "|".join(s.value for s in Severity)
-    return {
-        "matchers": [f"{ALERT_SEVERITY_LABEL}=~{quoted(severities)}"],
-        "group_by": GROUP_BY,
-        "routes": [route for spec in services for route in _service_routes(spec)],
-    }
+def inhibit_rules(services: list[ServiceSLOs]) -> list[Json]:
+    """A firing page holds back the ticket of the same SLO (and label values of a per-label SLO),
+    wherever the page reaches someone: a team with only a ticket receiver still gets its ticket."""
+    equal = _group_by(services)
+    return [
+        {
+            "source_matchers": [*_matchers(scope), _severity(Severity.PAGE)],
+            "target_matchers": [_severity(Severity.TICKET)],
+            "equal": equal,
+        }
+        for spec in services
+        for scope, oncall in _scopes(spec)
+        if oncall is not None and oncall.page is not None
+    ]
 
 
 def receivers(services: list[ServiceSLOs]) -> list[str]:
@@ -69,7 +79,7 @@ def receivers(services: list[ServiceSLOs]) -> list[str]:
     names = {
         receiver.receiver
         for spec in services
-        for oncall in _oncalls(spec).values()
+        for _, oncall in _scopes(spec)
         if oncall is not None
         for severity in Severity
         if (receiver := oncall.receiver(severity)) is not None
@@ -78,84 +88,118 @@ def receivers(services: list[ServiceSLOs]) -> list[str]:
 
 
 def fragment(services: list[ServiceSLOs]) -> Json:
-    """What to merge into an existing configuration: the subtree (first under `route.routes`)
+    """What to merge into an existing configuration: the routes (first under `route.routes`)
     and the inhibition (beside the configuration's own)."""
-    return {"routes": [subtree(services)], "inhibit_rules": INHIBIT_RULES}
+    return {"routes": routes(services), "inhibit_rules": inhibit_rules(services)}
 
 
 def full(services: list[ServiceSLOs]) -> Json:
-    """A whole configuration: the subtree under a root route, and a receiver of each name with
-    nothing configured (fill in Slack, PagerDuty, ... before use)."""
+    """A whole configuration to start from: the routes under a root route whose receiver takes
+    everything else, and a receiver of each name with nothing configured yet."""
+    names = [UNROUTED, *(n for n in receivers(services) if n != UNROUTED)]
     return {
-        "route": {"receiver": UNROUTED, "group_by": GROUP_BY, "routes": [subtree(services)]},
-        "receivers": [{"name": name} for name in [UNROUTED, *receivers(services)]],
-        "inhibit_rules": INHIBIT_RULES,
+        "route": {
+            "receiver": UNROUTED,
+            "group_by": _group_by(services),
+            "routes": routes(services),
+        },
+        "receivers": [{"name": name} for name in names],
+        "inhibit_rules": inhibit_rules(services),
     }
 
 
-def _oncalls(spec: ServiceSLOs) -> dict[str, OnCall | None]:
-    """Each SLO's on-call: its own over the service's."""
-    return {
+def _group_by(services: list[ServiceSLOs]) -> list[str]:
+    """`service`, `slo` and the labels of every per-label SLO: an absent label groups as empty,
+    so one list serves every alert."""
+    grouped = {
+        label for spec in services for slo in spec.slos for label in promql.slo_grouping(slo)
+    }
+    return [*GROUP_BY, *sorted(grouped - set(GROUP_BY))]
+
+
+def _scopes(spec: ServiceSLOs) -> list[tuple[dict[str, str], OnCall | None]]:
+    """(labels, on-call) for the service as a whole when its SLOs share one, else per SLO, then
+    the service's own for its alerts that name no SLO."""
+    service = {"service": spec.service}
+    oncalls = {
         slo.name: slo.oncall.over(spec.oncall) if slo.oncall else spec.oncall for slo in spec.slos
     }
+    if len({_receivers(oncall) for oncall in oncalls.values()}) == 1:
+        return [(service, next(iter(oncalls.values())))]
+    scopes = [({**service, "slo": slo}, oncall) for slo, oncall in oncalls.items()]
+    return [*scopes, (service, spec.oncall)]
 
 
-def _service_routes(spec: ServiceSLOs) -> list[Json]:
-    oncalls = _oncalls(spec)
-    distinct = {oncall for oncall in oncalls.values()}
-    if len(distinct) == 1:  # one on-call for the whole service: one route per severity
-        [oncall] = distinct
-        return _routes(oncall, {"service": spec.service})
-    return [
-        route
-        for slo, oncall in oncalls.items()
-        for route in _routes(oncall, {"service": spec.service, "slo": slo})
-    ]
+def _receivers(oncall: OnCall | None) -> tuple[Receiver | None, ...]:
+    return tuple(None if oncall is None else oncall.receiver(s) for s in Severity)
 
 
-def _routes(oncall: OnCall | None, labels: dict[str, str]) -> list[Json]:
+def _routes(oncall: OnCall | None, scope: dict[str, str]) -> list[Json]:
     if oncall is None:
         return []
     found = []
     for severity in Severity:
         receiver = oncall.receiver(severity)
         if receiver is not None:
-            found.append(_route(receiver, severity, labels))
+            found.append(_route(receiver, severity, scope))
     return found
 
 
-def _route(receiver: Receiver, severity: Severity, labels: dict[str, str]) -> Json:
+def _route(receiver: Receiver, severity: Severity, scope: dict[str, str]) -> Json:
     default = DEFAULT_TIMING[severity]
-    matchers = [f"{name}={quoted(value)}" for name, value in labels.items()]
     return {
         "receiver": receiver.receiver,
-        "matchers": [*matchers, f"{ALERT_SEVERITY_LABEL}={quoted(severity.value)}"],
+        "matchers": [*_matchers(scope), _severity(severity)],
         "group_wait": receiver.group_wait or default.group_wait,
         "group_interval": receiver.group_interval or default.group_interval,
         "repeat_interval": receiver.repeat_interval or default.repeat_interval,
     }
 
 
+def _matchers(scope: dict[str, str]) -> list[str]:
+    return [f"{name}={quoted(value)}" for name, value in scope.items()]
+
+
+def _severity(severity: Severity) -> str:
+    return f"{ALERT_SEVERITY_LABEL}={quoted(severity.value)}"
+
+
 def alertmanager_file(
     services: list[ServiceSLOs], sources: Mapping[str, list[str]], fmt: AlertmanagerFormat
 ) -> str:
-    """The text of `--alertmanager-out`: the document, after a header saying where it came from
-    and how to use it. (Not the rule files' "Generated by" mark: pruning an output directory
-    must never take this file for one of its own.)"""
+    """The text of `--alertmanager-out`: the document after a header saying where it came from
+    and how to use it (no "Generated by" mark: pruning an output directory must never take
+    this file for one of its own)."""
     files = sorted({file for names in sources.values() for file in names})
-    names = ", ".join(receivers(services)) or "(none: no definition has `oncall`)"
-    header = [
-        f"# Alertmanager routing for sloguard's alerts, written from {', '.join(files)}.",
-        "# Do not edit: change the definitions' `oncall` and run `sloguard generate`.",
-    ]
+    named = receivers(services)
+    header = [HEADER, f"# From {', '.join(map(_printable, files))}."]
     if fmt is AlertmanagerFormat.FRAGMENT:
         header += [
-            "# Merge into your configuration: the entry of `routes` first under `route.routes`,",
-            "# the `inhibit_rules` beside yours. Your configuration defines the receivers:",
-            f"# {names}.",
+            "# Do not edit: change the definitions' `oncall`, then run `sloguard generate "
+            "--alertmanager-out FILE`.",
+            "# Merge into your configuration: the `routes` first under `route.routes`, the",
+            "# `inhibit_rules` beside yours. Your configuration defines these receivers:",
+            f"# {', '.join(map(_printable, named)) or '(none: no definition has `oncall`)'}.",
         ]
         document = fragment(services)
     else:
-        header.append(f"# Fill in the receivers ({names}) before use.")
+        header += [
+            "# A configuration to start from, yours once written: fill in the receivers.",
+            f"# {UNROUTED} gets every alert no route names (the agent's own, services without",
+            "# `oncall`): give it somewhere to send them too.",
+        ]
         document = full(services)
     return "\n".join(header) + "\n" + yamltext.dump(document)
+
+
+# The first line of every file `--alertmanager-out` writes: how sloguard knows it wrote one.
+HEADER = "# Alertmanager routing for sloguard's alerts, written by sloguard."
+
+
+def written_by_sloguard(text: str) -> bool:
+    return text.startswith(HEADER + "\n")
+
+
+def _printable(text: str) -> str:
+    """A name as a comment can hold it: anything unprintable escaped."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")

@@ -102,23 +102,44 @@ def test_the_fragment_merged_into_a_users_configuration_loads_and_routes(tmp_pat
     config = tmp_path / "alertmanager.yml"
     config.write_text(yaml.safe_dump(merged))
     assert_routes(config)
-    theirs = amtool("config", "routes", "test", f"--config.file={config}", "team=db")
-    assert theirs.stdout.strip() == "team-db"  # the team's own routes still work
+    # The team's own routes still get what sloguard does not route: a service without `oncall`.
+    labels = ["team=db", "service=payments", "slo=availability", "sloguard_severity=page"]
+    theirs = amtool("config", "routes", "test", f"--config.file={config}", *labels)
+    assert theirs.stdout.strip() == "team-db"
 
 
-def test_the_alertmanager_file_lives_beside_the_rules_without_either_pruning_the_other(
-    checkout: Path,
-) -> None:
+def test_the_alertmanager_file_is_kept_apart_and_checked(checkout: Path) -> None:
     rules = sorted(p.name for p in (checkout / "alert-rules").iterdir())
-    target = checkout / "alert-rules" / "alertmanager.yml"
+    inside = checkout / "alert-rules" / "alertmanager.yml"
+    code, _, err = run_cli("generate", "--alertmanager-out", str(inside))
+    assert code == 2 and "Prometheus loads as rules" in err and not inside.exists()
+    target = checkout / "alertmanager.yml"
     code, stdout, _ = run_cli("generate", "--alertmanager-out", str(target))
     assert code == 0 and f"Alertmanager configuration in {target}" in stdout
-    assert sorted(p.name for p in (checkout / "alert-rules").iterdir()) == sorted(
-        [*rules, "alertmanager.yml"]
-    )
-    assert run_cli("generate")[0] == 0  # rules again, without the flag: the file stays
-    assert target.exists()
+    assert sorted(p.name for p in (checkout / "alert-rules").iterdir()) == rules
+    assert run_cli("generate")[0] == 0 and target.exists()  # rules again: the file stays
     assert run_cli("check", "--alertmanager-out", str(target))[0] == 0
-    target.write_text(target.read_text().replace("sloguard_severity", "severity"))
+    target.write_text(target.read_text() + "routes: []\n")
     code, _, err = run_cli("check", "--alertmanager-out", str(target))
     assert code == 1 and "alertmanager.yml (committed)" in err
+
+
+def test_a_file_sloguard_did_not_write_is_neither_replaced_nor_shown(checkout: Path) -> None:
+    theirs = checkout / "alertmanager.yml"
+    theirs.write_text(
+        "receivers: [{name: x, webhook_configs: [{url: 'http://h/?token=SECRET'}]}]\n"
+    )
+    code, _, err = run_cli("generate", "--alertmanager-out", str(theirs))
+    assert code == 2 and "will not replace it" in err
+    assert "SECRET" in theirs.read_text()
+    code, _, err = run_cli("check", "--alertmanager-out", str(theirs))
+    assert code == 1 and "not written by sloguard" in err and "SECRET" not in err
+    started = checkout / "full.yml"
+    assert (
+        run_cli("generate", "--alertmanager-out", str(started), "--alertmanager-format", "full")[0]
+        == 0
+    )
+    code, _, err = run_cli(
+        "generate", "--alertmanager-out", str(started), "--alertmanager-format", "full"
+    )
+    assert code == 2 and "written once" in err  # its receivers may be filled in by now

@@ -32,7 +32,7 @@ from sloguard.errors import PublishError, SloguardError
 from sloguard.files import drift, write_files
 from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths
 from sloguard.proving import ScenarioResult, prove
-from sloguard.routing import AlertmanagerFormat, alertmanager_file
+from sloguard.routing import AlertmanagerFormat, alertmanager_file, written_by_sloguard
 from sloguard.rules.generation import RuleOptions
 from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.spec.writing import SCHEMA_FILE, native_yaml, schema_text
@@ -192,14 +192,20 @@ class Outputs:
         if self.dashboards_out is not None or self.configmaps_out is not None:
             outputs += self._dashboards(loaded)
         if self.alertmanager_out is not None:
-            text = alertmanager_file(
-                loaded.services, loaded.sources, AlertmanagerFormat(self.alertmanager_format)
-            )
-            target = self.alertmanager_out
-            outputs.append(
-                Output(target.parent, {target.name: text}, "Alertmanager configuration", False)
-            )
+            outputs.append(self._alertmanager(loaded, self.alertmanager_out))
         return outputs
+
+    def _alertmanager(self, loaded: Loaded, target: Path) -> Output:
+        """The routing file: never a rule file (promtool would refuse the rule directory) and
+        never over a file sloguard did not write."""
+        if self.rules_out is not None and target.resolve().parent == self.rules_out.resolve():
+            raise click.UsageError(
+                f"--alertmanager-out {target}: not in --rules-out {self.rules_out}/, whose files "
+                "Prometheus loads as rules"
+            )
+        fmt = AlertmanagerFormat(self.alertmanager_format)
+        text = alertmanager_file(loaded.services, loaded.sources, fmt)
+        return Output(target.parent, {target.name: text}, "Alertmanager configuration", False)
 
     def _dashboards(self, loaded: Loaded) -> list[Output]:
         outputs = []
@@ -220,6 +226,37 @@ class Outputs:
             )
             outputs.append(Output(self.configmaps_out, configmaps, "ConfigMap(s)"))
         return outputs
+
+
+def _foreign(output: Output) -> list[str]:
+    """A single file that exists but was not written by sloguard: reported, never shown (a
+    user's Alertmanager configuration holds secrets)."""
+    if output.whole:
+        return []
+    path = output.directory / next(iter(output.files))
+    try:
+        text = path.read_text(encoding="utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    if text is None or written_by_sloguard(text):
+        return []
+    return [f"{path}: not written by sloguard; not compared (and not shown)"]
+
+
+def _refuse_foreign(chosen: Outputs) -> None:
+    """`--alertmanager-out` replaces only a file sloguard wrote: not a user's configuration (and
+    its secrets), a definition, or a `full` configuration whose receivers were filled in."""
+    target = chosen.alertmanager_out
+    if target is None or not target.exists():
+        return
+    full = chosen.alertmanager_format == AlertmanagerFormat.FULL.value
+    try:
+        ours = written_by_sloguard(target.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    if full or not ours:
+        why = "a full configuration is written once, to fill in" if full else "not written by it"
+        raise SloguardError(f"{target}: exists and sloguard will not replace it ({why})")
 
 
 def _amtool_problems(loaded: Loaded) -> list[str]:
@@ -280,6 +317,7 @@ def generate(paths: tuple[Path, ...], **options: Any) -> None:
     chosen = Outputs.chosen(paths, **options)
     loaded = load_definitions(paths)
     outputs = chosen.render(loaded)
+    _refuse_foreign(chosen)
     roots = list(paths) or default_paths()
     for output in outputs:
         write_files(output.directory, output.files, prune=output.whole, owns=output.owns(roots))
@@ -311,12 +349,18 @@ def check(paths: tuple[Path, ...], schema_file: Path | None, **options: Any) -> 
     reports = [
         report
         for output in outputs
-        for report in drift(output.directory, output.files, output.owns(roots))
+        for report in (
+            _foreign(output) or drift(output.directory, output.files, output.owns(roots))
+        )
     ]
     schema_file = schema_file or _default_schema_file()
     if schema_file is not None:
         reports += drift(schema_file.parent, {schema_file.name: schema_text()})
     if chosen.alertmanager_out is not None:
+        if chosen.alertmanager_format == AlertmanagerFormat.FULL.value:
+            raise click.UsageError(
+                "check compares the fragment; a full configuration is yours once written"
+            )
         reports += _amtool_problems(loaded)
     if reports:
         for report in reports:

@@ -29,7 +29,7 @@ ROW_HEIGHT = 14
 
 def service_dashboard(spec: ServiceSLOs) -> Json:
     """The service's dashboard as Grafana JSON (uid from `links.dashboard_uid`)."""
-    grouping = sorted({label for slo in spec.slos for label in _grouping(slo)})
+    grouping = sorted({label for slo in spec.slos for label in promql.slo_grouping(slo)})
     ids = itertools.count(1)
     panels: list[object] = []
     annotations: list[Json] = []
@@ -71,13 +71,6 @@ def service_dashboard(spec: ServiceSLOs) -> Json:
     return parts.to_json(board)
 
 
-def _grouping(slo: SLO) -> tuple[str, ...]:
-    """Labels the SLI keeps per series (`sum by (...)`), offered as variables."""
-    sli = slo.sli
-    query = sli.events.total if sli.events else sli.raw.error_ratio if sli.raw else ""
-    return promql.grouping_labels(query) if query else ()
-
-
 @dataclass(frozen=True)
 class _Row:
     """What every panel of one SLO's row shares."""
@@ -91,7 +84,7 @@ class _Row:
 
 
 def _slo_row(spec: ServiceSLOs, slo: SLO, y: int, ids: Iterator[int]) -> tuple[list[object], Json]:
-    grouping = _grouping(slo)
+    grouping = promql.slo_grouping(slo)
     runbook = slo.alerting.runbook
     links = [parts.link("Runbook", runbook, f"What to do for {slo.name}")] if runbook else []
     row = _Row(

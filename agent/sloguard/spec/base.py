@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from sloguard.spec.durations import parse_seconds
+from sloguard.spec.durations import format_seconds, parse_seconds
 
 # Kubernetes label values (<= 63 chars): service and SLO names become label values everywhere.
 NAME_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
@@ -29,13 +29,28 @@ Name = Annotated[
         "ends, `-`, `_` and `.` inside.",
     ),
 ]
+_NAME_CHAR = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029]"  # no control characters or line breaks
+_NAME_END = r"[^\s\x00-\x1f\x7f-\x9f\u2028\u2029]"
 ReceiverName = Annotated[
     str,
     Field(
-        pattern=r"^[^\x00-\x1f\x7f]{1,128}$",
-        description="An Alertmanager receiver's name: 1-128 characters, no control characters.",
+        pattern=rf"^{_NAME_END}(?:{_NAME_CHAR}{{0,126}}{_NAME_END})?$",
+        description="An Alertmanager receiver's name: 1-128 characters, no control characters, "
+        "line breaks, or spaces at either end.",
     ),
 ]
+
+
+def _timing(value: str) -> str:
+    seconds = parse_seconds(value)
+    if seconds < 1 or seconds != int(seconds):
+        raise ValueError("must be whole seconds, at least 1s")
+    return format_seconds(int(seconds))  # the spelling Alertmanager reads: `1h30m`, never `30m1h`
+
+
+# An Alertmanager route timing (`group_wait`, ...): a duration in whole seconds, written back in
+# the order Alertmanager requires.
+Timing = Annotated[str, AfterValidator(_timing)]
 Annotations = Annotated[
     dict[Annotated[str, Field(pattern=LABEL_NAME_PATTERN)], str],
     Field(description="Alert annotations (Prometheus templates); names are label names."),

@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from sloguard.spec.actions import Actions, LabelKey, LabelValue, Namespace
 from sloguard.spec.base import (
@@ -26,6 +26,7 @@ from sloguard.spec.base import (
     Query,
     ReceiverName,
     Strict,
+    Timing,
 )
 from sloguard.spec.counters import per_second
 from sloguard.spec.durations import parse_seconds
@@ -136,32 +137,49 @@ class Receiver(Strict):
     unset ones take the severity's defaults)."""
 
     receiver: ReceiverName = Field(description="An Alertmanager receiver's name.")
-    group_wait: Duration | None = Field(
+    group_wait: Timing | None = Field(
         None, description="Wait before the first notification (page 30s, ticket 5m)."
     )
-    group_interval: Duration | None = Field(
+    group_interval: Timing | None = Field(
         None, description="Wait before telling of alerts added to a group (page 5m, ticket 30m)."
     )
-    repeat_interval: Duration | None = Field(
-        None, description="Remind while it fires (page 1h, ticket 24h)."
+    repeat_interval: Timing | None = Field(
+        None,
+        description="Remind while it fires (page 1h, ticket 24h); Alertmanager forgets what it "
+        "sent after its --data.retention (120h by default).",
     )
+
+
+def _receiver(value: Any) -> Any:
+    """A receiver's bare name is short for `{receiver: NAME}`."""
+    return {"receiver": value} if isinstance(value, str) else value
+
+
+Receiving = Annotated[
+    Receiver | None,
+    BeforeValidator(_receiver, json_schema_input_type=ReceiverName | Receiver | None),
+]
 
 
 class OnCall(Strict):
-    """Who is paged and who gets tickets: a receiver's name, or a receiver with its timing."""
+    """Who is paged and who gets tickets: a receiver's name, or a receiver with its timing;
+    `null` on an SLO takes it out of the service's."""
 
-    page: ReceiverName | Receiver | None = None
-    ticket: ReceiverName | Receiver | None = None
+    page: Receiving = None
+    ticket: Receiving = None
 
     def receiver(self, severity: Severity) -> Receiver | None:
-        chosen = self.page if severity is Severity.PAGE else self.ticket
-        return Receiver(receiver=chosen) if isinstance(chosen, str) else chosen
+        return self.page if severity is Severity.PAGE else self.ticket
 
     def over(self, fallback: OnCall | None) -> OnCall:
-        """This, with what it leaves unset taken from `fallback` (the service's)."""
+        """This, with the severities it does not name taken from `fallback` (the service's)."""
         if fallback is None:
             return self
-        return OnCall(page=self.page or fallback.page, ticket=self.ticket or fallback.ticket)
+        given = self.model_fields_set
+        return OnCall(
+            page=self.page if "page" in given else fallback.page,
+            ticket=self.ticket if "ticket" in given else fallback.ticket,
+        )
 
 
 class Tier(Strict):
@@ -374,11 +392,15 @@ def merge_services(specs: Iterable[ServiceSLOs]) -> list[ServiceSLOs]:
         if len(parts) == 1:
             result.append(parts[0])
             continue
+        # A service's on-call, written in one of its files, covers its SLOs from the others
+        # (a Sloth file has no `oncall`); where files name different ones, each keeps its own.
+        named = {part.oncall for part in parts if part.oncall is not None}
+        shared = next(iter(named)) if len(named) == 1 else None
         slos = [
             slo.model_copy(
                 update={
                     "labels": {**part.labels, **slo.labels},
-                    "oncall": slo.oncall.over(part.oncall) if slo.oncall else part.oncall,
+                    "oncall": _slo_oncall(slo.oncall, part.oncall or shared),
                 }
             )
             for part in parts
@@ -392,6 +414,10 @@ def merge_services(specs: Iterable[ServiceSLOs]) -> list[ServiceSLOs]:
             )
         )
     return result
+
+
+def _slo_oncall(own: OnCall | None, service: OnCall | None) -> OnCall | None:
+    return own.over(service) if own is not None else service
 
 
 def json_schema() -> dict[str, Any]:
