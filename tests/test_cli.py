@@ -375,3 +375,8 @@ def test_with_paths_the_alertmanager_file_alone_may_be_asked_for(
     assert code == 0 and target.exists() and not (tmp_path / "alert-rules").exists()
     code, _, err = run("generate", str(definitions))
     assert code == 2 and "--alertmanager-out" in err
+
+
+def test_an_alertmanager_format_without_a_file_is_a_usage_error(checkout: Path) -> None:
+    code, _, err = run("generate", "--alertmanager-format", "full")
+    assert code == 2 and "--alertmanager-format needs --alertmanager-out FILE" in err

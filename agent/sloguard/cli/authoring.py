@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import click
+from click.core import ParameterSource
 
 from sloguard import __version__, tools
 from sloguard.cli.common import (
@@ -172,6 +173,8 @@ class Outputs:
                 "with PATHS, name where to write: "
                 + ", ".join(f"--{key.replace('_', '-')}" for key in OUTPUTS)
             )
+        if options["alertmanager_out"] is None and _given("alertmanager_format"):
+            raise click.UsageError("--alertmanager-format needs --alertmanager-out FILE")
         return cls(**options)
 
     def render(self, loaded: Loaded) -> list[Output]:
@@ -226,6 +229,12 @@ class Outputs:
             )
             outputs.append(Output(self.configmaps_out, configmaps, "ConfigMap(s)"))
         return outputs
+
+
+def _given(name: str) -> bool:
+    """Whether the user set this option (a flag or its environment variable), not its default."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
 def _foreign(output: Output) -> list[str]:
