@@ -7,7 +7,7 @@ import gc
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,6 +23,9 @@ from sloguard.cli.common import (
     trace_backend_options,
 )
 from sloguard.loading import default_paths
+
+if TYPE_CHECKING:  # imported where used: `sloguard --help` stays quick
+    from sloguard.assembly import Assembly, Settings
 
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -263,7 +266,7 @@ def run_agent(
     )
 
 
-def _settings(paths: tuple[Path, ...], flags: dict[str, Any]) -> Any:
+def _settings(paths: tuple[Path, ...], flags: dict[str, Any]) -> Settings:
     """The agent's `Settings` from `run`'s flags and the environment."""
     import socket
 
@@ -301,7 +304,7 @@ def _settings(paths: tuple[Path, ...], flags: dict[str, Any]) -> Any:
     )
 
 
-def _lifespan(assembly: Any) -> Any:
+def _lifespan(assembly: Assembly) -> Any:
     """The app's lifespan: the assembly running, and SIGHUP reading the definitions again."""
     import asyncio
     import signal
