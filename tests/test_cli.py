@@ -380,3 +380,35 @@ def test_with_paths_the_alertmanager_file_alone_may_be_asked_for(
 def test_an_alertmanager_format_without_a_file_is_a_usage_error(checkout: Path) -> None:
     code, _, err = run("generate", "--alertmanager-format", "full")
     assert code == 2 and "--alertmanager-format needs --alertmanager-out FILE" in err
+
+
+def test_with_format_operator_the_routing_is_an_alertmanagerconfig_too(
+    write_defs: WriteDefs, tmp_path: Path
+) -> None:
+    definitions = write_defs(**{"shop.yaml": GOOD})
+    target = tmp_path / "routing.yml"
+    args = ("generate", str(definitions), "--alertmanager-out", str(target))
+    assert run(*args, "--format", "operator")[0] == 0
+    assert yaml.safe_load(target.read_text())["kind"] == "AlertmanagerConfig"
+    assert run(*args, "--format", "operator", "--alertmanager-format", "fragment")[0] == 0
+    assert set(yaml.safe_load(target.read_text())) == {"routes", "inhibit_rules", "time_intervals"}
+
+
+def test_silence_asks_for_what_a_silence_needs_before_calling_anyone() -> None:
+    url = ("--alertmanager", "http://127.0.0.1:9")  # nothing listens: nothing may be called
+    for args, said in [
+        ((), "name the SERVICE"),
+        (("shop",), "--for DURATION and --reason TEXT"),
+        (("shop", "--for", "30m", "--reason", "  "), "--reason TEXT"),
+        (("shop", "--for", "10s", "--reason", "x"), "between 1m and 30d"),
+        (("shop", "--for", "31d", "--reason", "x"), "between 1m and 30d"),
+        (("shop", "--for", "soon", "--reason", "x"), "not a duration"),
+        (("sh op", "--for", "1h", "--reason", "x"), "not a service or SLO name"),
+        (("--expire", "../../api/v2/status"), "not a silence ID"),
+        (("shop", "--expire", "0123-abcd"), "takes no SERVICE"),
+        (("--list", "--expire", "0123"), "separate uses"),
+    ]:
+        code, _, err = run("silence", *args, *url)
+        assert code == 2 and said in err, (args, err)
+    code, _, err = run("silence", "--list", *url)
+    assert code == 2 and "Alertmanager at http://127.0.0.1:9 did not list its silences" in err

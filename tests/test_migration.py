@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from sloguard.loading import load
-from tests.support.alertmanager import running_alertmanager
+from tests.support.alertmanager import hook_only, running_alertmanager
 from tests.support.repo import FIXTURES, REPO
 from tests.support.running import run_cli as run
 from tests.support.running import wait_for
@@ -196,7 +196,7 @@ def test_the_documented_inhibit_rule_holds_when_a_definition_renames_severity(
         }
         for rule in documented
     ]
-    with running_alertmanager(tmp_path, inhibit_rules=rules) as manager:
+    with running_alertmanager(tmp_path, hook_only(rules)) as manager:
         page, ticket = sorted(alerts, key=lambda a: a["labels"]["sloguard_severity"])
         # The page fires first (the inhibitor must know it), then the ticket arrives.
         httpx.post(f"{manager.url}/api/v2/alerts", json=[page], timeout=5).raise_for_status()

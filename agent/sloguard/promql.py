@@ -296,15 +296,6 @@ def constant(value: Decimal | float) -> str:
     return f"vector({number(value)})"
 
 
-def budget_left_template(service: str, slo: str) -> str:
-    """Alert template text that reads the budget left at notification time."""
-    query = f"{BUDGET_REMAINING}{selector({'service': service, 'slo': slo})}"
-    return (
-        f"{{{{ with query `{query}` }}}}"
-        "{{ . | first | value | humanizePercentage }}{{ else }}unknown{{ end }}"
-    )
-
-
 # Dashboard reads. `matchers` are extra label matchers, such as a Grafana variable's
 # `slo=~"$slo"`; every panel query is built here so it always reads what the rules record.
 

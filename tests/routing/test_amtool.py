@@ -21,6 +21,9 @@ service: shop
 oncall:
   page: shop-pager
   ticket: {receiver: shop-jira, repeat_interval: 12h}
+  maintenance:
+    - {weekdays: [saturday], times: ["02:00-04:00"], location: Europe/Berlin}
+    - {weekdays: ["monday:friday"], times: ["22:00-24:00", "00:00-01:00"], pages: true}
 slos:
   - name: availability
     objective: 99.9
@@ -99,6 +102,7 @@ def test_the_fragment_merged_into_a_users_configuration_loads_and_routes(tmp_pat
     merged = dict(USERS)
     merged["route"] = {**USERS["route"], "routes": piece["routes"] + USERS["route"]["routes"]}
     merged["inhibit_rules"] = USERS["inhibit_rules"] + piece["inhibit_rules"]
+    merged["time_intervals"] = piece["time_intervals"]
     config = tmp_path / "alertmanager.yml"
     config.write_text(yaml.safe_dump(merged))
     assert_routes(config)

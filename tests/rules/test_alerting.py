@@ -230,11 +230,16 @@ def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None
                 error_ratio: avg_over_time(probe_failed_ratio[{{window}}])
             alerting:
               runbook: https://runbooks.example.com/shop/ratio
+              # When the ticket became active depends on the order promtool runs the groups
+              # in (the 1d window reads the coarse group): its cost is the page's to show here.
+              ticket:
+                annotations:
+                  burn_cost: as the page says
     """)
     )
     rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
 
-    def expected(severity: str, tiers: str) -> dict[str, Any]:
+    def expected(severity: str, tiers: str, fired: str, cost: str) -> dict[str, Any]:
         return {
             "exp_labels": {
                 "service": "shop",
@@ -251,6 +256,15 @@ def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None
                 ),
                 "dashboard_url": "/d/slo-shop?var-slo=ratio",
                 "runbook_url": "https://runbooks.example.com/shop/ratio",
+                # The figures a notification lays out, each its own annotation.
+                "objective": "99%",
+                "window": "30d",
+                "burn_rate": "50.0",
+                "burn_windows": fired,
+                "budget_left": "-4900%",
+                "budget_exhausted_in": "now: the budget is spent",
+                # 50x for the hour it has been active: 50 x 1h / 30d = 6.944%.
+                "burn_cost": cost,
             },
         }
 
@@ -270,11 +284,15 @@ def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None
                                 "page",
                                 "14.4x over 1h and 5m (2% of budget), "
                                 "6x over 6h and 30m (5% of budget)",
+                                "1h and 5m (over 14.4x)",
+                                "6.944% of the error budget in 1h 0m 0s",
                             ),
                             expected(
                                 "ticket",
                                 "3x over 1d and 2h (10% of budget), "
                                 "1x over 3d and 6h (10% of budget)",
+                                "1d and 2h (over 3x)",
+                                "as the page says",
                             ),
                         ],
                     }

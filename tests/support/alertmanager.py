@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,10 +37,31 @@ class Alertmanager:
         raise AssertionError(f"{count} alert(s) not delivered within {timeout}s: {self.deliveries}")
 
 
+def hook_only(inhibit_rules: list[dict[str, Any]] | None = None) -> Callable[[str], Any]:
+    """A configuration that sends every alert to the webhook, at once."""
+
+    def config(hook: str) -> dict[str, Any]:
+        return {
+            "route": {
+                "receiver": "hook",
+                "group_by": ["alertname", "action_id"],
+                "group_wait": "0s",
+                "group_interval": "1s",
+                "repeat_interval": "1h",
+            },
+            "receivers": [{"name": "hook", "webhook_configs": [{"url": hook}]}],
+            "inhibit_rules": inhibit_rules or [],
+        }
+
+    return config
+
+
 @contextlib.contextmanager
 def running_alertmanager(
-    directory: Path, inhibit_rules: list[dict[str, Any]] | None = None
+    directory: Path, config: Callable[[str], Any] | None = None
 ) -> Iterator[Alertmanager]:
+    """Alertmanager with `config(webhook URL)` (default: everything to the webhook at once);
+    each delivery's payload names its receiver."""
     binary = shutil.which("prometheus-alertmanager")
     if binary is None:
         pytest.fail("prometheus-alertmanager is missing: apt-get install prometheus-alertmanager")
@@ -59,36 +80,16 @@ def running_alertmanager(
 
     hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=hook.serve_forever, daemon=True).start()
-    config = directory / "alertmanager.yml"
-    config.write_text(
-        json.dumps(
-            {
-                "route": {
-                    "receiver": "hook",
-                    "group_by": ["alertname", "action_id"],
-                    "group_wait": "0s",
-                    "group_interval": "1s",
-                    "repeat_interval": "1h",
-                },
-                "receivers": [
-                    {
-                        "name": "hook",
-                        "webhook_configs": [
-                            {"url": f"http://127.0.0.1:{hook.server_address[1]}/alert"}
-                        ],
-                    }
-                ],
-                "inhibit_rules": inhibit_rules or [],
-            }
-        )
-    )
+    hook_url = f"http://127.0.0.1:{hook.server_address[1]}/alert"
+    config_file = directory / "alertmanager.yml"
+    config_file.write_text(json.dumps((config or hook_only())(hook_url)))
     port = free_port()
     manager.url = f"http://127.0.0.1:{port}"
     log = (directory / "alertmanager.log").open("w")
     process = subprocess.Popen(
         [
             binary,
-            f"--config.file={config}",
+            f"--config.file={config_file}",
             f"--storage.path={directory / 'am'}",
             f"--web.listen-address=127.0.0.1:{port}",
             "--cluster.listen-address=",  # no gossip: no 10 s hold on the first notification

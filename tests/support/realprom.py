@@ -65,6 +65,7 @@ def running_prometheus(
     extra_args: tuple[str, ...] = (),
     port: int | None = None,
     honor_labels: bool = False,
+    alertmanager: str | None = None,
 ) -> Iterator[Prometheus]:
     """Prometheus scraping `job -> host:port` every second and evaluating `rule_files`; its
     data lives in `directory/tsdb` (write backfilled blocks there before starting it)."""
@@ -77,6 +78,7 @@ def running_prometheus(
             extra_args=extra_args,
             port=port,
             honor_labels=honor_labels,
+            alertmanager=alertmanager,
         ) as url:
             yield Prometheus(url, directory / "prometheus.log")
     except ToolError as exc:

@@ -86,10 +86,10 @@ alertmanager_out_option = click.option(
 alertmanager_format_option = click.option(
     "--alertmanager-format",
     type=click.Choice([f.value for f in AlertmanagerFormat]),
-    default=AlertmanagerFormat.FRAGMENT.value,
-    show_default=True,
-    help="A fragment to merge into your configuration, or a whole configuration whose "
-    "receivers you fill in.",
+    default=None,
+    help="A fragment to merge into your configuration, a whole configuration whose receivers "
+    "you fill in, or prometheus-operator's AlertmanagerConfig object [default: fragment; "
+    "operator with --format operator].",
 )
 configmap_namespace_option = click.option(
     "--configmap-namespace", default="", metavar="NS", help="Namespace of the ConfigMaps."
@@ -175,6 +175,11 @@ class Outputs:
             )
         if options["alertmanager_out"] is None and _given("alertmanager_format"):
             raise click.UsageError("--alertmanager-format needs --alertmanager-out FILE")
+        if options["alertmanager_format"] is None:
+            # Cluster objects for the rules, a cluster object for the routing.
+            operator = options["fmt"] == RuleFormat.OPERATOR.value
+            chosen = AlertmanagerFormat.OPERATOR if operator else AlertmanagerFormat.FRAGMENT
+            options["alertmanager_format"] = chosen.value
         return cls(**options)
 
     def render(self, loaded: Loaded) -> list[Output]:

@@ -68,9 +68,11 @@ def local_prometheus(
     port: int | None = None,
     honor_labels: bool = False,
     scrape_interval: str = "1s",
+    alertmanager: str | None = None,
 ) -> Iterator[str]:
-    """Run Prometheus scraping `job -> host:port` and evaluating `rule_files`; yields its URL
-    once ready. Its data lives in `directory/tsdb` (backfilled blocks go there first)."""
+    """Run Prometheus scraping `job -> host:port` and evaluating `rule_files` (sending alerts
+    to the `alertmanager` host:port when given); yields its URL once ready. Its data lives in
+    `directory/tsdb` (backfilled blocks go there first)."""
     port = port or free_port()
     config = {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
@@ -85,6 +87,8 @@ def local_prometheus(
         ]
         + [{"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}],
     }
+    if alertmanager is not None:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     config_file = directory / "prometheus.yml"
     config_file.write_text(yamltext.dump(config), encoding="utf-8")
     log = directory / "prometheus.log"

@@ -18,6 +18,7 @@ from typing import Any
 from sloguard import promql
 from sloguard.burnrate import budget_spent, tier_windows, tiers_for
 from sloguard.links import dashboard_uid, dashboard_url
+from sloguard.rules.annotations import notification_annotations
 from sloguard.spec.model import SLO, ServiceSLOs, Severity, Tier
 from sloguard.spec.promtext import number
 
@@ -144,6 +145,7 @@ def _alert(
         for t in tiers
     )
     where = f"{spec.service}/{slo.name}"
+    figures = notification_annotations(spec.service, slo, severity, tiers, slo.alerting.name)
     annotations = {
         "summary": f"{where} is burning its error budget "
         '{{ $value | printf "%.1f" }}x too fast',
@@ -152,10 +154,11 @@ def _alert(
             f"Objective {number(slo.objective)}% over {slo.window}. The error budget is "
             'being spent {{ $value | printf "%.1f" }}x faster than the window allows '
             f"(this {severity.value} fires at {pairs}). "
-            f"Budget left: {promql.budget_left_template(spec.service, slo.name)}."
+            f"Budget left: {figures['budget_left']}."
         ),
         "dashboard_url": slo.alerting.dashboard
         or dashboard_url(spec.service, slo.name, options.grafana_url),
+        **figures,
     }
     if slo.alerting.runbook:
         annotations["runbook_url"] = slo.alerting.runbook

@@ -30,6 +30,7 @@ from sloguard.spec.base import (
 )
 from sloguard.spec.counters import per_second
 from sloguard.spec.durations import parse_seconds
+from sloguard.spec.quiet import QuietPeriod
 from sloguard.spec.traces import Traces
 
 
@@ -167,6 +168,11 @@ class OnCall(Strict):
 
     page: Receiving = None
     ticket: Receiving = None
+    maintenance: tuple[QuietPeriod, ...] | None = Field(
+        None,
+        description="Recurring quiet periods when tickets wait (e.g. `[{weekdays: [saturday], "
+        "times: [\"02:00-04:00\"], location: Europe/Berlin}]`); an SLO's replace the service's.",
+    )
 
     def receiver(self, severity: Severity) -> Receiver | None:
         return self.page if severity is Severity.PAGE else self.ticket
@@ -179,6 +185,7 @@ class OnCall(Strict):
         return OnCall(
             page=self.page if "page" in given else fallback.page,
             ticket=self.ticket if "ticket" in given else fallback.ticket,
+            maintenance=self.maintenance if "maintenance" in given else fallback.maintenance,
         )
 
 
