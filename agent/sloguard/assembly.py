@@ -16,19 +16,22 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
+from sloguard import __version__
 from sloguard.actions.runtime import ActionRuntime, ActionSettings
 from sloguard.agent import Agent
 from sloguard.alertmanager import Alertmanager
 from sloguard.evaluating import InstrumentedSource, RangeSource
 from sloguard.gating import Gatekeeper, GateSettings
+from sloguard.grafana import Annotations
 from sloguard.kube import Cluster, TokenReviewer, api_client
+from sloguard.marking import DeployMarkers
 from sloguard.server.app import create_app
 from sloguard.server.otlp import TraceReceiver
 from sloguard.server.security import BearerToken, GateAuth
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
 from sloguard.sources.traces import TraceBackend, connect
 from sloguard.telemetry import tracing
-from sloguard.telemetry.metrics import AgentMetrics, GateMetrics, TraceMetrics
+from sloguard.telemetry.metrics import AgentMetrics, GateMetrics, MarkerMetrics, TraceMetrics
 
 if TYPE_CHECKING:  # the app is built by server/, the one place FastAPI is used
     from fastapi import FastAPI
@@ -74,6 +77,8 @@ class Settings:
     kubeconfig: Path | None = None  # the Kubernetes API (default: in-cluster, else ~/.kube)
     actions: ActionSettings | None = None  # None: no actions at all
     alertmanager_url: str = ""  # where the actions' alerts go ("" for nowhere)
+    grafana_url: str = ""  # where deploy markers go ("" for nowhere)
+    grafana_token: str = ""
     # The OTEL_* variables that configure the agent's own traces.
     telemetry: Mapping[str, str] = field(default_factory=dict)
 
@@ -92,6 +97,7 @@ class Assembly:
     auth: GateAuth | None
     tracing: tracing.Tracing
     closers: list[Callable[[], Awaitable[None]]]
+    markers: DeployMarkers | None = None
 
     def app(self, lifespan: Any = None) -> FastAPI:
         """The HTTP API over these parts."""
@@ -107,6 +113,8 @@ class Assembly:
         loops = [asyncio.create_task(self.agent.run(stop))]
         if self.actions is not None:
             loops.append(asyncio.create_task(self.actions.run(stop)))
+        if self.markers is not None:
+            loops.append(asyncio.create_task(self.markers.run(stop)))
         try:
             yield
         finally:
@@ -150,6 +158,9 @@ def assemble(
     holder: list[Agent] = []
     metrics = AgentMetrics(registry, lambda: holder[0].current())
     prometheus = InstrumentedSource(source, metrics.query_errors, traces.tracer)
+    markers = _markers(settings, registry, clock)
+    if markers is not None:
+        closers.append(markers.aclose)
     actions = None
     if settings.actions is not None:
         alertmanager = (
@@ -164,6 +175,7 @@ def assemble(
             traces.tracer,
             connect=lambda: Cluster(api_client(settings.kubeconfig)),
             alertmanager=alertmanager,
+            markers=markers,
         )
     agent = Agent(
         list(settings.paths),
@@ -183,6 +195,7 @@ def assemble(
         settings.gate,
         tracer=traces.tracer,
         clock=clock,
+        markers=markers,
     )
     receiver = TraceReceiver(
         lambda: agent.definitions, TraceMetrics(registry), wanted=gatekeeper.asked_versions
@@ -198,7 +211,22 @@ def assemble(
         _gate_auth(settings),
         traces,
         closers,
+        markers,
     )
+
+
+def _markers(
+    settings: Settings, registry: CollectorRegistry, clock: Callable[[], float]
+) -> DeployMarkers | None:
+    if not settings.grafana_url:
+        return None
+    grafana = Annotations(
+        settings.grafana_url,
+        settings.grafana_token,
+        settings.prometheus.timeout_seconds,
+        f"sloguard/{__version__}",
+    )
+    return DeployMarkers(grafana, MarkerMetrics(registry), clock)
 
 
 def _trace_backend(settings: Settings) -> TraceBackend | None:

@@ -33,6 +33,7 @@ from sloguard.gate.readings import (
 from sloguard.gate.report import report
 from sloguard.gate.request import Analysis, AnalysisRequest, Target, resolve
 from sloguard.gate.selection import Selector
+from sloguard.marking import DeployMarkers
 from sloguard.spans.counting import VERSION_LABEL
 from sloguard.spec.model import Definitions, ServiceSLOs
 from sloguard.telemetry.metrics import GateMetrics
@@ -82,8 +83,10 @@ class Gatekeeper:
         settings: GateSettings = GateSettings(),
         tracer: Tracer | None = None,
         clock: Callable[[], float] = time.time,
+        markers: DeployMarkers | None = None,
     ) -> None:
         self._definitions = definitions
+        self._markers = markers
         self._source = source
         self._metrics = metrics
         self._settings = settings
@@ -294,6 +297,8 @@ class Gatekeeper:
         decision = answer.decision
         self._metrics.decisions.labels(decision.service, decision.verdict.value).inc()
         self._metrics.decision_seconds.observe(seconds)
+        if self._markers is not None:
+            self._markers.decision(decision, str(analysis.canary))
         span.set_attributes(
             {
                 "sloguard.service": decision.service,

@@ -126,3 +126,31 @@ def _message(response: httpx.Response) -> str:
         if parts:
             return ": ".join(parts)
     return response.text[:200]
+
+
+class Annotations:
+    """Grafana's annotation API (`POST /api/annotations`), async: deploy markers from the
+    running agent. Each post is bounded by `timeout` seconds and never retried (a marker is
+    worth less than the time a retry would hold a slot)."""
+
+    def __init__(self, url: str, token: str, timeout: float, user_agent: str) -> None:
+        headers = {"User-Agent": user_agent}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._url = url
+        self._http = httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout)
+
+    async def post(self, annotation: dict[str, Any]) -> None:
+        """Add one annotation; PublishError when Grafana cannot be reached or refuses it."""
+        try:
+            response = await self._http.post("/api/annotations", json=annotation)
+        except httpx.HTTPError as exc:
+            raise PublishError(f"cannot reach Grafana at {self._url}: {exc}") from exc
+        if response.status_code != 200:
+            raise PublishError(
+                f"Grafana at {self._url} refused the annotation: {response.status_code} "
+                f"{_message(response)}"
+            )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

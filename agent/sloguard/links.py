@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 
 GRAFANA_UID_MAX = 40
+# The Grafana tag of sloguard's dashboards and of the deploy markers the agent posts.
+GRAFANA_TAG = "sloguard"
 # Service dashboards are `slo-<service>`, so no service can take the overview's uid.
 OVERVIEW_UID = "sloguard-overview"
 

@@ -20,6 +20,7 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 from sloguard.alertmanager import Alertmanager
 from sloguard.errors import AlertmanagerError, ClusterError
 from sloguard.kube import Cluster
+from sloguard.marking import DeployMarkers
 from sloguard.playbook.model import Action, ObjectRef, rfc3339
 from sloguard.telemetry.metrics import ActionMetrics
 
@@ -85,8 +86,10 @@ class Auditor:
         cluster: Cluster | None = None,
         log_path: Path | None = None,
         alertmanager: Alertmanager | None = None,
+        markers: DeployMarkers | None = None,
     ) -> None:
         self._metrics = metrics
+        self._markers = markers
         self._tracer = tracer
         self._cluster = cluster
         self._log_path = log_path
@@ -115,6 +118,7 @@ class Auditor:
                 return  # held actions repeat every cycle: the log and the count say enough
             await self._event(outcome)
             await self._alert(outcome)
+            self._mark(outcome)
 
     def _append(self, line: Mapping[str, Any]) -> None:
         if self._log_path is None:
@@ -144,6 +148,19 @@ class Auditor:
             await self._alertmanager.post_alerts([alert(outcome)])
         except AlertmanagerError as exc:
             self._failed("alert", exc)
+
+    def _mark(self, outcome: Outcome) -> None:
+        """A deploy marker for what was changed (not a dry run, not a failure)."""
+        if self._markers is None or outcome.mode != "enforce" or outcome.result is not Result.DONE:
+            return
+        self._markers.action(
+            outcome.service,
+            outcome.action.value,
+            str(outcome.target),
+            outcome.summary,
+            outcome.id,
+            outcome.at,
+        )
 
     def _failed(self, sink: str, exc: Exception) -> None:
         self._metrics.audit_errors.labels(sink).inc()

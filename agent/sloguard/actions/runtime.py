@@ -21,6 +21,7 @@ from sloguard.errors import ClusterError
 from sloguard.evaluating import Source, evaluate
 from sloguard.evaluation.model import Evaluation
 from sloguard.kube import Cluster
+from sloguard.marking import DeployMarkers
 from sloguard.playbook.safety import Switch
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import ActionMetrics
@@ -52,8 +53,10 @@ class ActionRuntime:
         tracer: Tracer,
         connect: Callable[[], Cluster],
         alertmanager: Alertmanager | None = None,
+        markers: DeployMarkers | None = None,
     ) -> None:
         self.settings = settings
+        self._markers = markers
         self._source = source
         self._connect = connect  # the cluster's client, made when first needed
         self._tracer = tracer
@@ -121,7 +124,14 @@ class ActionRuntime:
 
         self.actor = Actor(
             cluster,
-            Auditor(self._metrics, tracer, cluster, settings.audit_log, self._alertmanager),
+            Auditor(
+                self._metrics,
+                tracer,
+                cluster,
+                settings.audit_log,
+                self._alertmanager,
+                self._markers,
+            ),
             source,
             judge,
             switch=settings.switch,

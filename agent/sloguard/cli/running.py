@@ -135,6 +135,22 @@ def _action_options(command: F) -> F:
             help="Tell on-call of every action: an alert to this Alertmanager "
             "(POST /api/v2/alerts; env SLOGUARD_ALERTMANAGER_URL).",
         ),
+        click.option(
+            "--grafana-url",
+            default="",
+            metavar="URL",
+            help="Mark each rollout's pass or fail and each action on the dashboards: an "
+            "annotation in this Grafana (POST /api/annotations, tags sloguard, service, SLO, "
+            "verdict or action); failures are counted, never in the way.",
+        ),
+        click.option(
+            "--grafana-token",
+            envvar="SLOGUARD_GRAFANA_TOKEN",
+            default="",
+            metavar="TOKEN",
+            help="Service account token for --grafana-url, which may write annotations "
+            "(env SLOGUARD_GRAFANA_TOKEN).",
+        ),
     ]
     return decorated(command, options)
 
@@ -300,6 +316,8 @@ def _settings(paths: tuple[Path, ...], flags: dict[str, Any]) -> Settings:
         kubeconfig=flags.pop("kubeconfig"),
         actions=None if switch is Switch.OFF else actions,
         alertmanager_url=flags.pop("alertmanager_url"),
+        grafana_url=flags.pop("grafana_url"),
+        grafana_token=flags.pop("grafana_token"),
         telemetry=dict(os.environ),
     )
 

@@ -10,7 +10,7 @@ from grafanalib.core import Stat, Table, TableSortByField
 from sloguard import promql
 from sloguard.dashboards import parts
 from sloguard.dashboards.parts import GREEN, ORANGE, RED, Json
-from sloguard.links import OVERVIEW_UID
+from sloguard.links import GRAFANA_TAG, OVERVIEW_UID
 from sloguard.spec.model import ServiceSLOs
 
 SERVICE_VARIABLE = "service"
@@ -66,7 +66,7 @@ def overview_dashboard(specs: Sequence[ServiceSLOs]) -> Json:
             {
                 "title": "Service SLOs",
                 "type": "dashboards",
-                "tags": [parts.TAG],
+                "tags": [GRAFANA_TAG],
                 "asDropdown": True,
                 "icon": "external link",
                 "includeVars": False,

@@ -13,12 +13,12 @@ from typing import Any
 from grafanalib.core import Annotations, Dashboard, Templating, Time
 
 from sloguard import promql
+from sloguard.links import GRAFANA_TAG
 
 # What Grafana 13 writes; older versions load it as is, newer ones migrate it on read.
 SCHEMA_VERSION = 42
 DATASOURCE_VARIABLE = "datasource"
 DATASOURCE = {"type": "prometheus", "uid": f"${{{DATASOURCE_VARIABLE}}}"}
-TAG = "sloguard"
 ALL = ".*"
 
 GREEN, YELLOW, ORANGE, RED = "green", "yellow", "orange", "red"
@@ -146,7 +146,7 @@ def dashboard(
         title=title,
         uid=uid,
         description=description,
-        tags=[TAG, *tags],
+        tags=[GRAFANA_TAG, *tags],
         panels=panels,
         templating=Templating(list=[datasource_variable(), *variables]),
         links=links,
@@ -195,3 +195,21 @@ def _plain(node: Any) -> Any:
     if kind is list or kind is tuple:
         return [v if type(v) in _SCALARS or v is None else _plain(v) for v in node]
     return node
+
+
+def deploy_markers(service: str) -> Json:
+    """Grafana's own annotations that the running agent posts (`--grafana-url`): the gate's
+    pass or fail of a rollout and every action, tagged `sloguard` and the service."""
+    return {
+        "name": "sloguard: rollouts and actions",
+        "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+        "enable": True,
+        "hide": False,
+        "iconColor": "orange",
+        "target": {
+            "type": "tags",
+            "tags": [GRAFANA_TAG, service],
+            "matchAny": False,
+            "limit": 100,
+        },
+    }

@@ -64,7 +64,7 @@ def service_dashboard(spec: ServiceSLOs) -> Json:
         panels=panels,
         variables=variables,
         links=links,
-        annotations=annotations,
+        annotations=[*annotations, parts.deploy_markers(spec.service)],
         time_from="now-7d",
         tags=[spec.service],
     )

@@ -115,6 +115,19 @@ class GateMetrics:
         )
 
 
+class MarkerMetrics:
+    """Deploy markers (Grafana annotations) by what became of them."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.annotations = Counter(
+            "sloguard_grafana_annotations",
+            "Deploy markers for Grafana by result: posted, failed (Grafana refused or did not "
+            "answer) or dropped (too many waiting).",
+            ["result"],
+            registry=registry,
+        )
+
+
 class ActionMetrics:
     """What the actions count: every action by mode and result, leadership, audit failures."""
 
