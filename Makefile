@@ -32,8 +32,8 @@ format: setup
 	$(BIN)/ruff format agent tests bench scripts
 	$(BIN)/ruff check --fix agent tests bench scripts
 
-generate: setup  ## rewrite alert-rules/, dashboards/, the JSON Schema, the configuration reference and the OpenAPI document
-	$(BIN)/sloguard generate
+generate: setup  ## rewrite alert-rules/, dashboards/, the Alertmanager routing, the JSON Schema, the configuration reference and the OpenAPI document
+	$(BIN)/sloguard generate --alertmanager-out alertmanager/routing.yml
 	$(BIN)/sloguard schema --out slo-definitions/sloguard.schema.json
 	$(BIN)/python -m sloguard.cli.reference configuration > docs/configuration.md.tmp
 	mv docs/configuration.md.tmp docs/configuration.md

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.repo import REPO
 from tests.support.running import run_cli
 
 pytestmark = pytest.mark.integration  # starts real processes or servers
@@ -147,3 +148,14 @@ def test_a_file_sloguard_did_not_write_is_neither_replaced_nor_shown(checkout: P
         "generate", "--alertmanager-out", str(started), "--alertmanager-format", "full"
     )
     assert code == 2 and "written once" in err  # its receivers may be filled in by now
+
+
+def test_the_committed_routing_of_the_bundled_definitions_is_current(checkout: Path) -> None:
+    """alertmanager/routing.yml (written by `make generate`, shown in the docs) is what the
+    bundled definitions give, and amtool takes it."""
+    committed = checkout / "alertmanager" / "routing.yml"
+    committed.parent.mkdir()
+    shutil.copyfile(REPO / "alertmanager" / "routing.yml", committed)
+    code, said, err = run_cli("check", "--alertmanager-out", str(committed))
+    assert code == 0, err
+    assert "Alertmanager configuration" in said

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -35,6 +36,7 @@ from sloguard.demo.prometheus import write_rules
 from sloguard.loading import load
 from sloguard.promql import BUDGET_REMAINING
 from tests.support.alertmanager import Alertmanager, running_alertmanager
+from tests.support.browser import screenshot
 from tests.support.realprom import running_prometheus
 from tests.support.repo import REPO
 from tests.support.running import run_cli, wait_for
@@ -242,6 +244,7 @@ def test_a_burning_slo_reaches_the_right_receiver_once_with_what_to_act_on(
         "slo": "availability",
     }
     assert_rendered(tmp_path, page, resolved)
+    picture(tmp_path, page, resolved)
 
 
 def amtool_render(data: Path, template: str, kind: str = "text") -> str:
@@ -273,7 +276,7 @@ def assert_rendered(directory: Path, page: dict[str, Any], resolved: dict[str, A
     assert annotations["objective"] == "90%" and annotations["window"] == "30d"
     assert annotations["burn_windows"] == "1h and 5m (over 8x)"
     assert 8 <= float(annotations["burn_rate"]) <= 10
-    assert annotations["budget_exhausted_in"] == "now: the budget is spent"
+    assert annotations["budget_exhausted_in"] == "already spent"
     assert re.fullmatch(r"-[0-9.]+%", annotations["budget_left"]), annotations
     assert annotations["burn_cost"] == "none yet: it has just begun"
     cost = resolved["alerts"][0]["annotations"]["burn_cost"]
@@ -291,7 +294,7 @@ def assert_rendered(directory: Path, page: dict[str, Any], resolved: dict[str, A
             f"{annotations['burn_rate']}x",
             "1h and 5m (over 8x)",
             annotations["budget_left"],
-            "now: the budget is spent",
+            "already spent",
             link,
             "/d/slo-outage",
         ):
@@ -302,3 +305,28 @@ def assert_rendered(directory: Path, page: dict[str, Any], resolved: dict[str, A
     assert title.startswith("[FIRING:1] outage/availability page:"), title
     title = amtool_render(resolved_data, "sloguard.pagerduty.description")
     assert title.startswith("[RESOLVED] outage/availability page: recovered after"), title
+
+
+PICTURE = REPO / "docs" / "images" / "notification-email.png"
+
+
+def picture(directory: Path, page: dict[str, Any], resolved: dict[str, Any]) -> None:
+    """The page and its resolution as the email template lays them out, in Chromium; with
+    SLOGUARD_UPDATE_PICTURES=1 it becomes the docs' picture."""
+    bodies = []
+    for name, data in (("firing", page), ("resolved", resolved)):
+        (directory / f"{name}.json").write_text(json.dumps(data))
+        html = amtool_render(directory / f"{name}.json", "sloguard.email.html", "html")
+        bodies.append(re.search(r"<body[^>]*>(.*)</body>", html, re.S).group(1))  # type: ignore[union-attr]
+    shown = directory / "emails.html"
+    shown.write_text(
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"></head>'
+        '<body style="font-family: system-ui, sans-serif; color: #1b1b1b; margin: 16px">'
+        + "<hr>".join(bodies)
+        + "</body></html>"
+    )
+    taken = directory / "emails.png"
+    assert screenshot(shown, taken, 760, 660) == (760, 660)
+    if os.environ.get("SLOGUARD_UPDATE_PICTURES"):
+        shutil.copyfile(taken, PICTURE)
+    assert PICTURE.is_file(), "run with SLOGUARD_UPDATE_PICTURES=1 and commit the picture"

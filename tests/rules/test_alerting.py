@@ -262,7 +262,7 @@ def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None
                 "burn_rate": "50.0",
                 "burn_windows": fired,
                 "budget_left": "-4900%",
-                "budget_exhausted_in": "now: the budget is spent",
+                "budget_exhausted_in": "already spent",
                 # 50x for the hour it has been active: 50 x 1h / 30d = 6.944%.
                 "burn_cost": cost,
             },

@@ -44,7 +44,7 @@ def notification_annotations(
                 ("%f", "$value"),
             ],
             "{{ $left := . | first | value }}{{ if gt $left 0.0 }}"
-            "{{ humanizeDuration $left }}{{ else }}now: the budget is spent{{ end }}",
+            "in {{ humanizeDuration $left }} at this rate{{ else }}already spent{{ end }}",
         ),
         "burn_cost": _burn_cost(sel, slo, severity, alertname),
     }
