@@ -303,6 +303,72 @@ def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None
     assert_holds(tmp_path, document)
 
 
+def test_the_time_to_exhaustion_is_the_budget_left_at_the_alert_s_burn_rate(
+    tmp_path: Path,
+) -> None:
+    # Half the budget's rate since the start (a ticket tier at 0.25x sees it): half the budget
+    # is left, and at 0.5x it lasts the whole 30d window again.
+    (tmp_path / "shop.yaml").write_text(
+        textwrap.dedent("""
+        service: shop
+        slos:
+          - name: ratio
+            objective: 99
+            sli:
+              raw:
+                error_ratio: avg_over_time(probe_failed_ratio[{{window}}])
+            alerting:
+              windows:
+                - {severity: page, long: 1h, short: 5m, factor: 14.4}
+                - {severity: ticket, long: 1h, short: 5m, factor: 0.25}
+              ticket:
+                annotations:
+                  # When it began depends on the order promtool runs the groups in.
+                  burn_cost: not shown here
+    """)
+    )
+    rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
+    labels = {"service": "shop", "slo": "ratio", "severity": "ticket"}
+    document = {
+        "rule_files": [rule_file],
+        "evaluation_interval": "30s",
+        "tests": [
+            {
+                "interval": "30s",
+                "input_series": [{"series": "probe_failed_ratio", "values": "0.005x240"}],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "1h",
+                        "alertname": "SLOErrorBudgetBurn",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {**labels, "sloguard_severity": "ticket"},
+                                "exp_annotations": {
+                                    "summary": "shop/ratio is burning its error budget 0.5x "
+                                    "too fast",
+                                    "description": "Objective 99% over 30d. The error budget is "
+                                    "being spent 0.5x faster than the window allows (this "
+                                    "ticket fires at 0.25x over 1h and 5m (0% of budget)). "
+                                    "Budget left: 50%.",
+                                    "dashboard_url": "/d/slo-shop?var-slo=ratio",
+                                    "objective": "99%",
+                                    "window": "30d",
+                                    "burn_rate": "0.5",
+                                    "burn_windows": "1h and 5m (over 0.25x)",
+                                    "budget_left": "50%",
+                                    "budget_exhausted_in": "in 30d 0h 0m 0s at this rate",
+                                    "burn_cost": "not shown here",
+                                },
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    assert_holds(tmp_path, document)
+
+
 def test_a_calendar_week_budget_counts_from_monday(tmp_path: Path) -> None:
     # promtool's clock starts on Thursday 1970-01-01; the next week starts on Monday 1970-01-05
     # (day 4). 1% errors for 3 days, none on the 4th, then 0.05% (half the 99.9% budget).
