@@ -405,8 +405,12 @@ def test_silence_asks_for_what_a_silence_needs_before_calling_anyone() -> None:
         (("shop", "--for", "soon", "--reason", "x"), "not a duration"),
         (("sh op", "--for", "1h", "--reason", "x"), "not a service or SLO name"),
         (("--expire", "../../api/v2/status"), "not a silence ID"),
-        (("shop", "--expire", "0123-abcd"), "takes no SERVICE"),
+        (("shop", "--expire", "0123-abcd"), "takes none of SERVICE"),
         (("--list", "--expire", "0123"), "separate uses"),
+        (("shop", "--for", "1m", "--reason", "x", "--list"), "takes none of --for, --reason"),
+        (("--expire", "0123", "--author", "me"), "takes none of --author"),
+        (("shop", "--for", "1m", "--reason", "x", "--json"), "--json goes with --list"),
+        (("shop\n", "--for", "1h", "--reason", "x"), "not a service or SLO name"),
     ]:
         code, _, err = run("silence", *args, *url)
         assert code == 2 and said in err, (args, err)

@@ -9,8 +9,10 @@ project's own examples; the native form each must import to is `forms.native/` b
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -164,10 +166,11 @@ def inhibited(url: str, alert: dict[str, Any]) -> bool:
 
 
 def documented_inhibit_rules() -> list[dict[str, Any]]:
-    """The inhibit rule the README tells people to use."""
-    text = (REPO / "README.md").read_text()
-    block = text.split("```yaml\ninhibit_rules:", 1)[1].split("```", 1)[0]
-    rules: list[dict[str, Any]] = yaml.safe_load("inhibit_rules:" + block)["inhibit_rules"]
+    """The inhibit rule the migration guide tells people to use."""
+    text = (REPO / "docs" / "migrating.md").read_text()
+    found = re.search(r"```yaml\n( *inhibit_rules:.*?)```", text, re.S)
+    assert found, "docs/migrating.md shows no inhibit_rules"
+    rules: list[dict[str, Any]] = yaml.safe_load(textwrap.dedent(found.group(1)))["inhibit_rules"]
     return rules
 
 
@@ -175,7 +178,7 @@ def documented_inhibit_rules() -> list[dict[str, Any]]:
 def test_the_documented_inhibit_rule_holds_when_a_definition_renames_severity(
     matcher: str, tmp_path: Path
 ) -> None:
-    """Sloth's getting-started example renames severity to `pageteam` and `slack`: the README's
+    """Sloth's getting-started example renames severity to `pageteam` and `slack`: the guide's
     rule on `sloguard_severity` still holds the ticket back while the page fires; the same rule
     on `severity` would let both through."""
     groups = generated_groups(tmp_path, "sloth", "myservice.rules.yml")

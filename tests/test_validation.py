@@ -73,6 +73,13 @@ def test_a_good_definition_has_no_problems() -> None:
             "reserved",
         ),
         (
+            "sum(rate(t[{{window}}]))",
+            "sum without (pod) (rate(t[{{window}}]))",
+            8,
+            "slos[0].sli.events.total",
+            "`without (...)` keeps labels sloguard cannot name",
+        ),
+        (
             "objective: 99.9",
             "objective: 99.9\n    alerting: {min_events: -1}",
             5,

@@ -116,3 +116,9 @@ class NotFound(ClusterError):
 
 class AlertmanagerError(SloguardError):
     """Alertmanager could not be reached or refused what was sent."""
+
+
+def printable(text: str) -> str:
+    """Text from elsewhere (an answer, a file name) as a message or a terminal may show it:
+    control characters and line breaks escaped, so it cannot move the cursor or fake a line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)

@@ -385,22 +385,49 @@ def slo_grouping(slo: SLO) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=4096)
 def grouping_labels(query: str) -> tuple[str, ...]:
     """Labels a query keeps with `sum by (...)`: per-label SLOs record one series per value."""
+    found = _outer_aggregation(query)
+    if found is None or found.modifier is None:
+        return ()
+    if found.modifier.type != promql_parser.AggModifierType.By:
+        return ()
+    return tuple(found.modifier.labels)
+
+
+@functools.lru_cache(maxsize=4096)
+def drops_labels(query: str) -> bool:
+    """Whether a query's result is grouped by what `without (...)` leaves: labels that cannot
+    be named, so its series could not be told apart in routes, templates or dashboards."""
+    found = _outer_aggregation(query)
+    return (
+        found is not None
+        and found.modifier is not None
+        and found.modifier.type != promql_parser.AggModifierType.By
+    )
+
+
+def _outer_aggregation(query: str) -> promql_parser.AggregateExpr | None:
+    """The aggregation that decides a query's result labels: through parentheses, signs,
+    arithmetic with a number (`1 - sum by (...)`), the left side of other arithmetic, and
+    functions that keep their argument's labels (`clamp_max(sum by (...), 1)`)."""
     try:
         expr = promql_parser.parse(render_window(query, BASE_WINDOW))
     except ValueError:
-        return ()
+        return None
     while True:
-        if isinstance(expr, promql_parser.ParenExpr):
+        if isinstance(expr, promql_parser.ParenExpr | promql_parser.UnaryExpr):
             expr = expr.expr
         elif isinstance(expr, promql_parser.BinaryExpr):
-            expr = expr.lhs
+            number = isinstance(expr.lhs, promql_parser.NumberLiteral)
+            expr = expr.rhs if number else expr.lhs
+        elif isinstance(expr, promql_parser.Call):
+            vectors = [a for a in expr.args if not isinstance(a, promql_parser.NumberLiteral)]
+            if not vectors:
+                return None
+            expr = vectors[0]
         elif isinstance(expr, promql_parser.AggregateExpr):
-            modifier = expr.modifier
-            if modifier is None or modifier.type != promql_parser.AggModifierType.By:
-                return ()
-            return tuple(modifier.labels)
+            return expr
         else:
-            return ()
+            return None
 
 
 # The agent's combined reads (`a or b or ...`, one query answering for many windows, SLOs or

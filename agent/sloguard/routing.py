@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from sloguard import promql, yamltext
-from sloguard.errors import OutputError
+from sloguard.errors import OutputError, printable
 from sloguard.promql import ALERT_SEVERITY_LABEL
 from sloguard.spec.counters import quoted
 from sloguard.spec.model import OnCall, Receiver, ServiceSLOs, Severity
@@ -71,7 +71,8 @@ class _Leg:
 
     @property
     def quiet_name(self) -> str:
-        return "/".join(["sloguard-quiet", *self.scope.values(), self.severity.value])
+        named = [value for value in self.scope.values() if value]
+        return "/".join(["sloguard-quiet", *named, self.severity.value])
 
 
 def _legs(services: list[ServiceSLOs]) -> list[_Leg]:
@@ -164,6 +165,8 @@ def full(services: list[ServiceSLOs]) -> Json:
     }
 
 
+# Time zone names that are UTC itself (the operator's time intervals know no other zone).
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu"})
 # The operator's API for AlertmanagerConfig objects, and the object sloguard writes.
 OPERATOR_API = "monitoring.coreos.com/v1alpha1"
 OPERATOR_OBJECT = "sloguard"
@@ -176,7 +179,7 @@ def operator(services: list[ServiceSLOs]) -> Json:
     periods. OutputError where a period names a time zone: the CRD has none."""
     legs = _legs(services)
     for leg in legs:
-        zoned = sorted({p.location for p in leg.quiet if p.location != "UTC"})
+        zoned = sorted({p.location for p in leg.quiet if p.location not in UTC_NAMES})
         if zoned:
             where = "/".join(leg.scope.values())
             raise OutputError(
@@ -192,8 +195,9 @@ def operator(services: list[ServiceSLOs]) -> Json:
         "metadata": {"name": OPERATOR_OBJECT},
         "spec": {
             "route": {
-                # Alerts no child route takes (a service without `oncall`) end here, and,
-                # as the operator continues after every object's route, go on to the rest.
+                # Alerts no child route takes (a service without `oncall`) end here. The
+                # operator sets `continue: true` on this route: every alert it takes also
+                # goes on to the rest of the configuration (see the docs).
                 "receiver": UNROUTED,
                 "groupBy": group_by,
                 "matchers": [_match(ALERT_SEVERITY_LABEL, "page|ticket", "=~")],
@@ -257,7 +261,7 @@ def _group_by(services: list[ServiceSLOs]) -> list[str]:
 
 def _scopes(spec: ServiceSLOs) -> list[tuple[dict[str, str], OnCall | None]]:
     """(labels, on-call) for the service as a whole when its SLOs share one, else per SLO, then
-    the service's own for its alerts that name no SLO."""
+    the service's own for its alerts that name no SLO (`slo` empty or absent)."""
     service = {"service": spec.service}
     oncalls = {
         slo.name: slo.oncall.over(spec.oncall) if slo.oncall else spec.oncall for slo in spec.slos
@@ -265,7 +269,9 @@ def _scopes(spec: ServiceSLOs) -> list[tuple[dict[str, str], OnCall | None]]:
     if len({_routing(oncall) for oncall in oncalls.values()}) == 1:
         return [(service, next(iter(oncalls.values())))]
     scopes = [({**service, "slo": slo}, oncall) for slo, oncall in oncalls.items()]
-    return [*scopes, (service, spec.oncall)]
+    # `slo=""`: only alerts that name no SLO; an SLO's own severity it left out (`page: null`)
+    # must not fall through to the service's receiver.
+    return [*scopes, ({**service, "slo": ""}, spec.oncall)]
 
 
 def _routing(oncall: OnCall | None) -> tuple[object, ...]:
@@ -311,7 +317,7 @@ def alertmanager_file(
     this file for one of its own)."""
     files = sorted({file for names in sources.values() for file in names})
     named = receivers(services)
-    header = [HEADER, f"# From {', '.join(map(_printable, files))}."]
+    header = [HEADER, f"# From {', '.join(map(printable, files))}."]
     if fmt is AlertmanagerFormat.FRAGMENT:
         header += [
             "# Do not edit: change the definitions' `oncall`, then run `sloguard generate "
@@ -319,7 +325,7 @@ def alertmanager_file(
             "# Merge into your configuration: the `routes` first under `route.routes`, the",
             "# `inhibit_rules` and `time_intervals` beside yours. Your configuration defines",
             "# these receivers (alertmanager/sloguard.tmpl has templates for them):",
-            f"# {', '.join(map(_printable, named)) or '(none: no definition has `oncall`)'}.",
+            f"# {', '.join(map(printable, named)) or '(none: no definition has `oncall`)'}.",
         ]
         document = fragment(services)
     elif fmt is AlertmanagerFormat.OPERATOR:
@@ -330,7 +336,7 @@ def alertmanager_file(
             "# namespace) added by a patch that keeps them apart, e.g. kustomize. The operator",
             "# matches only alerts labelled with that namespace unless the Alertmanager has",
             "# alertmanagerConfigMatcherStrategy: {type: None}. Receivers named:",
-            f"# {', '.join(map(_printable, named)) or '(none: no definition has `oncall`)'}.",
+            f"# {', '.join(map(printable, named)) or '(none: no definition has `oncall`)'}.",
         ]
         document = operator(services)
     else:
@@ -349,11 +355,6 @@ HEADER = "# Alertmanager routing for sloguard's alerts, written by sloguard."
 
 def written_by_sloguard(text: str) -> bool:
     return text.startswith(HEADER + "\n")
-
-
-def _printable(text: str) -> str:
-    """A name as a comment can hold it: anything unprintable escaped."""
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def silence(
@@ -377,16 +378,18 @@ def silence(
 
 
 def silenced_scope(found: Json) -> dict[str, str] | None:
-    """The service (and SLO) a silence made by `silence` holds back; None for any other."""
+    """The service (and SLO) a silence made by `silence` holds back; None for any other (or
+    for a shape Alertmanager would not answer)."""
     matchers = found.get("matchers")
     if not isinstance(matchers, list):
         return None
+    named = [m for m in matchers if isinstance(m, dict) and isinstance(m.get("name"), str)]
     plain = {
-        m.get("name"): m.get("value")
-        for m in matchers
-        if isinstance(m, dict) and not m.get("isRegex") and m.get("isEqual", True)
+        m["name"]: m.get("value")
+        for m in named
+        if m.get("isRegex") is False and m.get("isEqual", True) is True
     }
-    ours = any(isinstance(m, dict) and m.get("name") == ALERT_SEVERITY_LABEL for m in matchers)
+    ours = any(m["name"] == ALERT_SEVERITY_LABEL for m in named)
     service = plain.get("service")
     if not ours or not isinstance(service, str):
         return None

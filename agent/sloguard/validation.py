@@ -21,6 +21,7 @@ from sloguard.promql import (
     ALERT_SEVERITY_LABEL,
     BASE_WINDOW,
     INFO_LABELS,
+    drops_labels,
     grouping_labels,
     render_window,
 )
@@ -190,6 +191,13 @@ def _check_sli(slo: SLO, at: KeyPath) -> Iterator[tuple[KeyPath, str]]:
             continue
         for label in sorted(RESERVED_LABELS.intersection(grouping_labels(query))):
             yield path, f"grouping by {label!r} clashes with the label sloguard sets"
+        if drops_labels(query):
+            yield (
+                path,
+                "`without (...)` keeps labels sloguard cannot name, so its alerts, routes and "
+                "dashboards could not tell the series apart: write `sum by (...)` with the "
+                "labels to keep, or `sum(...)` for one series",
+            )
     if sli.latency and sli.latency.threshold_seconds <= 0:
         yield (*at, "sli", "latency", "threshold"), "threshold must be positive"
 

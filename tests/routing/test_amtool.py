@@ -32,6 +32,13 @@ slos:
       events:
         errors: sum(rate(http_requests_total{code=~"5.."}[{{window}}]))
         total: sum(rate(http_requests_total[{{window}}]))
+  - name: batch
+    objective: 99
+    oncall: {page: null}
+    sli:
+      events:
+        errors: sum(rate(batch_failed_total[{{window}}]))
+        total: sum(rate(batch_total[{{window}}]))
   - name: latency
     objective: 99
     oncall: {ticket: perf-team}
@@ -45,6 +52,7 @@ EXPECTED = {
     ("availability", "ticket"): "shop-jira",
     ("latency", "page"): "shop-pager",
     ("latency", "ticket"): "perf-team",
+    ("batch", "ticket"): "shop-jira",
 }
 # A configuration as a team already has it: its own receivers (with their secrets) and routes.
 USERS = {
@@ -95,6 +103,10 @@ def test_the_full_configuration_loads_and_routes_each_slo(tmp_path: Path) -> Non
     assert_routes(tmp_path / "full.yml")
     other = amtool("config", "routes", "test", f"--config.file={tmp_path / 'full.yml'}", "x=y")
     assert other.stdout.strip() == "sloguard-unrouted"
+    # An SLO out of the service's paging (`page: null`) does not fall through to its pager.
+    batch = ["service=shop", "slo=batch", "sloguard_severity=page"]
+    opted_out = amtool("config", "routes", "test", f"--config.file={tmp_path / 'full.yml'}", *batch)
+    assert opted_out.stdout.strip() == "sloguard-unrouted"
     assert len(config["receivers"]) == 4
 
 

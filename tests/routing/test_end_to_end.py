@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from prometheus_client import CollectorRegistry, Counter, start_http_server
 from sloguard.demo.prometheus import write_rules
 from sloguard.loading import load
 from sloguard.promql import BUDGET_REMAINING
-from tests.support.alertmanager import Alertmanager, running_alertmanager
+from tests.support.alertmanager import Alertmanager, amtool_render, running_alertmanager
 from tests.support.browser import screenshot
 from tests.support.realprom import running_prometheus
 from tests.support.repo import REPO
@@ -245,27 +244,6 @@ def test_a_burning_slo_reaches_the_right_receiver_once_with_what_to_act_on(
     }
     assert_rendered(tmp_path, page, resolved)
     picture(tmp_path, page, resolved)
-
-
-def amtool_render(data: Path, template: str, kind: str = "text") -> str:
-    binary = shutil.which("amtool")
-    assert binary, "amtool not found: apt-get install prometheus-alertmanager"
-    rendered = subprocess.run(
-        [
-            binary,
-            "template",
-            "render",
-            f"--template.glob={REPO / 'alertmanager' / 'sloguard.tmpl'}",
-            f"--template.data={data}",
-            f"--template.type={kind}",
-            f'--template.text={{{{ template "{template}" . }}}}',
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert rendered.returncode == 0, rendered.stderr
-    return rendered.stdout
 
 
 def assert_rendered(directory: Path, page: dict[str, Any], resolved: dict[str, Any]) -> None:

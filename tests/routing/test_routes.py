@@ -107,9 +107,10 @@ def test_an_slo_with_its_own_on_call_splits_the_service_by_slo_then_the_service(
         (['service="shop"', 'slo="latency"'], 'sloguard_severity="page"', "shop-pager"),
         (['service="shop"', 'slo="latency"'], 'sloguard_severity="ticket"', "perf-team"),
         (['service="shop"', 'slo="batch"'], 'sloguard_severity="ticket"', "shop-jira"),
-        # alerts of the service that name no SLO: the service's own
-        (['service="shop"'], 'sloguard_severity="page"', "shop-pager"),
-        (['service="shop"'], 'sloguard_severity="ticket"', "shop-jira"),
+        # alerts of the service that name no SLO (and only those: batch's page must not fall
+        # through to the service's pager): the service's own
+        (['service="shop"', 'slo=""'], 'sloguard_severity="page"', "shop-pager"),
+        (['service="shop"', 'slo=""'], 'sloguard_severity="ticket"', "shop-jira"),
     ]
     assert {r["repeat_interval"] for r in routes([shop]) if r["receiver"] == "shop-jira"} == {"12h"}
 
@@ -243,6 +244,7 @@ def test_an_slo_s_maintenance_replaces_the_service_s() -> None:
         ({"times": ["04:00-02:00"]}, "ends before it starts"),
         ({"times": ["2:00-04:00"]}, "not a time range"),
         ({"times": ["02:00-24:01"]}, "not a time range"),
+        ({"times": ["02:00-04:00\n"]}, "not a time range"),
         ({"weekdays": ["friday:monday"]}, "runs backwards"),
         ({"weekdays": ["monday:sunday"]}, "weeks begin on Sunday"),
         ({"weekdays": ["someday"]}, "pattern"),

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from sloguard.demo.prometheus import free_port
+from tests.support.repo import REPO
 
 
 @dataclass
@@ -117,3 +118,26 @@ def running_alertmanager(
         log.close()
         hook.shutdown()
         hook.server_close()
+
+
+def amtool_render(data: Path, template: str, kind: str = "text") -> str:
+    """A template of alertmanager/sloguard.tmpl rendered by amtool from `data` (a webhook's
+    payload: Alertmanager's template data); `kind` html escapes as email does."""
+    binary = shutil.which("amtool")
+    assert binary, "amtool not found: apt-get install prometheus-alertmanager"
+    rendered = subprocess.run(
+        [
+            binary,
+            "template",
+            "render",
+            f"--template.glob={REPO / 'alertmanager' / 'sloguard.tmpl'}",
+            f"--template.data={data}",
+            f"--template.type={kind}",
+            f'--template.text={{{{ template "{template}" . }}}}',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    return rendered.stdout

@@ -33,7 +33,7 @@ from sloguard.errors import PublishError, SloguardError
 from sloguard.files import drift, write_files
 from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths
 from sloguard.proving import ScenarioResult, prove
-from sloguard.routing import AlertmanagerFormat, alertmanager_file, written_by_sloguard
+from sloguard.routing import HEADER, AlertmanagerFormat, alertmanager_file, written_by_sloguard
 from sloguard.rules.generation import RuleOptions
 from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.spec.writing import SCHEMA_FILE, native_yaml, schema_text
@@ -213,6 +213,8 @@ class Outputs:
             )
         fmt = AlertmanagerFormat(self.alertmanager_format)
         text = alertmanager_file(loaded.services, loaded.sources, fmt)
+        # Through a symlink to the file it names: replacing the link would leave that stale.
+        target = target.resolve() if target.is_symlink() else target
         return Output(target.parent, {target.name: text}, "Alertmanager configuration", False)
 
     def _dashboards(self, loaded: Loaded) -> list[Output]:
@@ -248,11 +250,7 @@ def _foreign(output: Output) -> list[str]:
     if output.whole:
         return []
     path = output.directory / next(iter(output.files))
-    try:
-        text = path.read_text(encoding="utf-8") if path.is_file() else None
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    if text is None or written_by_sloguard(text):
+    if not path.exists() or _ours(path):
         return []
     return [f"{path}: not written by sloguard; not compared (and not shown)"]
 
@@ -264,13 +262,22 @@ def _refuse_foreign(chosen: Outputs) -> None:
     if target is None or not target.exists():
         return
     full = chosen.alertmanager_format == AlertmanagerFormat.FULL.value
-    try:
-        ours = written_by_sloguard(target.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        ours = False
-    if full or not ours:
+    if full or not _ours(target):
         why = "a full configuration is written once, to fill in" if full else "not written by it"
         raise SloguardError(f"{target}: exists and sloguard will not replace it ({why})")
+
+
+def _ours(path: Path) -> bool:
+    """Whether `path` is a file sloguard wrote: a regular file starting with its header (only
+    that much is read: the path may be a pipe or a device)."""
+    if not path.is_file():
+        return False
+    try:
+        with path.open("rb") as stream:
+            start = stream.read(len(HEADER.encode()) + 1)
+    except OSError:
+        return False
+    return written_by_sloguard(start.decode("utf-8", "replace"))
 
 
 def _amtool_problems(loaded: Loaded) -> list[str]:

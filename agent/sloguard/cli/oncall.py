@@ -15,6 +15,7 @@ import click
 
 from sloguard.alertmanager import Alertmanager
 from sloguard.cli.common import main, reports_errors
+from sloguard.errors import AlertmanagerError, printable
 from sloguard.routing import silence, silenced_scope
 from sloguard.spec.base import NAME_PATTERN
 from sloguard.spec.durations import format_seconds, parse_seconds
@@ -37,7 +38,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 def _name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not re.match(NAME_PATTERN, value):
+    if value is not None and not re.fullmatch(NAME_PATTERN.removesuffix("$"), value):
         raise click.BadParameter(f"{value!r} is not a service or SLO name")
     return value
 
@@ -106,16 +107,21 @@ def silence_command(
     The silence matches `service` (and `slo`) and `sloguard_severity`, so only alerts sloguard
     generated are held back. Exit 2 when Alertmanager cannot be reached or refuses.
     """
+    creating = {"--slo": slo, "--for": duration, "--reason": reason, "--author": author}
+    given = [flag for flag, value in creating.items() if value is not None]
     if listing + (expire_id is not None) > 1:
         raise click.UsageError("--list and --expire are separate uses")
+    if listing or expire_id is not None:
+        if given or (expire_id is not None and service):
+            use = "--list [SERVICE]" if listing else "--expire ID"
+            raise click.UsageError(f"{use} takes none of {', '.join(given) or 'SERVICE'}")
+    elif as_json:
+        raise click.UsageError("--json goes with --list")
     if listing:
         _list(alertmanager_url, service, as_json)
         return
     if expire_id is not None:
-        if service or slo or duration or reason:
-            raise click.UsageError("--expire ID takes no SERVICE, --slo, --for or --reason")
-        _run(alertmanager_url, lambda am: am.expire_silence(expire_id))
-        click.echo(f"expired silence {expire_id}")
+        click.echo(_run(alertmanager_url, lambda am: _expire(am, expire_id)))
         return
     if service is None:
         raise click.UsageError("name the SERVICE to silence (or use --list / --expire ID)")
@@ -131,17 +137,33 @@ def silence_command(
     click.echo(f"silenced {what} for {format_seconds(int(duration))} (until {until}): {silence_id}")
 
 
+async def _expire(alertmanager: Alertmanager, silence_id: str) -> str:
+    """Expire the silence and read it back: only Alertmanager saying it expired counts."""
+    if _state(await alertmanager.silence(silence_id)) == "expired":
+        return f"silence {silence_id} had already expired"
+    await alertmanager.expire_silence(silence_id)
+    if _state(await alertmanager.silence(silence_id)) != "expired":
+        raise AlertmanagerError(f"silence {silence_id} is still in force after expiring it")
+    return f"expired silence {silence_id}"
+
+
+def _state(silence: dict[str, Any]) -> str | None:
+    status = silence.get("status")
+    state = status.get("state") if isinstance(status, dict) else None
+    return state if isinstance(state, str) else None
+
+
 def _list(url: str, service: str | None, as_json: bool) -> None:
     found = _run(url, lambda am: am.silences())
     rows = []
     for item in found:
         scope = silenced_scope(item)
-        state = (item.get("status") or {}).get("state") if isinstance(item, dict) else None
+        state = _state(item)
         if scope is None or state not in ("active", "pending"):
             continue
         if service is not None and scope["service"] != service:
             continue
-        rows.append({"id": item.get("id"), "state": state, **scope, **_texts(item)})
+        rows.append({"id": printable(str(item.get("id"))), "state": state, **scope, **_texts(item)})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -149,7 +171,7 @@ def _list(url: str, service: str | None, as_json: bool) -> None:
         click.echo("no silences of sloguard's alerts")
         return
     for row in rows:
-        what = f"{row['service']}/{row['slo']}" if "slo" in row else row["service"]
+        what = printable(f"{row['service']}/{row['slo']}" if "slo" in row else row["service"])
         click.echo(
             f"{row['id']}  {row['state']:<7} {what}  until {row['endsAt']}  "
             f"by {row['createdBy']}: {row['comment']}"
@@ -157,9 +179,10 @@ def _list(url: str, service: str | None, as_json: bool) -> None:
 
 
 def _texts(item: dict[str, Any]) -> dict[str, str]:
-    """The silence's own words, one line each (a comment is the caller's text)."""
+    """The silence's own words, one line each, as a terminal may show them (a comment is
+    anyone's text)."""
     return {
-        key: " ".join(str(item.get(key, "")).split())[:200]
+        key: printable(" ".join(str(item.get(key, "")).split())[:200])
         for key in ("endsAt", "createdBy", "comment")
     }
 

@@ -15,7 +15,7 @@ from sloguard.spec.base import Strict
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _DAY = "|".join(WEEKDAYS)
 _CLOCK = r"(?:[01]\d|2[0-3]):[0-5]\d"
-_TIMES = re.compile(rf"^({_CLOCK})-({_CLOCK}|24:00)$")
+_TIMES = re.compile(rf"({_CLOCK})-({_CLOCK}|24:00)")
 
 
 def _weekdays(value: str) -> str:
@@ -29,7 +29,7 @@ def _weekdays(value: str) -> str:
 
 
 def _times(value: str) -> str:
-    match = _TIMES.match(value)
+    match = _TIMES.fullmatch(value)
     if match is None:
         raise ValueError(f"{value!r} is not a time range like 02:00-04:00 (24-hour clock)")
     start, end = match.groups()
