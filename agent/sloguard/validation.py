@@ -29,7 +29,7 @@ from sloguard.spec.actions import Actions
 from sloguard.spec.base import WINDOW_PLACEHOLDER
 from sloguard.spec.documents import KeyPath
 from sloguard.spec.durations import parse_seconds
-from sloguard.spec.model import SLO, ServiceSLOs, Severity, json_schema
+from sloguard.spec.model import SLO, OnCall, ServiceSLOs, Severity, json_schema
 from sloguard.spec.sources import Definition
 from sloguard.spec.templates import template_problem
 
@@ -107,6 +107,25 @@ def check_service(spec: ServiceSLOs) -> Iterator[tuple[KeyPath, str]]:
         yield from check_slo(slo, at)
     if spec.actions is not None:
         yield from _check_actions(spec.actions, names)
+    yield from _check_quiet(spec)
+
+
+def _check_quiet(spec: ServiceSLOs) -> Iterator[tuple[KeyPath, str]]:
+    """Quiet periods mute the routes to receivers: with none to mute they would do nothing."""
+    message = (
+        "maintenance has nothing to mute: name a `page` or `ticket` receiver beside it, "
+        "whose notifications it holds back"
+    )
+    effective = [slo.oncall.over(spec.oncall) if slo.oncall else spec.oncall for slo in spec.slos]
+
+    def receives(oncall: OnCall | None) -> bool:
+        return oncall is not None and any(oncall.receiver(s) for s in Severity)
+
+    if spec.oncall and spec.oncall.maintenance and not any(map(receives, effective)):
+        yield ("oncall", "maintenance"), message
+    for i, (slo, oncall) in enumerate(zip(spec.slos, effective, strict=True)):
+        if slo.oncall and slo.oncall.maintenance and not receives(oncall):
+            yield ("slos", i, "oncall", "maintenance"), message
 
 
 def _check_actions(actions: Actions, slos: set[str]) -> Iterator[tuple[KeyPath, str]]:

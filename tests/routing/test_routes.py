@@ -304,3 +304,8 @@ def test_the_operator_object_refuses_a_time_zone_it_cannot_hold() -> None:
     shop = service("shop", {"ticket": "jira", "maintenance": [SATURDAY_NIGHT]})
     with pytest.raises(OutputError, match=r"Europe/Berlin.*no time zone"):
         operator([shop])
+
+
+def test_maintenance_with_no_receiver_to_mute_is_an_error_not_a_silent_nothing() -> None:
+    problem = only_problem(with_oncall("{maintenance: [{weekdays: [saturday]}]}"))
+    assert problem.field == "oncall.maintenance" and "nothing to mute" in problem.message
