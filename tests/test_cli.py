@@ -416,3 +416,18 @@ def test_silence_asks_for_what_a_silence_needs_before_calling_anyone() -> None:
         assert code == 2 and said in err, (args, err)
     code, _, err = run("silence", "--list", *url)
     assert code == 2 and "Alertmanager at http://127.0.0.1:9 did not list its silences" in err
+
+
+def test_an_output_that_cannot_be_written_leaves_every_output_as_it_was(
+    write_defs: WriteDefs, tmp_path: Path
+) -> None:
+    definitions = write_defs(**{"shop.yaml": GOOD})
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where a directory would go")
+    rules = tmp_path / "rules"
+    code, _, err = run(
+        "generate", str(definitions), "--rules-out", str(rules),
+        "--alertmanager-out", str(blocker / "routing.yml"),
+    )  # fmt: skip
+    assert code == 2 and "cannot create" in err
+    assert not rules.exists() or not any(rules.iterdir())  # no rules without their routing

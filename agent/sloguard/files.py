@@ -9,6 +9,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from sloguard.errors import OutputError
@@ -25,21 +26,51 @@ def write_files(
 ) -> list[Path]:
     """Replace `files` in `directory` all together, and remove sloguard files no longer generated
     from what `owns` (each origin a generated file names must be owned: definitions read now,
-    not another set's).
+    not another set's). A failure leaves the directory as it was."""
+    return stage(directory, files).commit(prune=prune, owns=owns)
 
-    Every file is written to a temporary file beside its target first; only when all are written
-    are they renamed into place, so a failure leaves the directory as it was.
-    """
+
+@dataclass
+class Staged:
+    """Files written beside their targets, not yet in place: `commit` renames them all into
+    place, `discard` removes them. Staging every output before committing any keeps a failure
+    in one from leaving the others half-written."""
+
+    directory: Path
+    files: Mapping[str, str]
+    temps: list[tuple[str, Path]]
+
+    def commit(
+        self, *, prune: bool = True, owns: Callable[[str], bool] = lambda _: True
+    ) -> list[Path]:
+        written = []
+        for temp, target in self.temps:
+            os.replace(temp, target)
+            written.append(target)
+        if prune:
+            for stale in stale_files(self.directory, self.files, owns):
+                stale.unlink()
+        return written
+
+    def discard(self) -> None:
+        for temp, _ in self.temps:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+
+
+def stage(directory: Path, files: Mapping[str, str]) -> Staged:
+    """Write every file to a temporary file beside its target; OutputError (and nothing left
+    behind) when one cannot be."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create {directory}: {exc}") from exc
-    staged: list[tuple[str, Path]] = []
+    staged = Staged(directory, files, [])
     try:
         for name, text in sorted(files.items()):
             fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
             target = directory / name
-            staged.append((temp, target))
+            staged.temps.append((temp, target))
             # mkstemp creates 0600; generated files are for everyone to read, like any output.
             os.chmod(temp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -47,18 +78,9 @@ def write_files(
                 handle.flush()
                 os.fsync(handle.fileno())
     except OSError as exc:
-        for temp, _ in staged:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+        staged.discard()
         raise OutputError(f"cannot write to {directory}: {exc}") from exc
-    written = []
-    for temp, target in staged:
-        os.replace(temp, target)
-        written.append(target)
-    if prune:
-        for stale in stale_files(directory, files, owns):
-            stale.unlink()
-    return written
+    return staged
 
 
 def stale_files(

@@ -29,8 +29,8 @@ from sloguard.cli.common import (
 )
 from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import OVERVIEW_ORIGIN, configmap_files, dashboard_files
-from sloguard.errors import PublishError, SloguardError
-from sloguard.files import drift, write_files
+from sloguard.errors import OutputError, PublishError, SloguardError
+from sloguard.files import Staged, drift, stage, write_files
 from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths
 from sloguard.proving import ScenarioResult, prove
 from sloguard.routing import HEADER, AlertmanagerFormat, alertmanager_file, written_by_sloguard
@@ -340,8 +340,18 @@ def generate(paths: tuple[Path, ...], **options: Any) -> None:
     outputs = chosen.render(loaded)
     _refuse_foreign(chosen)
     roots = list(paths) or default_paths()
-    for output in outputs:
-        write_files(output.directory, output.files, prune=output.whole, owns=output.owns(roots))
+    # Every output staged before any is put in place: one that cannot be written leaves all
+    # of them as they were.
+    staged: list[tuple[Output, Staged]] = []
+    try:
+        for output in outputs:
+            staged.append((output, stage(output.directory, output.files)))
+    except OutputError:
+        for _, pending in staged:
+            pending.discard()
+        raise
+    for output, pending in staged:
+        pending.commit(prune=output.whole, owns=output.owns(roots))
     written = ", ".join(_said(output) for output in outputs)
     click.echo(
         f"generated {written} from {summary(loaded)} in {time.perf_counter() - started:.2f}s"
