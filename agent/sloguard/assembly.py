@@ -79,6 +79,7 @@ class Settings:
     alertmanager_url: str = ""  # where the actions' alerts go ("" for nowhere)
     grafana_url: str = ""  # where deploy markers go ("" for nowhere)
     grafana_token: str = ""
+    console: bool = True  # the read-only pages at / (off: the API alone)
     # The OTEL_* variables that configure the agent's own traces.
     telemetry: Mapping[str, str] = field(default_factory=dict)
 
@@ -102,7 +103,13 @@ class Assembly:
     def app(self, lifespan: Any = None) -> FastAPI:
         """The HTTP API over these parts."""
         return create_app(
-            self.agent, self.registry, lifespan, self.gatekeeper, self.auth, self.receiver
+            self.agent,
+            self.registry,
+            lifespan,
+            self.gatekeeper,
+            self.auth,
+            self.receiver,
+            console=self.settings.console,
         )
 
     @contextlib.asynccontextmanager

@@ -136,6 +136,13 @@ def _action_options(command: F) -> F:
             "(POST /api/v2/alerts; env SLOGUARD_ALERTMANAGER_URL).",
         ),
         click.option(
+            "--console",
+            type=click.Choice(["on", "off"]),
+            default="on",
+            show_default=True,
+            help="Serve the read-only console (every SLO, worst first) at / on the API's port.",
+        ),
+        click.option(
             "--grafana-url",
             default="",
             metavar="URL",
@@ -317,6 +324,7 @@ def _settings(paths: tuple[Path, ...], flags: dict[str, Any]) -> Settings:
         actions=None if switch is Switch.OFF else actions,
         alertmanager_url=flags.pop("alertmanager_url"),
         grafana_url=flags.pop("grafana_url"),
+        console=flags.pop("console") == "on",
         grafana_token=flags.pop("grafana_token"),
         telemetry=dict(os.environ),
     )

@@ -25,6 +25,7 @@ from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import Gatekeeper
 from sloguard.server import otlp
 from sloguard.server.answers import Health, Invalid, Problem, Readiness
+from sloguard.server.console import add_console
 from sloguard.server.otlp import TraceReceiver
 from sloguard.server.polls import RepeatedPolls
 from sloguard.server.security import AuthFirst, BodyLimit, GateAuth
@@ -71,6 +72,7 @@ def create_app(
     gatekeeper: Gatekeeper | None = None,
     auth: GateAuth | None = None,
     receiver: TraceReceiver | None = None,
+    console: bool = True,
 ) -> FastAPI:
     """The app; the gate's routes exist when a `gatekeeper` is given, guarded by `auth` when
     it is configured; `POST /v1/traces` when a trace `receiver` is."""
@@ -91,6 +93,8 @@ def create_app(
     app.add_middleware(BodyLimit, paths={"/v1/traces": otlp.MAX_BODY_BYTES})  # outermost
     _error_answers(app)
     _agent_routes(app, agent, registry)
+    if console:
+        add_console(app, agent)
     if receiver is not None:
         _trace_route(app, receiver)
     if gatekeeper is not None:
