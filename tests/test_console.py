@@ -42,7 +42,7 @@ def test_the_console_can_be_turned_off(shop_definitions: Path) -> None:
 
 def evaluation(slo: str, status: Status, budget: float | None, **group: str) -> Evaluation:
     return Evaluation(
-        "shop", slo, 99.9, "30d", 1_800_000_000.0, status, f"{status.value} because", Origin.RULES,
+        "shop", slo, 0.999, "30d", 1_800_000_000.0, status, f"{status.value} because", Origin.RULES,
         error_budget_remaining=budget, burn_rates={"1h": 2.5, "5m": None}, group=group,
     )  # fmt: skip
 
@@ -60,4 +60,5 @@ def test_worst_first_in_words_and_shapes_and_nothing_it_shows_can_run() -> None:
     assert "? no data" in page and "▲ critical" in page and "● ok" in page
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "1h: 2.50x" in page and "5m: —" in page
+    assert "99.9% <span" in page  # the objective as people write it
     assert "2 need a look" in page  # the title says so too

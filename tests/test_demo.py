@@ -4,12 +4,12 @@ verdicts, stops everything."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sloguard.demo.live import SCHEDULE, conditions_for, phase_at
+from tests.support.demo import assert_stopped, demo_command
 from tests.support.repo import REPO
 
 pytestmark = pytest.mark.integration  # starts real processes or servers
@@ -26,9 +26,8 @@ def test_the_schedule_stages_an_incident_and_a_recovery() -> None:
 
 @pytest.mark.timeout(180)
 def test_the_demo_runs_unattended_and_cleans_up(tmp_path: Path) -> None:
-    sloguard = Path(sys.executable).with_name("sloguard")
     result = subprocess.run(
-        [str(sloguard), "demo", "--duration", "60", "--refresh", "4"],
+        demo_command(60, 4),
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -50,5 +49,4 @@ def test_the_demo_runs_unattended_and_cleans_up(tmp_path: Path) -> None:
     # The gate judged both checkout canaries on its latency SLO, with the reasons.
     assert "  canary-good: pass: all 1 SLO(s) pass" in last, last
     assert "  canary-slow: fail: latency: canary error ratio" in last, last
-    leftovers = subprocess.run(["pgrep", "-f", "sloguard-demo-"], capture_output=True, text=True)
-    assert leftovers.stdout == "", "the demo left a Prometheus running"
+    assert_stopped(out)

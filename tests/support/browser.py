@@ -26,9 +26,9 @@ FLAGS = (
 )
 
 
-def screenshot(page: Path, picture: Path, width: int, height: int) -> tuple[int, int]:
-    """`page` (a file) as Chromium shows it in a `width` x `height` window, written to
-    `picture`; the PNG's size."""
+def screenshot(page: Path | str, picture: Path, width: int, height: int) -> tuple[int, int]:
+    """`page` (a file, or a URL) as Chromium shows it in a `width` x `height` window, written
+    to `picture`; the PNG's size."""
     binary = shutil.which("chromium")
     if binary is None:
         pytest.fail("chromium is missing: apt-get install chromium (make setup does)")
@@ -40,7 +40,7 @@ def screenshot(page: Path, picture: Path, width: int, height: int) -> tuple[int,
                 f"--user-data-dir={profile}",
                 f"--window-size={width},{height}",
                 f"--screenshot={picture}",
-                page.resolve().as_uri(),
+                page if isinstance(page, str) else page.resolve().as_uri(),
             ],
             capture_output=True,
             text=True,

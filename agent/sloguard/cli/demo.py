@@ -43,6 +43,7 @@ def demo(duration: float | None, refresh: float) -> None:
     prometheus package (`make setup`) or PROMETHEUS_BIN. `sloguard prove` proves the alerts.
     """
     import asyncio
+    import signal
 
     from sloguard.demo.live import live
     from sloguard.evaluation.report import STATUS_STYLE
@@ -55,6 +56,9 @@ def demo(duration: float | None, refresh: float) -> None:
     click.echo(f"2. built {len(boards)} Grafana dashboards and the rules from the same definitions")
     click.echo("3. starting Prometheus, a synthetic service and the agent")
     interactive = sys.stdout.isatty()
+    # A SIGTERM (a service manager, `kill`, a test) stops the demo as Ctrl-C does, so its
+    # Prometheus is stopped too rather than left running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         asyncio.run(
             live(

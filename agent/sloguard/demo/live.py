@@ -153,8 +153,8 @@ async def _loop(
                 echo(
                     f"sloguard demo, {_clock(elapsed)} in: {now.story} "
                     f"(next in {_clock(next_in)}: {upcoming.story})\n"
-                    f"Prometheus {prometheus_url} · agent http://127.0.0.1:{api_port}/v1/slos "
-                    f"and /metrics · Ctrl-C stops everything"
+                    f"Prometheus {prometheus_url} · console http://127.0.0.1:{api_port}/ · "
+                    "API /v1/slos and /metrics · Ctrl-C stops everything"
                 )
                 echo(
                     table(agent.current(), style)

@@ -70,7 +70,7 @@ def _row(e: Evaluation) -> dict[str, Any]:
         "service": e.service,
         "slo": e.slo,
         "group": dict(e.group),
-        "objective": f"{e.objective:g}",
+        "objective": f"{e.objective * 100:.10g}",  # a ratio, shown as people write it
         "window": e.window,
         "budget": budget,
         "budget_text": None if budget is None else f"{budget:.1%}",
@@ -78,6 +78,6 @@ def _row(e: Evaluation) -> dict[str, Any]:
         "burn_rates": [(w, "—" if r is None else f"{r:.2f}x") for w, r in e.burn_rates.items()],
         "exhausted_in": "—"
         if e.exhausted_in_seconds is None
-        else format_seconds(int(e.exhausted_in_seconds)),
+        else format_seconds(max(60, int(e.exhausted_in_seconds) // 60 * 60)),
         "reason": e.reason,
     }
