@@ -1,7 +1,7 @@
 # Everyday verbs. Each target sets up what it needs first (scripts/setup.sh is idempotent).
 BIN := .venv/bin
 
-.PHONY: setup demo prove test test-fast lint docs format generate check bench
+.PHONY: setup demo prove test test-fast lint docs format generate check bench pictures
 
 setup:
 	@scripts/setup.sh
@@ -39,6 +39,9 @@ generate: setup  ## rewrite alert-rules/, dashboards/, the Alertmanager routing,
 	mv docs/configuration.md.tmp docs/configuration.md
 	$(BIN)/python -m sloguard.cli.reference openapi > docs/openapi.json.tmp
 	mv docs/openapi.json.tmp docs/openapi.json
+
+pictures: setup  ## take the docs' screenshots again (console, actions, notification email) in Chromium
+	SLOGUARD_UPDATE_PICTURES=1 $(BIN)/pytest -m integration tests/test_console_browser.py tests/actions/test_end_to_end.py tests/routing/test_end_to_end.py
 
 check: setup  ## fail when committed generated files are stale
 	$(BIN)/sloguard check

@@ -17,16 +17,19 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry
 
 from sloguard import __version__
+from sloguard.actions.audit import Line, repeats, tail
 from sloguard.actions.runtime import ActionRuntime, ActionSettings
 from sloguard.agent import Agent
 from sloguard.alertmanager import Alertmanager
 from sloguard.evaluating import InstrumentedSource, RangeSource
-from sloguard.gating import Gatekeeper, GateSettings
+from sloguard.gating import Gatekeeper, GateSettings, Recorded
 from sloguard.grafana import Annotations
+from sloguard.journal import Journal
 from sloguard.kube import Cluster, TokenReviewer, api_client
 from sloguard.marking import DeployMarkers
 from sloguard.server.app import create_app
 from sloguard.server.otlp import TraceReceiver
+from sloguard.server.recent import Recent
 from sloguard.server.security import BearerToken, GateAuth
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
 from sloguard.sources.traces import TraceBackend, connect
@@ -40,6 +43,9 @@ log = logging.getLogger("sloguard.agent")
 
 # After a stop, the evaluation and the actions get this long to finish.
 SHUTDOWN_SECONDS = 10
+# What the console shows of the recent past: decisions and audit lines kept in memory.
+DECISIONS_KEPT = 200
+AUDIT_LINES_KEPT = 1000
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class Settings:
     grafana_url: str = ""  # where deploy markers go ("" for nowhere)
     grafana_token: str = ""
     console: bool = True  # the read-only pages at / (off: the API alone)
+    guard_reads: bool = False  # the console and what it reads need the gate's auth
     # The OTEL_* variables that configure the agent's own traces.
     telemetry: Mapping[str, str] = field(default_factory=dict)
 
@@ -98,6 +105,8 @@ class Assembly:
     auth: GateAuth | None
     tracing: tracing.Tracing
     closers: list[Callable[[], Awaitable[None]]]
+    decisions: Journal[Recorded]
+    audit: Journal[Line]
     markers: DeployMarkers | None = None
 
     def app(self, lifespan: Any = None) -> FastAPI:
@@ -109,7 +118,9 @@ class Assembly:
             self.gatekeeper,
             self.auth,
             self.receiver,
+            Recent(self.decisions, self.audit),
             console=self.settings.console,
+            guard_reads=self.settings.guard_reads,
         )
 
     @contextlib.asynccontextmanager
@@ -168,8 +179,13 @@ def assemble(
     markers = _markers(settings, registry, clock)
     if markers is not None:
         closers.append(markers.aclose)
+    decisions: Journal[Recorded] = Journal(DECISIONS_KEPT)
+    audit: Journal[Line] = Journal(AUDIT_LINES_KEPT, repeats)
     actions = None
     if settings.actions is not None:
+        if settings.actions.audit_log is not None:
+            for line in tail(settings.actions.audit_log):
+                audit.add(line)
         alertmanager = (
             Alertmanager(settings.alertmanager_url) if settings.alertmanager_url else None
         )
@@ -183,6 +199,7 @@ def assemble(
             connect=lambda: Cluster(api_client(settings.kubeconfig)),
             alertmanager=alertmanager,
             markers=markers,
+            journal=audit,
         )
     agent = Agent(
         list(settings.paths),
@@ -203,6 +220,7 @@ def assemble(
         tracer=traces.tracer,
         clock=clock,
         markers=markers,
+        journal=decisions,
     )
     receiver = TraceReceiver(
         lambda: agent.definitions, TraceMetrics(registry), wanted=gatekeeper.asked_versions
@@ -218,6 +236,8 @@ def assemble(
         _gate_auth(settings),
         traces,
         closers,
+        decisions,
+        audit,
         markers,
     )
 

@@ -22,7 +22,7 @@ from sloguard.errors import QueryRejected, SourceError
 from sloguard.evaluating import RangeSource, evaluate
 from sloguard.evaluation.model import Status
 from sloguard.gate.decision import decide, decide_slo
-from sloguard.gate.model import Decision, Interval, Observation
+from sloguard.gate.model import Decision, Interval, Observation, Verdict
 from sloguard.gate.readings import (
     intervals,
     labels_chosen_by,
@@ -30,9 +30,10 @@ from sloguard.gate.readings import (
     unattributed_query,
     versions_query,
 )
-from sloguard.gate.report import report
+from sloguard.gate.report import DecisionReport, gate_record, report
 from sloguard.gate.request import Analysis, AnalysisRequest, Target, resolve
 from sloguard.gate.selection import Selector
+from sloguard.journal import Journal
 from sloguard.marking import DeployMarkers
 from sloguard.spans.counting import VERSION_LABEL
 from sloguard.spec.model import Definitions, ServiceSLOs
@@ -67,9 +68,15 @@ class Answer:
     at: float
     body: bytes = field(compare=False)
 
-    @classmethod
-    def of(cls, decision: Decision, at: float) -> Answer:
-        return cls(decision, at, report(decision, at).model_dump_json().encode())
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A decision as the journal keeps it: what it is filtered by, and its `GateRecord` as
+    JSON (serialized once, served as is)."""
+
+    service: str
+    verdict: Verdict
+    body: bytes
 
 
 class Gatekeeper:
@@ -84,8 +91,10 @@ class Gatekeeper:
         tracer: Tracer | None = None,
         clock: Callable[[], float] = time.time,
         markers: DeployMarkers | None = None,
+        journal: Journal[Recorded] | None = None,
     ) -> None:
         self._definitions = definitions
+        self.journal = journal  # the recent decisions, for the console
         self._markers = markers
         self._source = source
         self._metrics = metrics
@@ -185,8 +194,10 @@ class Gatekeeper:
             verdicts = [decide_slo(t.slo, o) for t, o in zip(analysis.targets, seen, strict=True)]
             longest = max(t.window_seconds for t in analysis.targets)
             decision = decide(service, verdicts, at - longest, at)
-            answer = Answer.of(decision, at)
+            decided = report(decision, at)
+            answer = Answer(decision, at, decided.model_dump_json().encode())
             self._record(span, analysis, answer, time.perf_counter() - started)
+            self._keep(analysis, decided, seen)
         return answer
 
     async def _observe(self, analysis: Analysis, at: float) -> list[Observation]:
@@ -292,6 +303,19 @@ class Gatekeeper:
             if isinstance(exc, QueryRejected):
                 log.error("the gate's query was rejected", extra={"error": exc.reason})
             return {}, f"Prometheus: {exc.reason}"
+
+    def _keep(self, analysis: Analysis, decided: DecisionReport, seen: list[Observation]) -> None:
+        if self.journal is None:
+            return
+        record = gate_record(
+            decided,
+            str(analysis.canary),
+            None if analysis.baseline is None else str(analysis.baseline),
+            [t.slo.name for t in analysis.targets],
+            seen,
+        )
+        body = record.model_dump_json().encode()
+        self.journal.add(Recorded(decided.service, decided.verdict, body))
 
     def _record(self, span: Span, analysis: Analysis, answer: Answer, seconds: float) -> None:
         decision = answer.decision

@@ -9,6 +9,7 @@ import contextlib
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -26,12 +27,16 @@ from sloguard.demo.service import SyntheticService
 from sloguard.loading import load
 from tests.support import scenes
 from tests.support.alertmanager import Alertmanager, running_alertmanager
+from tests.support.browser import browsing
 from tests.support.fakeapi import Call, FakeAPI, running_api
 from tests.support.realprom import Prometheus, backfill
+from tests.support.repo import REPO
 from tests.support.running import wait_for
 from tests.support.synthetic import prometheus_with_traffic
 
 pytestmark = pytest.mark.integration  # starts real processes or servers
+
+PICTURES = REPO / "docs" / "images"
 
 DEFINITION = """\
 service: checkout
@@ -47,6 +52,7 @@ actions:
   rollback: {mode: enforce, recent: 1h, cooldown: 15m}
 """
 
+AGENT_CHANGES = {"leadership", "kill_switch"}
 # A rollout, an election, an agent's start: slower than the suite's usual 30 s under CI load.
 patient = functools.partial(wait_for, seconds=90)
 
@@ -135,9 +141,11 @@ class Scene:
                     process.terminate()
                 process.wait(timeout=15)
 
-    def audit(self, identity: str) -> list[dict[str, Any]]:
+    def audit(self, identity: str, agent_changes: bool = False) -> list[dict[str, Any]]:
+        """The agent's audit lines: its actions (and its leadership and kill switch changes)."""
         path = self.directory / f"{identity}.jsonl"
-        return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+        lines = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+        return [x for x in lines if agent_changes or x["action"] not in AGENT_CHANGES]
 
     def patches(self) -> list[Call]:
         return [c for c in self.api.calls if c.method == "PATCH"]
@@ -196,7 +204,35 @@ def test_an_outage_mid_rollout_is_rolled_back_once_with_event_and_alert(scene: S
         assert len(api.of_kind("Event")) == 1
         assert actions_done(url) == 1
         print(f"rolled back {rolled_back_after:.1f}s after errors rose")
+        trail = httpx.get(f"{url}/v1/actions", timeout=5).json()
+        assert [(e["action"], e["result"]) for e in trail] == [
+            ("undo", "done"),
+            ("leadership", "acquired"),
+        ]
+        assert trail[0]["id"] == line["id"] and trail[0]["details"] == line["details"]
+        the_actions_page_shows_it(url, line, scene.directory)
     assert scene.holder() is None  # released on the way out
+    told = [(x["action"], x["result"]) for x in scene.audit("sloguard-e2e", agent_changes=True)]
+    assert told == [("leadership", "acquired"), ("undo", "done"), ("leadership", "released")]
+
+
+def the_actions_page_shows_it(url: str, line: dict[str, Any], directory: Path) -> None:
+    """`/actions` in Debian's Chromium: the rollback with its figures, the agent's leadership,
+    no error, no serious accessibility violation; the docs' picture."""
+    with browsing(1200, 420) as visit:
+        visit.page.goto(f"{url}/actions")
+        rows = visit.page.evaluate(
+            "() => [...document.querySelectorAll('tbody tr')].map(r => [...r.cells].map(c => c.innerText))"
+        )
+        assert [r[2] for r in rows] == ["undo", "leadership"]
+        assert rows[0][1] == "checkout" and rows[0][3] == "Deployment/shop/checkout"
+        assert rows[0][5] == "done" and line["id"] in rows[0][6] and "from: 2" in rows[0][7]
+        assert visit.accessibility_problems() == []
+        taken = directory / "console-actions.png"
+        visit.page.screenshot(path=str(taken))
+        if os.environ.get("SLOGUARD_UPDATE_PICTURES"):
+            shutil.copyfile(taken, PICTURES / "console-actions.png")
+        assert visit.errors == []
 
 
 def test_two_agents_elect_one_that_acts_and_the_other_takes_over_when_it_dies(
@@ -210,13 +246,15 @@ def test_two_agents_elect_one_that_acts_and_the_other_takes_over_when_it_dies(
         scene.service.conditions.checkout_errors = 1.0
         patient(scene.patches, "the rollback")
         assert [line["by"] for line in scene.audit(str(leader))] == [leader]
-        assert scene.audit(other) == []
+        assert scene.audit(other, agent_changes=True) == []
         processes[str(leader)].kill()  # no release: the lease runs out
         died = time.monotonic()
         wait_for(lambda: scene.holder() == other, "the takeover", seconds=40)
         took_over = time.monotonic() - died
         more_cycles(urls[str(other)])  # the new leader sees the page go on: it must not act again
         assert len(scene.patches()) == 1
-        assert scene.audit(other) == []
+        assert scene.audit(other) == []  # no action, only the lease taken over:
+        taken = [(x["action"], x["result"]) for x in scene.audit(other, agent_changes=True)]
+        assert taken == [("leadership", "acquired")]
         print(f"takeover {took_over:.1f}s after the leader was killed")
         assert took_over <= 15 + 1  # within the lease of its last renewal (+ the API's time)

@@ -5,6 +5,7 @@ lease and 2 s retry) without repeating the action."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,11 @@ import pytest
 from opentelemetry.trace import NoOpTracer
 from prometheus_client import CollectorRegistry
 
+from sloguard.actions.audit import Line
 from sloguard.actions.leader import LeaderElector, Timing
 from sloguard.actions.runtime import ActionRuntime, ActionSettings
 from sloguard.evaluation.model import Status
+from sloguard.journal import Journal
 from sloguard.kube import Cluster, api_client
 from sloguard.telemetry.metrics import ActionMetrics
 from tests.support.actions import NOW, Rig, Saturation, evaluation, mid_rollout, rollback, spec
@@ -37,7 +40,9 @@ def elector(
     ), registry
 
 
-def runtime_for(api: FakeAPI, tmp: Path, settings: ActionSettings) -> ActionRuntime:
+def runtime_for(
+    api: FakeAPI, tmp: Path, settings: ActionSettings, journal: Journal[Line] | None = None
+) -> ActionRuntime:
     """The actions as the agent runs them, connecting to the fake API when first needed."""
     config = api.kubeconfig(tmp)
     return ActionRuntime(
@@ -46,6 +51,7 @@ def runtime_for(api: FakeAPI, tmp: Path, settings: ActionSettings) -> ActionRunt
         CollectorRegistry(),
         NoOpTracer(),
         lambda: Cluster(api_client(config)),
+        journal=journal,
     )
 
 
@@ -199,8 +205,9 @@ def test_the_pause_annotation_on_the_lease_stops_every_action_at_the_next_cycle(
     tmp_path: Path,
 ) -> None:
     with running_api() as api:
-        settings = ActionSettings(lease_namespace="shop")
-        runtime = runtime_for(api, tmp_path, settings)
+        settings = ActionSettings(lease_namespace="shop", audit_log=tmp_path / "audit.jsonl")
+        journal: Journal[Line] = Journal(10)
+        runtime = runtime_for(api, tmp_path, settings, journal)
         rollout(api, "checkout", current="7f9c", stable="5d4b")
         actions = {
             "target": {"kind": "Rollout", "name": "checkout", "namespace": "shop"},
@@ -225,6 +232,14 @@ def test_the_pause_annotation_on_the_lease_stops_every_action_at_the_next_cycle(
         api.put(lease)
         cycle()
         assert api.get("Rollout", "shop", "checkout")["status"]["abort"] is True
+        # The audit trail tells the story, the agent's own changes beside the action.
+        told = [(e.value["action"], e.value["result"]) for e in journal]
+        expected = [("abort", "done"), ("kill_switch", "off"), ("kill_switch", "on"),
+                    ("leadership", "acquired")]  # fmt: skip
+        assert told == expected
+        logged = [json.loads(line) for line in settings.audit_log.read_text().splitlines()]
+        assert [(e["action"], e["result"]) for e in reversed(logged)] == expected
+        assert logged[0]["target"] == {"kind": "Lease", "namespace": "shop", "name": "sloguard"}
 
 
 def test_an_agent_without_actions_holds_no_lease_until_a_reload_brings_some(

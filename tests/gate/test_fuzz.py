@@ -20,9 +20,11 @@ def app() -> Any:
 
 
 # The schema cannot say that a label matcher parses or that an SLO has its gate enabled: the
-# gate answers those schema-valid requests with a documented 400 and the reason.
+# gate answers those schema-valid requests with a documented 400 and the reason. Flagger's
+# webhooks answer a canary that did not pass (or is not to be rolled back) with 412.
+STATUSES = ["2XX", "400", "401", "404", "412"]
 CONFIG = SchemathesisConfig.from_dict(
-    {"checks": {"positive_data_acceptance": {"expected-statuses": ["2XX", "400", "401", "404"]}}}
+    {"checks": {"positive_data_acceptance": {"expected-statuses": STATUSES}}}
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", app(), config=CONFIG).include(
     path_regex="^/v1/(analysis|flagger/)"

@@ -1,15 +1,20 @@
-"""Debian's Chromium, headless, for what a person looks at: a page as a PNG, taken by the real
-browser (never a browser a test tool downloads)."""
+"""Debian's Chromium, headless, for what a person looks at (never a browser a test tool
+downloads): a page as a PNG, and pages driven by Playwright, with their errors and axe-core's
+accessibility check."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import struct
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, sync_playwright
 
 # Quiet, sandbox-free (tests run as root in CI), and without the background connections this
 # machine's closed network refuses.
@@ -51,3 +56,48 @@ def screenshot(page: Path | str, picture: Path, width: int, height: int) -> tupl
     assert header[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     found: tuple[int, int] = struct.unpack(">II", header[16:24])
     return found
+
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+@dataclass
+class Visit:
+    """A page in headless Chromium, and every error it logged (console errors, uncaught
+    exceptions, failed requests)."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+
+    def accessibility_problems(self) -> list[str]:
+        """axe-core's serious and critical violations of the page as it stands, each with the
+        elements at fault."""
+        self.page.add_script_tag(path=str(AXE))
+        found = self.page.evaluate("() => axe.run(document)")
+        return [
+            f"{v['id']} ({v['impact']}): {v['help']}: "
+            + ", ".join(str(n["target"]) for n in v["nodes"][:5])
+            for v in found["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+
+
+@contextlib.contextmanager
+def browsing(width: int = 1200, height: int = 800) -> Iterator[Visit]:
+    """Debian's Chromium driven by Playwright (`executable_path`: nothing is downloaded)."""
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.fail("chromium is missing: apt-get install chromium (make setup does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=binary, headless=True, args=[f for f in FLAGS if f != "--headless"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            visit = Visit(page)
+            page.on("console", lambda m: visit.errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: visit.errors.append(str(e)))
+            page.on("requestfailed", lambda r: visit.errors.append(f"{r.url}: {r.failure}"))
+            yield visit
+        finally:
+            browser.close()

@@ -9,7 +9,9 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Mapping
+import time
+import uuid
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -19,6 +21,7 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 
 from sloguard.alertmanager import Alertmanager
 from sloguard.errors import AlertmanagerError, ClusterError
+from sloguard.journal import Journal
 from sloguard.kube import Cluster
 from sloguard.marking import DeployMarkers
 from sloguard.playbook.model import Action, ObjectRef, rfc3339
@@ -26,6 +29,9 @@ from sloguard.telemetry.metrics import ActionMetrics
 
 log = logging.getLogger("sloguard.actions")
 ALERT_NAME = "SloguardAction"
+TAIL_BYTES = 1024 * 1024  # how much of the audit log the journal starts from
+# An audit log line: what `Outcome.record` writes (and `Auditor.note` for the agent's own).
+Line = dict[str, Any]
 
 
 class Result(StrEnum):
@@ -87,9 +93,11 @@ class Auditor:
         log_path: Path | None = None,
         alertmanager: Alertmanager | None = None,
         markers: DeployMarkers | None = None,
+        journal: Journal[Line] | None = None,
     ) -> None:
         self._metrics = metrics
         self._markers = markers
+        self._journal = journal
         self._tracer = tracer
         self._cluster = cluster
         self._log_path = log_path
@@ -120,7 +128,28 @@ class Auditor:
             await self._alert(outcome)
             self._mark(outcome)
 
-    def _append(self, line: Mapping[str, Any]) -> None:
+    def note(self, event: str, result: str, summary: str, target: ObjectRef, by: str) -> None:
+        """A change in the agent itself (leadership, the kill switch), in the audit log and
+        the journal beside the actions it explains."""
+        line: Line = {
+            "id": uuid.uuid4().hex[:16],
+            "time": rfc3339(time.time()),
+            "service": "",
+            "action": event,
+            "target": {"kind": target.kind, "namespace": target.namespace, "name": target.name},
+            "mode": "",
+            "result": result,
+            "summary": summary,
+            "trigger": "",
+            "details": {},
+            "by": by,
+        }
+        log.warning("%s %s", event, result, extra={"audit": line})
+        self._append(line)
+
+    def _append(self, line: Line) -> None:
+        if self._journal is not None:
+            self._journal.add(line)
         if self._log_path is None:
             return
         try:
@@ -165,6 +194,39 @@ class Auditor:
     def _failed(self, sink: str, exc: Exception) -> None:
         self._metrics.audit_errors.labels(sink).inc()
         log.warning("audit %s not written: %s", sink, exc)
+
+
+def repeats(line: Line) -> Hashable | None:
+    """What makes a held action the same as the last time it was held (a journal key): held
+    actions repeat every cycle and are one entry with a count; anything else stands alone."""
+    if line.get("result") != Result.HELD.value:
+        return None
+    target = line.get("target")
+    where = tuple(sorted(target.items())) if isinstance(target, dict) else ()
+    return (str(line.get("service")), str(line.get("action")), where, str(line.get("summary")))
+
+
+def tail(path: Path, size: int = TAIL_BYTES) -> list[Line]:
+    """The audit log's last lines (its last `size` bytes), oldest first; lines that are not
+    JSON objects are skipped, a missing or unreadable log is none."""
+    try:
+        with path.open("rb") as log_file:
+            end = log_file.seek(0, os.SEEK_END)
+            log_file.seek(max(0, end - size))
+            data = log_file.read(size)
+    except OSError:
+        return []
+    if len(data) == size and end > size:
+        data = data.partition(b"\n")[2]  # the first line is cut
+    found = []
+    for raw in data.splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict):
+            found.append(line)
+    return found
 
 
 def event(outcome: Outcome) -> dict[str, Any]:

@@ -60,8 +60,10 @@ class LeaderElector:
         metrics: ActionMetrics,
         timing: Timing | None = None,
         clock: Callable[[], float] = time.monotonic,
+        changed: Callable[[str], None] | None = None,
     ) -> None:
         self._cluster = cluster
+        self._changed = changed  # told "acquired", "lost" or "released" as leadership changes
         self._ref = ObjectRef("Lease", namespace, name)
         self.identity = identity
         self._metrics = metrics
@@ -106,16 +108,16 @@ class LeaderElector:
                 self._renewed_at = self._clock()
             self._leader = held  # someone else holds it, or won a race: not us
         if self._leader != was:
-            log.warning(
-                "leadership %s",
-                "acquired" if self._leader else "lost",
-                extra={"lease": str(self._ref)},
-            )
+            change = "acquired" if self._leader else "lost"
+            log.warning("leadership %s", change, extra={"lease": str(self._ref)})
+            self._tell(change)
         self._metrics.leader.set(1 if self._leader else 0)
         return self._leader
 
     async def release(self) -> None:
         """Hand the Lease back so another replica takes over at its next retry."""
+        if self._leader:
+            self._tell("released")
         self._leader = False
         self._metrics.leader.set(0)
         try:
@@ -129,6 +131,10 @@ class LeaderElector:
             log.info("lease released", extra={"lease": str(self._ref)})
         except ClusterError as exc:
             log.warning("lease %s not released: %s", self._ref, exc)
+
+    def _tell(self, change: str) -> None:
+        if self._changed is not None:
+            self._changed(change)
 
     def _pause(self) -> float:
         """Until the next attempt: the retry period, or less when another holder's lease runs

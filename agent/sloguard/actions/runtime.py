@@ -14,14 +14,16 @@ from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry
 
 from sloguard.actions.actor import Actor
-from sloguard.actions.audit import Auditor
+from sloguard.actions.audit import Auditor, Line
 from sloguard.actions.leader import LeaderElector, Timing
 from sloguard.alertmanager import Alertmanager
 from sloguard.errors import ClusterError
 from sloguard.evaluating import Source, evaluate
 from sloguard.evaluation.model import Evaluation
+from sloguard.journal import Journal
 from sloguard.kube import Cluster
 from sloguard.marking import DeployMarkers
+from sloguard.playbook.model import ObjectRef
 from sloguard.playbook.safety import Switch
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import ActionMetrics
@@ -54,8 +56,10 @@ class ActionRuntime:
         connect: Callable[[], Cluster],
         alertmanager: Alertmanager | None = None,
         markers: DeployMarkers | None = None,
+        journal: Journal[Line] | None = None,
     ) -> None:
         self.settings = settings
+        self._journal = journal
         self._markers = markers
         self._source = source
         self._connect = connect  # the cluster's client, made when first needed
@@ -66,6 +70,7 @@ class ActionRuntime:
         self._alertmanager = alertmanager
         self.actor: Actor | None = None
         self.elector: LeaderElector | None = None
+        self._paused = False  # the kill switch as last seen on the Lease
 
     def leading(self) -> bool:
         return self.elector is None or self.elector.is_leader
@@ -77,6 +82,9 @@ class ActionRuntime:
             return
         assert self.actor is not None
         paused = self.elector is not None and self.elector.paused
+        if paused != self._paused:
+            self._paused = paused
+            self._note_switch(paused)
         self.actor.switch = Switch.OFF if paused else self.settings.switch
         await self.actor.act(services, evaluations)
 
@@ -106,6 +114,15 @@ class ActionRuntime:
                     exc,
                 )
             return False
+        self._auditor = Auditor(
+            self._metrics,
+            self._tracer,
+            cluster,
+            settings.audit_log,
+            self._alertmanager,
+            self._markers,
+            self._journal,
+        )
         if settings.leader_election:
             self.elector = LeaderElector(
                 cluster,
@@ -114,6 +131,7 @@ class ActionRuntime:
                 settings.identity,
                 self._metrics,
                 settings.timing,
+                changed=self._note_leadership,
             )
         else:
             self._metrics.leader.set(1)
@@ -124,14 +142,7 @@ class ActionRuntime:
 
         self.actor = Actor(
             cluster,
-            Auditor(
-                self._metrics,
-                tracer,
-                cluster,
-                settings.audit_log,
-                self._alertmanager,
-                self._markers,
-            ),
+            self._auditor,
             source,
             judge,
             switch=settings.switch,
@@ -140,3 +151,21 @@ class ActionRuntime:
         )
         self._wanted.set()
         return True
+
+    def _lease(self) -> ObjectRef:
+        return ObjectRef("Lease", self.settings.lease_namespace, self.settings.lease_name)
+
+    def _note_leadership(self, change: str) -> None:
+        summary = f"{self.settings.identity} {change} the lease: "
+        summary += "it acts now" if change == "acquired" else "another replica acts"
+        self._auditor.note("leadership", change, summary, self._lease(), self.settings.identity)
+
+    def _note_switch(self, paused: bool) -> None:
+        summary = (
+            "the kill switch is on (sloguard.io/paused on the lease): no actions"
+            if paused
+            else "the kill switch is off: actions as defined"
+        )
+        self._auditor.note(
+            "kill_switch", "on" if paused else "off", summary, self._lease(), self.settings.identity
+        )

@@ -137,10 +137,12 @@ def _action_options(command: F) -> F:
         ),
         click.option(
             "--console",
-            type=click.Choice(["on", "off"]),
+            type=click.Choice(["on", "off", "guarded"]),
             default="on",
             show_default=True,
-            help="Serve the read-only console (every SLO, worst first) at / on the API's port.",
+            help="Serve the read-only console (SLOs, gate decisions, actions) at / on the API's "
+            "port; `guarded` asks for the gate's token (or a TokenReview identity) on the pages "
+            "and the JSON they read, `off` serves the API alone.",
         ),
         click.option(
             "--grafana-url",
@@ -299,6 +301,14 @@ def _settings(paths: tuple[Path, ...], flags: dict[str, Any]) -> Settings:
     from sloguard.playbook.safety import Switch
 
     switch = Switch(flags.pop("actions_switch"))
+    console = flags.pop("console")
+    if console == "guarded" and not (
+        flags["gate_token"] or flags["gate_token_file"] or flags["gate_allow"]
+    ):
+        raise click.UsageError(
+            "--console guarded needs the gate's auth: --gate-token, --gate-token-file or "
+            "--gate-allow"
+        )
     namespace, _, name = flags.pop("lease").rpartition("/")
     actions = ActionSettings(
         switch=switch,
@@ -324,7 +334,8 @@ def _settings(paths: tuple[Path, ...], flags: dict[str, Any]) -> Settings:
         actions=None if switch is Switch.OFF else actions,
         alertmanager_url=flags.pop("alertmanager_url"),
         grafana_url=flags.pop("grafana_url"),
-        console=flags.pop("console") == "on",
+        console=console != "off",
+        guard_reads=console == "guarded",
         grafana_token=flags.pop("grafana_token"),
         telemetry=dict(os.environ),
     )

@@ -1,15 +1,20 @@
-"""A decision as JSON: what the web provider's `jsonPath` reads and what people read.
+"""A decision as JSON: what the web provider's `jsonPath` reads and what people read, and the
+record the console keeps of it.
 
 Pydantic models, so the server publishes the exact shape in its OpenAPI schema; non-finite
 numbers (an unbounded confidence bound) are written as null, JSON having no infinity."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sloguard.gate.model import Decision, Verdict
+from sloguard.gate.model import Decision, Interval, Observation, Verdict
+
+# Intervals kept per version and SLO in a record: the latest, enough to draw an analysis.
+MAX_SAMPLES = 240
 
 
 class _Report(BaseModel):
@@ -81,6 +86,52 @@ def report(decision: Decision, evaluated_at: float) -> DecisionReport:
 
 def _time(at: float) -> datetime:
     return datetime.fromtimestamp(at, UTC)
+
+
+class Samples(_Report):
+    """One SLO's error ratio per interval, for the canary and for the baseline (intervals with
+    traffic only: those the comparison ranks)."""
+
+    step_seconds: float
+    canary: list[tuple[float, float]] = Field(description="(Unix time, error ratio) pairs.")
+    baseline: list[tuple[float, float]] = Field(description="(Unix time, error ratio) pairs.")
+
+
+class GateRecord(_Report):
+    """One decision the gate made (a repeated poll answered from the cache is not another):
+    the answer callers got, whom it was about, and what the comparison compared."""
+
+    canary: str = Field(description="The canary's selector as resolved, PromQL matchers.")
+    baseline: str | None = Field(description="The baseline's selector; null when none given.")
+    decision: DecisionReport
+    samples: dict[str, Samples] = Field(description="Per SLO, the intervals read.")
+
+
+def gate_record(
+    decision: DecisionReport,
+    canary: str,
+    baseline: str | None,
+    slos: Sequence[str],
+    seen: Sequence[Observation],
+) -> GateRecord:
+    """The record of `decision`, made from `seen`, one observation per SLO of `slos`."""
+    return GateRecord(
+        canary=canary,
+        baseline=baseline,
+        decision=decision,
+        samples={
+            slo: Samples(
+                step_seconds=o.step_seconds,
+                canary=_ratios(o.canary),
+                baseline=_ratios(o.baseline or ()),
+            )
+            for slo, o in zip(slos, seen, strict=True)
+        },
+    )
+
+
+def _ratios(intervals: Sequence[Interval]) -> list[tuple[float, float]]:
+    return [(i.at, i.ratio) for i in intervals if i.total > 0][-MAX_SAMPLES:]
 
 
 def lines(decision: DecisionReport) -> list[str]:

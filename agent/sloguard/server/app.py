@@ -28,11 +28,14 @@ from sloguard.server.answers import Health, Invalid, Problem, Readiness
 from sloguard.server.console import add_console
 from sloguard.server.otlp import TraceReceiver
 from sloguard.server.polls import RepeatedPolls
+from sloguard.server.recent import Recent, add_recent_routes
 from sloguard.server.security import AuthFirst, BodyLimit, GateAuth
 
 log = logging.getLogger("sloguard.server")
 ANALYSIS = "/v1/analysis"
 FLAGGER = "/v1/flagger/"
+# What the console shows and reads: behind the gate's auth with `guard_reads`.
+READS = frozenset({"/", "/gate", "/actions", "/v1/slos", "/v1/gate/decisions", "/v1/actions"})
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The request cannot be answered as asked."},
@@ -72,10 +75,14 @@ def create_app(
     gatekeeper: Gatekeeper | None = None,
     auth: GateAuth | None = None,
     receiver: TraceReceiver | None = None,
+    recent: Recent | None = None,
     console: bool = True,
+    guard_reads: bool = False,
 ) -> FastAPI:
     """The app; the gate's routes exist when a `gatekeeper` is given, guarded by `auth` when
-    it is configured; `POST /v1/traces` when a trace `receiver` is."""
+    it is configured; `POST /v1/traces` when a trace `receiver` is; the recent decisions and
+    actions when their journals are given, and the console's pages over them when `console`.
+    With `guard_reads`, the console and what it reads need the gate's `auth` too."""
     app = FastAPI(
         title="sloguard",
         version=__version__,
@@ -88,19 +95,22 @@ def create_app(
     )
     if gatekeeper is not None:
         app.add_middleware(RepeatedPolls, gatekeeper=gatekeeper, path=ANALYSIS)
-        if auth is not None:
-            app.add_middleware(AuthFirst, auth=auth, header=ANALYSIS, flagger=FLAGGER)
+    if auth is not None:
+        guarded = READS | {ANALYSIS} if guard_reads else {ANALYSIS}
+        app.add_middleware(AuthFirst, auth=auth, header=guarded.__contains__, flagger=FLAGGER)
     app.add_middleware(BodyLimit, paths={"/v1/traces": otlp.MAX_BODY_BYTES})  # outermost
     _error_answers(app)
     _agent_routes(app, agent, registry)
-    if console:
-        add_console(app, agent)
+    if recent is not None:
+        add_recent_routes(app, recent)
+        if console:
+            add_console(app, agent, recent)
     if receiver is not None:
         _trace_route(app, receiver)
     if gatekeeper is not None:
         _gate_routes(app, gatekeeper, guarded=auth is not None)
     if auth is not None:
-        _declare_bearer(app)
+        _declare_bearer(app, READS if guard_reads else frozenset())
     return app
 
 
@@ -200,14 +210,19 @@ def _gate_routes(app: FastAPI, gatekeeper: Gatekeeper, guarded: bool) -> None:
         return await flagger(Hook.ROLLBACK, payload)
 
 
-def _declare_bearer(app: FastAPI) -> None:
-    """The OpenAPI document names the gate's bearer token when the agent has one (Flagger's
-    webhooks carry theirs in `metadata.token`, which OpenAPI cannot express)."""
+def _declare_bearer(app: FastAPI, reads: frozenset[str]) -> None:
+    """The OpenAPI document names the gate's bearer token when the agent has one, on the gate
+    and on the guarded `reads` (Flagger's webhooks carry theirs in `metadata.token`, which
+    OpenAPI cannot express)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
+            for path, operations in schema.get("paths", {}).items():
+                if path in reads:
+                    for operation in operations.values():
+                        operation["security"] = [{"bearer": []}]
             schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
             schemes["bearer"] = {
                 "type": "http",

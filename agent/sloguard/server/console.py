@@ -1,10 +1,17 @@
-"""The agent's console: its evaluations as a page people read at a glance (`GET /`), rendered
-on the server from the same evaluations `/v1/slos` serves (no second evaluation path), with
-Jinja2 templates that ship in the package."""
+"""The agent's console: read-only pages people read at a glance, rendered on the server with
+Jinja2 templates that ship in the package, from the same data the JSON routes serve (no second
+evaluation path): every SLO worst first (`/`, from `/v1/slos`), the gate's recent decisions
+(`/gate`, from `/v1/gate/decisions`) and the audit trail (`/actions`, from `/v1/actions`).
+Filters are query parameters (plain links and forms that work without script); a small inline
+script refreshes the page's live part in place."""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -13,7 +20,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sloguard.agent import Agent
 from sloguard.evaluation.model import Evaluation, Status
 from sloguard.evaluation.report import by_budget, rfc3339
-from sloguard.spec.durations import format_seconds
+from sloguard.gate.model import Verdict
+from sloguard.server.charts import comparison
+from sloguard.server.recent import Filter, Recent, audit_entries, decisions, records
+from sloguard.spec.model import ServiceSLOs
+
+PAGE_ROWS = 100  # rows of the overview per page: readable, and quick at 1,000 SLOs
+TEAM_LABEL = "team"  # the definitions' label the overview filters teams by
+REFRESH_SECONDS = 15
 
 # Status by text and shape, never colour alone.
 SYMBOLS = {
@@ -30,45 +44,166 @@ LABELS = {
     Status.WARNING: "warning",
     Status.OK: "ok",
 }
+VERDICT_SYMBOLS = {Verdict.FAIL: "✖", Verdict.INCONCLUSIVE: "?", Verdict.PASS: "●"}
 _templates = Environment(
     loader=PackageLoader("sloguard.server", "templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=False,
 )
+_templates.globals.update(refresh_seconds=REFRESH_SECONDS)
 
 
-def add_console(app: FastAPI, agent: Agent) -> None:
-    """`GET /`: every SLO, worst first."""
+@dataclass(frozen=True)
+class Overview:
+    """What the overview is asked to show: filters (empty: all) and the page."""
+
+    service: str = ""
+    team: str = ""
+    status: Status | None = None
+    search: str = ""
+    page: int = 1
+
+
+_templates.filters["when"] = lambda at: when(str(at))
+
+
+def add_console(app: FastAPI, agent: Agent, recent: Recent) -> None:
+    """The console's pages."""
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def overview() -> HTMLResponse:
-        return HTMLResponse(render_overview(agent.current() if agent.cycles else None))
+    def overview(
+        service: Filter = "", team: Filter = "", status: Status | Literal[""] = "",
+        q: Filter = "", page: int = 1,
+    ) -> HTMLResponse:  # fmt: skip
+        asked = Overview(service, team, status or None, q, max(1, min(page, 10_000)))
+        evaluations = agent.current() if agent.cycles else None
+        return HTMLResponse(render_overview(evaluations, agent.services, asked))
+
+    @app.get("/gate", response_class=HTMLResponse, include_in_schema=False)
+    def gate(service: Filter = "", verdict: Verdict | Literal[""] = "") -> HTMLResponse:
+        found = records(decisions(recent.decisions, service, verdict or None))
+        kept, size = len(recent.decisions), recent.decisions.size
+        return HTMLResponse(render_gate(found, service, verdict or None, kept, size))
+
+    @app.get("/actions", response_class=HTMLResponse, include_in_schema=False)
+    def actions(service: Filter = "", action: Filter = "", result: Filter = "") -> HTMLResponse:
+        found = [e.model_dump() for e in audit_entries(recent.audit, service, action, result)]
+        return HTMLResponse(render_actions(found, {"service": service, "action": action,
+                                                   "result": result}))  # fmt: skip
 
 
-def render_overview(evaluations: list[Evaluation] | None) -> str:
+def render_overview(
+    evaluations: Sequence[Evaluation] | None,
+    services: Sequence[ServiceSLOs] = (),
+    asked: Overview = Overview(),
+) -> str:
     """The overview page; `None` before the first evaluation."""
+    template = _templates.get_template("overview.html")
     if evaluations is None:
-        return _templates.get_template("overview.html").render(evaluated=False, total=0)
-    rows = [_row(e) for e in by_budget(evaluations)]
-    counts = [(s, sum(1 for e in evaluations if e.status is s)) for s in SYMBOLS]
-    return _templates.get_template("overview.html").render(
+        return template.render(page="slos", evaluated=False, total=0)
+    teams = _teams(services)
+    chosen = [e for e in by_budget(evaluations) if _matches(e, asked, teams)]
+    pages = max(1, math.ceil(len(chosen) / PAGE_ROWS))
+    number = min(asked.page, pages)
+    shown = chosen[(number - 1) * PAGE_ROWS : number * PAGE_ROWS]
+    filters = {
+        "service": asked.service,
+        "team": asked.team,
+        "status": asked.status.value if asked.status else "",
+        "q": asked.search,
+    }
+    return template.render(
+        page="slos",
         evaluated=True,
         total=len(evaluations),
         attention=sum(1 for e in evaluations if e.status is not Status.OK),
-        counts=counts,
-        rows=rows,
+        counts=[(s, sum(1 for e in evaluations if e.status is s)) for s in SYMBOLS],
+        rows=[_row(e, teams) for e in shown],
+        matching=len(chosen),
+        first=(number - 1) * PAGE_ROWS + 1,
+        number=number,
+        pages=pages,
+        links={
+            "previous": _query(filters, page=number - 1) if number > 1 else "",
+            "next": _query(filters, page=number + 1) if number < pages else "",
+        },
+        status_links={s: _query({**filters, "status": s.value}) for s in SYMBOLS},
+        filters=filters,
+        services=sorted({e.service for e in evaluations}),
+        teams=sorted(set(teams.values())),
+        statuses=list(SYMBOLS),
         symbols=SYMBOLS,
         labels=LABELS,
         at=rfc3339(max((e.at for e in evaluations), default=0.0)),
     )
 
 
-def _row(e: Evaluation) -> dict[str, Any]:
+def render_gate(
+    found: list[dict[str, Any]], service: str, verdict: Verdict | None, kept: int, size: int
+) -> str:
+    """The gate's recent decisions (records as `/v1/gate/decisions` serves them)."""
+    for record in found:
+        record["charts"] = {
+            slo: comparison(samples["canary"], samples["baseline"])
+            for slo, samples in record["samples"].items()
+            if samples["canary"] or samples["baseline"]
+        }
+    return _templates.get_template("gate.html").render(
+        page="gate",
+        records=found,
+        kept=kept,
+        size=size,
+        filters={"service": service, "verdict": verdict.value if verdict else ""},
+        verdicts=list(VERDICT_SYMBOLS),
+        symbols=VERDICT_SYMBOLS,
+        figure=_figure,
+    )
+
+
+def render_actions(found: list[dict[str, Any]], filters: Mapping[str, str]) -> str:
+    """The audit trail (entries as `/v1/actions` serves them)."""
+    return _templates.get_template("actions.html").render(
+        page="actions", entries=found, filters=filters
+    )
+
+
+def _teams(services: Sequence[ServiceSLOs]) -> dict[tuple[str, str], str]:
+    """The team label of every SLO (its own, else its service's)."""
+    teams = {}
+    for spec in services:
+        for slo in spec.slos:
+            team = slo.labels.get(TEAM_LABEL) or spec.labels.get(TEAM_LABEL)
+            if team:
+                teams[(spec.service, slo.name)] = team
+    return teams
+
+
+def _matches(e: Evaluation, asked: Overview, teams: Mapping[tuple[str, str], str]) -> bool:
+    if asked.service and e.service != asked.service:
+        return False
+    if asked.team and teams.get((e.service, e.slo)) != asked.team:
+        return False
+    if asked.status is not None and e.status is not asked.status:
+        return False
+    if asked.search:
+        words = asked.search.casefold().split()
+        text = " ".join([e.service, e.slo, e.reason, *e.group.values()]).casefold()
+        return all(word in text for word in words)
+    return True
+
+
+def _query(filters: Mapping[str, str], **more: object) -> str:
+    wanted = {k: v for k, v in {**filters, **more}.items() if v not in ("", None)}
+    return "?" + urlencode(wanted) if wanted else "?"
+
+
+def _row(e: Evaluation, teams: Mapping[tuple[str, str], str]) -> dict[str, Any]:
     budget = e.error_budget_remaining
     return {
         "status": e.status,
         "service": e.service,
         "slo": e.slo,
+        "team": teams.get((e.service, e.slo), ""),
         "group": dict(e.group),
         "objective": f"{e.objective * 100:.10g}",  # a ratio, shown as people write it
         "window": e.window,
@@ -76,8 +211,30 @@ def _row(e: Evaluation) -> dict[str, Any]:
         "budget_text": None if budget is None else f"{budget:.1%}",
         "bar": 0 if budget is None else round(min(max(budget, 0.0), 1.0) * 100, 1),
         "burn_rates": [(w, "—" if r is None else f"{r:.2f}x") for w, r in e.burn_rates.items()],
-        "exhausted_in": "—"
-        if e.exhausted_in_seconds is None
-        else format_seconds(max(60, int(e.exhausted_in_seconds) // 60 * 60)),
+        "exhausted_in": "—" if e.exhausted_in_seconds is None else roughly(e.exhausted_in_seconds),
         "reason": e.reason,
     }
+
+
+def roughly(seconds: float) -> str:
+    """A time to come as people say it, to two figures at most (`70d`, `1d 6h`, `45m`)."""
+    minutes = max(1, round(seconds / 60))
+    if minutes < 120:
+        return f"{minutes}m"
+    hours = round(seconds / 3600)
+    if hours < 48:
+        return f"{hours}h"
+    days, rest = divmod(hours, 24)
+    return f"{days}d {rest}h" if days < 10 and rest else f"{round(seconds / 86400)}d"
+
+
+def when(at: str) -> str:
+    """An RFC 3339 time from a record, to the second (`2026-12-03 19:55:03 UTC`)."""
+    return at[:19].replace("T", " ") + " UTC"
+
+
+def _figure(value: object) -> str:
+    """A check's value as people read it (four significant digits)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "—" if value is None else str(value)

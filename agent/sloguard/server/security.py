@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -77,21 +77,23 @@ def flagger_token(body: bytes) -> str:
 
 
 class AuthFirst:
-    """ASGI middleware, inside `BodyLimit`: a gate route answers 401 to a caller the auth does
-    not accept before its body is parsed or validated, so nothing a stranger sends reaches
-    the framework. The token is the `Authorization` header's, or for Flagger's webhooks
-    (which carry no headers) the body's `metadata.token`."""
+    """ASGI middleware, inside `BodyLimit`: a guarded route answers 401 to a caller the auth
+    does not accept before its body is parsed or validated, so nothing a stranger sends
+    reaches the framework. The token is the `Authorization` header's, or for Flagger's
+    webhooks (which carry no headers) the body's `metadata.token`."""
 
-    def __init__(self, app: ASGIApp, auth: GateAuth, header: str, flagger: str) -> None:
+    def __init__(
+        self, app: ASGIApp, auth: GateAuth, header: Callable[[str], bool], flagger: str
+    ) -> None:
         self.app = app
         self.auth = auth
-        self.header = header  # the path taking a bearer header
+        self.header = header  # whether a path is guarded by a bearer header
         self.flagger = flagger  # the prefix of the paths taking metadata.token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         in_body = path.startswith(self.flagger)
-        if scope["type"] != "http" or (path != self.header and not in_body):
+        if scope["type"] != "http" or (not self.header(path) and not in_body):
             await self.app(scope, receive, send)
             return
         chunks: list[Message] = []
