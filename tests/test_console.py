@@ -6,18 +6,23 @@ put in any of it escaped; off with `--console off`."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from pathlib import Path
 
-from sloguard.actions.audit import tail
-from sloguard.actions.runtime import ActionSettings
+import pytest
+
 from sloguard.assembly import GateAuthSettings
 from sloguard.evaluation.model import Evaluation, Origin, Status
-from sloguard.server.console import PAGE_ROWS, Overview, render_overview, roughly
+from sloguard.server.console import (
+    PAGE_ROWS,
+    Overview,
+    redacted,
+    render_overview,
+    roughly,
+)
 from tests.support.agent import api, assembled
-from tests.support.fakes import Clock, Switchable
-from tests.support.gate import REQUEST, Counting, app_for
+from tests.support.fakes import Switchable
+from tests.support.repo import FIXTURES
 from tests.support.running import run_cli
 
 
@@ -63,7 +68,7 @@ def test_worst_first_in_words_and_shapes_and_nothing_it_shows_can_run() -> None:
             evaluation("blind", Status.NO_DATA, None),
         ]
     )
-    order = [page.index(f"<td>{name}") for name in ("blind", "burning", "fine")]
+    order = [page.index(f">{name}</a>") for name in ("blind", "burning", "fine")]
     assert order == sorted(order)  # no data first, then least budget left
     assert "? no data" in page and "▲ critical" in page and "● ok" in page
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -91,7 +96,7 @@ def many(count: int) -> list[Evaluation]:
 
 
 def rows(page: str) -> list[str]:
-    return re.findall(r"<td>(slo\d{4})", page)
+    return re.findall(r">(slo\d{4})</a>", page)
 
 
 def test_filters_and_search_narrow_the_table_and_pages_keep_them() -> None:
@@ -132,7 +137,7 @@ def test_teams_come_from_the_definitions_labels(shop_definitions: Path) -> None:
 
 def rows_named(page: str) -> list[str]:
     body = page.split("<tbody>", 1)[1]
-    return re.findall(r"</td>\n  <td>([a-z-]+)</td>", body)
+    return re.findall(r'<a href="/slos/[^"]+">([a-z-]+)</a>', body)
 
 
 def test_hostile_filters_are_refused_with_json_or_shown_inert(shop_definitions: Path) -> None:
@@ -159,103 +164,6 @@ def test_hostile_filters_are_refused_with_json_or_shown_inert(shop_definitions: 
     asyncio.run(scenario())
 
 
-class Regressed(Counting):
-    """The shop's canary fails one request in twenty; the baseline none."""
-
-    async def query_range(
-        self, expr: str, start: float, end: float, step: float
-    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
-        answer = await super().query_range(expr, start, end, step)
-        return [
-            (labels, [(t, 5.0) for t, _ in points])
-            if labels["sloguard_part"].endswith("/canary/errors")
-            else (labels, points)
-            for labels, points in answer
-        ]
-
-
-def test_a_gate_decision_shows_on_the_gate_page_with_its_checks_and_comparison(
-    shop_definitions: Path,
-) -> None:
-    clock = Clock()
-    http, _ = app_for(shop_definitions / "shop.yaml", Regressed(), clock=clock)
-    asked = {**REQUEST, "baseline": {"rollouts_pod_template_hash": "old"}}
-
-    async def scenario() -> None:
-        decided = (await http.post("/v1/analysis", json=asked)).json()
-        again = await http.post("/v1/analysis", json=asked)  # a poll answered from the cache
-        assert again.json() == decided and decided["verdict"] == "fail"
-        [record] = (await http.get("/v1/gate/decisions")).json()
-        assert record["decision"] == decided  # exactly what the caller was answered
-        assert record["canary"] == '{rollouts_pod_template_hash="new"}'
-        assert record["baseline"] == '{rollouts_pod_template_hash="old"}'
-        samples = record["samples"]["availability"]
-        assert samples["canary"] and {r for _, r in samples["canary"]} == {0.05}
-        assert samples["baseline"] and {r for _, r in samples["baseline"]} == {0.0}
-        clock.now += 60  # past the cache: another decision, on another service filter
-        await http.post("/v1/analysis", json=REQUEST)
-        both = (await http.get("/v1/gate/decisions")).json()
-        assert [r["baseline"] for r in both] == [None, record["baseline"]]  # newest first
-        assert both[0]["decision"]["verdict"] == "fail"  # its burn rate alone fails it
-        assert (await http.get("/v1/gate/decisions", params={"verdict": "pass"})).json() == []
-        assert (await http.get("/v1/gate/decisions", params={"limit": 1})).json() == both[:1]
-        assert (await http.get("/v1/gate/decisions", params={"service": "nope"})).json() == []
-        assert "No gate decisions match" in (await http.get("/gate?verdict=pass")).text
-        page = (await http.get("/gate", params={"verdict": "fail"})).text
-        assert page.count('<article class="decision"') == 2 and "✖ fail: shop" in page
-        assert "higher than baseline" in page and "mann-whitney-u" in page
-        assert "<code>{rollouts_pod_template_hash=&#34;new&#34;}</code>" in page
-        assert 'data-series="canary"' in page and 'data-series="baseline"' in page
-        assert 'role="img" aria-label="Error ratio per interval: canary mean 5%' in page
-
-    asyncio.run(scenario())
-
-
-def line(i: int, result: str = "done", **more: object) -> dict[str, object]:
-    return {
-        "id": f"id{i}", "time": f"2026-12-03T10:00:{i:02d}Z", "service": "checkout",
-        "action": "undo", "target": {"kind": "Deployment", "namespace": "shop",
-                                     "name": "checkout"},
-        "mode": "enforce", "result": result, "summary": "undo Deployment shop/checkout",
-        "trigger": "page condition holds", "details": {"revision": "2 -> 1"}, "by": "sloguard-0",
-        **more,
-    }  # fmt: skip
-
-
-def test_the_audit_trail_starts_from_the_log_s_tail_and_counts_repeated_holds(
-    shop_definitions: Path, tmp_path: Path
-) -> None:
-    log = tmp_path / "audit.jsonl"
-    lines = [json.dumps(line(i)) for i in range(3)]
-    held = [json.dumps(line(i, "held", summary="cooldown <b>5m</b>")) for i in range(3, 6)]
-    log.write_text("\n".join([*lines, "not json", "[1]", *held]) + "\n")
-    assembly = assembled(shop_definitions, Switchable(), actions=ActionSettings(audit_log=log))
-    http = api(assembly)
-
-    async def scenario() -> None:
-        entries = (await http.get("/v1/actions")).json()
-        assert [e["id"] for e in entries] == ["id5", "id2", "id1", "id0"]
-        assert entries[0]["repeated"] == 3 and entries[1]["repeated"] == 1
-        assert entries[1]["details"] == {"revision": "2 -> 1"}
-        only = (await http.get("/v1/actions", params={"result": "held"})).json()
-        assert [e["id"] for e in only] == ["id5"]
-        page = (await http.get("/actions")).text
-        assert "(held 3 times in a row)" in page and "cooldown &lt;b&gt;5m&lt;/b&gt;" in page
-        assert page.count('<td class="result-done">') == 3
-        assert "revision: 2 -&gt; 1" in page
-
-    asyncio.run(scenario())
-
-
-def test_only_the_audit_log_s_last_mebibyte_is_read(tmp_path: Path) -> None:
-    log = tmp_path / "audit.jsonl"
-    log.write_text("\n".join(json.dumps(line(i % 60)) for i in range(20_000)) + "\n")
-    found = tail(log)
-    assert 0 < len(found) < 20_000 and found[-1]["id"] == "id19"  # line 19,999
-    assert all(isinstance(f, dict) and f["service"] == "checkout" for f in found)
-    assert tail(tmp_path / "missing.jsonl") == []
-
-
 def test_a_guarded_console_asks_for_the_gate_s_token(shop_definitions: Path) -> None:
     auth = GateAuthSettings(token="s3cret")
     guarded = api(assembled(shop_definitions, Switchable(), gate_auth=auth, guard_reads=True))
@@ -263,12 +171,13 @@ def test_a_guarded_console_asks_for_the_gate_s_token(shop_definitions: Path) -> 
     token = {"Authorization": "Bearer s3cret"}
 
     async def scenario() -> None:
-        for path in ("/", "/gate", "/actions", "/v1/slos", "/v1/gate/decisions", "/v1/actions"):
+        for path in ("/", "/gate", "/actions", "/v1/slos", "/v1/gate/decisions", "/v1/actions",
+                     "/slos/shop/availability", "/v1/slos/shop/availability/history"):  # fmt: skip
             refused = await guarded.get(path)
             assert refused.status_code == 401 and refused.json()["detail"], path
             assert refused.headers["www-authenticate"] == "Bearer"
-            assert (await guarded.get(path, headers=token)).status_code in (200, 503), path
-            assert (await open_console.get(path)).status_code in (200, 503), path
+            assert (await guarded.get(path, headers=token)).status_code != 401, path
+            assert (await open_console.get(path)).status_code != 401, path
         for path in ("/healthz", "/metrics"):  # probes and scrapes carry no token
             assert (await guarded.get(path)).status_code == 200
         document = (await guarded.get("/openapi.json")).json()
@@ -307,3 +216,100 @@ def test_times_to_come_are_said_as_people_say_them() -> None:
     said = [roughly(s) for s in (1, 45 * 60, 119 * 60, 6 * 3600, 30 * 3600, 54 * 3600,
                                  70 * 86400 - 60, 9 * 86400)]  # fmt: skip
     assert said == ["1m", "45m", "119m", "6h", "30h", "2d 6h", "70d", "9d"]
+
+
+class Recorded(Switchable):
+    """Answers range queries like a Prometheus with the shop's rules recording for a day: the
+    budget falling from 100% to 60%, the page alert firing for the last ten minutes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ranges: list[str] = []
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        self.ranges.append(expr)
+        if self.down:
+            await self.query(expr, end)  # fails as a Prometheus that is down
+        times = [start + i * step for i in range(int((end - start) // step) + 1)]
+        ids = {"service": "shop", "slo": "availability"}
+        if expr.startswith("ALERTS"):
+            labels = {**ids, "alertname": "SLOErrorBudgetBurn", "sloguard_severity": "page"}
+            return [(labels, [(t, 1.0) for t in times if t > end - 600])]
+        if "error_budget_remaining" in expr:
+            return [(ids, [(t, 1 - 0.4 * i / len(times)) for i, t in enumerate(times)])]
+        if "burn_rate" in expr:
+            return [({**ids, "__name__": f"slo:burn_rate:{w}"}, [(t, 2.0) for t in times])
+                    for w in ("5m", "1h")]  # fmt: skip
+        if expr.startswith("1 - slo:sli_errors"):
+            return [(ids, [(t, 0.998) for t in times])]
+        return [(ids, [(t, 100.0) for t in times])]  # traffic
+
+
+SECRET_RUNBOOK = "https://ops:hunter2@runbooks.example.com/shop?token=abc123&page=2"
+
+
+def test_an_slo_s_page_draws_its_window_its_alerts_and_its_definition(tmp_path: Path) -> None:
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    shop = (FIXTURES / "native" / "shop.yaml").read_text()
+    (defs / "shop.yaml").write_text(
+        shop.replace("https://runbooks.example.com/shop", SECRET_RUNBOOK, 1)
+    )
+    source = Recorded()
+    assembly = assembled(defs, source)
+    http = api(assembly)
+
+    async def scenario() -> None:
+        await assembly.agent.cycle()
+        overview = (await http.get("/")).text
+        assert '<a href="/slos/shop/availability">availability</a>' in overview
+        page = await http.get("/slos/shop/availability")
+        assert page.status_code == 200
+        text = page.text
+        for series in ("SLI", "budget left", "5m", "1h", "events/s"):
+            assert f'data-series="{series}"' in text, series
+        assert 'data-last="0.6' in text  # the budget's newest value, as Prometheus answered
+        assert 'class="level"' in text and "page 14.4x" in text  # the tiers' thresholds
+        assert "<strong>still firing</strong>" in text and "SLOErrorBudgetBurn" in text
+        assert "● ok" in text and "75.0%" in text  # where it stands now, as /v1/slos says
+        assert "hunter2" not in text and "abc123" not in text
+        assert "https://REDACTED@runbooks.example.com/shop?token=REDACTED&amp;page=2" in text
+        assert str(defs / "shop.yaml") in text
+        history = (await http.get("/v1/slos/shop/availability/history")).json()
+        assert history["firing"][0]["ongoing"] is True
+        assert history["series"]["budget"][0]["points"][-1][1] == pytest.approx(0.6, abs=0.01)
+        assert len(source.ranges) == 5  # one reading shared by the page and the route
+        recent = (await http.get("/v1/slos/shop/availability/history?range=1h")).json()
+        assert recent["end"] - recent["start"] == 3600 and recent["step"] == 15
+        assert 'href="?range=1h"' in text and 'aria-current="true">the last 1h' not in text
+        assert (await http.get("/slos/shop/availability?range=2h")).status_code == 422
+        missing = await http.get("/slos/shop/nope")
+        assert missing.status_code == 404 and "no SLO named 'nope'" in missing.json()["detail"]
+        assert (await http.get("/v1/slos/nobody/x/history")).status_code == 404
+
+    asyncio.run(scenario())
+
+
+def test_an_slo_s_page_says_what_prometheus_could_not_give(shop_definitions: Path) -> None:
+    source = Recorded()
+    assembly = assembled(shop_definitions, source)
+    http = api(assembly)
+
+    async def scenario() -> None:
+        await assembly.agent.cycle()
+        source.down = True
+        page = (await http.get("/slos/shop/availability")).text
+        assert page.count("not read (Prometheus: cannot reach Prometheus") == 5
+        assert "nothing was read for this chart" in page
+        assert "None known: the alerts could not be read" in page
+
+    asyncio.run(scenario())
+
+
+def test_only_web_links_are_links_and_secret_fields_are_redacted() -> None:
+    assert redacted({"api_key": "k", "url": "http://a:b@h/p?sig=1&x=2", "n": [{"password": "p"}]}) == {
+        "api_key": "REDACTED", "url": "http://REDACTED@h/p?sig=REDACTED&x=2",
+        "n": [{"password": "REDACTED"}],
+    }  # fmt: skip

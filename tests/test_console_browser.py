@@ -28,7 +28,7 @@ from tests.support.repo import REPO
 pytestmark = pytest.mark.integration  # starts real processes or servers
 
 PICTURES = REPO / "docs" / "images"
-CONSOLE = re.compile(r"console (http://127\.0\.0\.1:\d+/)")
+CONSOLE = re.compile(r"Prometheus (http://127\.0\.0\.1:\d+) · console (http://127\.0\.0\.1:\d+/)")
 EVALUATED = re.compile(r"Evaluated (\S+)\.")
 TABLE = (
     "() => [...document.querySelectorAll('tbody tr')].map(r => [...r.cells].map(c => c.innerText))"
@@ -36,21 +36,21 @@ TABLE = (
 
 
 @pytest.fixture
-def demo() -> Iterator[str]:
-    """`sloguard demo`'s console URL, once the checkout SLOs have data and the gate has
-    compared a canary with stable."""
+def demo() -> Iterator[tuple[str, str]]:
+    """`sloguard demo`'s console URL and its Prometheus's, once the checkout SLOs have data and
+    the gate has compared a canary with stable."""
     process = subprocess.Popen(
         demo_command(240, 3), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     said = ""
     try:
         assert process.stdout is not None
-        url = ""
+        url = prometheus = ""
         for line in process.stdout:
             said += line
             found = CONSOLE.search(line)
             if found:
-                url = found.group(1)
+                prometheus, url = found.groups()
                 break
         assert url, "the demo never named its console"
         deadline = time.monotonic() + 90
@@ -64,7 +64,7 @@ def demo() -> Iterator[str]:
             time.sleep(1)
         else:
             pytest.fail(f"no checkout data or no comparison in 90 s: {slos}")
-        yield url
+        yield url, prometheus
     finally:
         process.terminate()  # SIGTERM stops it as Ctrl-C does
         said += process.communicate(timeout=30)[0]
@@ -94,11 +94,13 @@ def shown_with_its_evaluation(visit: Visit, url: str) -> tuple[list[list[str]], 
 
 
 @pytest.mark.timeout(300)
-def test_the_console_in_a_browser_over_the_demo(demo: str, tmp_path: Path) -> None:
-    """One demo for the three (it takes a minute to have a comparison to show)."""
-    the_overview_shows_what_the_api_reports_and_narrows(demo, tmp_path)
-    the_overview_refreshes_in_place(demo)
-    the_gate_page_shows_the_decisions_with_their_checks(demo, tmp_path)
+def test_the_console_in_a_browser_over_the_demo(demo: tuple[str, str], tmp_path: Path) -> None:
+    """One demo for all of it (it takes a minute to have a comparison to show)."""
+    console, prometheus = demo
+    the_overview_shows_what_the_api_reports_and_narrows(console, tmp_path)
+    the_overview_refreshes_in_place(console)
+    the_gate_page_shows_the_decisions_with_their_checks(console, tmp_path)
+    the_slo_page_draws_what_prometheus_recorded(console, prometheus, tmp_path)
 
 
 def the_overview_shows_what_the_api_reports_and_narrows(demo: str, tmp_path: Path) -> None:
@@ -177,4 +179,37 @@ def the_gate_page_shows_the_decisions_with_their_checks(demo: str, tmp_path: Pat
         assert int(compared.first.get_attribute("data-points") or 0) > 0
         assert visit.accessibility_problems() == []
         picture(page, "console-gate.png", tmp_path)
+        assert visit.errors == []
+
+
+def the_slo_page_draws_what_prometheus_recorded(demo: str, prometheus: str, tmp_path: Path) -> None:
+    with browsing(1200, 900) as visit:
+        page = visit.page
+        page.goto(f"{demo}slos/checkout/availability?range=1h")
+        for series in ("SLI", "budget left", "events/s", "5m"):
+            line = page.locator(f'svg polyline[data-series="{series}"]')
+            assert int(line.get_attribute("data-points") or 0) > 0, series
+        # The page and the JSON share one reading; it is what Prometheus itself answers.
+        seen = httpx.get(f"{demo}v1/slos/checkout/availability/history?range=1h", timeout=5).json()
+        [budget] = seen["series"]["budget"]
+        direct = httpx.get(
+            f"{prometheus}/api/v1/query_range",
+            params={
+                "query": 'slo:error_budget_remaining:ratio{service="checkout",slo="availability"}',
+                "start": seen["start"],
+                "end": seen["end"],
+                "step": seen["step"],
+            },
+            timeout=5,
+        ).json()["data"]["result"]
+        [recorded] = direct
+        assert [(t, float(v)) for t, v in recorded["values"]] == [
+            tuple(p) for p in budget["points"]
+        ]
+        drawn = page.locator('svg polyline[data-series="budget left"]').get_attribute("data-last")
+        assert drawn == f"{budget['points'][-1][1]:.6g}"
+        assert "checkout.yaml" in page.inner_text("main")  # where the definition came from
+        assert "http_requests_total" in page.inner_text("pre.definition")
+        assert visit.accessibility_problems() == []
+        picture(page, "console-slo.png", tmp_path)
         assert visit.errors == []

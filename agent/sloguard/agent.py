@@ -133,6 +133,10 @@ class Agent:
         """The definitions in use (the last good set); empty before the first load."""
         return self.definitions.services
 
+    def files(self, service: str) -> list[str]:
+        """The files the service's definitions were read from."""
+        return list(self._loaded.sources.get(service, ())) if self._loaded else []
+
     def reload(self) -> None:
         """Load the definitions again if any file changed; keep the last good set on errors."""
         self._adopt(*self._read())

@@ -21,7 +21,7 @@ from sloguard.actions.audit import Line, repeats, tail
 from sloguard.actions.runtime import ActionRuntime, ActionSettings
 from sloguard.agent import Agent
 from sloguard.alertmanager import Alertmanager
-from sloguard.evaluating import InstrumentedSource, RangeSource
+from sloguard.evaluating import Histories, InstrumentedSource, RangeSource
 from sloguard.gating import Gatekeeper, GateSettings, Recorded
 from sloguard.grafana import Annotations
 from sloguard.journal import Journal
@@ -119,8 +119,10 @@ class Assembly:
             self.auth,
             self.receiver,
             Recent(self.decisions, self.audit),
+            Histories(self.source, self.settings.prometheus.timeout_seconds),
             console=self.settings.console,
             guard_reads=self.settings.guard_reads,
+            grafana_url=self.settings.grafana_url,
         )
 
     @contextlib.asynccontextmanager
@@ -179,7 +181,7 @@ def assemble(
     markers = _markers(settings, registry, clock)
     if markers is not None:
         closers.append(markers.aclose)
-    decisions: Journal[Recorded] = Journal(DECISIONS_KEPT)
+    decisions: Journal[Recorded] = Journal(DECISIONS_KEPT, Recorded.rollout)
     audit: Journal[Line] = Journal(AUDIT_LINES_KEPT, repeats)
     actions = None
     if settings.actions is not None:

@@ -14,6 +14,7 @@ from opentelemetry.trace import NoOpTracer, Span, Tracer
 from prometheus_client import Counter
 
 from sloguard.errors import SourceError
+from sloguard.evaluation.history import History, history, queries, span
 from sloguard.evaluation.judgement import judge
 from sloguard.evaluation.model import Evaluation, Origin, Reading, Status
 from sloguard.evaluation.readings import (
@@ -216,3 +217,62 @@ def _worst(
 def _failed(spec: ServiceSLOs, slo: SLO, at: float, reason: str) -> Evaluation:
     """No data, because the source could not answer: the reason says what went wrong."""
     return replace(judge(spec.service, slo, {}, at, Origin.RAW), reason=f"query failed: {reason}")
+
+
+class Histories:
+    """Reads SLOs' histories (`evaluation.history`) for the console: every kind in parallel,
+    within `timeout_seconds`, a kind that fails said as missing. Readers of the same SLO and
+    range within `fresh_seconds` share a reading, and the last `size` readings are kept, so a
+    page refreshed by many people asks Prometheus once."""
+
+    def __init__(
+        self,
+        source: RangeSource,
+        timeout_seconds: float,
+        fresh_seconds: float = 15.0,
+        size: int = 64,
+    ) -> None:
+        self._source = source
+        self._timeout = timeout_seconds
+        self._fresh = fresh_seconds
+        self._size = size
+        self._readings: dict[tuple[object, ...], tuple[float, asyncio.Future[History]]] = {}
+
+    async def read(
+        self, service: str, slo: SLO, at: float, version: int, seconds: float | None = None
+    ) -> History:
+        """`slo`'s history over `seconds` (its window when None) up to `at`, read with the
+        definitions of `version`."""
+        key = (version, service, slo.name, seconds)
+        kept = self._readings.pop(key, None)
+        if kept is None or at - kept[0] >= self._fresh or _failed_reading(kept[1]):
+            kept = (at, asyncio.ensure_future(self._read(service, slo, at, seconds)))
+        self._readings[key] = kept  # the newest last
+        while len(self._readings) > self._size:
+            del self._readings[next(iter(self._readings))]
+        return await asyncio.shield(kept[1])
+
+    async def _read(self, service: str, slo: SLO, at: float, seconds: float | None) -> History:
+        start, end, step = span(slo, at, seconds)
+        asked = queries(service, slo)
+        answers: dict[str, Sequence[Series]] = {}
+        missing: dict[str, str] = {}
+
+        async def one(kind: str, expr: str) -> None:
+            try:
+                answers[kind] = await self._source.query_range(expr, start, end, step)
+            except SourceError as exc:
+                missing[kind] = f"Prometheus: {exc.reason}"
+
+        try:
+            async with asyncio.timeout(self._timeout):
+                await asyncio.gather(*(one(kind, expr) for kind, expr in asked.items()))
+        except TimeoutError:
+            for kind in asked:
+                if kind not in answers:
+                    missing.setdefault(kind, f"Prometheus did not answer within {self._timeout:g}s")
+        return history(service, slo, at, answers, missing, seconds)
+
+
+def _failed_reading(reading: asyncio.Future[History]) -> bool:
+    return reading.done() and (reading.cancelled() or reading.exception() is not None)

@@ -24,6 +24,7 @@ from sloguard.evaluation.model import Status
 from sloguard.gate.decision import decide, decide_slo
 from sloguard.gate.model import Decision, Interval, Observation, Verdict
 from sloguard.gate.readings import (
+    garbled,
     intervals,
     labels_chosen_by,
     unattributed,
@@ -71,12 +72,20 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """A decision as the journal keeps it: what it is filtered by, and its `GateRecord` as
-    JSON (serialized once, served as is)."""
+    """A decision as the journal keeps it: what it is filtered and told apart by, and its
+    `GateRecord` as JSON (serialized once, served as is)."""
 
     service: str
+    canary: str
+    baseline: str | None
     verdict: Verdict
     body: bytes
+
+    def rollout(self) -> tuple[str, str, str | None, Verdict]:
+        """A journal key: a rollout's analysis asks again and again; the same verdict on the
+        same canary and baseline is one entry with a count (the newest kept), so the journal
+        holds many rollouts' stories, not one rollout's polls."""
+        return (self.service, self.canary, self.baseline, self.verdict)
 
 
 class Gatekeeper:
@@ -298,7 +307,10 @@ class Gatekeeper:
         window, step = targets[0].window_seconds, targets[0].step_seconds
         query = versions_query({t.slo.name: t.slo.sli for t in targets}, step, versions)
         try:
-            return intervals(await self._source.query_range(query, at - window, at, step)), ""
+            found = intervals(await self._source.query_range(query, at - window, at, step))
+            if garbled(found):
+                return {}, "Prometheus answered values no event rate can have (NaN, infinite, <0)"
+            return found, ""
         except SourceError as exc:
             if isinstance(exc, QueryRejected):
                 log.error("the gate's query was rejected", extra={"error": exc.reason})
@@ -307,15 +319,12 @@ class Gatekeeper:
     def _keep(self, analysis: Analysis, decided: DecisionReport, seen: list[Observation]) -> None:
         if self.journal is None:
             return
-        record = gate_record(
-            decided,
-            str(analysis.canary),
-            None if analysis.baseline is None else str(analysis.baseline),
-            [t.slo.name for t in analysis.targets],
-            seen,
-        )
-        body = record.model_dump_json().encode()
-        self.journal.add(Recorded(decided.service, decided.verdict, body))
+        canary = str(analysis.canary)
+        baseline = None if analysis.baseline is None else str(analysis.baseline)
+        slos = [t.slo.name for t in analysis.targets]
+        record = gate_record(decided, canary, baseline, slos, seen)
+        body = record.model_dump_json(exclude={"repeated"}).encode()
+        self.journal.add(Recorded(decided.service, canary, baseline, decided.verdict, body))
 
     def _record(self, span: Span, analysis: Analysis, answer: Answer, seconds: float) -> None:
         decision = answer.decision

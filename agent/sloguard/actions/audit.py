@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import os
+import stat
 import time
 import uuid
 from collections.abc import Hashable, Mapping
@@ -149,7 +150,7 @@ class Auditor:
 
     def _append(self, line: Line) -> None:
         if self._journal is not None:
-            self._journal.add(line)
+            self._journal.add(readable(line))
         if self._log_path is None:
             return
         try:
@@ -197,36 +198,74 @@ class Auditor:
 
 
 def repeats(line: Line) -> Hashable | None:
-    """What makes a held action the same as the last time it was held (a journal key): held
-    actions repeat every cycle and are one entry with a count; anything else stands alone."""
+    """What makes a held action the same as the last time it was held (a journal key, of a
+    `readable` line): held actions repeat every cycle and are one entry with a count; anything
+    else stands alone."""
     if line.get("result") != Result.HELD.value:
         return None
-    target = line.get("target")
-    where = tuple(sorted(target.items())) if isinstance(target, dict) else ()
+    target = line.get("target") or {}
+    where = tuple(str(target.get(name)) for name in TARGET_FIELDS)
     return (str(line.get("service")), str(line.get("action")), where, str(line.get("summary")))
 
 
 def tail(path: Path, size: int = TAIL_BYTES) -> list[Line]:
-    """The audit log's last lines (its last `size` bytes), oldest first; lines that are not
-    JSON objects are skipped, a missing or unreadable log is none."""
+    """The audit log's last lines (its last `size` bytes), oldest first, each in the shape the
+    agent writes (`readable`); lines that are not JSON objects are skipped. A log that is
+    missing, unreadable or not a regular file (a FIFO would block the start) is none."""
     try:
-        with path.open("rb") as log_file:
-            end = log_file.seek(0, os.SEEK_END)
-            log_file.seek(max(0, end - size))
-            data = log_file.read(size)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return []
-    if len(data) == size and end > size:
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return []
+        end = os.lseek(descriptor, 0, os.SEEK_END)
+        os.lseek(descriptor, max(0, end - size), os.SEEK_SET)
+        data = os.read(descriptor, size)
+    except OSError:
+        return []
+    finally:
+        os.close(descriptor)
+    if end > size:
         data = data.partition(b"\n")[2]  # the first line is cut
     found = []
     for raw in data.splitlines():
         try:
             line = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(line, dict):
-            found.append(line)
+            found.append(readable(line))
     return found
+
+
+TEXT_FIELDS = ("id", "time", "service", "action", "mode", "result", "summary", "trigger", "by")
+TARGET_FIELDS = ("kind", "namespace", "name")
+
+
+def readable(line: Mapping[str, Any]) -> Line:
+    """An audit line from a file anyone with access may have edited, in the shape the agent
+    writes: every field text (what is not, written as text; what JSON or UTF-8 cannot carry,
+    escaped), the target's three names, the details a map of text."""
+    target = line.get("target")
+    details = line.get("details")
+    fixed: Line = {name: _text(line.get(name)) for name in TEXT_FIELDS}
+    fixed["target"] = {
+        name: _text(target.get(name)) if isinstance(target, dict) else "" for name in TARGET_FIELDS
+    }
+    fixed["details"] = (
+        {_text(k): _text(v) for k, v in details.items()} if isinstance(details, dict) else {}
+    )
+    if line.get("error"):
+        fixed["error"] = _text(line["error"])
+    return fixed
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def event(outcome: Outcome) -> dict[str, Any]:

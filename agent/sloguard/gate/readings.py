@@ -14,6 +14,7 @@ range query's 60 steps made every fresh decision cost it half as much again)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from sloguard import promql
@@ -64,6 +65,16 @@ def intervals(series: Iterable[Series]) -> dict[tuple[str, str], list[Interval]]
             for at, total in sorted(kinds.get("total", {}).items())
         ]
     return read
+
+
+def garbled(read: dict[tuple[str, str], list[Interval]]) -> bool:
+    """Whether any interval holds what no event rate can be (NaN, infinite, negative): such an
+    answer is no evidence at all, not evidence with the odd interval left out."""
+    return any(
+        not (math.isfinite(i.errors) and math.isfinite(i.total) and i.errors >= 0 <= i.total)
+        for found in read.values()
+        for i in found
+    )
 
 
 def labels_chosen_by(selectors: Iterable[Selector]) -> tuple[tuple[str, ...], ...]:

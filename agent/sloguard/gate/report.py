@@ -6,6 +6,7 @@ numbers (an unbounded confidence bound) are written as null, JSON having no infi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -105,6 +106,9 @@ class GateRecord(_Report):
     baseline: str | None = Field(description="The baseline's selector; null when none given.")
     decision: DecisionReport
     samples: dict[str, Samples] = Field(description="Per SLO, the intervals read.")
+    repeated: int = Field(
+        1, description="Times this verdict was given on this canary and baseline (the newest kept)."
+    )
 
 
 def gate_record(
@@ -131,7 +135,8 @@ def gate_record(
 
 
 def _ratios(intervals: Sequence[Interval]) -> list[tuple[float, float]]:
-    return [(i.at, i.ratio) for i in intervals if i.total > 0][-MAX_SAMPLES:]
+    ratios = ((i.at, i.ratio) for i in intervals if i.total > 0)
+    return [(at, r) for at, r in ratios if math.isfinite(r)][-MAX_SAMPLES:]
 
 
 def lines(decision: DecisionReport) -> list[str]:

@@ -26,6 +26,7 @@ MAX_VALUE_LENGTH = 256
 MAX_SELECTOR_LENGTH = 2048
 _LABEL_NAME = re.compile(LABEL_NAME_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may carry one; UTF-8 cannot
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
 # MatchOp values are not hashable: keyed by their text.
 _MATCH_OPS = {"=": pp.MatchOp.Equal, "!=": pp.MatchOp.NotEqual, "=~": pp.MatchOp.Re}
@@ -225,6 +226,8 @@ def _check(matcher: Matcher, what: str) -> None:
         raise RequestError(f"{where}: value longer than {MAX_VALUE_LENGTH} characters")
     if _CONTROL.search(matcher.value):
         raise RequestError(f"{where}: value holds control characters")
+    if _SURROGATE.search(matcher.value):
+        raise RequestError(f"{where}: value holds a lone surrogate (not text)")
     if matcher.op in ("=~", "!~"):
         try:
             re.compile(matcher.value)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -18,6 +20,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sloguard import __version__
 from sloguard.agent import Agent
 from sloguard.errors import RequestError, UnknownTarget
+from sloguard.evaluating import Histories
+from sloguard.evaluation.history import RANGES, History
 from sloguard.evaluation.report import EvaluationReport, document
 from sloguard.gate.flagger import FlaggerAnswer, FlaggerPayload, Hook, analysis_request, status
 from sloguard.gate.report import DecisionReport
@@ -25,7 +29,7 @@ from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import Gatekeeper
 from sloguard.server import otlp
 from sloguard.server.answers import Health, Invalid, Problem, Readiness
-from sloguard.server.console import add_console
+from sloguard.server.console import Within, add_console, find_slo
 from sloguard.server.otlp import TraceReceiver
 from sloguard.server.polls import RepeatedPolls
 from sloguard.server.recent import Recent, add_recent_routes
@@ -36,6 +40,14 @@ ANALYSIS = "/v1/analysis"
 FLAGGER = "/v1/flagger/"
 # What the console shows and reads: behind the gate's auth with `guard_reads`.
 READS = frozenset({"/", "/gate", "/actions", "/v1/slos", "/v1/gate/decisions", "/v1/actions"})
+READ_PREFIXES = ("/slos/", "/v1/slos/")
+
+
+def reads(path: str) -> bool:
+    """Whether the gate's auth guards `path` when reads are guarded (the gate's own path, the
+    console's pages and the JSON they read)."""
+    return path == ANALYSIS or path in READS or path.startswith(READ_PREFIXES)
+
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The request cannot be answered as asked."},
@@ -76,13 +88,16 @@ def create_app(
     auth: GateAuth | None = None,
     receiver: TraceReceiver | None = None,
     recent: Recent | None = None,
+    histories: Histories | None = None,
     console: bool = True,
     guard_reads: bool = False,
+    grafana_url: str = "",
 ) -> FastAPI:
     """The app; the gate's routes exist when a `gatekeeper` is given, guarded by `auth` when
     it is configured; `POST /v1/traces` when a trace `receiver` is; the recent decisions and
-    actions when their journals are given, and the console's pages over them when `console`.
-    With `guard_reads`, the console and what it reads need the gate's `auth` too."""
+    actions when their journals are given, SLOs' histories when `histories` reads them, and the
+    console's pages over both when `console`. With `guard_reads`, the console and what it
+    reads need the gate's `auth` too."""
     app = FastAPI(
         title="sloguard",
         version=__version__,
@@ -96,21 +111,23 @@ def create_app(
     if gatekeeper is not None:
         app.add_middleware(RepeatedPolls, gatekeeper=gatekeeper, path=ANALYSIS)
     if auth is not None:
-        guarded = READS | {ANALYSIS} if guard_reads else {ANALYSIS}
-        app.add_middleware(AuthFirst, auth=auth, header=guarded.__contains__, flagger=FLAGGER)
+        guarded = reads if guard_reads else ANALYSIS.__eq__
+        app.add_middleware(AuthFirst, auth=auth, header=guarded, flagger=FLAGGER)
     app.add_middleware(BodyLimit, paths={"/v1/traces": otlp.MAX_BODY_BYTES})  # outermost
     _error_answers(app)
     _agent_routes(app, agent, registry)
+    if histories is not None:
+        _history_route(app, agent, histories)
     if recent is not None:
         add_recent_routes(app, recent)
-        if console:
-            add_console(app, agent, recent)
+        if console and histories is not None:
+            add_console(app, agent, recent, histories, grafana_url)
     if receiver is not None:
         _trace_route(app, receiver)
     if gatekeeper is not None:
         _gate_routes(app, gatekeeper, guarded=auth is not None)
     if auth is not None:
-        _declare_bearer(app, READS if guard_reads else frozenset())
+        _declare_bearer(app, reads if guard_reads else ANALYSIS.__eq__)
     return app
 
 
@@ -175,6 +192,19 @@ def _agent_routes(app: FastAPI, agent: Agent, registry: CollectorRegistry) -> No
         return JSONResponse([document(e) for e in agent.current()])
 
 
+def _history_route(app: FastAPI, agent: Agent, histories: Histories) -> None:
+    @app.get("/v1/slos/{service}/{slo}/history", response_model=History, responses=ERRORS)
+    async def slo_history(service: str, slo: str, within: Within = "window") -> Response:
+        """One SLO over its window from the recorded series, as its console page draws it:
+        the SLI (5m), the budget left, the burn rate per alert window, the traffic, and its
+        alerts' firing periods; a kind Prometheus could not give is named in `missing`.
+        `range` shows the recent past instead of the whole window."""
+        spec, found = find_slo(agent.services, service, slo)
+        version, seconds = agent.definitions.version, RANGES.get(within)
+        seen = await histories.read(spec.service, found, time.time(), version, seconds)
+        return Response(seen.model_dump_json(), media_type="application/json")
+
+
 def _gate_routes(app: FastAPI, gatekeeper: Gatekeeper, guarded: bool) -> None:
     @app.post(
         ANALYSIS,
@@ -210,9 +240,9 @@ def _gate_routes(app: FastAPI, gatekeeper: Gatekeeper, guarded: bool) -> None:
         return await flagger(Hook.ROLLBACK, payload)
 
 
-def _declare_bearer(app: FastAPI, reads: frozenset[str]) -> None:
+def _declare_bearer(app: FastAPI, guarded: Callable[[str], bool]) -> None:
     """The OpenAPI document names the gate's bearer token when the agent has one, on the gate
-    and on the guarded `reads` (Flagger's webhooks carry theirs in `metadata.token`, which
+    and on the other `guarded` paths (Flagger's webhooks carry theirs in `metadata.token`, which
     OpenAPI cannot express)."""
     build = app.openapi
 
@@ -220,7 +250,7 @@ def _declare_bearer(app: FastAPI, reads: frozenset[str]) -> None:
         if app.openapi_schema is None:
             schema = build()
             for path, operations in schema.get("paths", {}).items():
-                if path in reads:
+                if guarded(path) and path != ANALYSIS:
                     for operation in operations.values():
                         operation["security"] = [{"bearer": []}]
             schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})

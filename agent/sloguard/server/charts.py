@@ -1,76 +1,147 @@
 """Charts drawn on the server as SVG (no script, no CDN, nothing to build): numbers in, markup
-out. Only numbers and fixed words reach the markup, so nothing a caller sent can run."""
+out. Only numbers and the fixed words the console passes reach the markup, escaped all the
+same, so nothing a caller or Prometheus sent can run."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from html import escape
 
 Points = Sequence[tuple[float, float]]  # (Unix time, value)
 
-WIDTH, HEIGHT = 560, 160
-LEFT, RIGHT, TOP, BOTTOM = 64, 96, 12, 24  # room for the axis labels and the legend
+WIDTH, HEIGHT = 560, 170
+LEFT, RIGHT, TOP, BOTTOM = 64, 120, 12, 24  # room for the axis labels and the legend
+COLOURS = ("#b00020", "#1f4e99", "#1b5e20", "#7a4a00", "#5c2d91", "#00626b")
+DASHES = ("", "6 4", "2 3", "8 3 2 3")
+FEW_POINTS = 40
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One line of a chart, named in its legend."""
+
+    name: str
+    points: Points
+
+
+@dataclass(frozen=True)
+class Chart:
+    """What a chart shows besides its lines: horizontal lines at values (an objective, a
+    threshold), vertical marks at times (a window's start), shaded spans (an alert firing)."""
+
+    label: str  # the text alternative: what the chart says, in words
+    value: Callable[[float], str]  # how the axis writes a value
+    levels: Sequence[tuple[float, str]] = ()
+    marks: Sequence[tuple[float, str]] = ()
+    spans: Sequence[tuple[float, float]] = ()
+    floor: float | None = 0.0  # the lowest value shown (None: the lowest drawn)
+    lines: Sequence[Drawn] = field(default_factory=tuple)
+    within: tuple[float, float] | None = None  # the times shown (None: those drawn)
 
 
 def percent(value: float) -> str:
-    return f"{value * 100:.3g}%"
+    return f"{value * 100:.4g}%"
+
+
+def times(value: float) -> str:
+    return f"{value:.3g}x"
+
+
+def per_second(value: float) -> str:
+    return f"{value:.3g}/s"
 
 
 def comparison(canary: Points, baseline: Points) -> str:
     """Canary and baseline error ratio per interval, side by side over the analysis window,
-    each with its mean drawn (the comparison ranks exactly these intervals)."""
-    series = [("canary", canary, "#b00020", ""), ("baseline", baseline, "#1f4e99", "6 4")]
-    times = [t for _, points, _, _ in series for t, _ in points]
-    values = [v for _, points, _, _ in series for _, v in points]
+    each with its mean drawn across (the comparison ranks exactly these intervals)."""
     label = (
         f"Error ratio per interval: canary mean {percent(_mean(canary))} over {len(canary)} "
         f"intervals, baseline mean {percent(_mean(baseline))} over {len(baseline)}"
     )
-    if not times:
-        return _svg(label, ['<text x="12" y="24">no intervals with traffic were read</text>'])
-    start, end = min(times), max(times)
-    top = max(max(values), 1e-9) * 1.1
+    drawn = [Drawn("canary", canary), Drawn("baseline", baseline)]
+    means = [(_mean(d.points), f"{d.name} mean") for d in drawn if d.points]
+    return draw(Chart(label, percent, levels=means, lines=drawn))
+
+
+def draw(chart: Chart) -> str:
+    """The chart as an SVG element, with its text alternative."""
+    lines = [d for d in chart.lines if d.points]
+    stamps = [t for d in lines for t, _ in d.points]
+    if not stamps:
+        return _svg(chart.label, ['<text x="12" y="24">nothing was read for this chart</text>'])
+    start, end = chart.within or (min(stamps), max(stamps))
+    values = [v for d in lines for _, v in d.points] + [v for v, _ in chart.levels]
+    low = min(values) if chart.floor is None else min(chart.floor, *values)
+    high = max(values)
+    if high - low < 1e-12:
+        high = low + (abs(low) or 1.0) * 0.1
+    high += (high - low) * 0.08
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(t: float) -> float:
         return LEFT + (0.5 if end == start else (t - start) / (end - start)) * plot_w
 
     def y(v: float) -> float:
-        return TOP + plot_h - v / top * plot_h
+        return TOP + plot_h - (v - low) / (high - low) * plot_h
 
     parts = [
         f'<line class="axis" x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" '
         f'y2="{TOP + plot_h}"/>',
         f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + plot_h}"/>',
-        f'<text x="{LEFT - 6}" y="{TOP + 10}" text-anchor="end">{percent(top)}</text>',
-        f'<text x="{LEFT - 6}" y="{TOP + plot_h}" text-anchor="end">0%</text>',
-        f'<text x="{LEFT}" y="{HEIGHT - 6}">intervals over {_minutes(end - start)}</text>',
+        _text(LEFT - 6, TOP + 10, chart.value(high), "end"),
+        _text(LEFT - 6, TOP + plot_h, chart.value(low), "end"),
+        _text(LEFT, HEIGHT - 6, f"over {_duration(end - start)}"),
     ]
-    for row, (name, points, colour, dash) in enumerate(series):
-        if not points:
-            continue
-        dashes = f' stroke-dasharray="{dash}"' if dash else ""
-        path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
+    for first, last in chart.spans:
+        left, right = x(max(first, start)), x(min(last, end))
         parts.append(
-            f'<polyline class="series" data-series="{name}" data-points="{len(points)}" '
+            f'<rect class="span" x="{left:.1f}" y="{TOP}" width="{max(2.0, right - left):.1f}" '
+            f'height="{plot_h}"/>'
+        )
+    for at, name in chart.marks:
+        if start <= at <= end:
+            parts.append(
+                f'<line class="mark" x1="{x(at):.1f}" y1="{TOP}" x2="{x(at):.1f}" '
+                f'y2="{TOP + plot_h}"/>'
+            )
+            parts.append(_text(x(at) + 3, TOP + 10, name))
+    for value, name in chart.levels:
+        parts.append(
+            f'<line class="level" x1="{LEFT}" y1="{y(value):.1f}" x2="{LEFT + plot_w}" '
+            f'y2="{y(value):.1f}"/>'
+        )
+        parts.append(_text(LEFT + 4, y(value) - 3, f"{name} {chart.value(value)}"))
+    for i, line in enumerate(lines):
+        colour, dash = COLOURS[i % len(COLOURS)], DASHES[i % len(DASHES)]
+        dashes = f' stroke-dasharray="{dash}"' if dash else ""
+        path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in line.points)
+        parts.append(
+            f'<polyline class="series" data-series="{escape(line.name)}" '
+            f'data-points="{len(line.points)}" data-last="{line.points[-1][1]:.6g}" '
             f'points="{path}" stroke="{colour}"{dashes}/>'
         )
-        mean = y(_mean(points))
-        parts.append(
-            f'<line x1="{LEFT}" y1="{mean:.1f}" x2="{LEFT + plot_w}" y2="{mean:.1f}" '
-            f'stroke="{colour}" stroke-opacity=".45"{dashes}/>'
-        )
-        legend_y = TOP + 14 + row * 18
-        parts.append(
-            f'<text x="{LEFT + plot_w + 8}" y="{legend_y}" fill="{colour}">'
-            f"{'—' if not dash else '- -'} {name}</text>"
-        )
-    return _svg(label, parts)
+        if len(line.points) <= FEW_POINTS:  # a line of a few points would hardly show
+            parts.extend(
+                f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" fill="{colour}"/>'
+                for t, v in line.points
+            )
+        legend = f"{'—' if not dash else '- -'} {line.name}"
+        parts.append(_text(LEFT + plot_w + 8, TOP + 14 + i * 16, legend, fill=colour))
+    return _svg(chart.label, parts)
+
+
+def _text(x: float, y: float, words: str, anchor: str = "start", fill: str = "") -> str:
+    colour = f' fill="{fill}"' if fill else ""
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{colour}>{escape(words)}</text>'
 
 
 def _svg(label: str, parts: list[str]) -> str:
+    said = escape(label)
     return (
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
-        f'role="img" aria-label="{label}"><title>{label}</title>{"".join(parts)}</svg>'
+        f'role="img" aria-label="{said}"><title>{said}</title>{"".join(parts)}</svg>'
     )
 
 
@@ -78,6 +149,10 @@ def _mean(points: Points) -> float:
     return sum(v for _, v in points) / len(points) if points else 0.0
 
 
-def _minutes(seconds: float) -> str:
-    minutes = seconds / 60
-    return f"{minutes:.0f} min" if minutes >= 1 else f"{seconds:.0f} s"
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            amount = seconds / size
+            digits = 0 if math.isclose(amount, round(amount)) else 1
+            return f"{amount:.{digits}f} {unit}"
+    return f"{seconds:.0f} s"

@@ -8,23 +8,33 @@ script refreshes the page's live part in place."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
-from urllib.parse import urlencode
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from sloguard import yamltext
 from sloguard.agent import Agent
+from sloguard.errors import UnknownTarget
+from sloguard.evaluating import Histories
+from sloguard.evaluation.history import RANGES, History, Line
 from sloguard.evaluation.model import Evaluation, Status
 from sloguard.evaluation.report import by_budget, rfc3339
 from sloguard.gate.model import Verdict
-from sloguard.server.charts import comparison
+from sloguard.links import dashboard_url
+from sloguard.server.charts import Chart, Drawn, comparison, draw, per_second, percent, times
 from sloguard.server.recent import Filter, Recent, audit_entries, decisions, records
-from sloguard.spec.model import ServiceSLOs
+from sloguard.spec.model import SLO, ServiceSLOs
 
+# How much of the past an SLO's page shows: its window, or the recent past.
+Within = Annotated[Literal["window", "1h", "6h", "1d", "7d"], Query(alias="range")]
+CHART_POINTS = 120  # drawn per line: about a point every 3 pixels
 PAGE_ROWS = 100  # rows of the overview per page: readable, and quick at 1,000 SLOs
 TEAM_LABEL = "team"  # the definitions' label the overview filters teams by
 REFRESH_SECONDS = 15
@@ -65,10 +75,23 @@ class Overview:
 
 
 _templates.filters["when"] = lambda at: when(str(at))
+_templates.filters["path"] = lambda part: quote(str(part), safe="")
 
 
-def add_console(app: FastAPI, agent: Agent, recent: Recent) -> None:
+def add_console(
+    app: FastAPI, agent: Agent, recent: Recent, histories: Histories, grafana_url: str = ""
+) -> None:
     """The console's pages."""
+
+    @app.get("/slos/{service}/{slo}", response_class=HTMLResponse, include_in_schema=False)
+    async def slo_page(service: str, slo: str, within: Within = "window") -> HTMLResponse:
+        spec, found = find_slo(agent.services, service, slo)
+        version, seconds = agent.definitions.version, RANGES.get(within)
+        seen = await histories.read(spec.service, found, time.time(), version, seconds)
+        evaluations = agent.current() if agent.cycles else []
+        now = next((e for e in evaluations if (e.service, e.slo) == (service, slo)), None)
+        files = agent.files(service)
+        return html_page(render_slo(spec, found, seen, now, files, grafana_url, within))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def overview(
@@ -77,19 +100,37 @@ def add_console(app: FastAPI, agent: Agent, recent: Recent) -> None:
     ) -> HTMLResponse:  # fmt: skip
         asked = Overview(service, team, status or None, q, max(1, min(page, 10_000)))
         evaluations = agent.current() if agent.cycles else None
-        return HTMLResponse(render_overview(evaluations, agent.services, asked))
+        return html_page(render_overview(evaluations, agent.services, asked))
 
     @app.get("/gate", response_class=HTMLResponse, include_in_schema=False)
-    def gate(service: Filter = "", verdict: Verdict | Literal[""] = "") -> HTMLResponse:
-        found = records(decisions(recent.decisions, service, verdict or None))
+    def gate(
+        service: Filter = "",
+        verdict: Verdict | Literal[""] = "",
+        limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    ) -> HTMLResponse:
+        found = records(decisions(recent.decisions, service, verdict or None, limit))
         kept, size = len(recent.decisions), recent.decisions.size
-        return HTMLResponse(render_gate(found, service, verdict or None, kept, size))
+        return html_page(render_gate(found, service, verdict or None, kept, size))
 
     @app.get("/actions", response_class=HTMLResponse, include_in_schema=False)
     def actions(service: Filter = "", action: Filter = "", result: Filter = "") -> HTMLResponse:
         found = [e.model_dump() for e in audit_entries(recent.audit, service, action, result)]
-        return HTMLResponse(render_actions(found, {"service": service, "action": action,
+        return html_page(render_actions(found, {"service": service, "action": action,
                                                    "result": result}))  # fmt: skip
+
+
+# What every page is sent with: never cached (it is live, and may be behind auth), never
+# framed, never sniffed as another type, and no address leaked to the links it holds.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def html_page(html: str) -> HTMLResponse:
+    return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
 def render_overview(
@@ -138,13 +179,139 @@ def render_overview(
     )
 
 
+def find_slo(services: Sequence[ServiceSLOs], service: str, slo: str) -> tuple[ServiceSLOs, SLO]:
+    """The service and SLO of that name; UnknownTarget (404) when there is none."""
+    for spec in services:
+        if spec.service == service:
+            for candidate in spec.slos:
+                if candidate.name == slo:
+                    return spec, candidate
+            raise UnknownTarget(f"slo: {service!r} has no SLO named {slo!r}")
+    raise UnknownTarget(f"service: no SLOs are defined for {service!r}")
+
+
+def render_slo(
+    spec: ServiceSLOs,
+    slo: SLO,
+    seen: History,
+    now: Evaluation | None,
+    files: Sequence[str],
+    grafana_url: str = "",
+    within: str = "window",
+) -> str:
+    """One SLO's page: where it stands, its charts over the window, its alerts' firing, and its
+    definition (with anything secret-looking in it redacted)."""
+    series = seen.series
+    firing = [(f.start, f.end) for f in seen.firing]
+    starts = [(seen.window_start, "window start")] if slo.calendar else []
+    shown = (seen.start, seen.end)
+    name = f"{spec.service} {slo.name}"
+    charts = [
+        ("SLI against the objective (5m rate)", draw(Chart(
+            f"{name}: the SLI over the window against the objective {percent(seen.objective)}",
+            percent, levels=[(seen.objective, "objective")], marks=starts, spans=firing,
+            floor=None, lines=_lines(series["sli"], "SLI"), within=shown))),
+        ("Error budget left", draw(Chart(
+            f"{name}: error budget left over the window{_last(series['budget'], percent)}",
+            percent, levels=[(0.0, "spent")], marks=starts, spans=firing,
+            lines=_lines(series["budget"], "budget left"), within=shown))),
+        ("Burn rate per alert window", draw(Chart(
+            f"{name}: burn rate per alert window, the tiers' thresholds drawn",
+            times, levels=sorted({(t.factor, t.severity) for t in seen.thresholds}),
+            spans=firing, lines=_lines(series["burn_rate"], ""), within=shown))),
+        ("Traffic", draw(Chart(
+            f"{name}: events per second{_last(series['traffic'], per_second)}",
+            per_second, spans=firing, lines=_lines(series["traffic"], "events/s"), within=shown))),
+    ]  # fmt: skip
+    runbook = slo.alerting.runbook
+    dashboard = slo.alerting.dashboard or (
+        dashboard_url(spec.service, slo.name, grafana_url) if grafana_url else ""
+    )
+    return _templates.get_template("slo.html").render(
+        page="slos",
+        spec=spec,
+        slo=slo,
+        seen=seen,
+        now=_row(now, _teams([spec])) if now is not None else None,
+        symbols=SYMBOLS,
+        labels=LABELS,
+        charts=charts,
+        firing=seen.firing,
+        definition=yamltext.dump(redacted(slo.model_dump(mode="json", exclude_defaults=True))),
+        files=files,
+        links=[
+            (text, _redacted_url(url))
+            for text, url in (("Runbook", runbook), ("Dashboard", dashboard))
+            if url and _safe_link(url)
+        ],
+        within=within,
+        ranges=["window", *RANGES],
+        when=lambda at: when(rfc3339(at)),
+        duration=lambda seconds: roughly(seconds) if seconds >= 60 else f"{seconds:.0f}s",
+    )
+
+
+# Query parameters and URL parts whose values are secrets, whatever case they are written in.
+SECRET_NAMES = re.compile(r"token|secret|passw|key|auth|sig|credential|session", re.I)
+
+
+def redacted(value: Any) -> Any:
+    """`value` (a definition as JSON) with credentials in URLs and the values of secret-named
+    fields replaced by `REDACTED`."""
+    if isinstance(value, dict):
+        return {
+            k: "REDACTED"
+            if SECRET_NAMES.search(str(k)) and isinstance(v, str) and v
+            else redacted(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    if isinstance(value, str) and "://" in value:
+        return _redacted_url(value)
+    return value
+
+
+def _redacted_url(text: str) -> str:
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return text
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "REDACTED@" + netloc.rpartition("@")[2]
+    query = "&".join(
+        f"{k}=REDACTED" if SECRET_NAMES.search(k) else f"{k}={v}" if v else k
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _safe_link(url: str) -> bool:
+    """Only web links are made links (a `javascript:` runbook would run on a click)."""
+    return urlsplit(url).scheme in ("http", "https")
+
+
+def _lines(lines: Sequence[Line], name: str) -> list[Drawn]:
+    def called(line: Line) -> str:
+        words = [f"{k}={v}" for k, v in line.labels.items() if k != "window"]
+        return " ".join([line.labels.get("window", name), *words]).strip()
+
+    return [Drawn(called(line), line.points) for line in lines]
+
+
+def _last(lines: Sequence[Line], value: Callable[[float], str]) -> str:
+    ends = [line.points[-1][1] for line in lines if line.points]
+    return f", now {', '.join(value(v) for v in ends)}" if ends else ", no data"
+
+
 def render_gate(
     found: list[dict[str, Any]], service: str, verdict: Verdict | None, kept: int, size: int
 ) -> str:
     """The gate's recent decisions (records as `/v1/gate/decisions` serves them)."""
     for record in found:
         record["charts"] = {
-            slo: comparison(samples["canary"], samples["baseline"])
+            slo: comparison(thinned(samples["canary"]), thinned(samples["baseline"]))
             for slo, samples in record["samples"].items()
             if samples["canary"] or samples["baseline"]
         }
@@ -158,6 +325,14 @@ def render_gate(
         symbols=VERDICT_SYMBOLS,
         figure=_figure,
     )
+
+
+def thinned(points: Sequence[Any], most: int = CHART_POINTS) -> Sequence[Any]:
+    """At most `most` of `points`, evenly spread, the last kept: a chart is no wider."""
+    if len(points) <= most:
+        return points
+    every = len(points) / most
+    return [points[min(len(points) - 1, round((i + 1) * every) - 1)] for i in range(most)]
 
 
 def render_actions(found: list[dict[str, Any]], filters: Mapping[str, str]) -> str:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import FastAPI, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from sloguard.actions.audit import Line
 from sloguard.gate.model import Verdict
@@ -59,7 +59,7 @@ class AuditEntry(BaseModel):
     )
     by: str = Field("", description="The agent replica that acted.")
     error: str = ""
-    repeated: int = Field(1, description="Times held in a row (holds repeat every cycle).")
+    repeated: int = Field(1, description="Times held (a hold repeats every cycle).")
 
 
 def decisions(
@@ -76,22 +76,16 @@ def decisions(
 def audit_entries(
     journal: Journal[Line], service: str = "", action: str = "", result: str = "", limit: int = 100
 ) -> list[AuditEntry]:
-    """The newest audit lines matching the filters, those the model cannot read skipped (the
-    log is a file anyone with access may have edited)."""
+    """The newest audit lines matching the filters (`audit.readable` lines)."""
     wanted: dict[str, str] = {"service": service, "action": action, "result": result}
 
     def matches(line: Line) -> bool:
         return all(not want or line.get(name) == want for name, want in wanted.items())
 
-    found = []
-    for entry in journal.newest(matches):
-        try:
-            found.append(AuditEntry.model_validate({**entry.value, "repeated": entry.repeated}))
-        except ValidationError:
-            continue
-        if len(found) == limit:
-            break
-    return found
+    return [
+        AuditEntry.model_validate({**entry.value, "repeated": entry.repeated})
+        for entry in journal.newest(matches, limit)
+    ]
 
 
 def add_recent_routes(app: FastAPI, recent: Recent) -> None:
@@ -103,7 +97,7 @@ def add_recent_routes(app: FastAPI, recent: Recent) -> None:
         repeated poll answered from the cache is not another): whom each was about, the
         verdict, every SLO's checks, and each version's error ratio per interval."""
         found = decisions(recent.decisions, service, verdict or None, limit)
-        body = b"[" + b",".join(e.value.body for e in found) + b"]"
+        body = b"[" + b",".join(_counted(e) for e in found) + b"]"
         return Response(body, media_type="application/json")
 
     @app.get("/v1/actions", response_model=list[AuditEntry])
@@ -120,4 +114,9 @@ def add_recent_routes(app: FastAPI, recent: Recent) -> None:
 
 def records(entries: list[Entry[Recorded]]) -> list[dict[str, Any]]:
     """The decisions as the pages read them (JSON objects)."""
-    return [orjson.loads(e.value.body) for e in entries]
+    return [orjson.loads(_counted(e)) for e in entries]
+
+
+def _counted(entry: Entry[Recorded]) -> bytes:
+    """A record's JSON with its count (the journal counts; the record was serialized once)."""
+    return b'{"repeated":%d,' % entry.repeated + entry.value.body[1:]
