@@ -18,6 +18,7 @@ def main() -> None:
         ["bench.generation"],
         ["bench.generation", "--slos", "1", "--repeat", "10"],
         ["bench.evaluation"],
+        ["bench.console", *(["--repeat", "10", "--requests", "200"] if quick else [])],
         ["bench.gate", *(["--seconds", "5"] if quick else [])],
         ["bench.traces", *(["--seconds", "5"] if quick else [])],
         ["bench.rule_cost", *(["--minutes", "3", "--sloth-minutes", "1"] if quick else [])],
