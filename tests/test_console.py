@@ -230,8 +230,7 @@ class Recorded(Switchable):
         self, expr: str, start: float, end: float, step: float
     ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
         self.ranges.append(expr)
-        if self.down:
-            await self.query(expr, end)  # fails as a Prometheus that is down
+        await super().query_range(expr, start, end, step)  # fails when down
         times = [start + i * step for i in range(int((end - start) // step) + 1)]
         ids = {"service": "shop", "slo": "availability"}
         if expr.startswith("ALERTS"):
@@ -265,6 +264,9 @@ def test_an_slo_s_page_draws_its_window_its_alerts_and_its_definition(tmp_path: 
         await assembly.agent.cycle()
         overview = (await http.get("/")).text
         assert '<a href="/slos/shop/availability">availability</a>' in overview
+        spark = re.search(r'<svg class="spark".*?data-points="(\d+)"', overview)
+        assert spark and int(spark.group(1)) > 0  # the budget over the window, beside it
+        assert 'aria-label="error budget left over the window: 100% to 6' in overview
         page = await http.get("/slos/shop/availability")
         assert page.status_code == 200
         text = page.text
@@ -280,7 +282,8 @@ def test_an_slo_s_page_draws_its_window_its_alerts_and_its_definition(tmp_path: 
         history = (await http.get("/v1/slos/shop/availability/history")).json()
         assert history["firing"][0]["ongoing"] is True
         assert history["series"]["budget"][0]["points"][-1][1] == pytest.approx(0.6, abs=0.01)
-        assert len(source.ranges) == 5  # one reading shared by the page and the route
+        # one for the overview's sparklines; one reading shared by the page and the route
+        assert len(source.ranges) == 1 + 5
         recent = (await http.get("/v1/slos/shop/availability/history?range=1h")).json()
         assert recent["end"] - recent["start"] == 3600 and recent["step"] == 15
         assert 'href="?range=1h"' in text and 'aria-current="true">the last 1h' not in text
@@ -313,3 +316,28 @@ def test_only_web_links_are_links_and_secret_fields_are_redacted() -> None:
         "api_key": "REDACTED", "url": "http://REDACTED@h/p?sig=REDACTED&x=2",
         "n": [{"password": "REDACTED"}],
     }  # fmt: skip
+
+
+class Stalled(Switchable):
+    """A Prometheus that answers instant queries but never range queries."""
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        await asyncio.sleep(3600)
+        return []
+
+
+def test_a_slow_prometheus_leaves_out_the_sparklines_and_holds_nothing_up(
+    shop_definitions: Path,
+) -> None:
+    assembly = assembled(shop_definitions, Stalled())
+    http = api(assembly)
+
+    async def scenario() -> None:
+        await assembly.agent.cycle()
+        page = await asyncio.wait_for(http.get("/"), timeout=20)  # not the hour
+        assert page.status_code == 200 and rows_named(page.text) == ["availability"]
+        assert '<svg class="spark"' not in page.text
+
+    asyncio.run(scenario())

@@ -71,6 +71,8 @@ def test_a_gate_decision_shows_on_the_gate_page_with_its_checks_and_comparison(
         assert "<code>{rollouts_pod_template_hash=&#34;new&#34;}</code>" in page
         assert 'data-series="canary"' in page and 'data-series="baseline"' in page
         assert 'role="img" aria-label="Error ratio per interval: canary mean 5%' in page
+        assert 'data-estimate="0.05"' in page  # the shift the comparison estimated, drawn
+        assert 'aria-label="Canary error ratio minus baseline: estimate 5%' in page
 
     asyncio.run(scenario())
 

@@ -1,5 +1,6 @@
 """One evaluation of every SLO against a metric source: the rules path where the generated
-rules are loaded, the raw path where they are not, then the pure judgement."""
+rules are loaded, the raw path where they are not, then the pure judgement; and the SLOs'
+histories the console draws, read from the recorded series."""
 
 from __future__ import annotations
 
@@ -8,13 +9,21 @@ import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from opentelemetry.trace import NoOpTracer, Span, Tracer
 from prometheus_client import Counter
 
 from sloguard.errors import SourceError
-from sloguard.evaluation.history import History, history, queries, span
+from sloguard.evaluation.history import (
+    History,
+    Trends,
+    history,
+    queries,
+    span,
+    trend_span,
+    trends,
+)
 from sloguard.evaluation.judgement import judge
 from sloguard.evaluation.model import Evaluation, Origin, Reading, Status
 from sloguard.evaluation.readings import (
@@ -29,11 +38,14 @@ from sloguard.evaluation.readings import (
     window_ranges,
 )
 from sloguard.gate.readings import Series
+from sloguard.promql import BUDGET_REMAINING
 from sloguard.sources.traces import TraceBackend
 from sloguard.spec.model import SLO, ServiceSLOs
 from sloguard.spec.traces import Traces
 from sloguard.telemetry.tracing import query_span
 
+TREND_SECONDS = 60.0  # the overview's budget trends, a point a day or so: read every minute
+EMPTY_TREND_SECONDS = 10.0  # a failed or empty reading (a Prometheus just started): soon again
 # A per-label SLO is as bad as its worst group; missing data outranks health, never a breach.
 _RANK = {
     Status.EXHAUSTED: 0,
@@ -237,6 +249,7 @@ class Histories:
         self._fresh = fresh_seconds
         self._size = size
         self._readings: dict[tuple[object, ...], tuple[float, asyncio.Future[History]]] = {}
+        self._trends: tuple[int, float, asyncio.Future[Trends]] | None = None
 
     async def read(
         self, service: str, slo: SLO, at: float, version: int, seconds: float | None = None
@@ -251,6 +264,28 @@ class Histories:
         while len(self._readings) > self._size:
             del self._readings[next(iter(self._readings))]
         return await asyncio.shield(kept[1])
+
+    async def trends(
+        self, services: Sequence[ServiceSLOs], at: float, version: int, wait: float
+    ) -> Trends:
+        """Every SLO's budget trend (`evaluation.history.trends`), read once every
+        TREND_SECONDS (a failed or empty reading again after EMPTY_TREND_SECONDS), waiting at
+        most `wait` seconds for it: an overview is not held up by a slow Prometheus, it shows
+        no trends until the reading is in."""
+        kept = self._trends
+        if kept is None or kept[0] != version or at - kept[1] >= _trend_age(kept[2]):
+            kept = (version, at, asyncio.ensure_future(self._read_trends(services, at)))
+            self._trends = kept
+        try:
+            return await asyncio.wait_for(asyncio.shield(kept[2]), wait)
+        except (TimeoutError, SourceError):
+            return {}
+
+    async def _read_trends(self, services: Sequence[ServiceSLOs], at: float) -> Trends:
+        start, end, step = trend_span(services, at)
+        async with asyncio.timeout(self._timeout):
+            answer = await self._source.query_range(BUDGET_REMAINING, start, end, step)
+        return trends(services, answer, at)
 
     async def _read(self, service: str, slo: SLO, at: float, seconds: float | None) -> History:
         start, end, step = span(slo, at, seconds)
@@ -274,5 +309,12 @@ class Histories:
         return history(service, slo, at, answers, missing, seconds)
 
 
-def _failed_reading(reading: asyncio.Future[History]) -> bool:
+def _failed_reading(reading: asyncio.Future[Any]) -> bool:
     return reading.done() and (reading.cancelled() or reading.exception() is not None)
+
+
+def _trend_age(reading: asyncio.Future[Trends]) -> float:
+    """How long a trends reading is used: failed or empty ones only briefly."""
+    if _failed_reading(reading) or (reading.done() and not reading.result()):
+        return EMPTY_TREND_SECONDS
+    return TREND_SECONDS

@@ -3,8 +3,17 @@ answers shaped into bounded series and firing periods."""
 
 from __future__ import annotations
 
-from sloguard.evaluation.history import MAX_SERIES, POINTS, firing, history, queries, span
-from sloguard.spec.model import SLO
+from sloguard.evaluation.history import (
+    MAX_SERIES,
+    POINTS,
+    firing,
+    history,
+    queries,
+    span,
+    trend_span,
+    trends,
+)
+from sloguard.spec.model import SLO, ServiceSLOs
 
 AT = 1_800_000_123.0
 
@@ -74,3 +83,26 @@ def test_groups_beyond_a_chart_are_counted_and_not_finite_values_dropped() -> No
     assert [(t.severity, t.factor) for t in seen.thresholds][:2] == [("page", 14.4), ("page", 6)]
     month = history("shop", slo("month"), AT, {}, {})
     assert month.window_start > month.start  # the calendar month began within the range
+
+
+def test_every_slo_s_trend_comes_from_one_query_over_the_longest_window() -> None:
+    services = [
+        ServiceSLOs.model_validate({"service": "shop", "slos": [
+            slo("30d").model_dump(), {**slo("7d").model_dump(), "name": "weekly"}]}),
+    ]  # fmt: skip
+    start, end, step = trend_span(services, AT)
+    assert (start, end) == (AT - 30 * 86400, AT) and step == 86400
+    day = 86400.0
+    answer = [
+        ({"service": "shop", "slo": "availability", "path": "/a"},
+         [(AT - 20 * day, 0.9), (AT, 0.8)]),
+        ({"service": "shop", "slo": "availability", "path": "/b"},
+         [(AT - 20 * day, 0.95), (AT, 0.5)]),
+        ({"service": "shop", "slo": "weekly"}, [(AT - 20 * day, 0.1), (AT - day, float("nan")),
+                                                (AT, 0.7)]),
+        ({"service": "other", "slo": "x"}, [(AT, 0.1)]),
+    ]  # fmt: skip
+    assert trends(services, answer, AT) == {
+        ("shop", "availability"): [(AT - 20 * day, 0.9), (AT, 0.5)],  # the worst group
+        ("shop", "weekly"): [(AT, 0.7)],  # its own 7d window only
+    }

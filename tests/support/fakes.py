@@ -43,6 +43,13 @@ class Switchable:
             return [({**ids, PART_LABEL: w}, 1e6) for w in windows]
         return []
 
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """No history recorded (or down, like `query`)."""
+        await self.query("", end)
+        return []
+
 
 class Clock:
     """A clock that stands still until the test moves `now`."""

@@ -1,7 +1,8 @@
-"""One SLO over its window, for people to look at (pure): the range queries that read it from
-the recorded series (the SLI against the objective, the budget left, the burn rate per alert
-window, the traffic, the alerts' firing), and their answers shaped into bounded series and
-firing periods. The SLO's page draws them; `GET /v1/slos/{service}/{slo}/history` serves them."""
+"""SLOs over their windows, for people to look at (pure): the range queries that read one SLO
+from the recorded series (the SLI against the objective, the budget left, the burn rate per
+alert window, the traffic, the alerts' firing), and their answers shaped into bounded series
+and firing periods, which the SLO's page draws and `GET /v1/slos/{service}/{slo}/history`
+serves; and every SLO's budget trend from one query, for the overview's sparklines."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sloguard import promql
 from sloguard.burnrate import tiers_for
 from sloguard.evaluation.readings import period_start
-from sloguard.spec.model import SLO
+from sloguard.spec.model import SLO, ServiceSLOs
 
 POINTS = 240  # per series: enough for a chart as wide as a page
 # What a page may ask to see besides the SLO's whole window (the default): the recent past.
@@ -22,6 +23,7 @@ MAX_SERIES = 12  # per chart: a per-label SLO's groups beyond these are counted,
 MIN_STEP = 15  # seconds: the last hour in 240 points
 KINDS = ("sli", "budget", "burn_rate", "traffic", "alerts")
 Points = list[tuple[float, float]]
+Trends = dict[tuple[str, str], Points]  # (service, SLO) -> budget left over its window
 RangeAnswer = Sequence[tuple[Mapping[str, str], Sequence[tuple[float, float]]]]
 
 
@@ -176,3 +178,31 @@ def _line(
         own["window"] = labels.get("__name__", "").rpartition(":")[2]
     kept = [(t, v) for t, v in points if math.isfinite(v)]
     return Line(labels=own, points=kept[-POINTS - 1 :])
+
+
+TREND_POINTS = 30  # a sparkline's points over the longest window
+
+
+def trend_span(services: Sequence[ServiceSLOs], at: float) -> tuple[float, float, float]:
+    """Start, end and step of the one range query that reads every SLO's budget trend: the
+    longest window, in `TREND_POINTS` steps."""
+    longest = max((slo.window_seconds for s in services for slo in s.slos), default=86400)
+    step = max(MIN_STEP, math.ceil(longest / TREND_POINTS))
+    return at - longest, at, float(step)
+
+
+def trends(services: Sequence[ServiceSLOs], answer: RangeAnswer, at: float) -> Trends:
+    """Each SLO's error budget left over its own window, from one range query of every budget
+    over the longest (`trend_span`): a per-label SLO's worst group at each time."""
+    windows = {(s.service, slo.name): slo.window_seconds for s in services for slo in s.slos}
+    worst: dict[tuple[str, str], dict[float, float]] = {}
+    for labels, points in answer:
+        key = (labels.get("service", ""), labels.get("slo", ""))
+        window = windows.get(key)
+        if window is None:
+            continue
+        kept = worst.setdefault(key, {})
+        for t, v in points:
+            if t >= at - window and math.isfinite(v):
+                kept[t] = min(v, kept.get(t, v))
+    return {key: sorted(kept.items()) for key, kept in worst.items() if kept}

@@ -65,6 +65,83 @@ def comparison(canary: Points, baseline: Points) -> str:
     return draw(Chart(label, percent, levels=means, lines=drawn))
 
 
+def sparkline(points: Points, start: float, end: float) -> str:
+    """Error budget left over a window as a line a row high; 0 (spent) drawn when crossed."""
+    if not points or end <= start:
+        return ""
+    values = [v for _, v in points]
+    low, high = min(0.0, *values), max(1.0, *values)
+    width, height = 96, 22
+
+    def x(t: float) -> float:
+        return (t - start) / (end - start) * width
+
+    def y(v: float) -> float:
+        return 2 + (high - v) / (high - low) * (height - 4)
+
+    path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
+    label = escape(
+        f"error budget left over the window: {percent(values[0])} to {percent(values[-1])}"
+    )
+    zero = (
+        f'<line class="level" x1="0" y1="{y(0):.1f}" x2="{width}" y2="{y(0):.1f}"/>'
+        if low < 0
+        else ""
+    )
+    return (
+        f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-label="{label}"><title>{label}</title>{zero}'
+        f'<polyline points="{path}" data-points="{len(points)}"/></svg>'
+    )
+
+
+def shift(
+    estimate: float, low: float | None, high: float | None, bound: float, confidence: float
+) -> str:
+    """The comparison's verdict drawn: how much higher the canary's error ratio is than the
+    baseline's (the estimate, and its interval at `confidence`; an end the samples cannot
+    reach is open), against the bound the interval must clear to fail the canary."""
+    known = [v for v in (estimate, low, high, bound, 0.0) if v is not None and math.isfinite(v)]
+    first, last = min(known), max(known)
+    if last - first < 1e-12:
+        first, last = first - 1e-4, last + 1e-4
+    pad = (last - first) * 0.1
+    first, last = first - pad, last + pad
+    width, height, left, right, middle = WIDTH, 64, 24, 24, 30
+
+    def x(v: float | None, open_end: float) -> float:
+        if v is None or not math.isfinite(v):
+            return open_end
+        return left + (v - first) / (last - first) * (width - left - right)
+
+    low_x, high_x = x(low, left - 12), x(high, width - right + 12)
+    said = (
+        f"Canary error ratio minus baseline: estimate {percent(estimate)}, "
+        f"{confidence:.0%} interval {'open' if low is None else percent(low)} to "
+        f"{'open' if high is None else percent(high)}; the canary fails when the interval "
+        f"starts above {percent(bound)}"
+    )
+    parts = [
+        f'<line class="axis" x1="{left}" y1="{middle}" x2="{width - right}" y2="{middle}"/>',
+        f'<line class="level" x1="{x(0.0, 0):.1f}" y1="{middle - 14}" x2="{x(0.0, 0):.1f}" '
+        f'y2="{middle + 14}"/>',
+        _text(x(0.0, 0), middle + 26, "0 (no shift)", "middle"),
+        f'<line class="mark" x1="{x(bound, 0):.1f}" y1="{middle - 18}" x2="{x(bound, 0):.1f}" '
+        f'y2="{middle + 6}"/>',
+        _text(x(bound, 0) - 3, middle - 12, f"bound {percent(bound)}", "end"),
+        f'<line class="interval" x1="{low_x:.1f}" y1="{middle}" x2="{high_x:.1f}" '
+        f'y2="{middle}" data-low="{low}" data-high="{high}"/>',
+        f'<circle cx="{x(estimate, 0):.1f}" cy="{middle}" r="4" class="estimate" '
+        f'data-estimate="{estimate:.6g}"/>',
+        _text(x(estimate, 0), middle + 26, f"shift {percent(estimate)}", "middle"),
+    ]
+    return (
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-label="{escape(said)}"><title>{escape(said)}</title>'
+        f"{''.join(parts)}</svg>"
+    )
+
+
 def draw(chart: Chart) -> str:
     """The chart as an SVG element, with its text alternative."""
     lines = [d for d in chart.lines if d.points]

@@ -7,6 +7,7 @@ script refreshes the page's live part in place."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import time
@@ -23,17 +24,28 @@ from sloguard import yamltext
 from sloguard.agent import Agent
 from sloguard.errors import UnknownTarget
 from sloguard.evaluating import Histories
-from sloguard.evaluation.history import RANGES, History, Line
+from sloguard.evaluation.history import RANGES, History, Line, Trends
 from sloguard.evaluation.model import Evaluation, Status
 from sloguard.evaluation.report import by_budget, rfc3339
 from sloguard.gate.model import Verdict
 from sloguard.links import dashboard_url
-from sloguard.server.charts import Chart, Drawn, comparison, draw, per_second, percent, times
+from sloguard.server.charts import (
+    Chart,
+    Drawn,
+    comparison,
+    draw,
+    per_second,
+    percent,
+    shift,
+    sparkline,
+    times,
+)
 from sloguard.server.recent import Filter, Recent, audit_entries, decisions, records
 from sloguard.spec.model import SLO, ServiceSLOs
 
 # How much of the past an SLO's page shows: its window, or the recent past.
 Within = Annotated[Literal["window", "1h", "6h", "1d", "7d"], Query(alias="range")]
+TREND_WAIT_SECONDS = 1.0  # the overview shows no sparklines rather than wait longer
 CHART_POINTS = 120  # drawn per line: about a point every 3 pixels
 PAGE_ROWS = 100  # rows of the overview per page: readable, and quick at 1,000 SLOs
 TEAM_LABEL = "team"  # the definitions' label the overview filters teams by
@@ -94,13 +106,16 @@ def add_console(
         return html_page(render_slo(spec, found, seen, now, files, grafana_url, within))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def overview(
+    async def overview(
         service: Filter = "", team: Filter = "", status: Status | Literal[""] = "",
         q: Filter = "", page: int = 1,
     ) -> HTMLResponse:  # fmt: skip
         asked = Overview(service, team, status or None, q, max(1, min(page, 10_000)))
         evaluations = agent.current() if agent.cycles else None
-        return html_page(render_overview(evaluations, agent.services, asked))
+        services, version = agent.services, agent.definitions.version
+        trends = await histories.trends(services, time.time(), version, TREND_WAIT_SECONDS)
+        rendered = await asyncio.to_thread(render_overview, evaluations, services, asked, trends)
+        return html_page(rendered)
 
     @app.get("/gate", response_class=HTMLResponse, include_in_schema=False)
     def gate(
@@ -137,12 +152,15 @@ def render_overview(
     evaluations: Sequence[Evaluation] | None,
     services: Sequence[ServiceSLOs] = (),
     asked: Overview = Overview(),
+    trends: Trends | None = None,
 ) -> str:
-    """The overview page; `None` before the first evaluation."""
+    """The overview page; `None` before the first evaluation. `trends` draws each SLO's
+    budget over its window beside its figure."""
     template = _templates.get_template("overview.html")
     if evaluations is None:
         return template.render(page="slos", evaluated=False, total=0)
     teams = _teams(services)
+    windows = {(s.service, slo.name): slo.window_seconds for s in services for slo in s.slos}
     chosen = [e for e in by_budget(evaluations) if _matches(e, asked, teams)]
     pages = max(1, math.ceil(len(chosen) / PAGE_ROWS))
     number = min(asked.page, pages)
@@ -159,7 +177,7 @@ def render_overview(
         total=len(evaluations),
         attention=sum(1 for e in evaluations if e.status is not Status.OK),
         counts=[(s, sum(1 for e in evaluations if e.status is s)) for s in SYMBOLS],
-        rows=[_row(e, teams) for e in shown],
+        rows=[_row(e, teams, _spark(e, trends or {}, windows)) for e in shown],
         matching=len(chosen),
         first=(number - 1) * PAGE_ROWS + 1,
         number=number,
@@ -315,6 +333,12 @@ def render_gate(
             for slo, samples in record["samples"].items()
             if samples["canary"] or samples["baseline"]
         }
+        record["shifts"] = {
+            slo["slo"]: _shift(check["values"])
+            for slo in record["decision"]["slos"]
+            for check in slo["checks"]
+            if check["name"] == "comparison" and "shift_estimate" in check["values"]
+        }
     return _templates.get_template("gate.html").render(
         page="gate",
         records=found,
@@ -325,6 +349,18 @@ def render_gate(
         symbols=VERDICT_SYMBOLS,
         figure=_figure,
     )
+
+
+def _shift(values: Mapping[str, Any]) -> str:
+    def number(name: str) -> float | None:
+        value = values.get(name)
+        return float(value) if isinstance(value, int | float) else None
+
+    estimate, bound = number("shift_estimate"), number("tolerance_bound")
+    if estimate is None or bound is None:
+        return ""
+    confidence = number("confidence") or 0.0
+    return shift(estimate, number("shift_low"), number("shift_high"), bound, confidence)
 
 
 def thinned(points: Sequence[Any], most: int = CHART_POINTS) -> Sequence[Any]:
@@ -372,7 +408,13 @@ def _query(filters: Mapping[str, str], **more: object) -> str:
     return "?" + urlencode(wanted) if wanted else "?"
 
 
-def _row(e: Evaluation, teams: Mapping[tuple[str, str], str]) -> dict[str, Any]:
+def _spark(e: Evaluation, trends: Trends, windows: Mapping[tuple[str, str], int]) -> str:
+    key = (e.service, e.slo)
+    window = windows.get(key)
+    return sparkline(trends.get(key, []), e.at - window, e.at) if window else ""
+
+
+def _row(e: Evaluation, teams: Mapping[tuple[str, str], str], spark: str = "") -> dict[str, Any]:
     budget = e.error_budget_remaining
     return {
         "status": e.status,
@@ -388,6 +430,7 @@ def _row(e: Evaluation, teams: Mapping[tuple[str, str], str]) -> dict[str, Any]:
         "burn_rates": [(w, "—" if r is None else f"{r:.2f}x") for w, r in e.burn_rates.items()],
         "exhausted_in": "—" if e.exhausted_in_seconds is None else roughly(e.exhausted_in_seconds),
         "reason": e.reason,
+        "spark": spark,
     }
 
 
