@@ -13,6 +13,7 @@ import pytest
 
 from sloguard.assembly import GateAuthSettings
 from sloguard.evaluation.model import Evaluation, Origin, Status
+from sloguard.loading import load
 from sloguard.server.console import (
     PAGE_ROWS,
     Overview,
@@ -72,7 +73,6 @@ def test_worst_first_in_words_and_shapes_and_nothing_it_shows_can_run() -> None:
     assert order == sorted(order)  # no data first, then least budget left
     assert "? no data" in page and "▲ critical" in page and "● ok" in page
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "1h: 2.50x" in page and "5m: —" in page
     assert "99.9% <span" in page  # the objective as people write it
     assert "2 need a look" in page  # the title says so too
 
@@ -341,3 +341,29 @@ def test_a_slow_prometheus_leaves_out_the_sparklines_and_holds_nothing_up(
         assert '<svg class="spark"' not in page.text
 
     asyncio.run(scenario())
+
+
+def test_burn_rates_are_shown_by_alert_tier_and_a_burning_tier_marked(
+    shop_definitions: Path,
+) -> None:
+    services = load([shop_definitions]).services
+    burning = Evaluation(
+        "shop", "availability", 0.999, "30d", 1_800_000_000.0, Status.CRITICAL, "burning",
+        Origin.RULES, sli=0.9981, error_budget_remaining=0.5,
+        burn_rates={"5m": 20.0, "1h": 15.0, "30m": 2.0, "6h": None},
+        others=(evaluation("availability", Status.OK, 0.9, path="/b"),),
+        group={"path": "/a"},
+    )  # fmt: skip
+    page = render_overview([burning], services)
+    assert (
+        '<li class="burning"><strong>▲ </strong>page &gt;14.4x: 1h 15.00x, 5m 20.00x</li>' in page
+    )
+    assert "<li>page &gt;6x: 6h —, 30m 2.00x</li>" in page
+    assert '<td class="number">99.810%</td>' in page  # the SLI over the window
+    # the per-label SLO's other group is a row of its own, after its worst
+    assert (
+        page.index("path=/a")
+        < page.index('<span aria-hidden="true">↳ </span>')
+        < page.index("path=/b")
+    )
+    assert "2 of 2 rows (1 SLOs and their groups)" in page

@@ -214,16 +214,17 @@ def _described(span: Span, evaluation: Evaluation) -> Evaluation:
 def _worst(
     spec: ServiceSLOs, slo: SLO, readings: Readings, at: float, origin: Origin
 ) -> Evaluation:
+    """The SLO's evaluation: its worst group's, carrying the other groups' (worst first)."""
     if not readings:
         return judge(spec.service, slo, {}, at, origin)
-    evaluations = [judge(spec.service, slo, r, at, origin, dict(g)) for g, r in readings.items()]
-    return min(
-        evaluations,
+    evaluations = sorted(
+        (judge(spec.service, slo, r, at, origin, dict(g)) for g, r in readings.items()),
         key=lambda e: (
             _RANK[e.status],
             e.error_budget_remaining if e.error_budget_remaining is not None else 0.0,
         ),
     )
+    return replace(evaluations[0], others=tuple(evaluations[1:]))
 
 
 def _failed(spec: ServiceSLOs, slo: SLO, at: float, reason: str) -> Evaluation:

@@ -38,7 +38,8 @@ class Reading:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One SLO at one moment. `group` names the label values of a per-label SLO's worst group."""
+    """One SLO at one moment. `group` names the label values of a per-label SLO's worst group;
+    `others` are its other groups, each judged alone, worst first."""
 
     service: str
     slo: str
@@ -56,3 +57,4 @@ class Evaluation:
     ticket: bool | None = None
     exhausted_in_seconds: float | None = None
     group: Mapping[str, str] = field(default_factory=dict)
+    others: tuple[Evaluation, ...] = ()

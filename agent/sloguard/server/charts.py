@@ -73,11 +73,11 @@ def sparkline(points: Points, start: float, end: float) -> str:
     low, high = min(0.0, *values), max(1.0, *values)
     width, height = 96, 22
 
-    def x(t: float) -> float:
-        return (t - start) / (end - start) * width
+    def x(t: float) -> float:  # room for the newest point's dot at either end
+        return 3 + (t - start) / (end - start) * (width - 6)
 
     def y(v: float) -> float:
-        return 2 + (high - v) / (high - low) * (height - 4)
+        return 3 + (high - v) / (high - low) * (height - 6)
 
     path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
     label = escape(
@@ -91,7 +91,8 @@ def sparkline(points: Points, start: float, end: float) -> str:
     return (
         f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="img" aria-label="{label}"><title>{label}</title>{zero}'
-        f'<polyline points="{path}" data-points="{len(points)}"/></svg>'
+        f'<polyline points="{path}" data-points="{len(points)}"/>'
+        f'<circle cx="{x(points[-1][0]):.1f}" cy="{y(values[-1]):.1f}" r="2"/></svg>'
     )
 
 

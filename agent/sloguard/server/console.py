@@ -22,6 +22,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from sloguard import yamltext
 from sloguard.agent import Agent
+from sloguard.burnrate import tiers_for
 from sloguard.errors import UnknownTarget
 from sloguard.evaluating import Histories
 from sloguard.evaluation.history import RANGES, History, Line, Trends
@@ -41,7 +42,7 @@ from sloguard.server.charts import (
     times,
 )
 from sloguard.server.recent import Filter, Recent, audit_entries, decisions, records
-from sloguard.spec.model import SLO, ServiceSLOs
+from sloguard.spec.model import SLO, ServiceSLOs, Tier
 
 # How much of the past an SLO's page shows: its window, or the recent past.
 Within = Annotated[Literal["window", "1h", "6h", "1d", "7d"], Query(alias="range")]
@@ -161,7 +162,9 @@ def render_overview(
         return template.render(page="slos", evaluated=False, total=0)
     teams = _teams(services)
     windows = {(s.service, slo.name): slo.window_seconds for s in services for slo in s.slos}
-    chosen = [e for e in by_budget(evaluations) if _matches(e, asked, teams)]
+    tiers = {(s.service, slo.name): tiers_for(slo) for s in services for slo in s.slos}
+    every = [row for e in by_budget(evaluations) for row in (e, *e.others)]
+    chosen = [e for e in every if _matches(e, asked, teams)]
     pages = max(1, math.ceil(len(chosen) / PAGE_ROWS))
     number = min(asked.page, pages)
     shown = chosen[(number - 1) * PAGE_ROWS : number * PAGE_ROWS]
@@ -177,8 +180,16 @@ def render_overview(
         total=len(evaluations),
         attention=sum(1 for e in evaluations if e.status is not Status.OK),
         counts=[(s, sum(1 for e in evaluations if e.status is s)) for s in SYMBOLS],
-        rows=[_row(e, teams, _spark(e, trends or {}, windows)) for e in shown],
+        rows=[
+            {
+                **_row(e, teams, _spark(e, trends or {}, windows)),
+                "tiers": _tiers(e, tiers.get((e.service, e.slo), [])),
+                "other_group": e.group and not any(e is r for r in evaluations),
+            }
+            for e in shown
+        ],
         matching=len(chosen),
+        rows_total=len(every),
         first=(number - 1) * PAGE_ROWS + 1,
         number=number,
         pages=pages,
@@ -408,6 +419,23 @@ def _query(filters: Mapping[str, str], **more: object) -> str:
     return "?" + urlencode(wanted) if wanted else "?"
 
 
+def _tiers(e: Evaluation, tiers: Sequence[Tier]) -> list[dict[str, Any]]:
+    """The burn rates by alert tier: each tier's factor, its two windows' rates, and whether
+    both burn past it (the tier's alert condition, before its event minimum)."""
+    found = []
+    for tier in tiers:
+        rates = [(w, e.burn_rates.get(w)) for w in (tier.long, tier.short)]
+        found.append(
+            {
+                "severity": tier.severity.value,
+                "factor": f"{tier.factor:g}x",
+                "windows": [(w, "—" if r is None else f"{r:.2f}x") for w, r in rates],
+                "burning": all(r is not None and r > tier.factor for _, r in rates),
+            }
+        )
+    return found
+
+
 def _spark(e: Evaluation, trends: Trends, windows: Mapping[tuple[str, str], int]) -> str:
     key = (e.service, e.slo)
     window = windows.get(key)
@@ -427,7 +455,7 @@ def _row(e: Evaluation, teams: Mapping[tuple[str, str], str], spark: str = "") -
         "budget": budget,
         "budget_text": None if budget is None else f"{budget:.1%}",
         "bar": 0 if budget is None else round(min(max(budget, 0.0), 1.0) * 100, 1),
-        "burn_rates": [(w, "—" if r is None else f"{r:.2f}x") for w, r in e.burn_rates.items()],
+        "sli": "—" if e.sli is None else f"{e.sli * 100:.3f}%",
         "exhausted_in": "—" if e.exhausted_in_seconds is None else roughly(e.exhausted_in_seconds),
         "reason": e.reason,
         "spark": spark,
