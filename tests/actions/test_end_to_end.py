@@ -246,7 +246,7 @@ def test_two_agents_elect_one_that_acts_and_the_other_takes_over_when_it_dies(
         scene.service.conditions.checkout_errors = 1.0
         patient(scene.patches, "the rollback")
         assert [line["by"] for line in scene.audit(str(leader))] == [leader]
-        assert scene.audit(other, agent_changes=True) == []
+        assert scene.audit(other) == []
         processes[str(leader)].kill()  # no release: the lease runs out
         died = time.monotonic()
         wait_for(lambda: scene.holder() == other, "the takeover", seconds=40)
@@ -255,6 +255,6 @@ def test_two_agents_elect_one_that_acts_and_the_other_takes_over_when_it_dies(
         assert len(scene.patches()) == 1
         assert scene.audit(other) == []  # no action, only the lease taken over:
         taken = [(x["action"], x["result"]) for x in scene.audit(other, agent_changes=True)]
-        assert taken == [("leadership", "acquired")]
+        assert taken[0] == ("leadership", "acquired")  # (a renewal lost under load may follow)
         print(f"takeover {took_over:.1f}s after the leader was killed")
         assert took_over <= 15 + 1  # within the lease of its last renewal (+ the API's time)

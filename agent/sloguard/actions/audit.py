@@ -122,7 +122,8 @@ class Auditor:
             line = outcome.record()
             level = logging.WARNING if outcome.result is not Result.DONE else logging.INFO
             log.log(level, "action %s", outcome.result.value, extra={"audit": line})
-            self._append(line)
+            self._keep(line)
+            await asyncio.to_thread(self._write, line)  # fsync: off the event loop
             if outcome.result is Result.HELD:
                 return  # held actions repeat every cycle: the log and the count say enough
             await self._event(outcome)
@@ -146,11 +147,14 @@ class Auditor:
             "by": by,
         }
         log.warning("%s %s", event, result, extra={"audit": line})
-        self._append(line)
+        self._keep(line)
+        self._write(line)  # rare (a leadership change): written where it is noted
 
-    def _append(self, line: Line) -> None:
+    def _keep(self, line: Line) -> None:
         if self._journal is not None:
             self._journal.add(readable(line))
+
+    def _write(self, line: Line) -> None:
         if self._log_path is None:
             return
         try:
