@@ -6,7 +6,9 @@ put in any of it escaped; off with `--console off`."""
 from __future__ import annotations
 
 import asyncio
+import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from sloguard.server.console import (
     PAGE_ROWS,
     Overview,
     redacted,
+    redacted_text,
     render_overview,
     roughly,
 )
@@ -233,15 +236,15 @@ class Recorded(Switchable):
         await super().query_range(expr, start, end, step)  # fails when down
         times = [start + i * step for i in range(int((end - start) // step) + 1)]
         ids = {"service": "shop", "slo": "availability"}
-        if expr.startswith("ALERTS"):
+        if "ALERTS{" in expr:
             labels = {**ids, "alertname": "SLOErrorBudgetBurn", "sloguard_severity": "page"}
             return [(labels, [(t, 1.0) for t in times if t > end - 600])]
         if "error_budget_remaining" in expr:
             return [(ids, [(t, 1 - 0.4 * i / len(times)) for i, t in enumerate(times)])]
-        if "burn_rate" in expr:
+        if "slo:burn_rate" in expr:
             return [({**ids, "__name__": f"slo:burn_rate:{w}"}, [(t, 2.0) for t in times])
                     for w in ("5m", "1h")]  # fmt: skip
-        if expr.startswith("1 - slo:sli_errors"):
+        if "slo:sli_errors" in expr:
             return [(ids, [(t, 0.998) for t in times])]
         return [(ids, [(t, 100.0) for t in times])]  # traffic
 
@@ -351,7 +354,10 @@ def test_burn_rates_are_shown_by_alert_tier_and_a_burning_tier_marked(
         "shop", "availability", 0.999, "30d", 1_800_000_000.0, Status.CRITICAL, "burning",
         Origin.RULES, sli=0.9981, error_budget_remaining=0.5,
         burn_rates={"5m": 20.0, "1h": 15.0, "30m": 2.0, "6h": None},
-        others=(evaluation("availability", Status.OK, 0.9, path="/b"),),
+        others=(
+            *(evaluation("availability", Status.WARNING, 0.6, path=f"/w{i}") for i in range(6)),
+            evaluation("availability", Status.OK, 0.9, path="/fine"),
+        ),
         group={"path": "/a"},
     )  # fmt: skip
     page = render_overview([burning], services)
@@ -360,10 +366,59 @@ def test_burn_rates_are_shown_by_alert_tier_and_a_burning_tier_marked(
     )
     assert "<li>page &gt;6x: 6h —, 30m 2.00x</li>" in page
     assert '<td class="number">99.810%</td>' in page  # the SLI over the window
-    # the per-label SLO's other group is a row of its own, after its worst
-    assert (
-        page.index("path=/a")
-        < page.index('<span aria-hidden="true">↳ </span>')
-        < page.index("path=/b")
+    # the per-label SLO's other groups that need a look are rows of their own, after its worst,
+    # the worst five; the rest, and those that are fine, on its page
+    assert page.count('<span aria-hidden="true">↳ </span>') == 5
+    assert page.index("path=/a") < page.index("path=/w0") and "path=/w5" not in page
+    assert "path=/fine" not in page and "2 more groups on its page" in page
+    assert page.count('<svg class="spark"') == 0  # no trends given
+    assert "6 of 6 rows (1 SLOs and their groups)" in page
+
+
+class Garbled(Recorded):
+    """A Prometheus answering NaN, infinity and timestamps that are no times."""
+
+    async def query(self, expr: str, at: float) -> Sequence[tuple[dict[str, str], float]]:
+        answer = await super().query(expr, at)
+        if expr.startswith("{__name__"):
+            return [(labels, math.nan if labels["__name__"].endswith(":1h") else value)
+                    for labels, value in answer]  # fmt: skip
+        return answer
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        answer = await super().query_range(expr, start, end, step)
+        hostile = [(math.nan, 1.0), (math.inf, 1.0), (1e20, 1.0), (end, math.inf), (end, math.nan)]
+        return [(labels, [*points, *hostile]) for labels, points in answer]
+
+
+def test_numbers_that_are_no_numbers_break_no_page(shop_definitions: Path) -> None:
+    assembly = assembled(shop_definitions, Garbled())
+    http = api(assembly)
+
+    async def scenario() -> None:
+        await assembly.agent.cycle()
+        for path in ("/", "/v1/slos", "/slos/shop/availability",
+                     "/v1/slos/shop/availability/history"):  # fmt: skip
+            answer = await http.get(path)
+            assert answer.status_code == 200, path
+            assert "nan" not in answer.text.lower().replace("nanosecond", ""), path
+            assert "inf," not in answer.text and "Infinity" not in answer.text, path
+        history = (await http.get("/v1/slos/shop/availability/history")).json()
+        assert history["firing"][-1]["end"] == history["end"]  # no period out to year 5138
+
+    asyncio.run(scenario())
+
+
+def test_credentials_are_redacted_wherever_they_are_written() -> None:
+    assert redacted_text("see https://ops:pw@h/x and //u:p@h2/y") == (
+        "see https://REDACTED@h/x and //REDACTED@h2/y"
     )
-    assert "2 of 2 rows (1 SLOs and their groups)" in page
+    assert redacted_text("https://h/p?a=1&jwt=x&pwd=y&author=me#access_token=z") == (
+        "https://h/p?a=1&jwt=REDACTED&pwd=REDACTED&author=me#access_token=REDACTED"
+    )
+    assert redacted_text("https://h/p?b=%26c%3D2") == "https://h/p?b=%26c%3D2"  # as written
+    assert redacted({"password": ["x"], "monkey": "banana", "X-Auth-Token": {"v": 1}}) == {
+        "password": "REDACTED", "monkey": "banana", "X-Auth-Token": "REDACTED",
+    }  # fmt: skip

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -21,6 +23,7 @@ from sloguard.evaluation.history import (
     history,
     queries,
     span,
+    trend_query,
     trend_span,
     trends,
 )
@@ -38,12 +41,13 @@ from sloguard.evaluation.readings import (
     window_ranges,
 )
 from sloguard.gate.readings import Series
-from sloguard.promql import BUDGET_REMAINING
 from sloguard.sources.traces import TraceBackend
 from sloguard.spec.model import SLO, ServiceSLOs
 from sloguard.spec.traces import Traces
 from sloguard.telemetry.tracing import query_span
 
+log = logging.getLogger("sloguard.evaluation")
+CONSOLE_QUERIES = 2  # range queries the console may have in flight at once
 TREND_SECONDS = 60.0  # the overview's budget trends, a point a day or so: read every minute
 EMPTY_TREND_SECONDS = 10.0  # a failed or empty reading (a Prometheus just started): soon again
 # A per-label SLO is as bad as its worst group; missing data outranks health, never a breach.
@@ -123,14 +127,13 @@ async def evaluate(
     answers: RulesAnswers | None
     rules_error = ""
     try:
-        answers = RulesAnswers.index(
-            *await asyncio.gather(
-                source.query(queries.burn_rates, at),
-                source.query(queries.budgets, at),
-                source.query(queries.events, at),
-                source.query(queries.window_events, at),
-            )
+        read = await asyncio.gather(
+            source.query(queries.burn_rates, at),
+            source.query(queries.budgets, at),
+            source.query(queries.events, at),
+            source.query(queries.window_events, at),
         )
+        answers = RulesAnswers.index(*(_finite(samples) for samples in read))
     except SourceError as exc:
         answers, rules_error = None, exc.reason
     limit = asyncio.Semaphore(concurrency)
@@ -159,7 +162,7 @@ async def evaluate(
         with tracer.start_as_current_span(f"slo {spec.service}/{slo.name}") as span:
             async with limit:
                 try:
-                    samples = await source.query(raw_query(slo, at), at)
+                    samples = _finite(await source.query(raw_query(slo, at), at))
                 except SourceError as exc:
                     results[index] = _described(span, _failed(spec, slo, at, exc.reason))
                     return
@@ -193,6 +196,12 @@ async def trace_readings(backend: TraceBackend, slo: SLO, sli: Traces, at: float
         for bad, total in [counted]
     }
     return {(): found} if found else {}
+
+
+def _finite(samples: Sequence[Sample]) -> list[Sample]:
+    """The samples that are figures: a NaN or infinite value is garbled, so it is read as no
+    sample (the window unknown, never a calm one)."""
+    return [(labels, value) for labels, value in samples if math.isfinite(value)]
 
 
 def _described(span: Span, evaluation: Evaluation) -> Evaluation:
@@ -244,11 +253,16 @@ class Histories:
         timeout_seconds: float,
         fresh_seconds: float = 15.0,
         size: int = 64,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
         self._timeout = timeout_seconds
         self._fresh = fresh_seconds
         self._size = size
+        self._clock = clock  # ages readings (the range's `at` is the wall clock's)
+        # Console reads share the agent's connections to Prometheus: however many people look,
+        # they hold only this many, the rest for the evaluation and the gate.
+        self._queries = asyncio.Semaphore(CONSOLE_QUERIES)
         self._readings: dict[tuple[object, ...], tuple[float, asyncio.Future[History]]] = {}
         self._trends: tuple[int, float, asyncio.Future[Trends]] | None = None
 
@@ -259,8 +273,9 @@ class Histories:
         definitions of `version`."""
         key = (version, service, slo.name, seconds)
         kept = self._readings.pop(key, None)
-        if kept is None or at - kept[0] >= self._fresh or _failed_reading(kept[1]):
-            kept = (at, asyncio.ensure_future(self._read(service, slo, at, seconds)))
+        now = self._clock()
+        if kept is None or now - kept[0] >= self._fresh or _failed_reading(kept[1]):
+            kept = (now, asyncio.ensure_future(self._read(service, slo, at, seconds)))
         self._readings[key] = kept  # the newest last
         while len(self._readings) > self._size:
             del self._readings[next(iter(self._readings))]
@@ -274,18 +289,22 @@ class Histories:
         most `wait` seconds for it: an overview is not held up by a slow Prometheus, it shows
         no trends until the reading is in."""
         kept = self._trends
-        if kept is None or kept[0] != version or at - kept[1] >= _trend_age(kept[2]):
-            kept = (version, at, asyncio.ensure_future(self._read_trends(services, at)))
+        now = self._clock()
+        if kept is None or kept[0] != version or now - kept[1] >= _trend_age(kept[2]):
+            kept = (version, now, asyncio.ensure_future(self._read_trends(services, at)))
             self._trends = kept
         try:
             return await asyncio.wait_for(asyncio.shield(kept[2]), wait)
         except (TimeoutError, SourceError):
             return {}
+        except Exception:  # sparklines are no reason for the overview to fail
+            log.exception("reading the budget trends failed")
+            return {}
 
     async def _read_trends(self, services: Sequence[ServiceSLOs], at: float) -> Trends:
         start, end, step = trend_span(services, at)
-        async with asyncio.timeout(self._timeout):
-            answer = await self._source.query_range(BUDGET_REMAINING, start, end, step)
+        async with asyncio.timeout(self._timeout), self._queries:
+            answer = await self._source.query_range(trend_query(), start, end, step)
         return trends(services, answer, at)
 
     async def _read(self, service: str, slo: SLO, at: float, seconds: float | None) -> History:
@@ -296,7 +315,8 @@ class Histories:
 
         async def one(kind: str, expr: str) -> None:
             try:
-                answers[kind] = await self._source.query_range(expr, start, end, step)
+                async with self._queries:
+                    answers[kind] = await self._source.query_range(expr, start, end, step)
             except SourceError as exc:
                 missing[kind] = f"Prometheus: {exc.reason}"
 

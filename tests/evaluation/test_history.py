@@ -42,10 +42,15 @@ def test_each_kind_reads_the_recorded_series_of_this_slo_only() -> None:
     assert set(asked) == {"sli", "budget", "burn_rate", "traffic", "alerts"}
     for expr in asked.values():
         assert 'service="shop"' in expr and 'slo="availability"' in expr
-    assert asked["alerts"].startswith("ALERTS{") and 'alertstate="firing"' in asked["alerts"]
-    assert asked["burn_rate"] == (
-        '{service="shop",slo="availability",__name__=~"slo:burn_rate:.+"}'
+    # a handful of series however many groups: the worst at each time, the whole traffic
+    assert asked["alerts"] == (
+        "max by (alertname, sloguard_severity) "
+        '(ALERTS{service="shop",slo="availability",alertstate="firing"})'
     )
+    assert asked["burn_rate"] == (
+        'max by (__name__) ({service="shop",slo="availability",__name__=~"slo:burn_rate:.+"})'
+    )
+    assert asked["budget"].startswith("min(") and asked["traffic"].startswith("sum(")
 
 
 def test_firing_periods_are_runs_of_samples_and_an_ongoing_one_ends_now() -> None:

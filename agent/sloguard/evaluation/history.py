@@ -19,7 +19,8 @@ from sloguard.spec.model import SLO, ServiceSLOs
 POINTS = 240  # per series: enough for a chart as wide as a page
 # What a page may ask to see besides the SLO's whole window (the default): the recent past.
 RANGES = {"1h": 3600, "6h": 6 * 3600, "1d": 86400, "7d": 7 * 86400}
-MAX_SERIES = 12  # per chart: a per-label SLO's groups beyond these are counted, not drawn
+MAX_SERIES = 12  # per chart: series beyond these (from no query of ours) are counted, not drawn
+MAX_PERIODS = 100  # firing periods kept, the newest; the rest counted
 MIN_STEP = 15  # seconds: the last hour in 240 points
 KINDS = ("sli", "budget", "burn_rate", "traffic", "alerts")
 Points = list[tuple[float, float]]
@@ -70,7 +71,9 @@ class History(_Model):
     thresholds: list[Threshold] = Field(description="The alert tiers' burn-rate factors.")
     series: dict[str, list[Line]] = Field(description="`sli`, `budget`, `burn_rate`, `traffic`.")
     firing: list[Firing]
-    left_out: dict[str, int] = Field(description="Series not kept per kind (over 12 groups).")
+    left_out: dict[str, int] = Field(
+        description="Per kind, series (over 12) or firing periods (over 100) not kept."
+    )
     missing: dict[str, str] = Field(description="Per kind, why it could not be read.")
 
 
@@ -83,16 +86,19 @@ def span(slo: SLO, at: float, seconds: float | None = None) -> tuple[float, floa
 
 
 def queries(service: str, slo: SLO) -> dict[str, str]:
-    """The range query of each kind."""
+    """The range query of each kind. A per-label SLO is drawn by its worst group at each time
+    (the lowest SLI and budget, the highest burn rate) and its whole traffic, so every answer
+    is a handful of series however many groups there are."""
     labels = {"service": service, "slo": slo.name}
     burn = promql.selector(labels, '__name__=~"slo:burn_rate:.+"')
     alerts = promql.selector(labels, 'alertstate="firing"')
+    severity = promql.ALERT_SEVERITY_LABEL
     return {
-        "sli": promql.sli_ratio(labels),
-        "budget": promql.recorded(promql.BUDGET_REMAINING, labels),
-        "burn_rate": burn,
-        "traffic": promql.recorded(promql.TOTAL, labels),
-        "alerts": "ALERTS" + alerts,
+        "sli": f"min({promql.sli_ratio(labels)})",
+        "budget": f"min({promql.recorded(promql.BUDGET_REMAINING, labels)})",
+        "burn_rate": f"max by (__name__) ({burn})",
+        "traffic": f"sum({promql.recorded(promql.TOTAL, labels)})",
+        "alerts": f"max by (alertname, {severity}) (ALERTS{alerts})",
     }
 
 
@@ -111,12 +117,21 @@ def history(
     grouping = promql.slo_grouping(slo)
     for kind in KINDS[:-1]:
         lines = sorted(
-            (_line(kind, grouping, labels, points) for labels, points in answers.get(kind, ())),
+            (
+                _line(kind, grouping, labels, _within(points, start, end, step))
+                for labels, points in answers.get(kind, ())
+            ),
             key=lambda line: sorted(line.labels.items()),
         )
         series[kind] = lines[:MAX_SERIES]
         if len(lines) > MAX_SERIES:
             left_out[kind] = len(lines) - MAX_SERIES
+    alerts = [
+        (labels, _within(points, start, end, step)) for labels, points in answers.get("alerts", ())
+    ]
+    periods = firing(alerts, grouping, step, end)
+    if len(periods) > MAX_PERIODS:
+        left_out["alerts"] = len(periods) - MAX_PERIODS
     calendar = slo.calendar
     return History(
         service=service,
@@ -132,7 +147,7 @@ def history(
             for t in tiers_for(slo)
         ],
         series=series,
-        firing=firing(answers.get("alerts", ()), grouping, step, end),
+        firing=periods[-MAX_PERIODS:],
         left_out=left_out,
         missing=dict(missing),
     )
@@ -165,6 +180,14 @@ def firing(answer: RangeAnswer, grouping: Sequence[str], step: float, end: float
                 run_start = t
             previous = t
     return sorted(periods, key=lambda p: (p.start, p.alertname, p.severity))
+
+
+def _within(
+    points: Sequence[tuple[float, float]], start: float, end: float, step: float
+) -> list[tuple[float, float]]:
+    """The points inside the range (a step of slack either side): a timestamp that is not a
+    time in it (NaN, infinite, years away) is no point of this chart."""
+    return [(t, v) for t, v in points if start - step <= t <= end + step]
 
 
 def _line(
@@ -203,6 +226,11 @@ def trends(services: Sequence[ServiceSLOs], answer: RangeAnswer, at: float) -> T
             continue
         kept = worst.setdefault(key, {})
         for t, v in points:
-            if t >= at - window and math.isfinite(v):
+            if at - window <= t <= at and math.isfinite(v):
                 kept[t] = min(v, kept.get(t, v))
-    return {key: sorted(kept.items()) for key, kept in worst.items() if kept}
+    return {key: sorted(kept.items())[-TREND_POINTS - 1 :] for key, kept in worst.items() if kept}
+
+
+def trend_query() -> str:
+    """Every SLO's budget left, its worst group's: one series per SLO."""
+    return f"min by (service, slo) ({promql.BUDGET_REMAINING})"

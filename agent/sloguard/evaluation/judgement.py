@@ -7,6 +7,7 @@ SLO window or fewer than the definition's minimum all give `no_data` with the re
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -147,10 +148,11 @@ def _exhausted_in(remaining: float, window_seconds: int, burn: float | None) -> 
     """Seconds until the budget is gone at the current burn rate; None when it never will be."""
     if remaining <= 0:
         return 0.0
-    if burn is None or burn <= 0:
+    if burn is None or not burn > 0:  # NaN too: no rate to spend it at
         return None
     # A burn of 1 spends a whole budget in one window.
-    return remaining * window_seconds / burn
+    seconds = remaining * window_seconds / burn
+    return seconds if math.isfinite(seconds) else None
 
 
 def stale(evaluation: Evaluation, reason: str) -> Evaluation:

@@ -3,6 +3,7 @@ terminal table (pure: values in, text out)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -64,16 +65,21 @@ def document(evaluation: Evaluation) -> dict[str, Any]:
         at=rfc3339(e.at),
         status=e.status,
         reason=e.reason,
-        sli=e.sli,
-        error_budget_remaining=e.error_budget_remaining,
-        burn_rates=dict(e.burn_rates),
-        events=dict(e.events),
+        sli=_finite(e.sli),
+        error_budget_remaining=_finite(e.error_budget_remaining),
+        burn_rates={w: _finite(r) for w, r in e.burn_rates.items()},
+        events={w: _finite(n) for w, n in e.events.items()},
         page=e.page,
         ticket=e.ticket,
-        exhausted_in_seconds=e.exhausted_in_seconds,
+        exhausted_in_seconds=_finite(e.exhausted_in_seconds),
         group=dict(e.group),
         path=e.origin,
     ).model_dump(mode="json")
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: a figure Prometheus gave as one is written as unknown."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def by_budget(evaluations: Sequence[Evaluation]) -> list[Evaluation]:

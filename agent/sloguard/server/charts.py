@@ -67,7 +67,8 @@ def comparison(canary: Points, baseline: Points) -> str:
 
 def sparkline(points: Points, start: float, end: float) -> str:
     """Error budget left over a window as a line a row high; 0 (spent) drawn when crossed."""
-    if not points or end <= start:
+    points = _finite(points)
+    if not points or not end > start:
         return ""
     values = [v for _, v in points]
     low, high = min(0.0, *values), max(1.0, *values)
@@ -145,7 +146,8 @@ def shift(
 
 def draw(chart: Chart) -> str:
     """The chart as an SVG element, with its text alternative."""
-    lines = [d for d in chart.lines if d.points]
+    lines = [Drawn(d.name, _finite(d.points)) for d in chart.lines]
+    lines = [d for d in lines if d.points]
     stamps = [t for d in lines for t, _ in d.points]
     if not stamps:
         return _svg(chart.label, ['<text x="12" y="24">nothing was read for this chart</text>'])
@@ -153,6 +155,8 @@ def draw(chart: Chart) -> str:
     values = [v for d in lines for _, v in d.points] + [v for v, _ in chart.levels]
     low = min(values) if chart.floor is None else min(chart.floor, *values)
     high = max(values)
+    if not math.isfinite(high - low):  # values too far apart to scale: none drawn
+        return _svg(chart.label, ['<text x="12" y="24">these values cannot be drawn</text>'])
     if high - low < 1e-12:
         high = low + (abs(low) or 1.0) * 0.1
     high += (high - low) * 0.08
@@ -221,6 +225,11 @@ def _svg(label: str, parts: list[str]) -> str:
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
         f'role="img" aria-label="{said}"><title>{said}</title>{"".join(parts)}</svg>'
     )
+
+
+def _finite(points: Points) -> list[tuple[float, float]]:
+    """The points a chart can place (Prometheus may answer NaN or infinity)."""
+    return [(t, v) for t, v in points if math.isfinite(t) and math.isfinite(v) and abs(v) < 1e300]
 
 
 def _mean(points: Points) -> float:

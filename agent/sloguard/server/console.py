@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse
@@ -49,6 +49,7 @@ Within = Annotated[Literal["window", "1h", "6h", "1d", "7d"], Query(alias="range
 TREND_WAIT_SECONDS = 1.0  # the overview shows no sparklines rather than wait longer
 CHART_POINTS = 120  # drawn per line: about a point every 3 pixels
 PAGE_ROWS = 100  # rows of the overview per page: readable, and quick at 1,000 SLOs
+GROUP_ROWS = 5  # rows of a per-label SLO's other groups that need a look
 TEAM_LABEL = "team"  # the definitions' label the overview filters teams by
 REFRESH_SECONDS = 15
 
@@ -163,7 +164,8 @@ def render_overview(
     teams = _teams(services)
     windows = {(s.service, slo.name): slo.window_seconds for s in services for slo in s.slos}
     tiers = {(s.service, slo.name): tiers_for(slo) for s in services for slo in s.slos}
-    every = [row for e in by_budget(evaluations) for row in (e, *e.others)]
+    every = [row for e in by_budget(evaluations) for row in (e, *_groups_shown(e))]
+    slos = {id(e) for e in evaluations}  # the rows that are SLOs, not other groups of one
     chosen = [e for e in every if _matches(e, asked, teams)]
     pages = max(1, math.ceil(len(chosen) / PAGE_ROWS))
     number = min(asked.page, pages)
@@ -182,9 +184,11 @@ def render_overview(
         counts=[(s, sum(1 for e in evaluations if e.status is s)) for s in SYMBOLS],
         rows=[
             {
-                **_row(e, teams, _spark(e, trends or {}, windows)),
+                # A group's own row has no sparkline: the trend is the SLO's worst group's.
+                **_row(e, teams, _spark(e, trends or {}, windows) if id(e) in slos else ""),
                 "tiers": _tiers(e, tiers.get((e.service, e.slo), [])),
-                "other_group": e.group and not any(e is r for r in evaluations),
+                "other_group": id(e) not in slos,
+                "more_groups": len(e.others) - len(_groups_shown(e)),
             }
             for e in shown
         ],
@@ -266,10 +270,11 @@ def render_slo(
         labels=LABELS,
         charts=charts,
         firing=seen.firing,
+        description=redacted_text(slo.description),
         definition=yamltext.dump(redacted(slo.model_dump(mode="json", exclude_defaults=True))),
         files=files,
         links=[
-            (text, _redacted_url(url))
+            (text, redacted_text(url))
             for text, url in (("Runbook", runbook), ("Dashboard", dashboard))
             if url and _safe_link(url)
         ],
@@ -280,45 +285,68 @@ def render_slo(
     )
 
 
-# Query parameters and URL parts whose values are secrets, whatever case they are written in.
-SECRET_NAMES = re.compile(r"token|secret|passw|key|auth|sig|credential|session", re.I)
+# Names whose values are secrets (a field, a query or fragment parameter), as words of the
+# name: `api_key`, `X-Auth-Token`, `client_secret`, `pwd`, but not `author` or `monkey`.
+SECRET_WORDS = frozenset(
+    {
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "key",
+        "apikey",
+        "auth",
+        "authorization",
+        "sig",
+        "signature",
+        "credential",
+        "credentials",
+        "session",
+        "jwt",
+        "bearer",
+        "cookie",
+        "webhook",
+        "hook",
+    }
+)
+_USERINFO = re.compile(r"(//)[^/@\s]+@")
+_PARAMETER = re.compile(r"([?&#;]([\w.-]+)=)([^&#;\s]*)")
+
+
+def secret_name(name: str) -> bool:
+    return any(word in SECRET_WORDS for word in re.split(r"[^a-z0-9]+", name.lower()) if word)
 
 
 def redacted(value: Any) -> Any:
-    """`value` (a definition as JSON) with credentials in URLs and the values of secret-named
-    fields replaced by `REDACTED`."""
+    """`value` (a definition as JSON) with credentials in URLs (wherever they appear in text)
+    and the values of secret-named fields replaced by `REDACTED`."""
     if isinstance(value, dict):
-        return {
-            k: "REDACTED"
-            if SECRET_NAMES.search(str(k)) and isinstance(v, str) and v
-            else redacted(v)
-            for k, v in value.items()
-        }
+        return {k: "REDACTED" if secret_name(str(k)) and v not in (None, "", [], {})
+                else redacted(v) for k, v in value.items()}  # fmt: skip
     if isinstance(value, list):
         return [redacted(v) for v in value]
-    if isinstance(value, str) and "://" in value:
-        return _redacted_url(value)
+    if isinstance(value, str):
+        return redacted_text(value)
     return value
 
 
-def _redacted_url(text: str) -> str:
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return text
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "REDACTED@" + netloc.rpartition("@")[2]
-    query = "&".join(
-        f"{k}=REDACTED" if SECRET_NAMES.search(k) else f"{k}={v}" if v else k
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+def redacted_text(text: str) -> str:
+    """`text` with the user and password of any URL in it, and the values of secret-named
+    query and fragment parameters, replaced by `REDACTED` (the rest left as written)."""
+    text = _USERINFO.sub(r"\1REDACTED@", text)
+    return _PARAMETER.sub(
+        lambda m: m.group(1) + "REDACTED" if secret_name(m.group(2)) else m.group(0), text
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _safe_link(url: str) -> bool:
     """Only web links are made links (a `javascript:` runbook would run on a click)."""
-    return urlsplit(url).scheme in ("http", "https")
+    try:
+        return urlsplit(url).scheme in ("http", "https")
+    except ValueError:
+        return False
 
 
 def _lines(lines: Sequence[Line], name: str) -> list[Drawn]:
@@ -419,6 +447,12 @@ def _query(filters: Mapping[str, str], **more: object) -> str:
     return "?" + urlencode(wanted) if wanted else "?"
 
 
+def _groups_shown(e: Evaluation) -> tuple[Evaluation, ...]:
+    """The other groups of a per-label SLO that get rows of their own: those that need a look
+    (not ok), the worst few; the rest are on the SLO's page."""
+    return tuple(g for g in e.others if g.status is not Status.OK)[:GROUP_ROWS]
+
+
 def _tiers(e: Evaluation, tiers: Sequence[Tier]) -> list[dict[str, Any]]:
     """The burn rates by alert tier: each tier's factor, its two windows' rates, and whether
     both burn past it (the tier's alert condition, before its event minimum)."""
@@ -464,6 +498,8 @@ def _row(e: Evaluation, teams: Mapping[tuple[str, str], str], spark: str = "") -
 
 def roughly(seconds: float) -> str:
     """A time to come as people say it, to two figures at most (`70d`, `1d 6h`, `45m`)."""
+    if not math.isfinite(seconds):
+        return "—"
     minutes = max(1, round(seconds / 60))
     if minutes < 120:
         return f"{minutes}m"

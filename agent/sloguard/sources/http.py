@@ -58,6 +58,10 @@ async def send(
         raise SourceUnavailable(
             f"cannot reach {who}: {type(exc).__name__}: {exc}", "connection"
         ) from exc
+    except httpx.HTTPError as exc:  # e.g. a body that is not the encoding it declares
+        raise SourceUnavailable(
+            f"unreadable answer from {who}: {type(exc).__name__}: {exc}", "invalid_response"
+        ) from exc
 
 
 async def _exchange(
