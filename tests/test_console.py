@@ -422,3 +422,39 @@ def test_credentials_are_redacted_wherever_they_are_written() -> None:
     assert redacted({"password": ["x"], "monkey": "banana", "X-Auth-Token": {"v": 1}}) == {
         "password": "REDACTED", "monkey": "banana", "X-Auth-Token": "REDACTED",
     }  # fmt: skip
+
+
+class Slow(Recorded):
+    """Range queries that take a while, counted while in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = self.most = 0
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await asyncio.sleep(0.05)
+            return await super().query_range(expr, start, end, step)
+        finally:
+            self.in_flight -= 1
+
+
+def test_however_many_look_the_console_holds_two_queries_at_once(
+    shop_definitions: Path,
+) -> None:
+    source = Slow()
+    assembly = assembled(shop_definitions, source)
+    http = api(assembly)
+
+    async def scenario() -> None:
+        await assembly.agent.cycle()
+        asked = [f"/slos/shop/availability?range={r}" for r in ("window", "1h", "6h", "1d", "7d")]
+        answers = await asyncio.gather(*(http.get(path) for path in asked))
+        assert all(a.status_code == 200 and "not read" not in a.text for a in answers)
+        assert len(source.ranges) == 25 and source.most == 2
+
+    asyncio.run(scenario())

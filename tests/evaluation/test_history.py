@@ -4,6 +4,7 @@ answers shaped into bounded series and firing periods."""
 from __future__ import annotations
 
 from sloguard.evaluation.history import (
+    MAX_PERIODS,
     MAX_SERIES,
     POINTS,
     firing,
@@ -111,3 +112,12 @@ def test_every_slo_s_trend_comes_from_one_query_over_the_longest_window() -> Non
         ("shop", "availability"): [(AT - 20 * day, 0.9), (AT, 0.5)],  # the worst group
         ("shop", "weekly"): [(AT, 0.7)],  # its own 7d window only
     }
+
+
+def test_only_the_newest_firing_periods_are_kept_and_the_rest_counted() -> None:
+    start, end, step = span(slo(), AT)
+    flapping = [(start + i * 2 * step, 1.0) for i in range(int((end - start) / step / 2))]
+    alerts = [({"alertname": "SLOErrorBudgetBurn", "sloguard_severity": "ticket"}, flapping)]
+    seen = history("shop", slo(), AT, {"alerts": alerts}, {})
+    assert len(seen.firing) == MAX_PERIODS and seen.left_out == {"alerts": len(flapping) - 100}
+    assert seen.firing[-1].start == flapping[-1][0]  # the newest kept
