@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sloguard.actions.audit import tail
 from sloguard.actions.runtime import ActionSettings
+from sloguard.gating import GateSettings
 from sloguard.server.console import thinned
 from tests.support.agent import api, assembled
 from tests.support.fakes import Clock, Switchable
@@ -206,3 +207,28 @@ def test_a_chart_draws_at_most_its_width_of_points_the_last_kept() -> None:
     drawn = thinned(points)
     assert len(drawn) == 120 and drawn[-1] == points[-1] and drawn == sorted(drawn)
     assert thinned(points[:50]) == points[:50]
+
+
+def test_decisions_are_logged_and_the_journal_starts_from_the_log(
+    shop_definitions: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "gate.jsonl"
+    log.write_text("not json\n" + json.dumps({"verdict": "pass"}) + "\n")
+    settings = GateSettings(log_path=log)
+    http, _ = app_for(shop_definitions / "shop.yaml", CanaryErrors(5.0), settings=settings)
+
+    async def decide() -> dict[str, object]:
+        answer = (await http.post("/v1/analysis", json=REQUEST)).json()
+        for _ in range(100):  # the line is written off the event loop: poll for it
+            if len(log.read_text().splitlines()) > 2:
+                break
+            await asyncio.sleep(0.05)
+        return dict(answer)
+
+    decided = asyncio.run(decide())
+    [line] = [json.loads(x) for x in log.read_text().splitlines()[2:]]
+    assert line["decision"] == decided and line["samples"] == {}  # what was decided, no more
+    restarted, _ = app_for(shop_definitions / "shop.yaml", CanaryErrors(5.0), settings=settings)
+    [kept] = asyncio.run(restarted.get("/v1/gate/decisions")).json()
+    assert kept["decision"] == decided and kept["canary"] == line["canary"]
+    assert "✖ fail: shop" in asyncio.run(restarted.get("/gate")).text

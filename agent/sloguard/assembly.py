@@ -22,7 +22,7 @@ from sloguard.actions.runtime import ActionRuntime, ActionSettings
 from sloguard.agent import Agent
 from sloguard.alertmanager import Alertmanager
 from sloguard.evaluating import Histories, InstrumentedSource, RangeSource
-from sloguard.gating import Gatekeeper, GateSettings, Recorded
+from sloguard.gating import Gatekeeper, GateSettings, Recorded, logged_decisions
 from sloguard.grafana import Annotations
 from sloguard.journal import Journal
 from sloguard.kube import Cluster, TokenReviewer, api_client
@@ -182,6 +182,9 @@ def assemble(
     if markers is not None:
         closers.append(markers.aclose)
     decisions: Journal[Recorded] = Journal(DECISIONS_KEPT, Recorded.rollout)
+    if settings.gate.log_path is not None:
+        for decided in logged_decisions(settings.gate.log_path):
+            decisions.add(decided)
     audit: Journal[Line] = Journal(AUDIT_LINES_KEPT, repeats)
     actions = None
     if settings.actions is not None:

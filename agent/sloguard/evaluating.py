@@ -265,6 +265,7 @@ class Histories:
         self._queries = asyncio.Semaphore(CONSOLE_QUERIES)
         self._readings: dict[tuple[object, ...], tuple[float, asyncio.Future[History]]] = {}
         self._trends: tuple[int, float, asyncio.Future[Trends]] | None = None
+        self._last_trends: tuple[int, Trends] = (-1, {})
 
     async def read(
         self, service: str, slo: SLO, at: float, version: int, seconds: float | None = None
@@ -286,20 +287,24 @@ class Histories:
     ) -> Trends:
         """Every SLO's budget trend (`evaluation.history.trends`), read once every
         TREND_SECONDS (a failed or empty reading again after EMPTY_TREND_SECONDS), waiting at
-        most `wait` seconds for it: an overview is not held up by a slow Prometheus, it shows
-        no trends until the reading is in."""
+        most `wait` seconds for it (and showing the last reading meanwhile): an overview is
+        not held up by a slow Prometheus."""
         kept = self._trends
         now = self._clock()
         if kept is None or kept[0] != version or now - kept[1] >= _trend_age(kept[2]):
             kept = (version, now, asyncio.ensure_future(self._read_trends(services, at)))
             self._trends = kept
         try:
-            return await asyncio.wait_for(asyncio.shield(kept[2]), wait)
-        except (TimeoutError, SourceError):
+            found = await asyncio.wait_for(asyncio.shield(kept[2]), wait)
+        except TimeoutError:  # the last reading, while the next one is on its way
+            return self._last_trends[1] if self._last_trends[0] == version else {}
+        except SourceError:
             return {}
         except Exception:  # sparklines are no reason for the overview to fail
             log.exception("reading the budget trends failed")
             return {}
+        self._last_trends = (version, found)
+        return found
 
     async def _read_trends(self, services: Sequence[ServiceSLOs], at: float) -> Trends:
         start, end, step = trend_span(services, at)

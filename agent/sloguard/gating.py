@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ from opentelemetry.trace import NoOpTracer, Span, Tracer
 from sloguard.errors import QueryRejected, SourceError
 from sloguard.evaluating import RangeSource, evaluate
 from sloguard.evaluation.model import Status
+from sloguard.files import append_line, tail_lines
 from sloguard.gate.decision import decide, decide_slo
 from sloguard.gate.model import Decision, Interval, Observation, Verdict
 from sloguard.gate.readings import (
@@ -31,7 +33,7 @@ from sloguard.gate.readings import (
     unattributed_query,
     versions_query,
 )
-from sloguard.gate.report import DecisionReport, gate_record, report
+from sloguard.gate.report import DecisionReport, GateRecord, gate_record, report
 from sloguard.gate.request import Analysis, AnalysisRequest, Target, resolve
 from sloguard.gate.selection import Selector
 from sloguard.journal import Journal
@@ -52,10 +54,12 @@ ASKED_SECONDS = 3600  # how long a version asked about stays preferred by the tr
 
 @dataclass(frozen=True)
 class GateSettings:
-    """Time budget (Argo's web provider gives up after 10 s) and how long a decision is reused."""
+    """Time budget (Argo's web provider gives up after 10 s), how long a decision is reused,
+    and the log every decision is added to (read back into the journal at start)."""
 
     time_budget_seconds: float = 5.0
     cache_seconds: float = 5.0
+    log_path: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,30 @@ class Recorded:
         same canary and baseline is one entry with a count (the newest kept), so the journal
         holds many rollouts' stories, not one rollout's polls."""
         return (self.service, self.canary, self.baseline, self.verdict)
+
+
+def _log(path: Path, line: str) -> None:
+    try:
+        append_line(path, line)
+    except OSError as exc:
+        log.warning("gate decision not logged to %s: %s", path, exc)
+
+
+def logged_decisions(path: Path) -> list[Recorded]:
+    """The decisions at the end of the gate's log (`files.tail_lines`), oldest first: what the
+    journal starts from. Lines that are not decisions are skipped."""
+    found = []
+    for raw in tail_lines(path):
+        try:
+            record = GateRecord.model_validate_json(raw)
+        except ValueError:
+            continue
+        decided = record.decision
+        body = record.model_dump_json(exclude={"repeated"}).encode()
+        found.append(
+            Recorded(decided.service, record.canary, record.baseline, decided.verdict, body)
+        )
+    return found
 
 
 class Gatekeeper:
@@ -325,6 +353,10 @@ class Gatekeeper:
         record = gate_record(decided, canary, baseline, slos, seen)
         body = record.model_dump_json(exclude={"repeated"}).encode()
         self.journal.add(Recorded(decided.service, canary, baseline, decided.verdict, body))
+        path = self._settings.log_path
+        if path is not None:  # the intervals stay out: the log keeps what was decided
+            line = record.model_copy(update={"samples": {}}).model_dump_json(exclude={"repeated"})
+            asyncio.get_running_loop().run_in_executor(None, _log, path, line)
 
     def _record(self, span: Span, analysis: Analysis, answer: Answer, seconds: float) -> None:
         decision = answer.decision

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 from sloguard.errors import QueryRejected
-from sloguard.evaluating import evaluate
+from sloguard.evaluating import Histories, evaluate
 from sloguard.evaluation.model import Evaluation, Origin, Status
 from sloguard.evaluation.readings import Sample
 from sloguard.loading import load
@@ -73,3 +73,41 @@ def test_an_empty_answer_is_no_data_not_ok() -> None:
         assert evaluation.status is Status.NO_DATA
         assert evaluation.reason == "no samples over the 30d window"
         assert evaluation.origin is Origin.RAW
+
+
+def test_the_overview_s_trends_are_read_once_a_minute_and_the_last_shown_meanwhile() -> None:
+    services = load([REPO / "slo-definitions"]).services
+    now = [0.0]
+
+    class Budgets:
+        def __init__(self) -> None:
+            self.reads = 0
+            self.delay = 0.0
+
+        async def query(self, expr: str, at: float) -> list[tuple[dict[str, str], float]]:
+            return []
+
+        async def query_range(
+            self, expr: str, start: float, end: float, step: float
+        ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+            self.reads += 1
+            await asyncio.sleep(self.delay)
+            assert expr == "min by (service, slo) (slo:error_budget_remaining:ratio)"
+            return [({"service": "checkout", "slo": "availability"}, [(end, 0.5 + self.reads)])]
+
+    source = Budgets()
+    histories = Histories(source, 5, clock=lambda: now[0])
+
+    async def scenario() -> None:
+        first = await histories.trends(services, 1e9, 1, 1.0)
+        assert first == {("checkout", "availability"): [(1e9, 1.5)]}
+        now[0] += 30
+        assert await histories.trends(services, 1e9 + 30, 1, 1.0) == first and source.reads == 1
+        now[0] += 31  # a minute on: read again, slowly; the last reading shown meanwhile
+        source.delay = 0.3
+        assert await histories.trends(services, 1e9 + 61, 1, 0.05) == first
+        await asyncio.sleep(0.4)
+        again = await histories.trends(services, 1e9 + 62, 1, 0.05)
+        assert again == {("checkout", "availability"): [(1e9 + 61, 2.5)]} and source.reads == 2
+
+    asyncio.run(scenario())

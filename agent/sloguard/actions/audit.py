@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import stat
 import time
 import uuid
 from collections.abc import Hashable, Mapping
@@ -22,6 +20,7 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 
 from sloguard.alertmanager import Alertmanager
 from sloguard.errors import AlertmanagerError, ClusterError
+from sloguard.files import append_line, tail_lines
 from sloguard.journal import Journal
 from sloguard.kube import Cluster
 from sloguard.marking import DeployMarkers
@@ -30,7 +29,6 @@ from sloguard.telemetry.metrics import ActionMetrics
 
 log = logging.getLogger("sloguard.actions")
 ALERT_NAME = "SloguardAction"
-TAIL_BYTES = 1024 * 1024  # how much of the audit log the journal starts from
 # An audit log line: what `Outcome.record` writes (and `Auditor.note` for the agent's own).
 Line = dict[str, Any]
 
@@ -158,10 +156,7 @@ class Auditor:
         if self._log_path is None:
             return
         try:
-            with self._log_path.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(line, sort_keys=True) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
+            append_line(self._log_path, json.dumps(line, sort_keys=True))
         except OSError as exc:
             self._failed("log", exc)
 
@@ -212,28 +207,11 @@ def repeats(line: Line) -> Hashable | None:
     return (str(line.get("service")), str(line.get("action")), where, str(line.get("summary")))
 
 
-def tail(path: Path, size: int = TAIL_BYTES) -> list[Line]:
-    """The audit log's last lines (its last `size` bytes), oldest first, each in the shape the
-    agent writes (`readable`); lines that are not JSON objects are skipped. A log that is
-    missing, unreadable or not a regular file (a FIFO would block the start) is none."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
-        return []
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            return []
-        end = os.lseek(descriptor, 0, os.SEEK_END)
-        os.lseek(descriptor, max(0, end - size), os.SEEK_SET)
-        data = os.read(descriptor, size)
-    except OSError:
-        return []
-    finally:
-        os.close(descriptor)
-    if end > size:
-        data = data.partition(b"\n")[2]  # the first line is cut
+def tail(path: Path) -> list[Line]:
+    """The audit log's last lines (`files.tail_lines`), each in the shape the agent writes
+    (`readable`); lines that are not JSON objects are skipped."""
     found = []
-    for raw in data.splitlines():
+    for raw in tail_lines(path):
         try:
             line = json.loads(raw)
         except (ValueError, RecursionError):

@@ -82,6 +82,13 @@ def _gate_options(command: F) -> F:
             show_default=True,
             help="Seconds an identical request's decision is reused (repeated polls).",
         ),
+        click.option(
+            "--gate-log",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Append one JSON line per gate decision to this file; the console's /gate "
+            "starts from its last lines after a restart.",
+        ),
     ]
     return decorated(command, options)
 
@@ -323,7 +330,9 @@ def _settings(paths: tuple[Path, ...], flags: dict[str, Any]) -> Settings:
         prometheus=prometheus_settings(flags),
         interval_seconds=flags.pop("interval"),
         traces_backend=trace_backend(flags),
-        gate=GateSettings(flags.pop("gate_time_budget"), flags.pop("gate_cache")),
+        gate=GateSettings(
+            flags.pop("gate_time_budget"), flags.pop("gate_cache"), flags.pop("gate_log")
+        ),
         gate_auth=GateAuthSettings(
             flags.pop("gate_token"),
             flags.pop("gate_token_file"),
