@@ -21,6 +21,7 @@ from sloguard.server.console import (
     Overview,
     redacted,
     redacted_text,
+    redacted_yaml,
     render_overview,
     roughly,
 )
@@ -281,7 +282,8 @@ def test_an_slo_s_page_draws_its_window_its_alerts_and_its_definition(tmp_path: 
         assert "● ok" in text and "75.0%" in text  # where it stands now, as /v1/slos says
         assert "hunter2" not in text and "abc123" not in text
         assert "https://REDACTED@runbooks.example.com/shop?token=REDACTED&amp;page=2" in text
-        assert str(defs / "shop.yaml") in text
+        assert f"<h3><code>{defs / 'shop.yaml'}</code></h3>" in text
+        assert "service: shop\nlabels:\n  team: web" in text  # the file as written
         history = (await http.get("/v1/slos/shop/availability/history")).json()
         assert history["firing"][0]["ongoing"] is True
         assert history["series"]["budget"][0]["points"][-1][1] == pytest.approx(0.6, abs=0.01)
@@ -458,3 +460,26 @@ def test_however_many_look_the_console_holds_two_queries_at_once(
         assert len(source.ranges) == 25 and source.most == 2
 
     asyncio.run(scenario())
+
+
+def test_a_definition_file_is_shown_as_written_with_its_secrets_redacted() -> None:
+    written = "\n".join([
+        "service: shop  # the shop's API",
+        "webhook: https://hooks.example.com/T0?sig=abc",
+        "api_key: s3cret",
+        "client_secret: |",
+        "  line one",
+        "  line two",
+        "runbook: https://ops:pw@runbooks.example.com/x?page=2",
+        "description: author of the monkey business",
+    ])  # fmt: skip
+    assert redacted_yaml(written).splitlines() == [
+        "service: shop  # the shop's API",
+        "webhook: REDACTED",
+        "api_key: REDACTED",
+        "client_secret: REDACTED",
+        "  REDACTED",
+        "  REDACTED",
+        "runbook: https://REDACTED@runbooks.example.com/x?page=2",
+        "description: author of the monkey business",
+    ]

@@ -133,9 +133,12 @@ class Agent:
         """The definitions in use (the last good set); empty before the first load."""
         return self.definitions.services
 
-    def files(self, service: str) -> list[str]:
-        """The files the service's definitions were read from."""
-        return list(self._loaded.sources.get(service, ())) if self._loaded else []
+    def files(self, service: str) -> list[tuple[str, str]]:
+        """The files the service's definitions were read from, with their text as read."""
+        if self._loaded is None:
+            return []
+        texts = self._loaded.texts
+        return [(f, texts.get(f, "")) for f in self._loaded.sources.get(service, ())]
 
     def reload(self) -> None:
         """Load the definitions again if any file changed; keep the last good set on errors."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -22,12 +22,14 @@ MAX_FILE_BYTES = 1024 * 1024
 
 @dataclass(frozen=True)
 class Loaded:
-    """Valid definitions, merged per service, with the files each service came from."""
+    """Valid definitions, merged per service, with the files each service came from and their
+    text as read (what the console shows as written)."""
 
     services: list[ServiceSLOs]
     sources: dict[str, list[str]]
     validated: list[Validated]
     warnings: list[SpecProblem] = field(default_factory=list)  # read but left out, and why
+    texts: dict[str, str] = field(default_factory=dict)  # file -> its text
 
     @property
     def slo_count(self) -> int:
@@ -96,15 +98,19 @@ def load(paths: Sequence[Path]) -> Loaded:
     problems += reading.problems + invalid
     if problems:
         raise SpecError(problems)
-    return _loaded(validated, reading.warnings)
+    return _loaded(validated, reading.warnings, texts)
 
 
-def _loaded(validated: Iterable[Validated], warnings: list[SpecProblem]) -> Loaded:
+def _loaded(
+    validated: Iterable[Validated], warnings: list[SpecProblem], texts: Mapping[str, str]
+) -> Loaded:
     validated = list(validated)
     sources: dict[str, list[str]] = {}
     for item in validated:
         sources.setdefault(item.spec.service, []).append(item.source.file)
-    return Loaded(merge_services(v.spec for v in validated), sources, validated, sorted(warnings))
+    used = {file: texts[file] for files in sources.values() for file in files if file in texts}
+    services = merge_services(v.spec for v in validated)
+    return Loaded(services, sources, validated, sorted(warnings), used)
 
 
 def default_paths() -> list[Path]:

@@ -228,7 +228,7 @@ def render_slo(
     slo: SLO,
     seen: History,
     now: Evaluation | None,
-    files: Sequence[str],
+    files: Sequence[tuple[str, str]],
     grafana_url: str = "",
     within: str = "window",
 ) -> str:
@@ -272,7 +272,7 @@ def render_slo(
         firing=seen.firing,
         description=redacted_text(slo.description),
         definition=yamltext.dump(redacted(slo.model_dump(mode="json", exclude_defaults=True))),
-        files=files,
+        files=[(name, redacted_yaml(text)) for name, text in files],
         links=[
             (text, redacted_text(url))
             for text, url in (("Runbook", runbook), ("Dashboard", dashboard))
@@ -339,6 +339,35 @@ def redacted_text(text: str) -> str:
     return _PARAMETER.sub(
         lambda m: m.group(1) + "REDACTED" if secret_name(m.group(2)) else m.group(0), text
     )
+
+
+_YAML_KEY = re.compile(r"""^(\s*(?:-\s+)?["']?([\w.-]+)["']?\s*:\s*)(\S.*)$""")
+
+
+def redacted_yaml(text: str) -> str:
+    """A definition file as written, with the value of every secret-named key and the
+    credentials in any URL replaced by `REDACTED` (line by line: a block scalar under a
+    secret-named key is a value too)."""
+    lines = []
+    hidden = -1  # the indent under which lines belong to a secret-named key's value
+    for line in text.splitlines():
+        indent = len(line) - len(line.lstrip())
+        if hidden >= 0 and (indent > hidden or not line.strip()):
+            lines.append(" " * indent + "REDACTED" if line.strip() else line)
+            continue
+        hidden = -1
+        found = _YAML_KEY.match(line)
+        if found and secret_name(found.group(2)):
+            lines.append(found.group(1) + "REDACTED")
+            if found.group(3).strip() in ("|", ">", "|-", ">-"):
+                hidden = indent
+            continue
+        if found is None and line.rstrip().endswith(":"):
+            key = line.strip().rstrip(":").strip("\"'- ")
+            if secret_name(key):
+                hidden = indent
+        lines.append(redacted_text(line))
+    return "\n".join(lines)
 
 
 def _safe_link(url: str) -> bool:
