@@ -372,7 +372,9 @@ def test_burn_rates_are_shown_by_alert_tier_and_a_burning_tier_marked(
     # the worst five; the rest, and those that are fine, on its page
     assert page.count('<span aria-hidden="true">↳ </span>') == 5
     assert page.index("path=/a") < page.index("path=/w0") and "path=/w5" not in page
-    assert "path=/fine" not in page and "2 more groups on its page" in page
+    assert "path=/fine" not in page and '2 more groups (<a href="?groups=all">' in page
+    every = render_overview([burning], services, Overview(groups=True))
+    assert every.count('<span aria-hidden="true">↳ </span>') == 7 and "path=/fine" in every
     assert page.count('<svg class="spark"') == 0  # no trends given
     assert "6 of 6 rows (1 SLOs and their groups)" in page
 

@@ -86,6 +86,7 @@ class Overview:
     status: Status | None = None
     search: str = ""
     page: int = 1
+    groups: bool = False  # every group of a per-label SLO a row (else those needing a look)
 
 
 _templates.filters["when"] = lambda at: when(str(at))
@@ -110,9 +111,11 @@ def add_console(
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def overview(
         service: Filter = "", team: Filter = "", status: Status | Literal[""] = "",
-        q: Filter = "", page: int = 1,
+        q: Filter = "", page: int = 1, groups: Literal["", "all"] = "",
     ) -> HTMLResponse:  # fmt: skip
-        asked = Overview(service, team, status or None, q, max(1, min(page, 10_000)))
+        asked = Overview(
+            service, team, status or None, q, max(1, min(page, 10_000)), groups == "all"
+        )
         evaluations = agent.current() if agent.cycles else None
         services, version = agent.services, agent.definitions.version
         trends = await histories.trends(services, time.time(), version, TREND_WAIT_SECONDS)
@@ -164,7 +167,7 @@ def render_overview(
     teams = _teams(services)
     windows = {(s.service, slo.name): slo.window_seconds for s in services for slo in s.slos}
     tiers = {(s.service, slo.name): tiers_for(slo) for s in services for slo in s.slos}
-    every = [row for e in by_budget(evaluations) for row in (e, *_groups_shown(e))]
+    every = [row for e in by_budget(evaluations) for row in (e, *_groups_shown(e, asked.groups))]
     slos = {id(e) for e in evaluations}  # the rows that are SLOs, not other groups of one
     chosen = [e for e in every if _matches(e, asked, teams)]
     pages = max(1, math.ceil(len(chosen) / PAGE_ROWS))
@@ -175,6 +178,7 @@ def render_overview(
         "team": asked.team,
         "status": asked.status.value if asked.status else "",
         "q": asked.search,
+        "groups": "all" if asked.groups else "",
     }
     return template.render(
         page="slos",
@@ -188,7 +192,7 @@ def render_overview(
                 **_row(e, teams, _spark(e, trends or {}, windows) if id(e) in slos else ""),
                 "tiers": _tiers(e, tiers.get((e.service, e.slo), [])),
                 "other_group": id(e) not in slos,
-                "more_groups": len(e.others) - len(_groups_shown(e)),
+                "more_groups": len(e.others) - len(_groups_shown(e, asked.groups)),
             }
             for e in shown
         ],
@@ -202,6 +206,7 @@ def render_overview(
             "next": _query(filters, page=number + 1) if number < pages else "",
         },
         status_links={s: _query({**filters, "status": s.value}) for s in SYMBOLS},
+        all_groups=_query({**filters, "groups": "all"}),
         filters=filters,
         services=sorted({e.service for e in evaluations}),
         teams=sorted(set(teams.values())),
@@ -476,9 +481,11 @@ def _query(filters: Mapping[str, str], **more: object) -> str:
     return "?" + urlencode(wanted) if wanted else "?"
 
 
-def _groups_shown(e: Evaluation) -> tuple[Evaluation, ...]:
-    """The other groups of a per-label SLO that get rows of their own: those that need a look
-    (not ok), the worst few; the rest are on the SLO's page."""
+def _groups_shown(e: Evaluation, every: bool) -> tuple[Evaluation, ...]:
+    """The other groups of a per-label SLO that get rows of their own: all of them when asked,
+    else those that need a look (not ok), the worst few."""
+    if every:
+        return e.others
     return tuple(g for g in e.others if g.status is not Status.OK)[:GROUP_ROWS]
 
 
