@@ -215,6 +215,24 @@ def test_the_30d_budget_is_exact_under_uneven_traffic(fmt: str, tmp_path: Path) 
     assert_holds(tmp_path, scenario(rule_file, segments, 150, 600, [check]))
 
 
+def an_hour_of(rule_file: str, ratios: str, alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A promtool test: `probe_failed_ratio` at `ratios` every 30s, and the SLO's alerts an
+    hour in."""
+    return {
+        "rule_files": [rule_file],
+        "evaluation_interval": "30s",
+        "tests": [
+            {
+                "interval": "30s",
+                "input_series": [{"series": "probe_failed_ratio", "values": ratios}],
+                "alert_rule_test": [
+                    {"eval_time": "1h", "alertname": "SLOErrorBudgetBurn", "exp_alerts": alerts}
+                ],
+            }
+        ],
+    }
+
+
 def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None:
     # A constant 50% error ratio at 99%: every window burns at exactly 50x, and the budget left
     # over the window is 1 - 50 = -4900%.
@@ -268,39 +286,19 @@ def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None
             },
         }
 
-    document = {
-        "rule_files": [rule_file],
-        "evaluation_interval": "30s",
-        "tests": [
-            {
-                "interval": "30s",
-                "input_series": [{"series": "probe_failed_ratio", "values": "0.5x240"}],
-                "alert_rule_test": [
-                    {
-                        "eval_time": "1h",
-                        "alertname": "SLOErrorBudgetBurn",
-                        "exp_alerts": [
-                            expected(
-                                "page",
-                                "14.4x over 1h and 5m (2% of budget), "
-                                "6x over 6h and 30m (5% of budget)",
-                                "1h and 5m (over 14.4x)",
-                                "6.944% of the error budget in 1h 0m 0s",
-                            ),
-                            expected(
-                                "ticket",
-                                "3x over 1d and 2h (10% of budget), "
-                                "1x over 3d and 6h (10% of budget)",
-                                "1d and 2h (over 3x)",
-                                "as the page says",
-                            ),
-                        ],
-                    }
-                ],
-            }
-        ],
-    }
-    assert_holds(tmp_path, document)
+    page = expected(
+        "page",
+        "14.4x over 1h and 5m (2% of budget), 6x over 6h and 30m (5% of budget)",
+        "1h and 5m (over 14.4x)",
+        "6.944% of the error budget in 1h 0m 0s",
+    )
+    ticket = expected(
+        "ticket",
+        "3x over 1d and 2h (10% of budget), 1x over 3d and 6h (10% of budget)",
+        "1d and 2h (over 3x)",
+        "as the page says",
+    )
+    assert_holds(tmp_path, an_hour_of(rule_file, "0.5x240", [page, ticket]))
 
 
 def test_the_time_to_exhaustion_is_the_budget_left_at_the_alert_s_burn_rate(
@@ -329,44 +327,24 @@ def test_the_time_to_exhaustion_is_the_budget_left_at_the_alert_s_burn_rate(
     )
     rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
     labels = {"service": "shop", "slo": "ratio", "severity": "ticket"}
-    document = {
-        "rule_files": [rule_file],
-        "evaluation_interval": "30s",
-        "tests": [
-            {
-                "interval": "30s",
-                "input_series": [{"series": "probe_failed_ratio", "values": "0.005x240"}],
-                "alert_rule_test": [
-                    {
-                        "eval_time": "1h",
-                        "alertname": "SLOErrorBudgetBurn",
-                        "exp_alerts": [
-                            {
-                                "exp_labels": {**labels, "sloguard_severity": "ticket"},
-                                "exp_annotations": {
-                                    "summary": "shop/ratio is burning its error budget 0.5x "
-                                    "too fast",
-                                    "description": "Objective 99% over 30d. The error budget is "
-                                    "being spent 0.5x faster than the window allows (this "
-                                    "ticket fires at 0.25x over 1h and 5m (0% of budget)). "
-                                    "Budget left: 50%.",
-                                    "dashboard_url": "/d/slo-shop?var-slo=ratio",
-                                    "objective": "99%",
-                                    "window": "30d",
-                                    "burn_rate": "0.5",
-                                    "burn_windows": "1h and 5m (over 0.25x)",
-                                    "budget_left": "50%",
-                                    "budget_exhausted_in": "in 30d 0h 0m 0s at this rate",
-                                    "burn_cost": "not shown here",
-                                },
-                            }
-                        ],
-                    }
-                ],
-            }
-        ],
+    ticket = {
+        "exp_labels": {**labels, "sloguard_severity": "ticket"},
+        "exp_annotations": {
+            "summary": "shop/ratio is burning its error budget 0.5x too fast",
+            "description": "Objective 99% over 30d. The error budget is being spent 0.5x "
+            "faster than the window allows (this ticket fires at 0.25x over 1h and 5m (0% of "
+            "budget)). Budget left: 50%.",
+            "dashboard_url": "/d/slo-shop?var-slo=ratio",
+            "objective": "99%",
+            "window": "30d",
+            "burn_rate": "0.5",
+            "burn_windows": "1h and 5m (over 0.25x)",
+            "budget_left": "50%",
+            "budget_exhausted_in": "in 30d 0h 0m 0s at this rate",
+            "burn_cost": "not shown here",
+        },
     }
-    assert_holds(tmp_path, document)
+    assert_holds(tmp_path, an_hour_of(rule_file, "0.005x240", [ticket]))
 
 
 def test_a_calendar_week_budget_counts_from_monday(tmp_path: Path) -> None:
