@@ -5,6 +5,7 @@ a Grafana that refuses, is down or is slow is counted and never holds up the gat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -20,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from sloguard.actions.audit import Auditor, Outcome, Result
 from sloguard.dashboards.service import service_dashboard
+from sloguard.errors import PublishError
 from sloguard.gate.model import Decision, SLOVerdict, Verdict
 from sloguard.grafana import Annotations
 from sloguard.loading import load
@@ -42,6 +44,7 @@ class Grafana:
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (auth, body)
     status: int = 200
     delay: float = 0.0
+    dribble: float = 0.0  # seconds between the answer's bytes
 
 
 @pytest.fixture
@@ -59,8 +62,13 @@ def grafana() -> Iterator[Grafana]:
                 answer = json.dumps({"message": "Permissions needed: annotations:create"})
             self.send_response(found.status)
             self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(answer.encode())
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # given up on
+                for byte in answer.encode() if found.dribble else [answer.encode()]:
+                    self.wfile.write(bytes([byte]) if isinstance(byte, int) else byte)
+                    self.wfile.flush()
+                    time.sleep(found.dribble)
 
         def log_message(self, *_: object) -> None:
             return None
@@ -222,3 +230,17 @@ def test_an_action_done_in_earnest_is_marked_and_a_dry_run_is_not(grafana: Grafa
     [(_, body)] = grafana.received
     assert body["tags"] == ["sloguard", "shop", "undo"]
     assert "rolled back to revision 3" in body["text"] and "id a1" in body["text"]
+
+
+def test_a_grafana_answering_a_byte_at_a_time_is_given_up_on_in_time(grafana: Grafana) -> None:
+    grafana.dribble = 0.2  # each byte within the read timeout; the whole answer far past it
+    annotations = Annotations(grafana.url, "", 0.5, "sloguard/test")
+
+    async def post() -> None:
+        try:
+            await asyncio.wait_for(annotations.post({"text": "x"}), 5)  # not the 12 s it'd take
+        finally:
+            await annotations.aclose()
+
+    with pytest.raises(PublishError, match=r"did not answer within 0\.5s"):
+        asyncio.run(post())

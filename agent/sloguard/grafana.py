@@ -9,6 +9,7 @@ retried with backoff before they count as failures.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -130,20 +131,27 @@ def _message(response: httpx.Response) -> str:
 
 class Annotations:
     """Grafana's annotation API (`POST /api/annotations`), async: deploy markers from the
-    running agent. Each post is bounded by `timeout` seconds and never retried (a marker is
-    worth less than the time a retry would hold a slot)."""
+    running agent. Each post is bounded by `timeout` seconds in all (a Grafana sending its
+    answer a byte at a time included) and never retried (a marker is worth less than the time
+    a retry would hold a slot)."""
 
     def __init__(self, url: str, token: str, timeout: float, user_agent: str) -> None:
         headers = {"User-Agent": user_agent}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._url = url
+        self._timeout = timeout
         self._http = httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout)
 
     async def post(self, annotation: dict[str, Any]) -> None:
         """Add one annotation; PublishError when Grafana cannot be reached or refuses it."""
         try:
-            response = await self._http.post("/api/annotations", json=annotation)
+            async with asyncio.timeout(self._timeout):
+                response = await self._http.post("/api/annotations", json=annotation)
+        except TimeoutError as exc:
+            raise PublishError(
+                f"Grafana at {self._url} did not answer within {self._timeout:g}s"
+            ) from exc
         except httpx.HTTPError as exc:
             raise PublishError(f"cannot reach Grafana at {self._url}: {exc}") from exc
         if response.status_code != 200:
