@@ -477,3 +477,35 @@ def raw_readings(sli: SLI, ranges: Mapping[str, str]) -> str:
         parts.append(tagged(f"({errors})", key, "errors"))
         parts.append(tagged(f"({total})", key, "total"))
     return " or ".join(parts)
+
+
+def report_events(services: Sequence[str], window: str | None = None) -> str:
+    """Bad and all events per second of every SLO of `services` (each SLO's groups summed),
+    told apart by an `events` label: sampled every 5m, the recorded 5m rates tile time; with
+    `window`, their average over it (each 5m rate weighs the same: a ratio of event sums)."""
+    sel = _services(services)
+
+    def rate(metric: str) -> str:
+        return f"avg_over_time({metric}{sel}[{window}])" if window else f"{metric}{sel}"
+
+    return " or ".join(
+        f'label_replace(sum by (service, slo) ({rate(metric)}), "events", "{kind}", "", "")'
+        for metric, kind in ((ERRORS, "bad"), (TOTAL, "total"))
+    )
+
+
+def report_alerts(services: Sequence[str], window: str, *, count: bool) -> str:
+    """The firing samples of the SLO alerts of `services` over `window` (a range selector,
+    read raw), or with `count` how many there are per SLO and severity."""
+    sel = _services(services, 'alertstate="firing"', f'{ALERT_SEVERITY_LABEL}=~"page|ticket"')
+    if count:
+        return (
+            f"sum by (service, slo, {ALERT_SEVERITY_LABEL}) "
+            f"(count_over_time(ALERTS{sel}[{window}]))"
+        )
+    return f"ALERTS{sel}[{window}]"
+
+
+def report_counted(metric: str, labels: Sequence[str], services: Sequence[str], window: str) -> str:
+    """How much a counter of the agent's grew over `window`, by `labels`."""
+    return f"sum by ({', '.join(labels)}) (increase({metric}{_services(services)}[{window}]))"

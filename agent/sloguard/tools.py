@@ -1,5 +1,6 @@
-"""Running the Prometheus project's own checkers: promtool (Debian's `prometheus` package) on
-rule files, and amtool (`prometheus-alertmanager`) on Alertmanager configurations."""
+"""Running the tools sloguard leans on: promtool (Debian's `prometheus` package) on rule files,
+amtool (`prometheus-alertmanager`) on Alertmanager configurations, and Chromium (`chromium`)
+printing a report to PDF."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from sloguard.errors import ToolError
 
-PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager"}
+PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager", "chromium": "chromium"}
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,19 @@ def test_rules(test_file: Path) -> ToolRun:
 def check_alertmanager_config(config: Path) -> ToolRun:
     """`amtool check-config`: whether Alertmanager would load the configuration."""
     return _run("amtool", "check-config", str(config), timeout=60)
+
+
+def print_pdf(page: Path, pdf: Path, timeout: float = 120) -> None:
+    """Headless Chromium's print of an HTML file to `pdf` (no header or footer)."""
+    done = _run(
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-pdf-header-footer",
+        f"--print-to-pdf={pdf}",
+        page.resolve().as_uri(),
+        timeout=timeout,
+    )
+    if not done.ok or not pdf.is_file() or pdf.stat().st_size == 0:
+        raise ToolError(f"chromium could not print {page.name} to PDF: {done.output[-400:]}")

@@ -23,14 +23,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sloguard import yamltext
 from sloguard.agent import Agent
 from sloguard.burnrate import tiers_for
-from sloguard.errors import UnknownTarget
-from sloguard.evaluating import Histories
-from sloguard.evaluation.history import RANGES, History, Line, Trends
-from sloguard.evaluation.model import Evaluation, Status
-from sloguard.evaluation.report import by_budget, rfc3339
-from sloguard.gate.model import Verdict
-from sloguard.links import dashboard_url
-from sloguard.server.charts import (
+from sloguard.charts import (
     Chart,
     Drawn,
     comparison,
@@ -41,6 +34,13 @@ from sloguard.server.charts import (
     sparkline,
     times,
 )
+from sloguard.errors import UnknownTarget
+from sloguard.evaluating import Histories
+from sloguard.evaluation.history import RANGES, History, Line, Trends
+from sloguard.evaluation.model import Evaluation, Status
+from sloguard.evaluation.report import by_budget, rfc3339
+from sloguard.gate.model import Verdict
+from sloguard.links import dashboard_url
 from sloguard.server.recent import Filter, Recent, audit_entries, decisions, records
 from sloguard.spec.model import SLO, ServiceSLOs, Tier
 

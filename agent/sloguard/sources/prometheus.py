@@ -147,12 +147,17 @@ class Prometheus:
             "end": _number(end),
             "step": _number(step),
         }
-        data = await self._call("api/v1/query_range", params)
-        with _garbled(data["result"]):
-            return [
-                (_labels(s["metric"]), [(float(t), float(v)) for t, v in s["values"]])
-                for s in data["result"]
-            ]
+        return _matrix(await self._call("api/v1/query_range", params))
+
+    async def samples(
+        self, expr: str, at: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """The raw samples of a range selector `expr` (e.g. `up[1d]`) at `at`, with the times
+        they were written at: no lookback, no steps."""
+        data = await self._call("api/v1/query", {"query": expr, "time": _number(at)})
+        if data.get("resultType") != "matrix":
+            raise QueryRejected(f"{expr!r} is not a range selector", "rejected")
+        return _matrix(data)
 
     async def _call(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         attempt = 0
@@ -189,6 +194,14 @@ class Prometheus:
                 f"unexpected answer from Prometheus: {response.text[:80]!r}", "invalid_response"
             )
         return data
+
+
+def _matrix(data: dict[str, Any]) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+    with _garbled(data["result"]):
+        return [
+            (_labels(s["metric"]), [(float(t), float(v)) for t, v in s["values"]])
+            for s in data["result"]
+        ]
 
 
 def _number(value: float) -> str:

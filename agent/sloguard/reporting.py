@@ -1,0 +1,394 @@
+"""Reports' shell: reads a period's numbers from Prometheus and the agent's logs, builds the
+report (`reports/`) and writes it, whole and per service, as JSON, Markdown, HTML and PDF.
+
+Every kind of figure is one range query for all SLOs at once (cut into parts no answer of which
+holds more than `MAX_POINTS` values), never one per SLO or per day: the events per 5-minute
+slot, the budget at the ends, the alerts (counted per day first, then read raw where there are
+any), and the agent's own counters."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sloguard import promql
+from sloguard.burnrate import tiers_for
+from sloguard.errors import OutputError, QueryRejected, SourceUnavailable
+from sloguard.files import stage
+from sloguard.loading import Loaded
+from sloguard.reports.build import for_service
+from sloguard.reports.html import html
+from sloguard.reports.markdown import markdown
+from sloguard.reports.model import (
+    Acted,
+    Asked,
+    Decided,
+    Inputs,
+    Key,
+    Objective,
+    Report,
+    Traffic,
+)
+from sloguard.reports.period import DAY, SLOT, Period, containing
+from sloguard.sources.prometheus import Prometheus
+from sloguard.spec.durations import format_seconds
+from sloguard.spec.model import Severity
+from sloguard.tools import print_pdf
+
+log = logging.getLogger("sloguard.reports")
+
+MAX_POINTS = 200_000  # values in one answer: about 6 MB of JSON, well under the answer cap
+MAX_STEPS = 11_000  # Prometheus refuses more points per series in a range query
+MAX_LINE = 64 * 1024  # a longer log line is no record of ours
+GATE_DECISIONS = "sloguard_gate_decisions_total"
+ACTIONS = "sloguard_actions_total"
+
+
+def objectives(loaded: Loaded) -> list[Objective]:
+    """The SLOs of `loaded` as a report needs them."""
+    found = []
+    for spec in loaded.services:
+        for slo in spec.slos:
+            tickets = [t.factor for t in tiers_for(slo) if t.severity is Severity.TICKET]
+            found.append(
+                Objective(
+                    service=spec.service,
+                    slo=slo.name,
+                    objective=float(slo.objective_ratio),
+                    window=slo.window,
+                    window_seconds=slo.window_seconds,
+                    calendar=slo.calendar,
+                    ticket_factor=min(tickets, default=1.0),
+                    description=slo.description,
+                    team=slo.labels.get("team") or spec.labels.get("team", ""),
+                )
+            )
+    return found
+
+
+@dataclass
+class Reader:
+    """Reads a period's numbers for every SLO of `services`, noting each query it makes and
+    each part it could not read (a figure read from nothing is missing, never zero)."""
+
+    source: Prometheus
+    services: Sequence[str]
+    period: Period
+    until: float
+    slos: int
+
+    def __post_init__(self) -> None:
+        self.asked: list[Asked] = []
+        self.problems: list[str] = []
+
+    async def traffic(self) -> dict[Key, Traffic]:
+        """Bad and all events per slot: the recorded 5m rates at every slot's end, times 5m."""
+        bad: dict[Key, dict[float, float]] = defaultdict(dict)
+        total: dict[Key, dict[float, float]] = defaultdict(dict)
+        expr = promql.report_events(self.services)
+        steps = min(MAX_STEPS, max(1, MAX_POINTS // max(1, 2 * self.slos)))
+        for first, last in _parts(self.period.start + SLOT, self.until, SLOT, steps):
+            self.asked.append(Asked("events per 5-minute slot", expr, first, last, SLOT))
+            try:
+                answer = await self.source.query_range(expr, first, last, SLOT)
+            except (SourceUnavailable, QueryRejected) as exc:
+                self.problems.append(f"events from {_iso(first)} to {_iso(last)}: {exc}")
+                continue
+            for labels, points in answer:
+                key = (labels.get("service", ""), labels.get("slo", ""))
+                into = bad if labels.get("events") == "bad" else total
+                into[key].update((t, v * SLOT) for t, v in points if math.isfinite(v) and v >= 0)
+        return {k: Traffic(bad=bad.get(k, {}), total=total[k]) for k in total}
+
+    async def window_budget(
+        self, found: Sequence[Objective]
+    ) -> dict[Key, tuple[float | None, float | None]]:
+        """Each SLO window's budget left at the period's start and end: bad over all events of
+        the window then (a calendar window: since it began), one query per window length."""
+        budgets: dict[Key, list[float | None]] = defaultdict(lambda: [None, None])
+        for index, at in enumerate((self.period.start, self.until)):
+            spans: dict[int, list[Objective]] = defaultdict(list)
+            for o in found:
+                spans[_span(o, at, ending=index == 1)].append(o)
+            for span, owners in sorted(spans.items()):
+                if span <= 0:  # a calendar window just begun: nothing spent yet
+                    for o in owners:
+                        budgets[o.key][index] = 1.0
+                    continue
+                events = await self._events(at, format_seconds(span))
+                for o in owners:
+                    bad, total = events.get((o.key, "bad")), events.get((o.key, "total"))
+                    if bad is not None and total:
+                        budgets[o.key][index] = 1 - bad / total / (1 - o.objective)
+        return {k: (v[0], v[1]) for k, v in budgets.items()}
+
+    async def _events(self, at: float, window: str) -> dict[tuple[Key, str], float]:
+        expr = promql.report_events(self.services, window)
+        self.asked.append(Asked(f"events over {window}", expr, at, at))
+        try:
+            answer = await self.source.query(expr, at)
+        except (SourceUnavailable, QueryRejected) as exc:
+            self.problems.append(f"events over {window} to {_iso(at)}: {exc}")
+            return {}
+        return {
+            ((labels.get("service", ""), labels.get("slo", "")), labels.get("events", "")): value
+            for labels, value in answer
+            if math.isfinite(value) and value >= 0
+        }
+
+    async def alerts(self) -> dict[tuple[str, str, str], list[float]]:
+        """When each SLO's page and ticket alerts were firing: samples counted per day, then
+        the days that have any read raw, in parts of at most MAX_POINTS samples."""
+        counting = promql.report_alerts(self.services, "1d", count=True)
+        days = [(a, min(b, self.until)) for a, b in self.period.days() if a < self.until]
+        counts: dict[float, float] = defaultdict(float)
+        for first, last in _parts(_day_end(days[0][1]), _day_end(days[-1][1]), DAY, MAX_STEPS):
+            self.asked.append(Asked("alert samples per day", counting, first, last, DAY))
+            try:
+                answer = await self.source.query_range(counting, first, last, DAY)
+            except (SourceUnavailable, QueryRejected) as exc:
+                self.problems.append(f"alerts: {exc}")
+                return {}
+            for _, points in answer:
+                for t, v in points:
+                    counts[t] += v if math.isfinite(v) else 0
+        found: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+        for first, last in _batches([(a, b, counts.get(_day_end(b), 0.0)) for a, b in days]):
+            expr = promql.report_alerts(
+                self.services, format_seconds(int(last - first)), count=False
+            )
+            self.asked.append(Asked("alert samples", expr, first, last))
+            try:
+                answer = await self.source.samples(expr, last)
+            except (SourceUnavailable, QueryRejected) as exc:
+                self.problems.append(f"alerts from {_iso(first)} to {_iso(last)}: {exc}")
+                continue
+            for labels, points in answer:
+                key = (
+                    labels.get("service", ""),
+                    labels.get("slo", ""),
+                    labels.get(promql.ALERT_SEVERITY_LABEL, ""),
+                )
+                found[key].extend(t for t, _ in points if first <= t < self.until)
+        return dict(found)
+
+    async def counted(self, metric: str, labels: Sequence[str]) -> dict[tuple[str, ...], float]:
+        """How much one of the agent's counters grew over the period, by `labels` (rounded:
+        it counts whole decisions and actions)."""
+        window = format_seconds(int(self.until - self.period.start))
+        expr = promql.report_counted(metric, labels, self.services, window)
+        self.asked.append(Asked(f"{metric} over the period", expr, self.period.start, self.until))
+        try:
+            answer = await self.source.query(expr, self.until)
+        except (SourceUnavailable, QueryRejected) as exc:
+            self.problems.append(f"{metric}: {exc}")
+            return {}
+        return {
+            tuple(found.get(name, "") for name in labels): float(round(value))
+            for found, value in answer
+            if math.isfinite(value) and round(value) > 0
+        }
+
+
+async def read(
+    source: Prometheus,
+    loaded: Loaded,
+    period: Period,
+    now: float,
+    gate_log: Path | None = None,
+    audit_log: Path | None = None,
+) -> Inputs:
+    """Everything a report over `period` is made from, read up to `now` (or the period's end)."""
+    until = min(period.end, float(int(now // SLOT) * SLOT))
+    found = objectives(loaded)
+    services = sorted({o.service for o in found})
+    reader = Reader(source, services, period, until, len(found))
+    traffic = await reader.traffic()
+    window_budget = await reader.window_budget(found)
+    alerts = await reader.alerts()
+    judged = await reader.counted(GATE_DECISIONS, ("service", "verdict"))
+    acted = await reader.counted(ACTIONS, ("service", "action", "mode", "result"))
+    return Inputs(
+        period=period,
+        until=until,
+        generated=now,
+        objectives=found,
+        traffic=traffic,
+        window_budget=window_budget,
+        alerts=alerts,
+        judged={(k[0], k[1]): v for k, v in judged.items()},
+        acted={(k[0], k[1], k[2], k[3]): v for k, v in acted.items()},
+        decisions=None if gate_log is None else decisions(gate_log, period.start, until),
+        actions=None if audit_log is None else actions(audit_log, period.start, until),
+        asked=reader.asked,
+        problems=reader.problems,
+    )
+
+
+def decisions(path: Path, start: float, end: float) -> list[Decided]:
+    """The gate's decisions in [start, end) from its log (`--gate-log`); lines that are not
+    decisions are skipped."""
+    found = []
+    for record in _records(path):
+        decision = record.get("decision")
+        if not isinstance(decision, dict):
+            continue
+        at = _moment(decision.get("evaluatedAt"))
+        if at is None or not start <= at < end:
+            continue
+        found.append(
+            Decided(
+                at=at,
+                service=str(decision.get("service", "")),
+                canary=str(record.get("canary", "")),
+                baseline=None if record.get("baseline") is None else str(record["baseline"]),
+                verdict=str(decision.get("verdict", "")),
+                reason=str(decision.get("reason", "")),
+            )
+        )
+    return found
+
+
+def actions(path: Path, start: float, end: float) -> list[Acted]:
+    """The actions on workloads in [start, end) from the audit log (the agent's own lines,
+    leadership and the kill switch, have no service and are left out)."""
+    found = []
+    for record in _records(path):
+        at = _moment(record.get("time"))
+        if at is None or not start <= at < end or not record.get("service"):
+            continue
+        found.append(
+            Acted(
+                at=at,
+                id=str(record.get("id", "")),
+                service=str(record["service"]),
+                action=str(record.get("action", "")),
+                mode=str(record.get("mode", "")),
+                result=str(record.get("result", "")),
+                summary=str(record.get("summary", "")),
+                trigger=str(record.get("trigger", "")),
+            )
+        )
+    return found
+
+
+def _records(path: Path) -> Iterator[dict[str, object]]:
+    """Each JSON object line of a log, read a line at a time (a log may be large)."""
+    try:
+        with path.open("rb") as handle:
+            for raw in handle:
+                if len(raw) > MAX_LINE:
+                    continue
+                try:
+                    record = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    yield record
+    except OSError as exc:
+        raise SourceUnavailable(f"cannot read {path}: {exc}", "unreadable") from exc
+
+
+def _moment(text: object) -> float | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def _span(objective: Objective, at: float, *, ending: bool) -> int:
+    """Seconds of the SLO's window that have passed at `at` (`ending`: of the calendar window
+    ending there, when `at` is on a boundary)."""
+    if objective.calendar is None:
+        return objective.window_seconds
+    return int(at - containing(at - 1 if ending else at, objective.calendar).start)
+
+
+def _parts(first: float, last: float, step: float, steps: int) -> list[tuple[float, float]]:
+    """[first, last] cut into ranges of at most `steps` steps each (both ends on the steps)."""
+    parts = []
+    while first <= last:
+        end = min(last, first + (steps - 1) * step)
+        parts.append((first, end))
+        first = end + step
+    return parts
+
+
+def _day_end(end: float) -> float:
+    """The step of the per-day count that covers a day ending at `end` (a part day's too)."""
+    return float(-(-end // DAY) * DAY)
+
+
+def _batches(days: list[tuple[float, float, float]]) -> list[tuple[float, float]]:
+    """Consecutive days with samples joined while they hold at most MAX_POINTS together."""
+    batches: list[tuple[float, float]] = []
+    held = 0.0
+    for start, end, count in days:
+        if count <= 0:
+            held = MAX_POINTS + 1  # a quiet day ends a batch
+            continue
+        if batches and held + count <= MAX_POINTS and batches[-1][1] == start:
+            batches[-1] = (batches[-1][0], end)
+            held += count
+        else:
+            batches.append((start, end))
+            held = count
+    return batches
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%MZ")
+
+
+def documents(report: Report, formats: Sequence[str], stem: str) -> dict[str, str]:
+    """The text of every document asked for (PDF is printed from the HTML): the whole report
+    as `<stem>.<ext>`, and each service's as `<stem>-<service>.<ext>`."""
+    parts = [(stem, report)] + [
+        (f"{stem}-{s.service}", for_service(report, s.service)) for s in report.services
+    ]
+    found = {}
+    for name, part in parts:
+        if "json" in formats:
+            found[f"{name}.json"] = part.model_dump_json(indent=2) + "\n"
+        if "markdown" in formats:
+            found[f"{name}.md"] = markdown(part)
+        if "html" in formats or "pdf" in formats:
+            found[f"{name}.html"] = html(part)
+    return found
+
+
+def write(report: Report, out: Path, formats: Sequence[str]) -> list[Path]:
+    """Every document into `out`, all or none: PDFs printed first (in a scratch directory
+    inside `out`), then the texts staged beside their places and everything renamed into
+    place. Other files in `out` are left alone."""
+    stem = f"slo-report-{report.period.name.replace(':', '')}"
+    texts = documents(report, formats, stem)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {out}: {exc}") from exc
+    with tempfile.TemporaryDirectory(dir=out, prefix=".printing-") as scratch:
+        printed = []
+        if "pdf" in formats:
+            for name, text in texts.items():
+                if name.endswith(".html"):
+                    page = Path(scratch) / name
+                    page.write_text(text, encoding="utf-8")
+                    print_pdf(page, page.with_suffix(".pdf"))
+                    printed.append(page.with_suffix(".pdf"))
+        if "html" not in formats:
+            texts = {k: v for k, v in texts.items() if not k.endswith(".html")}
+        staged = stage(out, texts)
+        for pdf in printed:
+            os.replace(pdf, out / pdf.name)
+        return [out / pdf.name for pdf in printed] + staged.commit(prune=False)
