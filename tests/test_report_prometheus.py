@@ -268,8 +268,8 @@ def test_delivery_counts_rollouts_failures_and_restores(
     assert [r["rolled_back"] for r in delivery["rollouts"]] == [False, True, False]
     assert delivery["change_failure_rate"] == 1 / 3
     assert [(a["action"], a["mode"]) for a in delivery["actions"]] == [
-        ("scale", "dry-run"),
-        ("rollback", "enforce"),
+        ("scale_up", "dry-run"),
+        ("undo", "enforce"),
     ]
     # Restored: the end of the first slot after the rollback burning under the ticket tier.
     rollback = month.at(20, 865)

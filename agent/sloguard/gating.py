@@ -361,6 +361,10 @@ class Gatekeeper:
     def _record(self, span: Span, analysis: Analysis, answer: Answer, seconds: float) -> None:
         decision = answer.decision
         self._metrics.decisions.labels(decision.service, decision.verdict.value).inc()
+        for judged in decision.slos:
+            self._metrics.slo_verdicts.labels(
+                decision.service, judged.slo, judged.verdict.value
+            ).inc()
         self._metrics.decision_seconds.observe(seconds)
         if self._markers is not None:
             self._markers.decision(decision, str(analysis.canary))

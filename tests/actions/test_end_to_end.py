@@ -87,7 +87,9 @@ def metric(url: str, name: str, labels: dict[str, str] | None = None) -> float:
 
 def actions_done(url: str) -> float:
     return metric(
-        url, "sloguard_actions_total", {"action": "undo", "mode": "enforce", "result": "done"}
+        url,
+        "sloguard_actions_total",
+        {"service": "checkout", "action": "undo", "mode": "enforce", "result": "done"},
     )
 
 

@@ -188,6 +188,15 @@ def test_identical_requests_share_one_reading(shop: Path) -> None:
         )
         == 2
     )
+    # Each SLO's verdict is counted too, so a report can ask per SLO over a period.
+    slos = {r.json()["slos"][0]["slo"] for r in responses}
+    assert [
+        registry.get_sample_value(
+            "sloguard_gate_slo_verdicts_total",
+            {"service": "shop", "slo": slo, "verdict": "inconclusive"},
+        )
+        for slo in slos
+    ] == [2]
 
 
 def test_a_repeated_poll_is_answered_from_its_bytes_while_fresh_and_current(

@@ -78,8 +78,8 @@ def test_delivery_counts_rollouts_by_their_last_verdict_and_rollbacks() -> None:
     ]
     bad = {s: 100.0 for s in PERIOD.slots() if at(5) < s <= at(6)}
     actions = [
-        Acted(at(5.5), "a1", "shop", "rollback", "enforce", "done", "rolled back", "burn"),
-        Acted(at(7), "a2", "shop", "rollback", "dry-run", "done", "would roll back", "burn"),
+        Acted(at(5.5), "a1", "shop", "undo", "enforce", "done", "rolled back", "burn"),
+        Acted(at(7), "a2", "shop", "undo", "dry-run", "done", "would roll back", "burn"),
     ]
     report = build(inputs(traffic={SHOP.key: traffic(bad)}, decisions=decisions, actions=actions))
     delivery = report.services[0].delivery
@@ -107,7 +107,9 @@ def test_documents_escape_what_definitions_and_logs_say() -> None:
     hostile = Objective(
         "shop", "availability", 0.99, "7d", 7 * 86400, None, 1.0, "<script>x</script> | y"
     )
-    actions = [Acted(PERIOD.start + 60, "a", "shop", "scale", "dry-run", "done", "<img src=x>", "")]
+    actions = [
+        Acted(PERIOD.start + 60, "a", "shop", "scale_up", "dry-run", "done", "<img src=x>", "")
+    ]
     report = build(inputs(objectives=[hostile], actions=actions))
     page = html(report)
     assert "<script>x" not in page and "<img src=x>" not in page

@@ -105,10 +105,15 @@ class Rig:
         return [json.loads(line) for line in self.audit_log.read_text().splitlines()]
 
     def count(self, action: str, mode: str, result: str) -> float:
-        value = self.registry.get_sample_value(
-            "sloguard_actions_total", {"action": action, "mode": mode, "result": result}
+        """Actions counted with these labels, whatever the service."""
+        wanted = {"action": action, "mode": mode, "result": result}
+        return sum(
+            sample.value
+            for family in self.registry.collect()
+            for sample in family.samples
+            if sample.name == "sloguard_actions_total"
+            and all(sample.labels.get(k) == v for k, v in wanted.items())
         )
-        return value or 0.0
 
 
 DEPLOYMENT = {"kind": "Deployment", "name": "checkout", "namespace": "shop"}

@@ -67,9 +67,9 @@ DECISIONS = [
 ]
 # (service, day, minute, action, mode, result)
 ACTIONS = [
-    ("shop", 12, 180, "scale", "dry-run", "done"),
-    ("shop", 20, 865, "rollback", "enforce", "done"),
-    ("shop", 31, 60, "rollback", "enforce", "done"),  # after the period
+    ("shop", 12, 180, "scale_up", "dry-run", "done"),
+    ("shop", 20, 865, "undo", "enforce", "done"),
+    ("shop", 31, 60, "undo", "enforce", "done"),  # after the period
 ]
 
 

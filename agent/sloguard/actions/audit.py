@@ -103,7 +103,9 @@ class Auditor:
         self._alertmanager = alertmanager
 
     async def record(self, outcome: Outcome) -> None:
-        self._metrics.actions.labels(outcome.action.value, outcome.mode, outcome.result.value).inc()
+        self._metrics.actions.labels(
+            outcome.service, outcome.action.value, outcome.mode, outcome.result.value
+        ).inc()
         with self._tracer.start_as_current_span(f"sloguard {outcome.action.value}") as span:
             span.set_attributes(
                 {

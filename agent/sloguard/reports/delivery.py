@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
+from sloguard.playbook.model import ROLLBACKS
 from sloguard.reports.figures import burn
 from sloguard.reports.model import (
     Acted,
@@ -23,13 +24,13 @@ from sloguard.reports.period import SLOT
 
 def rollouts(decisions: Sequence[Decided], actions: Sequence[Acted] | None) -> list[Rollout]:
     """Decisions grouped by canary and baseline (an analysis asks many times per rollout),
-    oldest first; a rollout is rolled back when a rollback of its service was enforced after
-    it began and before the service's next rollout began."""
+    oldest first; a rollout is rolled back when a rollback (abort, undo or switch) of its
+    service was enforced after it began and before the service's next rollout began."""
     grouped: dict[tuple[str, str, str | None], list[Decided]] = {}
     for decided in sorted(decisions, key=lambda d: d.at):
         grouped.setdefault((decided.service, decided.canary, decided.baseline), []).append(decided)
     began = sorted((runs[0].at, key) for key, runs in grouped.items())
-    undone = [a for a in actions or () if a.action == "rollback" and _enforced(a)]
+    undone = [a for a in actions or () if _rollback(a) and _enforced(a)]
     found = []
     for index, (first, key) in enumerate(began):
         runs = grouped[key]
@@ -65,7 +66,7 @@ def restored(
 ) -> float | None:
     """Seconds from a rollback to the end of the first slot wholly after it in which every SLO
     of its service burns no faster than its ticket tier; None when that has not happened."""
-    if action.action != "rollback" or not _enforced(action):
+    if not _rollback(action) or not _enforced(action):
         return None
     own = [o for o in objectives if o.service == action.service and o.key in traffic]
     slot = float(-(-action.at // SLOT) * SLOT) + SLOT
@@ -121,6 +122,11 @@ def delivery(
         change_failure_rate=None if found is None else change_failure_rate(found),
         restore_seconds=[a.restored_seconds for a in taken or () if a.restored_seconds is not None],
     )
+
+
+def _rollback(action: Acted) -> bool:
+    """An Argo Rollout aborted, a Deployment undone or a blue-green Service switched back."""
+    return action.action in ROLLBACKS
 
 
 def _enforced(action: Acted) -> bool:

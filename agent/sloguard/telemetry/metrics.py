@@ -101,6 +101,12 @@ class GateMetrics:
             ["service", "verdict"],
             registry=registry,
         )
+        self.slo_verdicts = Counter(
+            "sloguard_gate_slo_verdicts",
+            "Each SLO's verdict within gate decisions, by service, SLO and verdict.",
+            ["service", "slo", "verdict"],
+            registry=registry,
+        )
         self.decision_seconds = Histogram(
             "sloguard_gate_decision_duration_seconds",
             "Time to read Prometheus and decide (decisions served from cache excluded).",
@@ -134,9 +140,9 @@ class ActionMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.actions = Counter(
             "sloguard_actions",
-            "Actions on workloads by action, mode (dry-run, enforce) and result "
+            "Actions on workloads by service, action, mode (dry-run, enforce) and result "
             "(done, held, conflict, failed).",
-            ["action", "mode", "result"],
+            ["service", "action", "mode", "result"],
             registry=registry,
         )
         self.leader = Gauge(
