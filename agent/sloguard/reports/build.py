@@ -3,8 +3,6 @@ the whole, and the queries behind it; `for_service` cuts one service's report ou
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sloguard.reports.delivery import delivery
 from sloguard.reports.figures import slo_figures
 from sloguard.reports.model import (
@@ -18,6 +16,7 @@ from sloguard.reports.model import (
     Span,
     Traffic,
 )
+from sloguard.reports.period import utc
 
 _NO_TRAFFIC = Traffic(bad={}, total={})
 
@@ -74,19 +73,19 @@ def build(inputs: Inputs, title: str = "SLO and delivery report") -> Report:
         title=title,
         period=Span(
             name=period.name,
-            start=_time(period.start),
-            end=_time(period.end),
+            start=utc(period.start),
+            end=utc(period.end),
             complete=inputs.until >= period.end,
         ),
-        generated=_time(inputs.generated),
+        generated=utc(inputs.generated),
         services=services,
         compliance=_overall(services),
         queries=[
             Query(
                 purpose=a.purpose,
                 query=a.query,
-                start=_time(a.start),
-                end=_time(a.end),
+                start=utc(a.start),
+                end=utc(a.end),
                 step_seconds=a.step,
             )
             for a in inputs.asked
@@ -142,7 +141,3 @@ def _overall(services: list[ServiceReport]) -> Compliance:
         no_data=[n for s in services for n in s.compliance.no_data],
         done=[n for s in services for n in s.compliance.done],
     )
-
-
-def _time(at: float) -> datetime:
-    return datetime.fromtimestamp(at, UTC)

@@ -4,7 +4,6 @@ taken, and how long a rollback took to bring the burn down."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 
 from sloguard.playbook.model import ROLLBACKS
 from sloguard.reports.figures import burn
@@ -19,7 +18,7 @@ from sloguard.reports.model import (
     Rollout,
     Traffic,
 )
-from sloguard.reports.period import SLOT
+from sloguard.reports.period import SLOT, slot_of, utc
 
 
 def rollouts(decisions: Sequence[Decided], actions: Sequence[Acted] | None) -> list[Rollout]:
@@ -41,8 +40,8 @@ def rollouts(decisions: Sequence[Decided], actions: Sequence[Acted] | None) -> l
                 service=key[0],
                 canary=key[1],
                 baseline=key[2],
-                first=_time(first),
-                last=_time(runs[-1].at),
+                first=utc(first),
+                last=utc(runs[-1].at),
                 decisions=len(runs),
                 verdict=runs[-1].verdict,
                 rolled_back=any(a.service == key[0] and first <= a.at < until for a in undone),
@@ -69,7 +68,7 @@ def restored(
     if not _rollback(action) or not _enforced(action):
         return None
     own = [o for o in objectives if o.service == action.service and o.key in traffic]
-    slot = float(-(-action.at // SLOT) * SLOT) + SLOT
+    slot = slot_of(action.at) + SLOT
     while slot <= until:
         rates = [(o, burn(o, traffic[o.key], slot)) for o in own]
         if all(rate is not None and rate <= o.ticket_factor for o, rate in rates):
@@ -94,7 +93,7 @@ def delivery(
     if actions is not None:
         taken = [
             Action(
-                at=_time(a.at),
+                at=utc(a.at),
                 id=a.id,
                 service=a.service,
                 action=a.action,
@@ -131,7 +130,3 @@ def _rollback(action: Acted) -> bool:
 
 def _enforced(action: Acted) -> bool:
     return action.mode == "enforce" and action.result == "done"
-
-
-def _time(at: float) -> datetime:
-    return datetime.fromtimestamp(at, UTC)

@@ -16,7 +16,7 @@ from sloguard.reports.model import (
     SLOFigures,
     Traffic,
 )
-from sloguard.reports.period import SLOT, Period
+from sloguard.reports.period import SLOT, Period, slot_of, utc
 
 HOUR = 3600.0
 SEVERITIES = ("page", "ticket")
@@ -110,13 +110,13 @@ def incident(
         service=objective.service,
         slo=objective.slo,
         severity="page" if severity == "page" else "ticket",
-        start=_time(start),
-        end=_time(end),
+        start=utc(start),
+        end=utc(end),
         seconds=end - start,
         ongoing=ongoing,
         bad=bad,
         budget_spent=bad / allowed if allowed > 0 else None,
-        onset=None if onset is None else _time(onset),
+        onset=None if onset is None else utc(onset),
         detect_seconds=None if onset is None else start - onset,
     )
 
@@ -130,17 +130,12 @@ def burn(objective: Objective, traffic: Traffic, slot: float) -> float | None:
 
 
 def _onset(objective: Objective, traffic: Traffic, fired: float) -> float | None:
-    slot = _slot_of(fired)
+    slot = slot_of(fired)
     onset = None
     while (rate := burn(objective, traffic, slot)) is not None and rate > 1:
         onset = slot - SLOT
         slot -= SLOT
     return onset
-
-
-def _slot_of(at: float) -> float:
-    """The end of the slot `at` falls in (slots are (end - 5m, end])."""
-    return float(-(-at // SLOT) * SLOT)
 
 
 def _sums(traffic: Traffic, slots: Iterable[float]) -> tuple[float, float]:
@@ -185,7 +180,3 @@ def _nearby(traffic: Traffic, slots: Sequence[float], allowed: float) -> Nearby:
         budget_spent=spent,
         per_hour=spent / hours if spent is not None and hours > 0 else None,
     )
-
-
-def _time(at: float) -> datetime:
-    return datetime.fromtimestamp(at, UTC)

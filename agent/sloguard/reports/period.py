@@ -92,6 +92,16 @@ def before(period: Period) -> Period:
     return containing(period.start - 1, period.calendar)
 
 
+def slot_of(at: float) -> float:
+    """The end of the slot `at` falls in (slots are (end - 5m, end])."""
+    return float(-(-at // SLOT) * SLOT)
+
+
+def utc(at: float) -> datetime:
+    """A Unix time as a UTC datetime, as reports write times."""
+    return datetime.fromtimestamp(at, UTC)
+
+
 def _floor(at: float) -> float:
     return float(int(at // SLOT) * SLOT)
 
