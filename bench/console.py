@@ -80,6 +80,11 @@ class Fleet:
         times = [start + k * step for k in range(int((end - start) // step) + 1)]
         return [(labels, [(t, 0.5) for t in times])]
 
+    async def samples(
+        self, expr: str, at: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        return []  # the console's pages read no raw samples (reports do)
+
 
 def agent(directory: Path, slos: int) -> Assembly:
     """The agent over `slos` bench SLOs, answered by a `Fleet`."""

@@ -4,6 +4,7 @@ every figure in the JSON equals the truth computed from the counts (tests/suppor
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -17,10 +18,18 @@ import yaml
 from click.testing import CliRunner
 
 from sloguard import yamltext
+from sloguard.actions.runtime import ActionSettings
 from sloguard.cli import main
 from sloguard.demo.prometheus import write_rules
+from sloguard.gating import GateSettings
 from sloguard.loading import load
+from sloguard.reporting import SETTLE_SECONDS, ReportSettings, stem
+from sloguard.reports.period import containing
+from sloguard.sources.prometheus import PrometheusSettings
+from sloguard.spec.model import Calendar
+from tests.support.agent import api, assembled
 from tests.support.backfilled import prometheus_with_history
+from tests.support.fakes import Clock
 from tests.support.month import BUDGET, DAY, DEFINITIONS, MINUTE, RATES, SLOT, WINDOW, Month
 from tests.support.realprom import Prometheus
 
@@ -75,14 +84,22 @@ def prometheus(
 
 
 @pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory, month: Month) -> tuple[Path, Path]:
+    """The gate's decision log and the actions' audit log of the month."""
+    directory = tmp_path_factory.mktemp("logs")
+    return month.gate_log(directory / "gate.log"), month.audit_log(directory / "audit.log")
+
+
+@pytest.fixture(scope="module")
 def written(
     tmp_path_factory: pytest.TempPathFactory,
     prometheus: Prometheus,
     month: Month,
     definitions: Path,
+    logs: tuple[Path, Path],
 ) -> Path:
     out = tmp_path_factory.mktemp("report")
-    logs = tmp_path_factory.mktemp("logs")
+    gate_log, audit_log = logs
     result = CliRunner().invoke(
         main,
         [
@@ -103,9 +120,9 @@ def written(
             "--format",
             "html",
             "--gate-log",
-            str(month.gate_log(logs / "gate.log")),
+            str(gate_log),
             "--audit-log",
-            str(month.audit_log(logs / "audit.log")),
+            str(audit_log),
         ],
     )
     assert result.exit_code == 0, result.output
@@ -318,3 +335,53 @@ def test_compliance_and_the_queries_behind_it(report: dict[str, Any], written: P
     assert names == ["html"] * 3 + ["json"] * 3 + ["md"] * 3
     markdown = next(written.glob("*-search.md")).read_text()
     assert "search/availability" in markdown and "shop" not in markdown.split("## Queries")[0]
+
+
+def test_the_agent_serves_and_writes_a_weeks_report(
+    prometheus: Prometheus,
+    month: Month,
+    definitions: Path,
+    logs: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
+    """`run --report-every week --report-dir`: /reports/previous is the last ISO week, exact
+    against the counts, and the same report is written once the week has settled."""
+    week = containing(month.start + 8 * DAY, Calendar.WEEK)  # wholly inside the history
+    clock = Clock(week.end + SETTLE_SECONDS + 60)
+    out = tmp_path / "reports"
+    gate_log, audit_log = logs
+    assembly = assembled(
+        definitions,
+        clock=clock,
+        prometheus=PrometheusSettings(prometheus.url),
+        gate=GateSettings(log_path=gate_log),
+        actions=ActionSettings(audit_log=audit_log),
+        reports=ReportSettings(Calendar.WEEK, out),
+    )
+    assembly.agent.reload()
+    http = api(assembly)
+
+    async def scenario() -> dict[str, Any]:
+        answer = await http.get("/reports/previous", params={"format": "json"})
+        served = dict(answer.json())
+        current = (await http.get("/reports/current", params={"format": "json"})).json()
+        assert current["period"]["complete"] is False
+        stop = asyncio.Event()
+        task = asyncio.create_task(assembly.reports.run(stop))
+        while not (out / f"{stem(week.name)}.json").exists():
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+        await assembly.aclose()
+        return served
+
+    served = asyncio.run(scenario())
+    assert served["period"]["name"] == week.name and served["problems"] == []
+    for service in RATES:
+        bad, total = events(month, service, int(week.start), int(week.end))
+        figures = slo(served, service)
+        assert figures["total"] == pytest.approx(total, rel=1e-9)
+        assert figures["sli"] == pytest.approx(1 - bad / total, abs=1e-6)
+    kept = json.loads((out / f"{stem(week.name)}.json").read_text())
+    assert kept["services"] == served["services"]
+    assert sorted(p.suffix for p in out.iterdir()) == [".html"] * 3 + [".json"] * 3 + [".md"] * 3

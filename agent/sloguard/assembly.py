@@ -21,12 +21,13 @@ from sloguard.actions.audit import Line, repeats, tail
 from sloguard.actions.runtime import ActionRuntime, ActionSettings
 from sloguard.agent import Agent
 from sloguard.alertmanager import Alertmanager
-from sloguard.evaluating import Histories, InstrumentedSource, RangeSource
+from sloguard.evaluating import Histories, HistorySource, InstrumentedSource
 from sloguard.gating import Gatekeeper, GateSettings, Recorded, logged_decisions
 from sloguard.grafana import Annotations
 from sloguard.journal import Journal
 from sloguard.kube import Cluster, TokenReviewer, api_client
 from sloguard.marking import DeployMarkers
+from sloguard.reporting import PeriodReports, ReportSettings
 from sloguard.server.app import create_app
 from sloguard.server.otlp import TraceReceiver
 from sloguard.server.recent import Recent
@@ -34,7 +35,13 @@ from sloguard.server.security import BearerToken, GateAuth
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
 from sloguard.sources.traces import TraceBackend, connect
 from sloguard.telemetry import tracing
-from sloguard.telemetry.metrics import AgentMetrics, GateMetrics, MarkerMetrics, TraceMetrics
+from sloguard.telemetry.metrics import (
+    AgentMetrics,
+    GateMetrics,
+    MarkerMetrics,
+    ReportMetrics,
+    TraceMetrics,
+)
 
 if TYPE_CHECKING:  # the app is built by server/, the one place FastAPI is used
     from fastapi import FastAPI
@@ -87,6 +94,7 @@ class Settings:
     grafana_token: str = ""
     console: bool = True  # the read-only pages at / (off: the API alone)
     guard_reads: bool = False  # the console and what it reads need the gate's auth
+    reports: ReportSettings = field(default_factory=ReportSettings)
     # The OTEL_* variables that configure the agent's own traces.
     telemetry: Mapping[str, str] = field(default_factory=dict)
 
@@ -107,6 +115,7 @@ class Assembly:
     closers: list[Callable[[], Awaitable[None]]]
     decisions: Journal[Recorded]
     audit: Journal[Line]
+    reports: PeriodReports
     markers: DeployMarkers | None = None
 
     def app(self, lifespan: Any = None) -> FastAPI:
@@ -120,6 +129,7 @@ class Assembly:
             self.receiver,
             Recent(self.decisions, self.audit),
             Histories(self.source, self.settings.prometheus.timeout_seconds),
+            self.reports,
             console=self.settings.console,
             guard_reads=self.settings.guard_reads,
             grafana_url=self.settings.grafana_url,
@@ -135,6 +145,8 @@ class Assembly:
             loops.append(asyncio.create_task(self.actions.run(stop)))
         if self.markers is not None:
             loops.append(asyncio.create_task(self.markers.run(stop)))
+        if self.settings.reports.out is not None:
+            loops.append(asyncio.create_task(self.reports.run(stop)))
         try:
             yield
         finally:
@@ -159,7 +171,7 @@ class Assembly:
 
 def assemble(
     settings: Settings,
-    source: RangeSource | None = None,
+    source: HistorySource | None = None,
     registry: CollectorRegistry | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Assembly:
@@ -230,6 +242,15 @@ def assemble(
     receiver = TraceReceiver(
         lambda: agent.definitions, TraceMetrics(registry), wanted=gatekeeper.asked_versions
     )
+    reports = PeriodReports(
+        prometheus,
+        lambda: agent.definitions,
+        settings.reports,
+        ReportMetrics(registry).written,
+        gate_log=settings.gate.log_path,
+        audit_log=settings.actions.audit_log if settings.actions is not None else None,
+        clock=clock,
+    )
     return Assembly(
         settings,
         registry,
@@ -243,6 +264,7 @@ def assemble(
         closers,
         decisions,
         audit,
+        reports,
         markers,
     )
 

@@ -74,12 +74,18 @@ class RangeSource(Source, Protocol):
     ) -> Sequence[Series]: ...
 
 
+class HistorySource(RangeSource, Protocol):
+    """What reports need besides: the raw samples of a range selector."""
+
+    async def samples(self, expr: str, at: float) -> Sequence[Series]: ...
+
+
 class InstrumentedSource:
     """A Prometheus source whose every query is a client span and whose every failure is
     counted by kind (`sloguard_query_errors_total`): one for the agent, the gate and the
     actions, so a failing Prometheus shows whoever asked it."""
 
-    def __init__(self, source: RangeSource, errors: Counter, tracer: Tracer) -> None:
+    def __init__(self, source: HistorySource, errors: Counter, tracer: Tracer) -> None:
         self._source = source
         self._errors = errors
         self._tracer = tracer
@@ -95,6 +101,12 @@ class InstrumentedSource:
     ) -> Sequence[Series]:
         with self._span("prometheus query_range", expr) as span:
             series = await self._source.query_range(expr, start, end, step)
+            span.set_attribute("sloguard.result_size", len(series))
+            return series
+
+    async def samples(self, expr: str, at: float) -> Sequence[Series]:
+        with self._span("prometheus query", expr) as span:
+            series = await self._source.samples(expr, at)
             span.set_attribute("sloguard.result_size", len(series))
             return series
 

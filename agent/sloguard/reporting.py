@@ -1,5 +1,7 @@
 """Reports' shell: reads a period's numbers from Prometheus and the agent's logs, builds the
-report (`reports/`) and writes it, whole and per service, as JSON, Markdown, HTML and PDF.
+report (`reports/`) and writes it, whole and per service, as JSON, Markdown, HTML and PDF; and,
+in the running agent, `PeriodReports`: the current and the previous period's report when asked,
+and each period's written once it is over.
 
 Every kind of figure is one range query for all SLOs at once (cut into parts no answer of which
 holds more than `MAX_POINTS` values), never one per SLO or per day: the events per 5-minute
@@ -8,23 +10,35 @@ any), and the agent's own counters."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import math
 import os
 import tempfile
+import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
+
+from prometheus_client import Counter
 
 from sloguard import promql
 from sloguard.burnrate import tiers_for
-from sloguard.errors import OutputError, QueryRejected, SourceUnavailable
+from sloguard.errors import (
+    OutputError,
+    QueryRejected,
+    SloguardError,
+    SourceUnavailable,
+    UnknownTarget,
+)
+from sloguard.evaluating import HistorySource
 from sloguard.files import stage
-from sloguard.loading import Loaded
-from sloguard.reports.build import for_service
+from sloguard.reports.build import build, for_service
 from sloguard.reports.html import html
 from sloguard.reports.markdown import markdown
 from sloguard.reports.model import (
@@ -37,10 +51,9 @@ from sloguard.reports.model import (
     Report,
     Traffic,
 )
-from sloguard.reports.period import DAY, SLOT, Period, containing
-from sloguard.sources.prometheus import Prometheus
+from sloguard.reports.period import DAY, SLOT, Period, before, containing
 from sloguard.spec.durations import format_seconds
-from sloguard.spec.model import Severity
+from sloguard.spec.model import Calendar, Definitions, ServiceSLOs, Severity
 from sloguard.tools import print_pdf
 
 log = logging.getLogger("sloguard.reports")
@@ -52,10 +65,10 @@ GATE_DECISIONS = "sloguard_gate_decisions_total"
 ACTIONS = "sloguard_actions_total"
 
 
-def objectives(loaded: Loaded) -> list[Objective]:
-    """The SLOs of `loaded` as a report needs them."""
+def objectives(services: Sequence[ServiceSLOs]) -> list[Objective]:
+    """The SLOs of `services` as a report needs them."""
     found = []
-    for spec in loaded.services:
+    for spec in services:
         for slo in spec.slos:
             tickets = [t.factor for t in tiers_for(slo) if t.severity is Severity.TICKET]
             found.append(
@@ -79,7 +92,7 @@ class Reader:
     """Reads a period's numbers for every SLO of `services`, noting each query it makes and
     each part it could not read (a figure read from nothing is missing, never zero)."""
 
-    source: Prometheus
+    source: HistorySource
     services: Sequence[str]
     period: Period
     until: float
@@ -199,16 +212,17 @@ class Reader:
 
 
 async def read(
-    source: Prometheus,
-    loaded: Loaded,
+    source: HistorySource,
+    specs: Sequence[ServiceSLOs],
     period: Period,
     now: float,
     gate_log: Path | None = None,
     audit_log: Path | None = None,
 ) -> Inputs:
-    """Everything a report over `period` is made from, read up to `now` (or the period's end)."""
+    """Everything a report over `period` is made from, read up to `now` (or the period's end);
+    the logs are read in a thread, never on the event loop."""
     until = min(period.end, float(int(now // SLOT) * SLOT))
-    found = objectives(loaded)
+    found = objectives(specs)
     services = sorted({o.service for o in found})
     reader = Reader(source, services, period, until, len(found))
     traffic = await reader.traffic()
@@ -226,8 +240,12 @@ async def read(
         alerts=alerts,
         judged={(k[0], k[1]): v for k, v in judged.items()},
         acted={(k[0], k[1], k[2], k[3]): v for k, v in acted.items()},
-        decisions=None if gate_log is None else decisions(gate_log, period.start, until),
-        actions=None if audit_log is None else actions(audit_log, period.start, until),
+        decisions=None
+        if gate_log is None
+        else await asyncio.to_thread(decisions, gate_log, period.start, until),
+        actions=None
+        if audit_log is None
+        else await asyncio.to_thread(actions, audit_log, period.start, until),
         asked=reader.asked,
         problems=reader.problems,
     )
@@ -367,12 +385,16 @@ def documents(report: Report, formats: Sequence[str], stem: str) -> dict[str, st
     return found
 
 
+def stem(period: str) -> str:
+    """The start of the names of a period's documents."""
+    return f"slo-report-{period.replace(':', '')}"
+
+
 def write(report: Report, out: Path, formats: Sequence[str]) -> list[Path]:
     """Every document into `out`, all or none: PDFs printed first (in a scratch directory
     inside `out`), then the texts staged beside their places and everything renamed into
     place. Other files in `out` are left alone."""
-    stem = f"slo-report-{report.period.name.replace(':', '')}"
-    texts = documents(report, formats, stem)
+    texts = documents(report, formats, stem(report.period.name))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -392,3 +414,140 @@ def write(report: Report, out: Path, formats: Sequence[str]) -> list[Path]:
         for pdf in printed:
             os.replace(pdf, out / pdf.name)
         return [out / pdf.name for pdf in printed] + staged.commit(prune=False)
+
+
+Which = Literal["current", "previous"]
+Format = Literal["html", "json", "markdown"]
+SCHEDULED_FORMATS: tuple[Format, ...] = ("json", "html", "markdown")
+READ_SECONDS = 120.0  # a report not read by then is abandoned (503), never served in part
+SETTLE_SECONDS = 600.0  # a period is written this long after it ends: its last rules evaluated
+RETRY_SECONDS = 300.0  # a report that could not be read whole is tried again this often...
+GRACE_SECONDS = float(DAY)  # ...for a day after its period, then written naming what is missing
+IDLE_SECONDS = 3600.0  # the longest the schedule sleeps before looking at the clock again
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The running agent's reports: the period they cover, and where each finished one is
+    written (None: served when asked, never written)."""
+
+    every: Calendar = Calendar.MONTH
+    out: Path | None = None
+
+
+class PeriodReports:
+    """The report of the current and of the previous month (or week), built when asked, one at
+    a time, and kept only for the 5-minute slot it was read up to (never served stale: the next
+    slot reads again); and with `settings.out`, each period's report written there once the
+    period is over (`run`)."""
+
+    def __init__(
+        self,
+        source: HistorySource,
+        definitions: Callable[[], Definitions],
+        settings: ReportSettings,
+        written: Counter,
+        gate_log: Path | None = None,
+        audit_log: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._source = source
+        self._definitions = definitions
+        self._written = written
+        self._logs = (gate_log, audit_log)
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._kept: dict[Which, tuple[tuple[str, int, int], Report]] = {}
+
+    def period(self, which: Which, now: float | None = None) -> Period:
+        """The period `which` names at `now` (default: the clock's now)."""
+        current = containing(self._clock() if now is None else now, self.settings.every)
+        return current if which == "current" else before(current)
+
+    def services(self) -> list[str]:
+        return [s.service for s in self._definitions().services]
+
+    async def report(self, which: Which) -> Report:
+        """The report of `which` period up to now; SourceUnavailable when it cannot be read in
+        READ_SECONDS. One is read at a time; callers asking meanwhile get the same one."""
+        async with self._lock:
+            now = self._clock()
+            definitions = self._definitions()
+            period = self.period(which, now)
+            key = (period.name, definitions.version, int(now // SLOT))
+            kept = self._kept.get(which)
+            if kept is not None and kept[0] == key:
+                return kept[1]
+            report = await self._read(definitions.services, period, now)
+            if not report.problems:  # a part missing is read again by the next caller
+                self._kept[which] = (key, report)
+            return report
+
+    async def document(self, which: Which, form: Format, service: str = "") -> str:
+        """The report of `which` as `form`, whole or one service's (UnknownTarget if the
+        service has no SLOs); rendered in a thread."""
+        report = await self.report(which)
+        return await asyncio.to_thread(_render, report, form, service)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`: writes each period's report to `settings.out` SETTLE_SECONDS after
+        the period ends (at start, the last finished period's when it is not there yet)."""
+        if self.settings.out is None:
+            return
+        while not stop.is_set():
+            wait = await self._write_due()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+
+    async def _write_due(self) -> float:
+        """Writes the last finished period's report if it is not written yet; the seconds to
+        wait before looking again."""
+        out = self.settings.out
+        assert out is not None
+        now = self._clock()
+        period = before(containing(now - SETTLE_SECONDS, self.settings.every))
+        following = containing(now - SETTLE_SECONDS, self.settings.every)
+        next_due = min(IDLE_SECONDS, max(1.0, following.end + SETTLE_SECONDS - now))
+        if (out / f"{stem(period.name)}.json").exists():
+            return next_due
+        try:
+            report = await self._read(self._definitions().services, period, now)
+            if report.problems and now < period.end + GRACE_SECONDS:
+                self._written.labels("incomplete").inc()
+                log.warning(
+                    "report not written yet: part could not be read; trying again",
+                    extra={"period": period.name, "problems": report.problems[:5]},
+                )
+                return RETRY_SECONDS
+            written = await asyncio.to_thread(write, report, out, SCHEDULED_FORMATS)
+        except (SloguardError, OSError) as exc:
+            self._written.labels("failed").inc()
+            log.error("report not written", extra={"period": period.name, "error": str(exc)})
+            return RETRY_SECONDS
+        self._written.labels("written").inc()
+        log.info(
+            "report written",
+            extra={"period": period.name, "files": len(written), "problems": report.problems},
+        )
+        return next_due
+
+    async def _read(self, specs: Sequence[ServiceSLOs], period: Period, now: float) -> Report:
+        gate_log, audit_log = self._logs
+        try:
+            async with asyncio.timeout(READ_SECONDS):
+                inputs = await read(self._source, specs, period, now, gate_log, audit_log)
+        except TimeoutError as exc:
+            raise SourceUnavailable(
+                f"the report for {period.name} took over {READ_SECONDS:g}s to read", "timeout"
+            ) from exc
+        return await asyncio.to_thread(build, inputs)
+
+
+def _render(report: Report, form: Format, service: str) -> str:
+    if service and all(s.service != service for s in report.services):
+        raise UnknownTarget(f"no service {service!r} in the report of {report.period.name}")
+    part = for_service(report, service) if service else report
+    if form == "json":
+        return part.model_dump_json(indent=2)
+    return markdown(part) if form == "markdown" else html(part)

@@ -50,6 +50,13 @@ class Switchable:
         await self.query("", end)
         return []
 
+    async def samples(
+        self, expr: str, at: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """No raw samples either (or down)."""
+        await self.query("", at)
+        return []
+
 
 class Clock:
     """A clock that stands still until the test moves `now`."""

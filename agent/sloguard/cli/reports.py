@@ -114,7 +114,8 @@ def report(
 
     async def reading() -> Any:
         async with client(settings) as http:
-            return await read(Prometheus(http, settings), loaded, chosen, now, gate_log, audit_log)
+            source = Prometheus(http, settings)
+            return await read(source, loaded.services, chosen, now, gate_log, audit_log)
 
     click.echo(f"reading {chosen.name} for {loaded.slo_count} SLOs from {settings.url}", err=True)
     inputs = asyncio.run(reading())

@@ -232,6 +232,23 @@ def _pod_namespace() -> str:
     help="Open connections served at once; past it a new one is answered 503 and closed, "
     "keeping file descriptors for reading Prometheus.",
 )
+@click.option(
+    "--report-every",
+    type=click.Choice(["month", "week"]),
+    default="month",
+    show_default=True,
+    help="The period of the SLO reports served at /reports (the current and the previous "
+    "one) and written with --report-dir; calendar months or ISO weeks, UTC.",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Write each finished period's report here (JSON, HTML, Markdown; whole and per "
+    "service) 10 minutes after it ends, and the last one at start if it is missing. A part "
+    "Prometheus could not give is tried again every 5 minutes for a day.",
+)
 @_gate_options
 @_action_options
 @reports_errors
@@ -254,6 +271,9 @@ def run_agent(
     10 s for requests in flight, 10 s for the evaluation and actions to finish. Logs are JSON
     lines on stderr. Traces go over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or
     ..._TRACES_ENDPOINT) is set.
+
+    /reports serves the SLO report of the current and the previous month (see
+    `sloguard report --help`); --report-dir also writes each one once it is over.
 
     Services whose definitions have an `actions:` block are rolled back or scaled by the
     replica holding the Lease, within the block's limits; see --actions to force dry runs or
@@ -306,6 +326,8 @@ def _settings(paths: tuple[Path, ...], flags: dict[str, Any]) -> Settings:
     from sloguard.assembly import GateAuthSettings, Settings
     from sloguard.gating import GateSettings
     from sloguard.playbook.safety import Switch
+    from sloguard.reporting import ReportSettings
+    from sloguard.spec.model import Calendar
 
     switch = Switch(flags.pop("actions_switch"))
     console = flags.pop("console")
@@ -345,6 +367,7 @@ def _settings(paths: tuple[Path, ...], flags: dict[str, Any]) -> Settings:
         grafana_url=flags.pop("grafana_url"),
         console=console != "off",
         guard_reads=console == "guarded",
+        reports=ReportSettings(Calendar(flags.pop("report_every")), flags.pop("report_dir")),
         grafana_token=flags.pop("grafana_token"),
         telemetry=dict(os.environ),
     )

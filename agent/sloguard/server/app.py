@@ -27,20 +27,24 @@ from sloguard.gate.flagger import FlaggerAnswer, FlaggerPayload, Hook, analysis_
 from sloguard.gate.report import DecisionReport
 from sloguard.gate.request import AnalysisRequest
 from sloguard.gating import Gatekeeper
+from sloguard.reporting import PeriodReports
 from sloguard.server import otlp
 from sloguard.server.answers import Health, Invalid, Problem, Readiness
 from sloguard.server.console import Within, add_console, find_slo
 from sloguard.server.otlp import TraceReceiver
 from sloguard.server.polls import RepeatedPolls
 from sloguard.server.recent import Recent, add_recent_routes
+from sloguard.server.reports import add_report_routes
 from sloguard.server.security import AuthFirst, BodyLimit, GateAuth
 
 log = logging.getLogger("sloguard.server")
 ANALYSIS = "/v1/analysis"
 FLAGGER = "/v1/flagger/"
 # What the console shows and reads: behind the gate's auth with `guard_reads`.
-READS = frozenset({"/", "/gate", "/actions", "/v1/slos", "/v1/gate/decisions", "/v1/actions"})
-READ_PREFIXES = ("/slos/", "/v1/slos/")
+READS = frozenset(
+    {"/", "/gate", "/actions", "/reports", "/v1/slos", "/v1/gate/decisions", "/v1/actions"}
+)
+READ_PREFIXES = ("/slos/", "/v1/slos/", "/reports/")
 
 
 def reads(path: str) -> bool:
@@ -89,15 +93,16 @@ def create_app(
     receiver: TraceReceiver | None = None,
     recent: Recent | None = None,
     histories: Histories | None = None,
+    reports: PeriodReports | None = None,
     console: bool = True,
     guard_reads: bool = False,
     grafana_url: str = "",
 ) -> FastAPI:
     """The app; the gate's routes exist when a `gatekeeper` is given, guarded by `auth` when
     it is configured; `POST /v1/traces` when a trace `receiver` is; the recent decisions and
-    actions when their journals are given, SLOs' histories when `histories` reads them, and the
-    console's pages over both when `console`. With `guard_reads`, the console and what it
-    reads need the gate's `auth` too."""
+    actions when their journals are given, SLOs' histories when `histories` reads them, the
+    period reports when `reports` reads them, and the console's pages over these when
+    `console`. With `guard_reads`, the console and what it reads need the gate's `auth` too."""
     app = FastAPI(
         title="sloguard",
         version=__version__,
@@ -118,10 +123,12 @@ def create_app(
     _agent_routes(app, agent, registry)
     if histories is not None:
         _history_route(app, agent, histories)
+    if reports is not None:
+        add_report_routes(app, reports)
     if recent is not None:
         add_recent_routes(app, recent)
-        if console and histories is not None:
-            add_console(app, agent, recent, histories, grafana_url)
+        if console and histories is not None and reports is not None:
+            add_console(app, agent, recent, histories, reports, grafana_url)
     if receiver is not None:
         _trace_route(app, receiver)
     if gatekeeper is not None:

@@ -41,7 +41,9 @@ from sloguard.evaluation.model import Evaluation, Status
 from sloguard.evaluation.report import by_budget, rfc3339
 from sloguard.gate.model import Verdict
 from sloguard.links import dashboard_url
+from sloguard.reporting import SETTLE_SECONDS, PeriodReports, Which
 from sloguard.server.recent import Filter, Recent, audit_entries, decisions, records
+from sloguard.spec.durations import format_seconds
 from sloguard.spec.model import SLO, ServiceSLOs, Tier
 
 # How much of the past an SLO's page shows: its window, or the recent past.
@@ -94,9 +96,18 @@ _templates.filters["path"] = lambda part: quote(str(part), safe="")
 
 
 def add_console(
-    app: FastAPI, agent: Agent, recent: Recent, histories: Histories, grafana_url: str = ""
+    app: FastAPI,
+    agent: Agent,
+    recent: Recent,
+    histories: Histories,
+    reports: PeriodReports,
+    grafana_url: str = "",
 ) -> None:
     """The console's pages."""
+
+    @app.get("/reports", response_class=HTMLResponse, include_in_schema=False)
+    def report_index() -> HTMLResponse:
+        return html_page(render_reports(reports))
 
     @app.get("/slos/{service}/{slo}", response_class=HTMLResponse, include_in_schema=False)
     async def slo_page(service: str, slo: str, within: Within = "window") -> HTMLResponse:
@@ -442,6 +453,27 @@ def thinned(points: Sequence[Any], most: int = CHART_POINTS) -> Sequence[Any]:
         return points
     every = len(points) / most
     return [points[min(len(points) - 1, round((i + 1) * every) - 1)] for i in range(most)]
+
+
+def render_reports(reports: PeriodReports) -> str:
+    """The reports page: the current and previous period's report, whole and per service."""
+    settings = reports.settings
+    shown: list[tuple[Which, str]] = [
+        ("current", f"This {settings.every} so far"),
+        ("previous", f"Last {settings.every}"),
+    ]
+    periods = [
+        {"which": which, "label": label, "name": reports.period(which).name}
+        for which, label in shown
+    ]
+    return _templates.get_template("reports.html").render(
+        page="reports",
+        periods=periods,
+        services=reports.services(),
+        every=settings.every.value,
+        out=settings.out,
+        settle=format_seconds(int(SETTLE_SECONDS)),
+    )
 
 
 def render_actions(found: list[dict[str, Any]], filters: Mapping[str, str]) -> str:

@@ -156,6 +156,19 @@ class ActionMetrics:
         )
 
 
+class ReportMetrics:
+    """Reports the agent writes on its schedule, by what became of each try."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.written = Counter(
+            "sloguard_reports_written",
+            "Tries to write a finished period's report by result: written, incomplete (part "
+            "could not be read; tried again) or failed.",
+            ["result"],
+            registry=registry,
+        )
+
+
 class TraceMetrics:
     """What the OTLP receiver counts: events per trace SLI, spans received and dropped."""
 
