@@ -40,8 +40,9 @@ generate: setup  ## rewrite alert-rules/, dashboards/, the Alertmanager routing,
 	$(BIN)/python -m sloguard.cli.reference openapi > docs/openapi.json.tmp
 	mv docs/openapi.json.tmp docs/openapi.json
 
-pictures: setup  ## take the docs' screenshots again (console, actions, notification email) in Chromium
-	SLOGUARD_UPDATE_PICTURES=1 $(BIN)/pytest -m integration tests/test_console_browser.py tests/actions/test_end_to_end.py tests/routing/test_end_to_end.py
+pictures: setup  ## take the docs' screenshots again (console, actions, notification email, report) in Chromium
+	SLOGUARD_UPDATE_PICTURES=1 $(BIN)/pytest -m integration tests/test_console_browser.py tests/actions/test_end_to_end.py tests/routing/test_end_to_end.py \
+		"tests/test_report_prometheus.py::test_the_report_in_a_browser_draws_every_chart_with_its_data"
 
 check: setup  ## fail when committed generated files are stale
 	$(BIN)/sloguard check

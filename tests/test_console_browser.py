@@ -7,9 +7,7 @@ With SLOGUARD_UPDATE_PICTURES=1 the screenshots become the docs'."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,15 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page
 
-from tests.support.browser import Visit, browsing
+from tests.support.browser import Visit, browsing, picture
 from tests.support.demo import assert_stopped, demo_command
 from tests.support.repo import REPO
 
 pytestmark = pytest.mark.integration  # starts real processes or servers
 
-PICTURES = REPO / "docs" / "images"
 CONSOLE = re.compile(r"Prometheus (http://127\.0\.0\.1:\d+) · console (http://127\.0\.0\.1:\d+/)")
 EVALUATED = re.compile(r"Evaluated (\S+)\.")
 TABLE = (
@@ -74,14 +70,6 @@ def demo() -> Iterator[tuple[str, str]]:
         process.terminate()  # SIGTERM stops it as Ctrl-C does
         said += process.communicate(timeout=30)[0]
     assert_stopped(said)
-
-
-def picture(page: Page, name: str, tmp_path: Path) -> None:
-    taken = tmp_path / name
-    page.screenshot(path=str(taken), full_page=False)
-    if os.environ.get("SLOGUARD_UPDATE_PICTURES"):
-        shutil.copyfile(taken, PICTURES / name)
-    assert (PICTURES / name).is_file(), "run with SLOGUARD_UPDATE_PICTURES=1, commit the picture"
 
 
 def shown_with_its_evaluation(visit: Visit, url: str) -> tuple[list[list[str]], list[Any]]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,10 +27,12 @@ from sloguard.gating import GateSettings
 from sloguard.loading import load
 from sloguard.reporting import SETTLE_SECONDS, ReportSettings, stem
 from sloguard.reports.period import containing
+from sloguard.reports.words import ratio
 from sloguard.sources.prometheus import PrometheusSettings
 from sloguard.spec.model import Calendar
 from tests.support.agent import api, assembled
 from tests.support.backfilled import prometheus_with_history
+from tests.support.browser import browsing, picture
 from tests.support.fakes import Clock
 from tests.support.month import BUDGET, DAY, DEFINITIONS, MINUTE, RATES, SLOT, WINDOW, Month
 from tests.support.realprom import Prometheus
@@ -119,6 +123,8 @@ def written(
             "markdown",
             "--format",
             "html",
+            "--format",
+            "pdf",
             "--gate-log",
             str(gate_log),
             "--audit-log",
@@ -332,9 +338,94 @@ def test_compliance_and_the_queries_behind_it(report: dict[str, Any], written: P
     assert {"events per 5-minute slot", "alert samples per day", "alert samples"} <= purposes
     # One document for all and one per service, in each format asked for.
     names = sorted(p.name.rsplit(".", 1)[1] for p in written.iterdir())
-    assert names == ["html"] * 3 + ["json"] * 3 + ["md"] * 3
+    assert names == ["html"] * 3 + ["json"] * 3 + ["md"] * 3 + ["pdf"] * 3
     markdown = next(written.glob("*-search.md")).read_text()
     assert "search/availability" in markdown and "shop" not in markdown.split("## Queries")[0]
+
+
+def whole(written: Path, suffix: str) -> Path:
+    [path] = [
+        p
+        for p in written.glob(f"slo-report-*{suffix}")
+        if "-shop." not in p.name and "-search." not in p.name
+    ]
+    return path
+
+
+def test_the_report_in_a_browser_draws_every_chart_with_its_data(
+    report: dict[str, Any], written: Path, tmp_path: Path
+) -> None:
+    """Debian's Chromium opens the HTML: every chart is drawn, with the report's numbers, no
+    error logged, no serious accessibility violation. With SLOGUARD_UPDATE_PICTURES=1 it is
+    the docs' example."""
+    with browsing(1100, 900) as visit:
+        visit.page.goto(whole(written, ".html").as_uri())
+        assert visit.page.title() == f"{report['title']}: {report['period']['name']}"
+        drawn = visit.page.evaluate(
+            """() => [...document.querySelectorAll('figure')].map(f => ({
+                caption: f.querySelector('figcaption').innerText,
+                width: f.querySelector('svg').getBoundingClientRect().width,
+                lines: [...f.querySelectorAll('polyline.series')].map(l => ({
+                    name: l.dataset.series, points: Number(l.dataset.points),
+                    last: Number(l.dataset.last), length: l.getTotalLength()})),
+                shaded: f.querySelectorAll('rect.span').length}))"""
+        )
+        # In the page's order: each service's SLO charts, then its timeline.
+        for service in report["services"]:
+            [figures] = service["slos"]
+            budget, daily, timeline = drawn[:3]
+            del drawn[:3]
+            assert budget["caption"] == f"{figures['slo']}: Budget burn-down"
+            assert daily["caption"] == f"{figures['slo']}: SLI per day"
+            for chart in (budget, daily):
+                [line] = chart["lines"]
+                assert chart["width"] > 300 and line["length"] > 100, chart
+                assert line["points"] == len(figures["days"]) == 30
+            last = figures["days"][-1]
+            assert budget["lines"][0]["last"] == pytest.approx(last["budget_left"], rel=1e-5)
+            assert daily["lines"][0]["last"] == pytest.approx(last["sli"], rel=1e-5)
+            assert timeline["caption"] == "Timeline"
+            assert timeline["shaded"] == len(figures["incidents"])
+        assert drawn == []
+        assert sum(len(s["slos"][0]["incidents"]) for s in report["services"]) > 0
+        assert visit.errors == []
+        assert visit.accessibility_problems() == []
+        picture(visit.page, "report.png", tmp_path)
+
+
+def test_the_pdf_has_the_reports_pages_and_words(report: dict[str, Any], written: Path) -> None:
+    """The PDF Chromium printed, read back by poppler: its pages as PNG (pdftoppm), each with
+    ink on it, and its text (pdftotext) holding the report's figures."""
+    pdf = whole(written, ".pdf")
+    pages = written.parent / "pages"
+    pages.mkdir(exist_ok=True)
+    subprocess.run(["pdftoppm", "-r", "30", "-gray", str(pdf), str(pages / "page")], check=True)
+    found = sorted(pages.glob("page-*.pgm"))
+    assert len(found) >= 3  # the summary, then a service a page at least
+    for page in found:
+        assert inked(page) > 0.005, page.name  # not a blank page
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert text.count("\f") + 1 >= len(found)
+    words = " ".join(text.split())
+    assert report["title"] in words and "1 of 2 objectives held; 1 missed." in words
+    for service in report["services"]:
+        [figures] = service["slos"]
+        assert service["service"] in text
+        assert ratio(figures["sli"]) in text, ratio(figures["sli"])
+    assert "Queries" in text
+
+
+def inked(page: Path) -> float:
+    """Share of a binary PGM's pixels darker than light grey."""
+    data = page.read_bytes()
+    header = re.match(rb"P5\s+(\d+)\s+(\d+)\s+255\s", data)
+    assert header, data[:20]
+    width, height = int(header.group(1)), int(header.group(2))
+    pixels = data[header.end() :]
+    assert len(pixels) == width * height
+    return sum(1 for v in pixels if v < 200) / (width * height)
 
 
 def test_the_agent_serves_and_writes_a_weeks_report(

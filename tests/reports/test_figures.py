@@ -120,3 +120,15 @@ def test_documents_escape_what_definitions_and_logs_say() -> None:
     assert datetime.fromisoformat(report.model_dump(mode="json")["period"]["start"]) == datetime(
         2026, 11, 16, tzinfo=UTC
     )
+
+
+def test_compliance_says_what_was_done_about_a_missed_objective() -> None:
+    bad = {s: 1000.0 for s in PERIOD.slots()[:24]}
+    decisions = [Decided(PERIOD.start + 60, "shop", "v2", None, "fail", "burning")]
+    report = build(inputs(traffic={SHOP.key: traffic(bad)}, decisions=decisions, actions=[]))
+    assert report.compliance.missed == ["shop/availability"]
+    assert report.compliance.done == [
+        "shop/availability: 0 pages and 0 tickets fired",
+        "shop: the gate failed 1 of 1 rollout; 0 rolled back",
+        "shop: actions enforced: none",
+    ]

@@ -5,6 +5,7 @@ accessibility check."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import struct
 import subprocess
@@ -59,6 +60,17 @@ def screenshot(page: Path | str, picture: Path, width: int, height: int) -> tupl
 
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+PICTURES = Path(__file__).parents[2] / "docs" / "images"
+
+
+def picture(page: Page, name: str, tmp_path: Path) -> None:
+    """What `page` shows, as `name`; with SLOGUARD_UPDATE_PICTURES=1 it becomes the docs'
+    picture of that name (which must exist either way)."""
+    taken = tmp_path / name
+    page.screenshot(path=str(taken), full_page=False)
+    if os.environ.get("SLOGUARD_UPDATE_PICTURES"):
+        shutil.copyfile(taken, PICTURES / name)
+    assert (PICTURES / name).is_file(), "run with SLOGUARD_UPDATE_PICTURES=1, commit the picture"
 
 
 @dataclass

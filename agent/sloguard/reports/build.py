@@ -3,6 +3,7 @@ the whole, and the queries behind it; `for_service` cuts one service's report ou
 
 from __future__ import annotations
 
+from sloguard.reports import words
 from sloguard.reports.delivery import delivery
 from sloguard.reports.figures import slo_figures
 from sloguard.reports.model import (
@@ -113,12 +114,14 @@ def compliance(figures: list[SLOFigures], found: Delivery) -> Compliance:
     for f in missed:
         pages = sum(1 for i in f.incidents if i.severity == "page")
         tickets = len(f.incidents) - pages
-        done.append(f"{f.service}/{f.slo}: {pages} pages and {tickets} tickets fired")
+        fired = f"{words.counted(pages, 'page')} and {words.counted(tickets, 'ticket')} fired"
+        done.append(f"{f.service}/{f.slo}: {fired}")
     if missed and found.rollouts is not None:
         failed = sum(1 for r in found.rollouts if r.verdict == "fail")
         back = sum(1 for r in found.rollouts if r.rolled_back)
         done.append(
-            f"{missed[0].service}: the gate failed {failed} of {len(found.rollouts)} rollouts; "
+            f"{missed[0].service}: the gate failed {failed} of "
+            f"{words.counted(len(found.rollouts), 'rollout')}; "
             f"{back} rolled back"
         )
     if missed and found.actions is not None:

@@ -12,6 +12,11 @@ def ratio(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.4f}%"
 
 
+def counted(number: int, noun: str) -> str:
+    """`1 page`, `2 pages`."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def share(value: float | None) -> str:
     """A share of a budget."""
     return "—" if value is None else f"{value * 100:.1f}%"
