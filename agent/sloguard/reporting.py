@@ -33,11 +33,13 @@ from sloguard.errors import (
     OutputError,
     QueryRejected,
     SloguardError,
+    SourceError,
     SourceUnavailable,
     UnknownTarget,
 )
 from sloguard.evaluating import HistorySource
 from sloguard.files import stage
+from sloguard.gate.readings import Series
 from sloguard.reports.build import build, for_service
 from sloguard.reports.html import html
 from sloguard.reports.markdown import markdown
@@ -60,6 +62,7 @@ log = logging.getLogger("sloguard.reports")
 
 MAX_POINTS = 200_000  # values in one answer: about 6 MB of JSON, well under the answer cap
 MAX_STEPS = 11_000  # Prometheus refuses more points per series in a range query
+PARALLEL_PARTS = 2  # parts of one range query asked at once (Prometheus answers each on a core)
 MAX_LINE = 64 * 1024  # a longer log line is no record of ours
 GATE_DECISIONS = "sloguard_gate_decisions_total"
 ACTIONS = "sloguard_actions_total"
@@ -108,12 +111,23 @@ class Reader:
         total: dict[Key, dict[float, float]] = defaultdict(dict)
         expr = promql.report_events(self.services)
         steps = min(MAX_STEPS, max(1, MAX_POINTS // max(1, 2 * self.slos)))
-        for first, last in _parts(self.period.start + SLOT, self.until, SLOT, steps):
-            self.asked.append(Asked("events per 5-minute slot", expr, first, last, SLOT))
-            try:
-                answer = await self.source.query_range(expr, first, last, SLOT)
-            except (SourceUnavailable, QueryRejected) as exc:
-                self.problems.append(f"events from {_iso(first)} to {_iso(last)}: {exc}")
+        parts = _parts(self.period.start + SLOT, self.until, SLOT, steps)
+        self.asked.extend(
+            Asked("events per 5-minute slot", expr, first, last, SLOT) for first, last in parts
+        )
+        slots = asyncio.Semaphore(PARALLEL_PARTS)
+
+        async def part(first: float, last: float) -> Sequence[Series] | SourceError:
+            async with slots:
+                try:
+                    return await self.source.query_range(expr, first, last, SLOT)
+                except (SourceUnavailable, QueryRejected) as exc:
+                    return exc
+
+        answers = await asyncio.gather(*(part(first, last) for first, last in parts))
+        for (first, last), answer in zip(parts, answers, strict=True):
+            if isinstance(answer, SourceError):
+                self.problems.append(f"events from {_iso(first)} to {_iso(last)}: {answer}")
                 continue
             for labels, points in answer:
                 key = (labels.get("service", ""), labels.get("slo", ""))

@@ -4,6 +4,7 @@ event sums (exact, never an average of ratios), the budget, each day, and its in
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -103,8 +104,7 @@ def incident(
     """An alert's firing run with what it cost and how long the burn ran before it fired."""
     ongoing = end >= until
     end = min(end, until)
-    covered = [s for s in traffic.bad if s > start and s - SLOT < end]
-    bad = sum(traffic.bad[s] for s in covered)
+    bad = sum(traffic.bad.get(s, 0.0) for s in _grid(start, end + SLOT))  # slots overlapped
     onset = _onset(objective, traffic, start)
     return Incident(
         service=objective.service,
@@ -167,7 +167,13 @@ def _days(traffic: Traffic, period: Period, until: float, allowed: float) -> lis
 
 def _near(changes: Sequence[float], slots: Sequence[float]) -> set[float]:
     """Slots that end within an hour after a change (and after it)."""
-    return {s for s in slots if any(c < s <= c + HOUR for c in changes)}
+    ends = {float(s) for c in changes for s in _grid(c, (c + HOUR) // SLOT * SLOT + SLOT)}
+    return ends.intersection(slots)
+
+
+def _grid(after: float, before: float) -> range:
+    """The slot ends `s` with after < s < before."""
+    return range(int(after // SLOT + 1) * SLOT, math.ceil(before / SLOT) * SLOT, SLOT)
 
 
 def _nearby(traffic: Traffic, slots: Sequence[float], allowed: float) -> Nearby:

@@ -82,9 +82,11 @@ class Asked:
     step: float | None = None  # None: an instant query at `end`
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Inputs:
-    """Everything read for one report."""
+    """Everything read for one report. Without a field-by-field repr: a month of 100 SLOs is
+    millions of numbers, and asyncio's runner writes the main task's result into a repr (of
+    its SIGINT handler) as it returns, which took 2.5 s."""
 
     period: Period
     until: float  # data is read up to here: the period's end, or now while it is not over
@@ -99,6 +101,9 @@ class Inputs:
     actions: Sequence[Acted] | None = None  # None: no audit log was given
     asked: Sequence[Asked] = ()
     problems: Sequence[str] = field(default_factory=tuple)
+
+    def __repr__(self) -> str:
+        return f"<Inputs {self.period.name}: {len(self.objectives)} SLOs>"
 
 
 class _Out(BaseModel):
