@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sloguard import reporting
+from sloguard.actions.runtime import ActionSettings
 from sloguard.errors import SourceUnavailable, UnknownTarget
 from sloguard.loading import load
 from sloguard.reporting import (
@@ -29,6 +30,7 @@ from sloguard.spec.model import Calendar, Definitions
 from sloguard.telemetry.metrics import ReportMetrics
 from tests.support.agent import api, assembled
 from tests.support.fakes import Clock
+from tests.support.repo import REPO
 
 pytestmark = pytest.mark.unit
 
@@ -274,3 +276,36 @@ def test_the_agent_serves_reports_and_says_when_it_cannot(
         source.gate.set()
 
     asyncio.run(scenario())
+
+
+def test_the_counters_reports_read_start_at_zero_for_what_is_defined(tmp_path: Path) -> None:
+    """A counter child that appears at 1 has no earlier sample for `increase()` to grow from:
+    what the definitions name is exported at 0 as soon as they load (and on reloads)."""
+    definitions = tmp_path / "defs"
+    definitions.mkdir()
+    (definitions / "checkout.yaml").write_text(
+        (REPO / "slo-definitions" / "checkout.yaml").read_text()
+    )
+    assembly = assembled(definitions, Prometheus(), actions=ActionSettings())
+    registry = assembly.registry
+    assert (
+        registry.get_sample_value(
+            "sloguard_gate_decisions_total", {"service": "checkout", "verdict": "pass"}
+        )
+        is None
+    )
+    assembly.agent.reload()
+    slos = [slo.name for slo in assembly.agent.services[0].slos]
+    for verdict in ("pass", "fail", "inconclusive"):
+        labels = {"service": "checkout", "verdict": verdict}
+        assert registry.get_sample_value("sloguard_gate_decisions_total", labels) == 0
+        for slo in slos:
+            labels = {"service": "checkout", "slo": slo, "verdict": verdict}
+            assert registry.get_sample_value("sloguard_gate_slo_verdicts_total", labels) == 0
+    # checkout may undo its Deployment and scale it, both as dry runs.
+    for action in ("undo", "scale_up", "give_back"):
+        for result in ("done", "held", "conflict", "failed"):
+            labels = {"service": "checkout", "action": action, "mode": "dry-run", "result": result}
+            assert registry.get_sample_value("sloguard_actions_total", labels) == 0
+    labels = {"service": "checkout", "action": "abort", "mode": "dry-run", "result": "done"}
+    assert registry.get_sample_value("sloguard_actions_total", labels) is None

@@ -76,9 +76,11 @@ class Agent:
         tracer: Tracer | None = None,
         after_cycle: AfterCycle | None = None,
         traces: TraceBackend | None = None,
+        after_load: Callable[[Sequence[ServiceSLOs]], None] | None = None,
     ) -> None:
         self._paths = list(paths)
         self._after_cycle = after_cycle
+        self._after_load = after_load
         self._traces = traces
         self._metrics = metrics
         self._tracer = tracer or NoOpTracer()
@@ -190,6 +192,8 @@ class Agent:
         self._loaded, self._fingerprint, self.definitions_error = outcome, fingerprint, ""
         self.definitions = Definitions(self.definitions.version + 1, tuple(outcome.services))
         self._metrics.slos.set(outcome.slo_count)
+        if self._after_load is not None:
+            self._after_load(self.definitions.services)
         log.info(
             "definitions loaded" if first else "definitions reloaded",
             extra={"services": len(outcome.services), "slos": outcome.slo_count},

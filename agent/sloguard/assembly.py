@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from sloguard.server.recent import Recent
 from sloguard.server.security import BearerToken, GateAuth
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
 from sloguard.sources.traces import TraceBackend, connect
+from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry import tracing
 from sloguard.telemetry.metrics import (
     AgentMetrics,
@@ -227,12 +228,14 @@ def assemble(
         tracer=traces.tracer,
         after_cycle=actions.act if actions is not None else None,
         traces=backend,
+        after_load=lambda services: _counted_from_zero(services, gate_metrics, actions),
     )
     holder.append(agent)
+    gate_metrics = GateMetrics(registry)
     gatekeeper = Gatekeeper(
         lambda: agent.definitions,
         prometheus,
-        GateMetrics(registry),
+        gate_metrics,
         settings.gate,
         tracer=traces.tracer,
         clock=clock,
@@ -267,6 +270,16 @@ def assemble(
         reports,
         markers,
     )
+
+
+def _counted_from_zero(
+    services: Sequence[ServiceSLOs], gate: GateMetrics, actions: ActionRuntime | None
+) -> None:
+    """The counters reports read over a period, exported from 0 for what the definitions
+    name (decisions per service and SLO, each action a service may take)."""
+    gate.known(services)
+    if actions is not None:
+        actions.known(services)
 
 
 def _markers(

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from sloguard.playbook.model import LAST_ACTION, PAUSED, Action, ObjectRef, Stamp, last_action
-from sloguard.playbook.safety import Done, Switch, effective_mode, hold
-from sloguard.spec.actions import Mode
+from sloguard.playbook.safety import Done, Switch, effective_mode, hold, possible
+from sloguard.spec.actions import Actions, Mode
 
 NOW = 1_800_000_000.0
 TARGET = ObjectRef("Deployment", "shop", "checkout")
@@ -56,6 +56,26 @@ def test_the_global_switch_only_makes_actions_safer(
     defined: Mode, switch: Switch, expected: Mode | None
 ) -> None:
     assert effective_mode(defined, switch) is expected
+
+
+def test_the_actions_a_block_allows_each_in_its_mode() -> None:
+    def block(kind: str = "Deployment", **fields: Any) -> Actions:
+        return Actions.model_validate({"target": {"kind": kind, "name": "web"}, **fields})
+
+    scale = {"mode": "enforce", "saturation": "vector(1)", "above": 1, "max_replicas": 4}
+    assert possible(block(rollback={}, scale=scale), Switch.AS_DEFINED) == [
+        (Action.UNDO, Mode.DRY_RUN),
+        (Action.SCALE_UP, Mode.ENFORCE),
+        (Action.GIVE_BACK, Mode.ENFORCE),
+    ]
+    rollout = block("Rollout", rollback={"mode": "enforce"})
+    assert possible(rollout, Switch.DRY_RUN) == [(Action.ABORT, Mode.DRY_RUN)]
+    colors = {"service": "web", "colors": {"blue": "web-blue", "green": "web-green"}}
+    assert possible(block(rollback={"blue_green": colors}), Switch.AS_DEFINED) == [
+        (Action.SWITCH, Mode.DRY_RUN)
+    ]
+    assert possible(block(rollback={}, scale=scale), Switch.OFF) == []
+    assert possible(block(), Switch.AS_DEFINED) == []
 
 
 def test_nothing_holds_a_first_action() -> None:

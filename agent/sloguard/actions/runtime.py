@@ -14,7 +14,7 @@ from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry
 
 from sloguard.actions.actor import Actor
-from sloguard.actions.audit import Auditor, Line
+from sloguard.actions.audit import Auditor, Line, Result
 from sloguard.actions.leader import LeaderElector, Timing
 from sloguard.alertmanager import Alertmanager
 from sloguard.errors import ClusterError
@@ -24,7 +24,7 @@ from sloguard.journal import Journal
 from sloguard.kube import Cluster
 from sloguard.marking import DeployMarkers
 from sloguard.playbook.model import ObjectRef
-from sloguard.playbook.safety import Switch
+from sloguard.playbook.safety import Switch, possible
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry.metrics import ActionMetrics
 
@@ -71,6 +71,16 @@ class ActionRuntime:
         self.actor: Actor | None = None
         self.elector: LeaderElector | None = None
         self._paused = False  # the kill switch as last seen on the Lease
+
+    def known(self, services: Sequence[ServiceSLOs]) -> None:
+        """Every action a service may take exported from 0 for each result (once loaded), so
+        `increase()` over a period counts a first action too."""
+        for spec in services:
+            if spec.actions is None:
+                continue
+            for action, mode in possible(spec.actions, self.settings.switch):
+                for result in Result:
+                    self._metrics.actions.labels(spec.service, action.value, mode.value, result)
 
     def leading(self) -> bool:
         return self.elector is None or self.elector.is_leader

@@ -19,7 +19,7 @@ from sloguard.playbook.model import (
     paused,
     timestamp,
 )
-from sloguard.spec.actions import Mode
+from sloguard.spec.actions import Actions, Mode, WorkloadKind
 
 
 class Switch(StrEnum):
@@ -35,6 +35,22 @@ def effective_mode(defined: Mode, switch: Switch) -> Mode | None:
     if switch is Switch.OFF:
         return None
     return Mode.DRY_RUN if switch is Switch.DRY_RUN else defined
+
+
+def possible(actions: Actions, switch: Switch) -> list[tuple[Action, Mode]]:
+    """Every action a service's `actions:` block lets the agent take, each in the mode it
+    would run in under `switch`."""
+    found: list[tuple[Action, Mode | None]] = []
+    if actions.rollback is not None:
+        if actions.rollback.blue_green is not None:
+            back = Action.SWITCH
+        else:
+            back = Action.ABORT if actions.target.kind is WorkloadKind.ROLLOUT else Action.UNDO
+        found.append((back, effective_mode(actions.rollback.mode, switch)))
+    if actions.scale is not None:
+        mode = effective_mode(actions.scale.mode, switch)
+        found.extend([(Action.SCALE_UP, mode), (Action.GIVE_BACK, mode)])
+    return [(action, mode) for action, mode in found if mode is not None]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from sloguard.evaluation.model import Evaluation, Status
+from sloguard.gate.model import Verdict
 from sloguard.promql import TRACE_EVENTS
+from sloguard.spec.model import ServiceSLOs
 
 IDS = ["service", "slo"]
 
@@ -119,6 +121,16 @@ class GateMetrics:
             ["how"],
             registry=registry,
         )
+
+    def known(self, services: Sequence[ServiceSLOs]) -> None:
+        """Every service's and SLO's count of each verdict exported from 0 (once loaded), so
+        `increase()` over a period counts a first decision too: a series that appears at 1
+        has no earlier sample to grow from."""
+        for spec in services:
+            for verdict in Verdict:
+                self.decisions.labels(spec.service, verdict.value)
+                for slo in spec.slos:
+                    self.slo_verdicts.labels(spec.service, slo.name, verdict.value)
 
 
 class MarkerMetrics:
