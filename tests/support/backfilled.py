@@ -79,7 +79,11 @@ def prometheus_with_history(
     backfill(directory, families)
     groups = [g for f in rule_files for g in yaml.safe_load(f.read_text())["groups"]]
     for index, layer in enumerate(layers(groups)):
-        rules = directory / f"layer-{index}.yml"
+        # One file name for every layer, given relative: promtool evaluates a group at an
+        # offset into its interval hashed from the group's name and file, so each group keeps
+        # one offset across its layers (as in a Prometheus, where a group's rules run in one
+        # evaluation), the same from run to run.
+        rules = directory / "rules.yml"
         rules.write_text(yamltext.dump({"groups": layer}), encoding="utf-8")
         blocks = directory / f"layer-{index}"
         with running_prometheus(directory, {}, [], RETENTION) as prom:
@@ -94,8 +98,9 @@ def prometheus_with_history(
                     f"--end={end}",
                     f"--output-dir={blocks}",
                     "--quiet",
-                    str(rules),
+                    rules.name,
                 ],
+                cwd=directory,
                 capture_output=True,
                 text=True,
                 check=False,
