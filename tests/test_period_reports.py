@@ -150,6 +150,38 @@ def test_a_report_missing_a_part_is_not_kept(shop_definitions: Path) -> None:
     asyncio.run(scenario())
 
 
+def test_callers_waiting_on_a_read_that_fails_share_its_failure(
+    shop_definitions: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reporting, "READ_SECONDS", 0.2)
+    clock, source = Clock(NOVEMBER.start + 86_400), Prometheus()
+    found, _ = reports(shop_definitions, source, clock)
+
+    async def scenario() -> None:
+        source.gate.clear()  # a Prometheus that never answers
+        callers = [asyncio.create_task(found.report("current")) for _ in range(8)]
+        done = await asyncio.wait_for(asyncio.gather(*callers, return_exceptions=True), 2)
+        assert all(isinstance(d, SourceUnavailable) for d in done)
+        assert len(source.asked) == 1  # one read for all eight, not one after another
+        with pytest.raises(UnknownTarget):  # refused before anything is read
+            await found.document("current", "html", "nope")
+        assert len(source.asked) == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_period_that_just_began_is_an_empty_report_not_an_error(
+    shop_definitions: Path,
+) -> None:
+    source = Prometheus()
+    found, _ = reports(shop_definitions, source, Clock(NOVEMBER.start + 10))
+    report = asyncio.run(found.report("current"))
+    assert report.period.name == "2026-11" and report.problems == []
+    assert [f.status for s in report.services for f in s.slos] == ["no_data"]
+    assert source.asked == []  # nothing to ask for yet
+    assert "2026-11" in asyncio.run(found.document("current", "html"))
+
+
 def test_one_service_and_every_format(shop_definitions: Path) -> None:
     found, _ = reports(shop_definitions, Prometheus(), Clock(NOVEMBER.start + 86_400))
 
@@ -207,13 +239,78 @@ def test_a_report_missing_a_part_is_retried_then_written_naming_it(
         assert await found._write_due() == RETRY_SECONDS
         assert not (out / f"{stem('2026-11')}.json").exists()
         assert written(registry, "incomplete") == 1
-        clock.now = NOVEMBER.end + GRACE_SECONDS  # a day on: written, saying what is missing
+        clock.now += GRACE_SECONDS  # a day after the first try: written, saying what is missing
         await found._write_due()
         report = json.loads((out / f"{stem('2026-11')}.json").read_text())
         assert any("alerts" in p for p in report["problems"])
         assert written(registry, "written") == 1
 
     asyncio.run(scenario())
+
+
+def test_a_late_start_with_prometheus_down_waits_a_day_before_writing_what_it_has(
+    shop_definitions: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "reports"
+    clock = Clock(NOVEMBER.end + 3 * 86_400)  # started days after November ended
+    found, registry = reports(shop_definitions, Prometheus(failing=["slo"]), clock, out)
+    assert asyncio.run(found._write_due()) == RETRY_SECONDS
+    assert not out.exists() or list(out.iterdir()) == []
+    assert written(registry, "incomplete") == 1
+
+
+def test_a_write_that_fails_halfway_leaves_no_whole_set_and_is_done_again(
+    shop_definitions: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "reports"
+    (out / f"{stem('2026-11')}.md").mkdir(parents=True)  # in the way of one document
+    clock = Clock(NOVEMBER.end + SETTLE_SECONDS)
+    found, registry = reports(shop_definitions, Prometheus(), clock, out)
+    assert asyncio.run(found._write_due()) == RETRY_SECONDS
+    assert written(registry, "failed") == 1
+    assert not (out / f"{stem('2026-11')}.json").exists()  # the marker of a whole set
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left
+    (out / f"{stem('2026-11')}.md").rmdir()
+    asyncio.run(found._write_due())
+    names = {p.name for p in out.iterdir()}
+    assert {f"{stem('2026-11')}.{ext}" for ext in ("json", "html", "md")} <= names
+
+
+def test_the_schedule_survives_what_it_did_not_expect(
+    shop_definitions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "reports"
+    gate_log = tmp_path / "gate.log"
+    gate_log.write_text("[" * 30_000 + "\n")  # nested past Python's recursion limit
+    clock = Clock(NOVEMBER.end + SETTLE_SECONDS)
+    registry = CollectorRegistry()
+    definitions = Definitions(1, tuple(load([shop_definitions]).services))
+    found = PeriodReports(
+        Prometheus(), lambda: definitions, ReportSettings(Calendar.MONTH, out),
+        ReportMetrics(registry).written, gate_log=gate_log, clock=clock,
+    )  # fmt: skip
+    failures, write = iter([RuntimeError("a bug")]), reporting.write
+
+    def flaky(*args: object) -> list[Path]:
+        for failure in failures:
+            raise failure
+        return write(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reporting, "write", flaky)
+    monkeypatch.setattr(reporting, "RETRY_SECONDS", 0.01)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(found.run(stop))
+        for _ in range(500):
+            if (out / f"{stem('2026-11')}.json").exists():
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(scenario())
+    assert written(registry, "failed") == 1 and written(registry, "written") == 1
 
 
 def test_prometheus_down_writes_nothing_and_is_counted(

@@ -63,6 +63,7 @@ log = logging.getLogger("sloguard.reports")
 MAX_POINTS = 200_000  # values in one answer: about 6 MB of JSON, well under the answer cap
 MAX_STEPS = 11_000  # Prometheus refuses more points per series in a range query
 PARALLEL_PARTS = 2  # parts of one range query asked at once (Prometheus answers each on a core)
+MAX_EVENTS = 1e18  # events in one slot past which an answer is garbage (sums stay finite)
 MAX_LINE = 64 * 1024  # a longer log line is no record of ours
 GATE_DECISIONS = "sloguard_gate_decisions_total"
 ACTIONS = "sloguard_actions_total"
@@ -132,7 +133,7 @@ class Reader:
             for labels, points in answer:
                 key = (labels.get("service", ""), labels.get("slo", ""))
                 into = bad if labels.get("events") == "bad" else total
-                into[key].update((t, v * SLOT) for t, v in points if math.isfinite(v) and v >= 0)
+                into[key].update((t, v * SLOT) for t, v in points if 0 <= v * SLOT <= MAX_EVENTS)
         return {k: Traffic(bad=bad.get(k, {}), total=total[k]) for k in total}
 
     async def window_budget(
@@ -153,8 +154,11 @@ class Reader:
                 events = await self._events(at, format_seconds(span))
                 for o in owners:
                     bad, total = events.get((o.key, "bad")), events.get((o.key, "total"))
-                    if bad is not None and total:
-                        budgets[o.key][index] = 1 - bad / total / (1 - o.objective)
+                    left = (
+                        1 - bad / total / (1 - o.objective) if bad is not None and total else None
+                    )
+                    if left is not None and math.isfinite(left):
+                        budgets[o.key][index] = left
         return {k: (v[0], v[1]) for k, v in budgets.items()}
 
     async def _events(self, at: float, window: str) -> dict[tuple[Key, str], float]:
@@ -237,6 +241,8 @@ async def read(
     the logs are read in a thread, never on the event loop."""
     until = min(period.end, float(int(now // SLOT) * SLOT))
     found = objectives(specs)
+    if until <= period.start:  # the period began less than a slot ago: nothing to read yet
+        return Inputs(period, until, now, found, {}, {}, {}, {}, {}, [], [])
     services = sorted({o.service for o in found})
     reader = Reader(source, services, period, until, len(found))
     traffic = await reader.traffic()
@@ -321,7 +327,7 @@ def _records(path: Path) -> Iterator[dict[str, object]]:
                     continue
                 try:
                     record = json.loads(raw)
-                except ValueError:
+                except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
                     continue
                 if isinstance(record, dict):
                     yield record
@@ -424,19 +430,32 @@ def write(report: Report, out: Path, formats: Sequence[str]) -> list[Path]:
                     printed.append(page.with_suffix(".pdf"))
         if "html" not in formats:
             texts = {k: v for k, v in texts.items() if not k.endswith(".html")}
-        staged = stage(out, texts)
-        for pdf in printed:
-            os.replace(pdf, out / pdf.name)
-        return [out / pdf.name for pdf in printed] + staged.commit(prune=False)
+        # The whole report's JSON goes in place last: while it is missing, the set is not.
+        marker = f"{stem(report.period.name)}.json"
+        staged = [stage(out, {k: v for k, v in texts.items() if k != marker})]
+        try:
+            staged.append(stage(out, {k: v for k, v in texts.items() if k == marker}))
+            for pdf in printed:
+                os.replace(pdf, out / pdf.name)
+            return [out / pdf.name for pdf in printed] + [
+                path for part in staged for path in part.commit(prune=False)
+            ]
+        except (OSError, OutputError) as exc:
+            for part in staged:
+                part.discard()
+            if isinstance(exc, OutputError):
+                raise
+            raise OutputError(f"cannot write the report into {out}: {exc}") from exc
 
 
 Which = Literal["current", "previous"]
+Key3 = tuple[str, int, int]  # a report's period, definitions version and 5-minute slot
 Format = Literal["html", "json", "markdown"]
 SCHEDULED_FORMATS: tuple[Format, ...] = ("json", "html", "markdown")
 READ_SECONDS = 120.0  # a report not read by then is abandoned (503), never served in part
 SETTLE_SECONDS = 600.0  # a period is written this long after it ends: its last rules evaluated
 RETRY_SECONDS = 300.0  # a report that could not be read whole is tried again this often...
-GRACE_SECONDS = float(DAY)  # ...for a day after its period, then written naming what is missing
+GRACE_SECONDS = float(DAY)  # ...for a day after the first try, then written naming what is missing
 IDLE_SECONDS = 3600.0  # the longest the schedule sleeps before looking at the clock again
 
 
@@ -471,8 +490,10 @@ class PeriodReports:
         self._written = written
         self._logs = (gate_log, audit_log)
         self._clock = clock
-        self._lock = asyncio.Lock()
-        self._kept: dict[Which, tuple[tuple[str, int, int], Report]] = {}
+        self._lock = asyncio.Lock()  # one read of Prometheus at a time
+        self._kept: dict[Which, tuple[Key3, Report]] = {}
+        self._reading: dict[Which, tuple[Key3, asyncio.Future[Report]]] = {}
+        self._tries: dict[str, float] = {}  # when the schedule first tried each period
 
     def period(self, which: Which, now: float | None = None) -> Period:
         """The period `which` names at `now` (default: the clock's now)."""
@@ -484,23 +505,33 @@ class PeriodReports:
 
     async def report(self, which: Which) -> Report:
         """The report of `which` period up to now; SourceUnavailable when it cannot be read in
-        READ_SECONDS. One is read at a time; callers asking meanwhile get the same one."""
-        async with self._lock:
-            now = self._clock()
-            definitions = self._definitions()
-            period = self.period(which, now)
-            key = (period.name, definitions.version, int(now // SLOT))
-            kept = self._kept.get(which)
-            if kept is not None and kept[0] == key:
-                return kept[1]
-            report = await self._read(definitions.services, period, now)
-            if not report.problems:  # a part missing is read again by the next caller
-                self._kept[which] = (key, report)
-            return report
+        READ_SECONDS. Callers asking while it is read share that read (one leaving does not
+        cancel it); one whose parts could not all be read is read again by the next caller."""
+        now = self._clock()
+        definitions = self._definitions()
+        period = self.period(which, now)
+        key = (period.name, definitions.version, int(now // SLOT))
+        kept = self._kept.get(which)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        reading = self._reading.get(which)
+        if reading is None or reading[0] != key:
+            task = asyncio.ensure_future(self._read(definitions.services, period, now))
+            task.add_done_callback(lambda done: self._settle(which, key, done))
+            reading = self._reading[which] = (key, task)
+        return await asyncio.shield(reading[1])
+
+    def _settle(self, which: Which, key: Key3, done: asyncio.Future[Report]) -> None:
+        if self._reading.get(which, (None, None))[1] is done:
+            del self._reading[which]
+        if not done.cancelled() and done.exception() is None and not done.result().problems:
+            self._kept[which] = (key, done.result())
 
     async def document(self, which: Which, form: Format, service: str = "") -> str:
-        """The report of `which` as `form`, whole or one service's (UnknownTarget if the
-        service has no SLOs); rendered in a thread."""
+        """The report of `which` as `form`, whole or one service's (UnknownTarget, before
+        anything is read, if the service has no SLOs); rendered in a thread."""
+        if service and service not in self.services():
+            raise UnknownTarget(f"no service {service!r} has SLOs")
         report = await self.report(which)
         return await asyncio.to_thread(_render, report, form, service)
 
@@ -510,7 +541,12 @@ class PeriodReports:
         if self.settings.out is None:
             return
         while not stop.is_set():
-            wait = await self._write_due()
+            try:
+                wait = await self._write_due()
+            except Exception:  # whatever went wrong, the schedule goes on
+                self._written.labels("failed").inc()
+                log.exception("report not written: unexpected error; trying again")
+                wait = RETRY_SECONDS
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
 
@@ -523,11 +559,13 @@ class PeriodReports:
         period = before(containing(now - SETTLE_SECONDS, self.settings.every))
         following = containing(now - SETTLE_SECONDS, self.settings.every)
         next_due = min(IDLE_SECONDS, max(1.0, following.end + SETTLE_SECONDS - now))
-        if (out / f"{stem(period.name)}.json").exists():
+        if (out / f"{stem(period.name)}.json").exists():  # written last: the set is whole
             return next_due
+        first_try = self._tries.setdefault(period.name, now)
         try:
+            out.mkdir(parents=True, exist_ok=True)  # before reading: a file there fails fast
             report = await self._read(self._definitions().services, period, now)
-            if report.problems and now < period.end + GRACE_SECONDS:
+            if report.problems and now < first_try + GRACE_SECONDS:
                 self._written.labels("incomplete").inc()
                 log.warning(
                     "report not written yet: part could not be read; trying again",
@@ -549,7 +587,7 @@ class PeriodReports:
     async def _read(self, specs: Sequence[ServiceSLOs], period: Period, now: float) -> Report:
         gate_log, audit_log = self._logs
         try:
-            async with asyncio.timeout(READ_SECONDS):
+            async with self._lock, asyncio.timeout(READ_SECONDS):
                 inputs = await read(self._source, specs, period, now, gate_log, audit_log)
         except TimeoutError as exc:
             raise SourceUnavailable(
@@ -559,8 +597,6 @@ class PeriodReports:
 
 
 def _render(report: Report, form: Format, service: str) -> str:
-    if service and all(s.service != service for s in report.services):
-        raise UnknownTarget(f"no service {service!r} in the report of {report.period.name}")
     part = for_service(report, service) if service else report
     if form == "json":
         return part.model_dump_json(indent=2)

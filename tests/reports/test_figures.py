@@ -110,12 +110,22 @@ def test_documents_escape_what_definitions_and_logs_say() -> None:
     actions = [
         Acted(PERIOD.start + 60, "a", "shop", "scale_up", "dry-run", "done", "<img src=x>", "")
     ]
-    report = build(inputs(objectives=[hostile], actions=actions))
+    forged = "pass\n\n<script>alert(1)</script> | x |\n# Forged heading"
+    decisions = [Decided(PERIOD.start + 60, "shop", "v2", None, forged, "")]
+    report = build(
+        inputs(
+            objectives=[hostile],
+            actions=actions,
+            decisions=decisions,
+            judged={("shop", forged): 1.0},
+        )
+    )
     page = html(report)
-    assert "<script>x" not in page and "<img src=x>" not in page
+    assert "<script>x" not in page and "<img src=x>" not in page and "<script>alert" not in page
     assert page.count("<svg") == 3  # burn-down, SLI per day, timeline
     text = markdown(report)
     assert "<script>" not in text and "\\| y" in text
+    assert not any(line.lstrip().startswith("# Forged") for line in text.splitlines())
     assert for_service(report, "nobody").services == []
     assert datetime.fromisoformat(report.model_dump(mode="json")["period"]["start"]) == datetime(
         2026, 11, 16, tzinfo=UTC

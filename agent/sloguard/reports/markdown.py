@@ -88,12 +88,15 @@ def _service(service: ServiceReport) -> list[str]:
     delivery = service.delivery
     out += ["### Delivery", ""]
     out += [
-        f"- Rollouts judged by the gate: {verdicts(delivery)}",
+        f"- Rollouts judged by the gate: {_cell(verdicts(delivery))}",
         f"- Change failure rate: {share(delivery.change_failure_rate)}",
         "- Time to restore after a rollback: "
         + (", ".join(duration(s) for s in delivery.restore_seconds) or "—"),
         "- Gate decisions counted by Prometheus: "
-        + (", ".join(f"{c.count:.0f} {c.labels['verdict']}" for c in delivery.judged) or "none"),
+        + (
+            ", ".join(f"{c.count:.0f} {_cell(c.labels['verdict'])}" for c in delivery.judged)
+            or "none"
+        ),
     ]
     for s in service.slos:
         near, rest = s.after_changes, s.elsewhere
