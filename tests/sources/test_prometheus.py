@@ -229,3 +229,42 @@ def test_at_most_max_in_flight_queries_run_at_once_the_rest_in_turn(
     asyncio.run(burst())
     assert most == 3
     assert answered == [f"q{i}" for i in range(10)]  # first come, first served
+
+
+def test_a_large_answer_is_read_off_the_event_loop_just_the_same(
+    respx_mock: respx.MockRouter,
+) -> None:
+    """Over 256 KiB an answer is parsed in a thread: the same samples, the same refusals, and
+    the event loop keeps serving meanwhile."""
+    many = [{"metric": {"slo": f"s{i}"}, "value": [1700000000, "0.5"]} for i in range(8000)]
+    big = {"status": "success", "data": {"resultType": "vector", "result": many}}
+    respx_mock.post(QUERY).mock(
+        side_effect=[
+            httpx.Response(200, json=big),
+            httpx.Response(200, content=b'{"status": "success", "data": [' + b" " * 300_000),
+        ]
+    )
+    ticks = 0
+
+    async def both() -> Any:
+        async def ticking() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        ticker = asyncio.create_task(ticking())
+        settings = PrometheusSettings(url=URL, retries=0)
+        try:
+            async with client(settings) as http:
+                source = Prometheus(http, settings, sleep=_no_sleep)
+                found = await source.query("slo:x", 1700000000.0)
+                with pytest.raises(SourceUnavailable, match="invalid JSON"):
+                    await source.query("slo:x", 1700000000.0)
+                return found
+        finally:
+            ticker.cancel()
+
+    found = asyncio.run(both())
+    assert len(found) == 8000 and found[-1] == ({"slo": "s7999"}, 0.5)
+    assert ticks > 2

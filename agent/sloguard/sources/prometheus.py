@@ -18,7 +18,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -30,6 +30,11 @@ from sloguard.sources.http import MAX_ANSWER_BYTES, json_object, send
 
 Sample = tuple[dict[str, str], float]
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Answers larger than this are parsed in a thread: a month of a report's values is megabytes,
+# and reading them on the event loop held every other request for up to a second.
+PARSED_ON_LOOP_BYTES = 256 * 1024
+Data = dict[str, Any]
+T = TypeVar("T")
 REJECTED_STATUSES = frozenset({400, 422})
 
 
@@ -129,13 +134,7 @@ class Prometheus:
 
     async def query(self, expr: str, at: float) -> list[Sample]:
         """The instant vector (or scalar) of `expr` at `at` (Unix seconds)."""
-        data = await self._call("api/v1/query", {"query": expr, "time": _number(at)})
-        result = data["result"]
-        with _garbled(result):
-            if data.get("resultType") == "scalar":
-                return [({}, float(result[1]))]
-            # Values come as strings; float() reads Prometheus's NaN and +Inf/-Inf as they are.
-            return [(_labels(s["metric"]), float(s["value"][1])) for s in result]
+        return await self._call("api/v1/query", {"query": expr, "time": _number(at)}, _vector)
 
     async def query_range(
         self, expr: str, start: float, end: float, step: float
@@ -147,30 +146,33 @@ class Prometheus:
             "end": _number(end),
             "step": _number(step),
         }
-        return _matrix(await self._call("api/v1/query_range", params))
+        return await self._call("api/v1/query_range", params, _matrix)
 
     async def samples(
         self, expr: str, at: float
     ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
         """The raw samples of a range selector `expr` (e.g. `up[1d]`) at `at`, with the times
         they were written at: no lookback, no steps."""
-        data = await self._call("api/v1/query", {"query": expr, "time": _number(at)})
-        if data.get("resultType") != "matrix":
-            raise QueryRejected(f"{expr!r} is not a range selector", "rejected")
-        return _matrix(data)
 
-    async def _call(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        def raw(data: dict[str, Any]) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+            if data.get("resultType") != "matrix":
+                raise QueryRejected(f"{expr!r} is not a range selector", "rejected")
+            return _matrix(data)
+
+        return await self._call("api/v1/query", {"query": expr, "time": _number(at)}, raw)
+
+    async def _call(self, path: str, params: dict[str, str], read: Callable[[Data], T]) -> T:
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self._once(path, params)
+                return await self._once(path, params, read)
             except SourceUnavailable:
                 if attempt > self._settings.retries:
                     raise
             await self._sleep(retry_delay(self._settings.backoff_seconds, attempt))
 
-    async def _once(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+    async def _once(self, path: str, params: dict[str, str], read: Callable[[Data], T]) -> T:
         async with self._slots:
             response = await send(
                 self._http,
@@ -182,18 +184,33 @@ class Prometheus:
             )
         if response.status_code in RETRIED_STATUSES:
             raise SourceUnavailable(f"HTTP {response.status_code} from Prometheus", "http_status")
-        body = json_object(response, "Prometheus")
-        if body.get("status") != "success":
-            reason = f"{body.get('errorType', 'error')}: {body.get('error', 'no reason given')}"
-            if response.status_code in REJECTED_STATUSES or body.get("errorType") == "bad_data":
-                raise QueryRejected(f"Prometheus rejected the query: {reason}", "rejected")
-            raise SourceUnavailable(f"Prometheus answered {reason}", "error_status")
-        data = body.get("data")
-        if not isinstance(data, dict) or not isinstance(data.get("result"), list | tuple):
-            raise SourceUnavailable(
-                f"unexpected answer from Prometheus: {response.text[:80]!r}", "invalid_response"
-            )
-        return data
+
+        def answer() -> T:
+            body = json_object(response, "Prometheus")
+            if body.get("status") != "success":
+                reason = f"{body.get('errorType', 'error')}: {body.get('error', 'no reason given')}"
+                if response.status_code in REJECTED_STATUSES or body.get("errorType") == "bad_data":
+                    raise QueryRejected(f"Prometheus rejected the query: {reason}", "rejected")
+                raise SourceUnavailable(f"Prometheus answered {reason}", "error_status")
+            data = body.get("data")
+            if not isinstance(data, dict) or not isinstance(data.get("result"), list | tuple):
+                raise SourceUnavailable(
+                    f"unexpected answer from Prometheus: {response.text[:80]!r}", "invalid_response"
+                )
+            return read(data)
+
+        if len(response.content) <= PARSED_ON_LOOP_BYTES:
+            return answer()
+        return await asyncio.to_thread(answer)  # a large answer: the loop serves others meanwhile
+
+
+def _vector(data: Data) -> list[Sample]:
+    result = data["result"]
+    with _garbled(result):
+        if data.get("resultType") == "scalar":
+            return [({}, float(result[1]))]
+        # Values come as strings; float() reads Prometheus's NaN and +Inf/-Inf as they are.
+        return [(_labels(s["metric"]), float(s["value"][1])) for s in result]
 
 
 def _matrix(data: dict[str, Any]) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
