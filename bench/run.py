@@ -23,6 +23,7 @@ def main() -> None:
         ["bench.traces", *(["--seconds", "5"] if quick else [])],
         ["bench.rule_cost", *(["--minutes", "3", "--sloth-minutes", "1"] if quick else [])],
         ["bench.report", *(["--runs", "1"] if quick else [])],
+        ["bench.gate_quality", *(["--quick"] if quick else [])],
     ]
     for args in runs:
         print(f"$ python -m {' '.join(args)}", flush=True)
