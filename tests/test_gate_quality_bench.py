@@ -5,7 +5,7 @@ printed by `python -m bench.gate_quality`)."""
 from __future__ import annotations
 
 import pytest
-from bench.gate_quality import JUDGES, Cell, run
+from bench.gate_quality import JUDGES, NOISES, Cell, run
 
 pytestmark = pytest.mark.unit
 
@@ -26,3 +26,10 @@ def test_no_traffic_is_never_a_decision() -> None:
     silent = run(Cell(0.001, 5.0, 0.0), list(JUDGES), minutes=6, seeds=2)
     for name, tally in silent.items():
         assert tally.failed == 0 and tally.never == 2, name
+
+
+@pytest.mark.parametrize("noise", NOISES)
+def test_sloguard_holds_up_under_each_noise(noise: str) -> None:
+    healthy = run(Cell(0.0005, 1.0, 100.0, noise), ["sloguard"], minutes=8, seeds=3)
+    broken = run(Cell(0.0005, 100.0, 100.0, noise), ["sloguard"], minutes=8, seeds=3)
+    assert healthy["sloguard"].failed == 0 and broken["sloguard"].failed == 3
