@@ -6,7 +6,8 @@ Run: .venv/bin/python -m bench.gate_quality [--quick] [--seeds 40] [--minutes 20
 
 First increment: every judge sees the same simulated per-minute counts in-process (Poisson
 errors over steady traffic, the canary a share of it), not yet a backfilled Prometheus, so
-the judges' arithmetic is compared, not the queries. Judges:
+the judges' arithmetic is compared, not the queries. Each row also shows the ceiling: the
+detection of the best possible test (see `ceiling`). Judges:
 - sloguard: the gate's own decision (`gate.decision.decide_slo`) on the SLO (99.9%), over
   the canary's intervals since it started (at most the gate's 1h window), with the baseline;
 - flagger: Flagger's built-in request-success-rate >= 99% over the last minute;
@@ -25,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from sloguard.gate.comparison import compare
 from sloguard.gate.decision import decide_slo
@@ -81,6 +83,18 @@ def traffic(cell: Cell, minutes: int, rng: np.random.Generator) -> tuple[list[In
             ]
         )
     return tuple(found)
+
+
+def ceiling(cell: Cell, minutes: int, false_failures: float = 0.01) -> float:
+    """The best detection any judge can have: one look after `minutes`, the stable error ratio
+    known exactly, failing on at most `false_failures` of healthy canaries (the exact one-sided
+    binomial test on the canary's expected requests)."""
+    requests = round(cell.canary_rps * STEP * minutes)
+    if requests == 0:
+        return 0.0
+    stable = min(1.0, cell.stable_ratio)
+    threshold = stats.binom.isf(false_failures, requests, stable) + 1  # fail at this many
+    return float(stats.binom.sf(threshold - 1, requests, min(1.0, stable * cell.factor)))
 
 
 def sloguard(canary: list[Interval], baseline: list[Interval]) -> Verdict:
@@ -172,7 +186,7 @@ def main() -> None:
         "fail% = runs failed within the minutes (on 1x: false failures); "
         "undecided% = inconclusive throughout"
     )
-    header = f"{'noise':>15} {'stable':>7} {'rps':>5} {'factor':>6}  "
+    header = f"{'noise':>15} {'stable':>7} {'rps':>5} {'factor':>6} {'best':>5}  "
     print(header + "  ".join(f"{n:>22}" for n in JUDGES))
     false_failures: dict[str, list[float]] = {name: [] for name in JUDGES}
     for noise, ratio, rps, factor in itertools.product(noises, ratios, rates, factors):
@@ -184,10 +198,15 @@ def main() -> None:
                 false_failures[name].append(fail)
             when = tally.minutes_to_fail / tally.failed if tally.failed else float("nan")
             cells.append(f"{fail:5.0%} {tally.never / tally.runs:4.0%} {when:4.1f}m")
-        row = f"{noise:>15} {ratio:7.2%} {rps:5g} {factor:6g}  "
+        best = ceiling(Cell(ratio, factor, rps), args.minutes)
+        row = f"{noise:>15} {ratio:7.2%} {rps:5g} {factor:6g} {best:5.0%}  "
         print(row + "  ".join(f"{c:>22}" for c in cells))
     seconds = time.perf_counter() - started
-    print(f"(columns per judge: fail%, undecided%, mean minutes to fail) in {seconds:.0f} s")
+    print(
+        "(best: the most any judge can detect at 1% false failures, one look at the end with "
+        "the stable ratio known; columns per judge: fail%, undecided%, mean minutes to fail) "
+        f"in {seconds:.0f} s"
+    )
     for name, shares in false_failures.items():
         print(
             f"{name}: healthy canaries failed {np.mean(shares):.1%} on average over the grid, "
