@@ -58,7 +58,7 @@ def demo() -> Iterator[tuple[str, str]]:
                 for d in decisions
                 for slo in d["decision"]["slos"]
                 for c in slo["checks"]
-                if c["name"] == "comparison" and "shift_estimate" in c["values"]
+                if c["name"] == "comparison" and "likelihood_ratio" in c["values"]
             ]
             if len(ready) == 2 and compared:
                 break
@@ -201,8 +201,8 @@ def the_gate_page_shows_the_decisions_with_their_checks(demo: str, tmp_path: Pat
         compared = page.locator('svg polyline[data-series="baseline"]')
         assert compared.count() >= 1
         assert int(compared.first.get_attribute("data-points") or 0) > 0
-        shifts = page.locator("svg circle.estimate")
-        assert shifts.count() >= 1  # the comparison's shift and interval drawn
+        evidence = page.locator("svg circle.estimate[data-evidence]")
+        assert evidence.count() >= 1  # the comparison drawn: its evidence against the bound
         assert visit.accessibility_problems() == []
         picture(page, "console-gate.png", tmp_path)
         assert visit.errors == []

@@ -68,12 +68,15 @@ def test_a_gate_decision_shows_on_the_gate_page_with_its_checks_and_comparison(
         assert "No gate decisions match" in (await http.get("/gate?verdict=pass")).text
         page = (await http.get("/gate", params={"verdict": "fail"})).text
         assert page.count('<article class="decision"') == 2 and "✖ fail: shop" in page
-        assert "higher than baseline" in page and "mann-whitney-u" in page
+        assert "higher than baseline" in page and "sequential-count" in page
         assert "<code>{rollouts_pod_template_hash=&#34;new&#34;}</code>" in page
         assert 'data-series="canary"' in page and 'data-series="baseline"' in page
         assert 'role="img" aria-label="Error ratio per interval: canary mean 5%' in page
-        assert 'data-estimate="0.05"' in page  # the shift the comparison estimated, drawn
-        assert 'aria-label="Canary error ratio minus baseline: estimate 5%' in page
+        assert 'data-evidence="' in page and "against the ratio that fails the canary" in page
+        assert (
+            'aria-label="Likelihood ratio that the canary fails more often than the baseline'
+            in page
+        )
 
     asyncio.run(scenario())
 

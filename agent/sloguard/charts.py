@@ -144,6 +144,43 @@ def shift(
     )
 
 
+def evidence(ratio: float, needed: float, errors: float, expected: float) -> str:
+    """The sequential comparison's verdict drawn: the likelihood ratio that the canary fails
+    more often than the baseline, on a log scale, against the bound it must reach to fail the
+    canary (1: the counts say nothing either way)."""
+    lowest = math.log10(1 / needed)
+    value = math.log10(ratio) if ratio > 0 and math.isfinite(ratio) else lowest
+    first = min(lowest, value)
+    last = max(2 * math.log10(needed), value) + 0.5
+    width, left, right, middle = WIDTH, 24, 24, 30
+
+    def x(v: float) -> float:
+        return left + (v - first) / (last - first) * (width - left - right)
+
+    said = (
+        f"Likelihood ratio that the canary fails more often than the baseline: {ratio:.3g} "
+        f"({errors:.0f} canary errors where at most {expected:.3g} were expected); the canary "
+        f"fails at {needed:.3g}"
+    )
+    parts = [
+        f'<line class="axis" x1="{left}" y1="{middle}" x2="{width - right}" y2="{middle}"/>',
+        f'<line class="level" x1="{x(0):.1f}" y1="{middle - 14}" x2="{x(0):.1f}" '
+        f'y2="{middle + 14}"/>',
+        _text(x(0), middle + 26, "1 (no evidence)", "middle"),
+        f'<line class="mark" x1="{x(math.log10(needed)):.1f}" y1="{middle - 18}" '
+        f'x2="{x(math.log10(needed)):.1f}" y2="{middle + 6}"/>',
+        _text(x(math.log10(needed)) - 3, middle - 12, f"fails at {needed:.3g}", "end"),
+        f'<circle cx="{x(value):.1f}" cy="{middle}" r="4" class="estimate" '
+        f'data-evidence="{ratio:.6g}"/>',
+        _text(x(value), middle + 26, f"{ratio:.3g}", "middle"),
+    ]
+    return (
+        f'<svg class="chart" viewBox="0 0 {width} 64" width="{width}" height="64" '
+        f'role="img" aria-label="{escape(said)}"><title>{escape(said)}</title>'
+        f"{''.join(parts)}</svg>"
+    )
+
+
 def draw(chart: Chart) -> str:
     """The chart as an SVG element, with its text alternative."""
     lines = [Drawn(d.name, _finite(d.points)) for d in chart.lines]

@@ -111,15 +111,29 @@ def test_an_exhausted_budget_freezes_promotion_unless_the_policy_is_off() -> Non
 
 def test_a_canary_markedly_worse_than_baseline_fails_within_the_slo() -> None:
     rng = np.random.default_rng(5)
+    # 100 requests a second each for 20 minutes: some 12 errors on stable, 72 on the canary.
+    stable = [Interval(i * STEP, e / STEP, 100) for i, e in enumerate(rng.poisson(0.6, 20))]
+    canary = [Interval(i * STEP, e / STEP, 100) for i, e in enumerate(rng.poisson(3.6, 20))]
+    verdict = decide_slo(slo(), seen(canary, stable))  # burn 0.6: well within the SLO
+    assert verdict.verdict is Verdict.FAIL
+    comparison = check(verdict, "comparison")
+    assert comparison.values["test"] == "sequential-count"
+    assert comparison.values["p_value"] < 0.001
+    assert "higher than baseline" in verdict.reason
+    assert decide_slo(slo(compare=False), seen(canary, stable)).verdict is Verdict.PASS
+
+
+def test_kayentas_judge_compares_the_ratios_of_each_interval() -> None:
+    rng = np.random.default_rng(5)
     stable = intervals(list(rng.normal(0.0001, 0.00003, 20).clip(0)))
-    canary = intervals(list(rng.normal(0.0006, 0.0001, 20)))  # burn 0.6: well within the SLO
-    verdict = decide_slo(slo(), seen(canary, stable))
+    canary = intervals(list(rng.normal(0.0006, 0.0001, 20)))
+    verdict = decide_slo(slo(test="mann-whitney"), seen(canary, stable))
     assert verdict.verdict is Verdict.FAIL
     comparison = check(verdict, "comparison")
     assert comparison.values["test"] == "mann-whitney-u"
     assert comparison.values["p_value"] < 0.001
-    assert "higher than baseline" in verdict.reason
-    assert decide_slo(slo(compare=False), seen(canary, stable)).verdict is Verdict.PASS
+    # Counted, the same rates are some 7 errors against 1: not yet evidence at 98%.
+    assert decide_slo(slo(), seen(canary, stable)).verdict is Verdict.PASS
 
 
 def test_a_canary_like_its_baseline_passes() -> None:
@@ -134,7 +148,10 @@ def test_the_baseline_is_compared_over_the_canarys_intervals_only() -> None:
     stable_before = intervals([0.0] * 10, start=0)  # all before the canary started
     verdict = decide_slo(slo(), seen(canary, stable_before))
     assert verdict.verdict is Verdict.INCONCLUSIVE
-    assert "0 intervals of baseline data" in verdict.reason
+    assert "0 intervals where both canary and baseline served, 5 needed" in verdict.reason
+    kayenta = decide_slo(slo(test="mann-whitney"), seen(canary, stable_before))
+    assert kayenta.verdict is Verdict.INCONCLUSIVE
+    assert "0 intervals of baseline data" in kayenta.reason
 
 
 def test_the_request_is_as_bad_as_its_worst_slo() -> None:
@@ -202,7 +219,8 @@ def test_a_canary_clearly_worse_than_its_baseline_never_passes(
     samples: tuple[list[float], list[float]], rate: float
 ) -> None:
     canary, baseline = samples
-    verdict = decide_slo(slo(), seen(intervals(canary, rate), intervals(baseline, rate)))
+    judged = seen(intervals(canary, rate), intervals(baseline, rate))
+    verdict = decide_slo(slo(test="mann-whitney"), judged)
     assert verdict.verdict is not Verdict.PASS, verdict.reason
 
 

@@ -2,17 +2,16 @@
 canary's burn rate, enough evidence, and the comparison with the baseline.
 
 Never pass on missing data: nothing read is the SLO's `on_missing` answer (inconclusive unless
-it says fail). A fail needs confidence too: the canary fails its burn rate only when even the
-low end of its error ratio's 95% interval is over the limit; a high burn on little traffic
-is inconclusive until the traffic decides it.
+it says fail). A fail needs evidence too: the canary fails its burn rate, or its comparison
+with the baseline, only when a sequential test of its error counts says so (`sequential`),
+so asking every minute adds no false failures; a high burn on little traffic is inconclusive
+until the traffic decides it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-
-from scipy import special
 
 from sloguard.burnrate import tiers_for
 from sloguard.gate.comparison import compare
@@ -25,7 +24,8 @@ from sloguard.gate.model import (
     Verdict,
     worst,
 )
-from sloguard.spec.model import SLO, OnMissing, Severity
+from sloguard.gate.sequential import above, sequential
+from sloguard.spec.model import SLO, ComparisonTest, OnMissing, Severity
 
 EVIDENCE_CONFIDENCE = 0.95
 
@@ -55,11 +55,11 @@ def decide_slo(slo: SLO, seen: Observation) -> SLOVerdict:
         return _verdict(slo, [check])
     checks = [
         _budget_policy(slo, seen.budget_remaining, seen.budget_unknown, missing),
-        _burn(slo, canary, seen.step_seconds),
+        _burn(slo, canary, [i for i in seen.baseline or () if i.total > 0], seen.step_seconds),
         _evidence(slo, canary, seen.step_seconds),
     ]
     if seen.baseline is not None and slo.gate.compare:
-        checks.append(_comparison(slo, canary, seen.baseline, missing))
+        checks.append(_comparison(slo, canary, seen.baseline, seen.step_seconds, missing))
     return _verdict(slo, checks)
 
 
@@ -100,29 +100,29 @@ def _counts(canary: Sequence[Interval], step: float) -> tuple[float, float]:
     return sum(i.errors for i in canary) * step, sum(i.total for i in canary) * step
 
 
-def _burn(slo: SLO, canary: Sequence[Interval], step: float) -> Check:
+def _burn(slo: SLO, canary: Sequence[Interval], baseline: Sequence[Interval], step: float) -> Check:
     budget = float(slo.error_budget)
     limit = max_burn_rate(slo)
     errors, total = _counts(canary, step)
     ratio = errors / total
     burn = ratio / budget
-    # Clopper-Pearson: the lowest error ratio the counts allow at 95% (one-sided), the beta
-    # quantile from its special function (`stats.beta.ppf` costs 30x more per call).
-    bad, events = round(errors), max(round(total), 1)
-    floor = (
-        float(special.betaincinv(bad, events - bad + 1, 1 - EVIDENCE_CONFIDENCE)) if bad else 0.0
-    )
     values: dict[str, float | int | str | None] = {
         "burn_rate": burn,
         "max_burn_rate": limit,
         "error_ratio": ratio,
-        "error_ratio_low": floor,
         "errors": errors,
         "events": total,
     }
     if burn <= limit:
         return Check("burn_rate", Verdict.PASS, f"burn rate {burn:.3g} <= {limit:g}", values)
-    if floor / budget > limit:
+    # Over the limit: a fail needs the counts to show it, at the comparison's confidence
+    # however often the gate is asked.
+    result = above(canary, baseline, step, limit * budget, slo.gate.confidence)
+    values["likelihood_ratio"] = result.evidence
+    values["likelihood_ratio_needed"] = result.needed
+    values["dispersion"] = result.dispersion
+    bad, events = round(errors), round(total)
+    if result.higher:
         reason = f"burn rate {burn:.3g} > {limit:g} ({bad} bad of {events} events)"
         return Check("burn_rate", Verdict.FAIL, reason, values)
     reason = f"burn rate {burn:.3g} > {limit:g}, but {events} events cannot tell it from noise"
@@ -151,14 +151,19 @@ def _evidence(slo: SLO, canary: Sequence[Interval], step: float) -> Check:
 
 
 def _comparison(
-    slo: SLO, canary: Sequence[Interval], baseline: Sequence[Interval], missing: Verdict
+    slo: SLO,
+    canary: Sequence[Interval],
+    baseline: Sequence[Interval],
+    step: float,
+    missing: Verdict,
 ) -> Check:
+    if slo.comparison_test is ComparisonTest.SEQUENTIAL:
+        return _counted(slo, canary, [i for i in baseline if i.total > 0], step, missing)
     span = (canary[0].at, canary[-1].at)
     # Like with like: the baseline over the same intervals the canary served.
     base = [i for i in baseline if i.total > 0 and span[0] <= i.at <= span[1]]
     if len(base) < slo.gate.min_samples:
-        reason = f"{len(base)} intervals of baseline data, {slo.gate.min_samples} needed"
-        return Check("comparison", missing, reason, {"baseline_samples": len(base)})
+        return _too_few(slo, base, missing)
     gate = slo.gate
     result = compare(
         [i.ratio for i in canary],
@@ -188,6 +193,57 @@ def _comparison(
         )
         return Check("comparison", Verdict.FAIL, reason, values)
     return Check("comparison", Verdict.PASS, "canary no worse than baseline", values)
+
+
+def _counted(
+    slo: SLO, canary: Sequence[Interval], base: Sequence[Interval], step: float, missing: Verdict
+) -> Check:
+    """The sequential count test, over the steps both versions served; the baseline's earlier
+    steps in the window measure how clustered errors are. A fail needs `min_samples` steps of
+    the baseline; a pass as many served by both."""
+    gate = slo.gate
+    if len(base) < gate.min_samples:
+        return _too_few(slo, base, missing)
+    result = sequential(canary, base, step, gate.confidence, gate.allowed_increase)
+    if math.isnan(result.evidence):
+        reason = "the canary's and baseline's counts are too large to compare"
+        return Check("comparison", missing, reason, {"test": "sequential-count"})
+    values: dict[str, float | int | str | None] = {
+        "test": "sequential-count",
+        "p_value": result.p_value,
+        "likelihood_ratio": result.evidence,
+        "likelihood_ratio_needed": result.needed,
+        "dispersion": result.dispersion,
+        "canary_errors": result.canary_errors,
+        "baseline_errors": result.baseline_errors,
+        "canary_errors_expected": result.expected,
+        "ratio_estimate": result.ratio,
+        "allowed_increase": gate.allowed_increase,
+        "confidence": gate.confidence,
+        "intervals_compared": result.steps,
+        "baseline_samples": len(base),
+    }
+    if not result.higher and result.steps < gate.min_samples:
+        reason = (
+            f"{result.steps} intervals where both canary and baseline served, "
+            f"{gate.min_samples} needed"
+        )
+        return Check("comparison", missing, reason, values)
+    if not result.higher:
+        return Check("comparison", Verdict.PASS, "canary no worse than baseline", values)
+    reason = (
+        f"canary error ratio {result.canary_errors / result.canary_events:.3g} is higher than "
+        f"baseline {result.baseline_errors / result.baseline_events:.3g} over the same "
+        f"{result.steps} intervals: {result.canary_errors:.0f} errors where at most "
+        f"{result.expected:.3g} were expected (likelihood ratio {result.evidence:.3g} >= "
+        f"{result.needed:.3g})"
+    )
+    return Check("comparison", Verdict.FAIL, reason, values)
+
+
+def _too_few(slo: SLO, base: Sequence[Interval], missing: Verdict) -> Check:
+    reason = f"{len(base)} intervals of baseline data, {slo.gate.min_samples} needed"
+    return Check("comparison", missing, reason, {"baseline_samples": len(base)})
 
 
 def _mean(intervals: Sequence[Interval]) -> float:

@@ -28,6 +28,7 @@ from sloguard.charts import (
     Drawn,
     comparison,
     draw,
+    evidence,
     per_second,
     percent,
     shift,
@@ -71,6 +72,14 @@ LABELS = {
     Status.OK: "ok",
 }
 VERDICT_SYMBOLS = {Verdict.FAIL: "✖", Verdict.INCONCLUSIVE: "?", Verdict.PASS: "●"}
+SHIFT_CAPTION = (
+    "how much higher the canary's error ratio is than the baseline's (Mann-Whitney: the shift "
+    "and its interval), against the bound the interval must clear to fail the canary."
+)
+EVIDENCE_CAPTION = (
+    "how strongly the counts of errors say the canary fails more often than the baseline (the "
+    "likelihood ratio, log scale), against the ratio that fails the canary."
+)
 _templates = Environment(
     loader=PackageLoader("sloguard.server", "templates"),
     autoescape=select_autoescape(["html"]),
@@ -417,11 +426,11 @@ def render_gate(
             for slo, samples in record["samples"].items()
             if samples["canary"] or samples["baseline"]
         }
-        record["shifts"] = {
-            slo["slo"]: _shift(check["values"])
+        record["comparisons"] = {
+            slo["slo"]: drawn
             for slo in record["decision"]["slos"]
             for check in slo["checks"]
-            if check["name"] == "comparison" and "shift_estimate" in check["values"]
+            if check["name"] == "comparison" and (drawn := _comparison_drawn(check["values"]))
         }
     return _templates.get_template("gate.html").render(
         page="gate",
@@ -435,16 +444,23 @@ def render_gate(
     )
 
 
-def _shift(values: Mapping[str, Any]) -> str:
+def _comparison_drawn(values: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The comparison's figures drawn, with the caption that says what the picture shows."""
+
     def number(name: str) -> float | None:
         value = values.get(name)
         return float(value) if isinstance(value, int | float) else None
 
     estimate, bound = number("shift_estimate"), number("tolerance_bound")
-    if estimate is None or bound is None:
-        return ""
-    confidence = number("confidence") or 0.0
-    return shift(estimate, number("shift_low"), number("shift_high"), bound, confidence)
+    if estimate is not None and bound is not None:
+        confidence = number("confidence") or 0.0
+        drawn = shift(estimate, number("shift_low"), number("shift_high"), bound, confidence)
+        return drawn, SHIFT_CAPTION
+    ratio, needed = number("likelihood_ratio"), number("likelihood_ratio_needed")
+    errors, expected = number("canary_errors"), number("canary_errors_expected")
+    if ratio is None or needed is None or errors is None or expected is None:
+        return None
+    return evidence(ratio, needed, errors, expected), EVIDENCE_CAPTION
 
 
 def thinned(points: Sequence[Any], most: int = CHART_POINTS) -> Sequence[Any]:

@@ -13,7 +13,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sloguard.spec.actions import Actions, LabelKey, LabelValue, Namespace
 from sloguard.spec.base import (
@@ -225,6 +232,14 @@ class Alerting(Strict):
     )
 
 
+class ComparisonTest(StrEnum):
+    """How the gate compares the canary with its baseline."""
+
+    AUTO = "auto"  # sequential where the SLI counts events, else mann-whitney
+    SEQUENTIAL = "sequential"
+    MANN_WHITNEY = "mann-whitney"
+
+
 class OnMissing(StrEnum):
     """What the gate answers when it cannot read the canary (no data, Prometheus down)."""
 
@@ -281,12 +296,31 @@ class Gate(Strict):
         "this far back.",
     )
     compare: bool = Field(True, description="Compare canary against baseline when one is given.")
-    confidence: float = Field(0.98, gt=0.5, lt=1, description="Mann-Whitney confidence level.")
+    test: ComparisonTest = Field(
+        ComparisonTest.AUTO,
+        description="The comparison: `sequential` counts both versions' errors and fails as "
+        "soon as they show the canary worse, at most `1 - confidence` false failures however "
+        "often the gate is asked (SLIs that count events); `mann-whitney` compares the "
+        "per-interval error ratios as Kayenta's judge; `auto` is sequential where the SLI "
+        "counts events, else mann-whitney.",
+    )
+    confidence: float = Field(
+        0.98,
+        gt=0.5,
+        lt=1,
+        description="Confidence of the comparison: `1 - confidence` is its false-failure rate.",
+    )
     tolerance: float = Field(
-        0.25, ge=0, description="Share of the estimated shift the interval must clear (Kayenta)."
+        0.25,
+        ge=0,
+        description="Share of the estimated shift the interval must clear (mann-whitney, as "
+        "Kayenta).",
     )
     allowed_increase: float = Field(
-        1.0, gt=0, description="Canary/baseline mean ratio tolerated before a shift counts."
+        1.0,
+        gt=0,
+        description="Canary/baseline error-ratio ratio tolerated before the canary counts as "
+        "worse.",
     )
     freeze_when_exhausted: bool = Field(
         True, description="Error-budget policy: nothing promotes while the budget is spent."
@@ -326,6 +360,25 @@ class SLO(Strict):
         None, description="Who is paged and who gets tickets for this SLO (over the service's)."
     )
     gate: Gate = Field(default_factory=Gate)
+
+    @field_validator("gate")
+    @classmethod
+    def _sequential_counts_events(cls, gate: Gate, info: ValidationInfo) -> Gate:
+        sli = info.data.get("sli")  # absent when it failed validation itself
+        if gate.test is ComparisonTest.SEQUENTIAL and sli is not None and not sli.counts_events:
+            raise ValueError(
+                "`test: sequential` counts events, and this SLI has no per-second event "
+                "rates: use `mann-whitney` or `auto`"
+            )
+        return gate
+
+    @property
+    def comparison_test(self) -> ComparisonTest:
+        """The gate's comparison for this SLO, `auto` resolved."""
+        if self.gate.test is ComparisonTest.AUTO:
+            counting = self.sli.counts_events
+            return ComparisonTest.SEQUENTIAL if counting else ComparisonTest.MANN_WHITNEY
+        return self.gate.test
 
     @field_validator("window")
     @classmethod
