@@ -4,15 +4,28 @@ printed by `python -m bench.gate_quality`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
-from bench.gate_quality import JUDGES, NOISES, Cell, ceiling, run
+from bench.gate_quality import (
+    JUDGES,
+    NOISES,
+    Cell,
+    Tally,
+    ceiling,
+    latency_factor,
+    picture,
+    run,
+    traffic,
+)
 
 pytestmark = pytest.mark.unit
 
 
 def test_every_judge_passes_a_healthy_busy_canary_and_fails_a_broken_one() -> None:
-    healthy = run(Cell(0.0001, 1.0, 100.0), list(JUDGES), minutes=8, seeds=3)
-    broken = run(Cell(0.0001, 500.0, 100.0), list(JUDGES), minutes=8, seeds=3)
+    healthy = run(Cell(0.0001, 1.0, 100.0), JUDGES, minutes=8, seeds=3)
+    broken = run(Cell(0.0001, 1000.0, 100.0), JUDGES, minutes=8, seeds=3)  # 10% fail
     for name in JUDGES:
         assert healthy[name].failed == 0, name
         assert broken[name].failed == 3, name
@@ -23,16 +36,51 @@ def test_every_judge_passes_a_healthy_busy_canary_and_fails_a_broken_one() -> No
 
 
 def test_no_traffic_is_never_a_decision() -> None:
-    silent = run(Cell(0.001, 5.0, 0.0), list(JUDGES), minutes=6, seeds=2)
+    silent = run(Cell(0.001, 5.0, 0.0), JUDGES, minutes=6, seeds=2)
     for name, tally in silent.items():
         assert tally.failed == 0 and tally.never == 2, name
 
 
 @pytest.mark.parametrize("noise", NOISES)
 def test_sloguard_holds_up_under_each_noise(noise: str) -> None:
-    healthy = run(Cell(0.0005, 1.0, 100.0, noise), ["sloguard"], minutes=8, seeds=3)
-    broken = run(Cell(0.0005, 100.0, 100.0, noise), ["sloguard"], minutes=8, seeds=3)
+    ours = {"sloguard": JUDGES["sloguard"]}
+    healthy = run(Cell(0.0005, 1.0, 100.0, noise), ours, minutes=8, seeds=3)
+    broken = run(Cell(0.0005, 100.0, 100.0, noise), ours, minutes=8, seeds=3)
     assert healthy["sloguard"].failed == 0 and broken["sloguard"].failed == 3
+
+
+def test_the_sequential_comparison_catches_what_mann_whitney_misses() -> None:
+    """The before and after: a 2x regression at 100 req/s, a 0.05% stable ratio."""
+    judges = {n: JUDGES[n] for n in ("sloguard", "sloguard-mw")}
+    caught = run(Cell(0.0005, 2.0, 100.0), judges, minutes=10, seeds=10)
+    assert caught["sloguard"].failed >= 8 > caught["sloguard-mw"].failed
+
+
+def test_the_canary_share_and_the_baselines_history_shape_the_traffic() -> None:
+    canary, baseline = traffic(Cell(0.01, 1.0, 50.0, share=0.5), 10, np.random.default_rng(0))
+    assert len(canary) == 10 and len(baseline) == 70
+    assert [i.at for i in canary] == [i.at for i in baseline[60:]]
+    served = sum(i.total for i in canary), sum(i.total for i in baseline[60:])
+    assert served[0] == pytest.approx(served[1], rel=0.05)  # half the requests each
+
+
+def test_a_latency_shift_is_the_share_of_requests_it_makes_slow() -> None:
+    assert latency_factor(1.0, 0.001) == pytest.approx(1.0)
+    # log-normal, log sd 0.5: 10% slower moves the threshold's z-score 3.09 -> 2.90.
+    assert latency_factor(1.1, 0.001) == pytest.approx(1.87, abs=0.01)
+
+
+def test_the_picture_draws_each_family_and_its_variants(tmp_path: Path) -> None:
+    cells = [("poisson", 0.001, 100.0, 0.1)]
+    picture(tmp_path / "roc.svg", cells, minutes=3, seeds=1)
+    drawn = (tmp_path / "roc.svg").read_text()
+    assert drawn.count("<polyline") == 3 and ">0.98 (default)</text>" in drawn and ">1x</text>" in drawn
+
+
+def test_tallies_add_up() -> None:
+    a, b = Tally(2, 1, 0, 3.0, 10.0), Tally(2, 1, 1, 5.0, 2.0)
+    a.add(b)
+    assert (a.runs, a.failed, a.never, a.minutes, a.bad_served) == (4, 2, 1, 4.0, 12.0)
 
 
 def test_the_ceiling_is_the_best_exact_test() -> None:
