@@ -14,11 +14,14 @@ also shows the ceiling: the detection of the best possible test (see `ceiling`).
 - sloguard: the gate's own decision (`gate.decision.decide_slo`) on the SLO (99.9%), over
   the canary's intervals since it started (at most the gate's 1h window), with the baseline;
 - sloguard-mw: the same with `test: mann-whitney`, the comparison before the sequential test;
-- flagger: Flagger's built-in request-success-rate >= 99% over the last minute;
-- argo: Argo Rollouts' documented analysis example, success rate >= 95% over the last 5m;
+- flagger: Flagger's built-in request-success-rate >= 99% over the last minute, checked every
+  minute, rolled back at the 5th failed check (`threshold: 5`);
+- argo: Argo Rollouts' documented analysis example, success rate >= 95% over the last 5m,
+  measured every 5 minutes, aborted at the 4th failed measurement (`failureLimit: 3`);
 - slo-threshold: an error ratio over the last 5m at most the SLO's budget (1 - 0.999);
 - kayenta: the Mann-Whitney comparison alone with its defaults (sloguard's implementation).
-A threshold judge with no traffic in its window answers inconclusive. `--picture` also runs
+The others are asked every minute and abort at their first fail, as sloguard's own templates
+do. A threshold judge with no traffic in its window answers inconclusive. `--picture` also runs
 tuned variants of sloguard (its confidence) and of the thresholds (their limit) and draws
 detection against false failures.
 """
@@ -174,27 +177,45 @@ def kayenta(canary: list[Interval], baseline: list[Interval]) -> Verdict:
     return Verdict.FAIL if compare(x, y).higher else Verdict.PASS
 
 
+@dataclass(frozen=True)
+class Judged:
+    """A judge as its analysis runs it: asked every `every` minutes from the canary's first,
+    the rollout aborted at its `failures`-th failed answer (Argo's `failureLimit` + 1,
+    Flagger's `threshold`)."""
+
+    ask: Judge
+    every: int = 1
+    failures: int = 1
+
+
 def error_ratio(limit: float, minutes: int) -> Judge:
     """A threshold on the canary's error ratio over its last `minutes` (Flagger's and Argo's
     templates are success rates: at least 1 - `limit`)."""
     return success_rate(1 - limit, minutes)
 
 
-JUDGES: dict[str, Judge] = {
-    "sloguard": gate(slo()),
-    "sloguard-mw": gate(slo(test="mann-whitney")),
-    "flagger": success_rate(0.99, 1),
-    "argo": success_rate(0.95, 5),
-    "slo-threshold": error_ratio(BUDGET, 5),
-    "kayenta": kayenta,
+JUDGES: dict[str, Judged] = {
+    "sloguard": Judged(gate(slo())),  # its AnalysisTemplates abort at the first fail
+    "sloguard-mw": Judged(gate(slo(test="mann-whitney"))),
+    # Flagger's tutorials: `interval: 1m`, `threshold: 5` failed checks before the rollback.
+    "flagger": Judged(success_rate(0.99, 1), failures=5),
+    # Argo's documented example: `interval: 5m`, `failureLimit: 3`.
+    "argo": Judged(success_rate(0.95, 5), every=5, failures=4),
+    "slo-threshold": Judged(error_ratio(BUDGET, 5)),
+    "kayenta": Judged(kayenta),
 }
 TEMPLATES = ("flagger", "argo", "slo-threshold")
-# Tuned variants for the picture: each judge family from quiet to eager.
-FAMILIES: dict[str, dict[str, Judge]] = {
-    "sloguard": {f"{c:g}": gate(slo(confidence=c)) for c in (0.9, 0.95, 0.98, 0.99, 0.999, 0.9999)},
-    "error ratio / 1m": {f"{k:g}x": error_ratio(k * BUDGET, 1) for k in (1, 2, 5, 10, 20, 50, 100)},
+# Tuned variants for the picture, each family from quiet to eager, asked every minute and
+# aborting at the first fail.
+FAMILIES: dict[str, dict[str, Judged]] = {
+    "sloguard": {
+        f"{c:g}": Judged(gate(slo(confidence=c))) for c in (0.9, 0.95, 0.98, 0.99, 0.999, 0.9999)
+    },
+    "error ratio / 1m": {
+        f"{k:g}x": Judged(error_ratio(k * BUDGET, 1)) for k in (1, 2, 5, 10, 20, 50, 100)
+    },
     "error ratio / 5m": {
-        f"{k:g}x": error_ratio(k * BUDGET, 5) for k in (1, 1.5, 2, 3, 5, 10, 20, 50)
+        f"{k:g}x": Judged(error_ratio(k * BUDGET, 5)) for k in (1, 1.5, 2, 3, 5, 10, 20, 50)
     },
 }
 
@@ -215,6 +236,17 @@ class Tally:
     minutes_to_fail: float = 0.0
     bad_served: float = 0.0  # the canary's bad requests until the decision or the run's end
 
+    def add_run(self, analysis: Analysis, canary: Sequence[Interval]) -> None:
+        """One run: the bad requests the canary served until the abort or the run's end."""
+        served = canary if analysis.aborted is None else canary[: analysis.aborted]
+        self.runs += 1
+        self.bad_served += sum(i.errors for i in served) * STEP
+        if analysis.aborted is not None:
+            self.failed += 1
+            self.minutes_to_fail += analysis.aborted
+        elif not analysis.passed:
+            self.never += 1
+
     def add(self, other: Tally) -> None:
         self.runs += other.runs
         self.failed += other.failed
@@ -231,27 +263,40 @@ class Tally:
         return self.minutes_to_fail / self.failed if self.failed else math.nan
 
 
-def run(cell: Cell, judges: Mapping[str, Judge], minutes: int, seeds: int) -> dict[str, Tally]:
-    """Each judge asked every minute on the same traffic: the first fail ends the run (a
-    rollback); passes go on (the analysis keeps running)."""
+@dataclass
+class Analysis:
+    """One analysis run of one judge: its failed answers, whether any passed, and when it
+    aborted the rollout."""
+
+    judged: Judged
+    failed: int = 0
+    passed: bool = False
+    aborted: int | None = None  # the minute
+
+    def asks(self, minute: int) -> bool:
+        return self.aborted is None and (minute - 1) % self.judged.every == 0
+
+    def answer(self, minute: int, verdict: Verdict) -> None:
+        self.passed = self.passed or verdict is Verdict.PASS
+        if verdict is Verdict.FAIL:
+            self.failed += 1
+            if self.failed >= self.judged.failures:
+                self.aborted = minute
+
+
+def run(cell: Cell, judges: Mapping[str, Judged], minutes: int, seeds: int) -> dict[str, Tally]:
+    """Each judge's analysis on the same traffic: an abort ends the run (a rollback); passes
+    go on (the analysis keeps running)."""
     tallies = {name: Tally() for name in judges}
     for seed in range(seeds):
         canary, baseline = traffic(cell, minutes, np.random.default_rng(seed))
-        bad = np.cumsum([i.errors * STEP for i in canary])
-        for name, judge in judges.items():
-            tally = tallies[name]
-            tally.runs += 1
-            decided = False
+        for name, judged in judges.items():
+            analysis = Analysis(judged)
             for minute in range(1, minutes + 1):
-                verdict = judge(canary[:minute], baseline[: HISTORY + minute])
-                if verdict is Verdict.FAIL:
-                    tally.failed += 1
-                    tally.minutes_to_fail += minute
-                    break
-                decided = decided or verdict is Verdict.PASS
-            else:
-                tally.never += not decided
-            tally.bad_served += float(bad[minute - 1]) if minutes else 0.0
+                if analysis.asks(minute):
+                    verdict = judged.ask(canary[:minute], baseline[: HISTORY + minute])
+                    analysis.answer(minute, verdict)
+            tallies[name].add_run(analysis, canary)
     return tallies
 
 
@@ -369,8 +414,10 @@ def summary(
         theirs = _overall(totals, name, kinds)
         if ours[0] <= theirs[0] and ours[1] > theirs[1]:
             verdict = "sloguard better on both"
-        elif ours[1] <= theirs[1] and ours[0] < theirs[0]:
+        elif ours[0] < theirs[0]:
             verdict = "it catches more only by failing more healthy canaries"
+        elif ours[1] > theirs[1]:
+            verdict = "sloguard catches more, failing more healthy canaries"
         else:
             verdict = "sloguard worse on both"
         print(

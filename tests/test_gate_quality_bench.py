@@ -11,7 +11,9 @@ import pytest
 from bench.gate_quality import (
     JUDGES,
     NOISES,
+    Analysis,
     Cell,
+    Judged,
     Tally,
     ceiling,
     latency_factor,
@@ -20,19 +22,24 @@ from bench.gate_quality import (
     traffic,
 )
 
+from sloguard.gate.model import Verdict
+
 pytestmark = pytest.mark.unit
 
 
 def test_every_judge_passes_a_healthy_busy_canary_and_fails_a_broken_one() -> None:
-    healthy = run(Cell(0.0001, 1.0, 100.0), JUDGES, minutes=8, seeds=3)
-    broken = run(Cell(0.0001, 1000.0, 100.0), JUDGES, minutes=8, seeds=3)  # 10% fail
+    healthy = run(Cell(0.0001, 1.0, 100.0), JUDGES, minutes=16, seeds=3)
+    broken = run(Cell(0.0001, 1000.0, 100.0), JUDGES, minutes=16, seeds=3)  # 10% fail
     for name in JUDGES:
         assert healthy[name].failed == 0, name
         assert broken[name].failed == 3, name
         assert broken[name].bad_served > 0
     # A burn this clear fails at the first minute: evidence holds back a pass, never a fail.
     assert broken["sloguard"].minutes_to_fail / 3 == 1
-    assert broken["flagger"].minutes_to_fail / 3 == 1
+    # The templates as written: Flagger rolls back at its 5th failed check (one a minute),
+    # Argo's example aborts at its 4th failed measurement (one every 5 minutes).
+    assert broken["flagger"].minutes_to_fail / 3 == 5
+    assert broken["argo"].minutes_to_fail / 3 == 16
 
 
 def test_no_traffic_is_never_a_decision() -> None:
@@ -74,7 +81,22 @@ def test_the_picture_draws_each_family_and_its_variants(tmp_path: Path) -> None:
     cells = [("poisson", 0.001, 100.0, 0.1)]
     picture(tmp_path / "roc.svg", cells, minutes=3, seeds=1)
     drawn = (tmp_path / "roc.svg").read_text()
-    assert drawn.count("<polyline") == 3 and ">0.98 (default)</text>" in drawn and ">1x</text>" in drawn
+    assert (
+        drawn.count("<polyline") == 3
+        and ">0.98 (default)</text>" in drawn
+        and ">1x</text>" in drawn
+    )
+
+
+def test_an_analysis_asks_at_its_interval_and_aborts_at_its_failure_limit() -> None:
+    analysis = Analysis(Judged(JUDGES["argo"].ask, every=5, failures=2))
+    asked = [m for m in range(1, 12) if analysis.asks(m)]
+    assert asked == [1, 6, 11]
+    analysis.answer(1, Verdict.FAIL)
+    analysis.answer(6, Verdict.PASS)
+    assert analysis.aborted is None and analysis.passed
+    analysis.answer(11, Verdict.FAIL)
+    assert analysis.aborted == 11 and not analysis.asks(16)
 
 
 def test_tallies_add_up() -> None:
