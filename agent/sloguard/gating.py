@@ -241,10 +241,11 @@ class Gatekeeper:
         versions = {CANARY: analysis.canary}
         if analysis.baseline is not None:
             versions[BASELINE] = analysis.baseline
-        # SLOs sharing a window and step are read in one query.
-        groups: dict[tuple[float, float], list[Target]] = {}
+        # SLOs sharing a window, step and rate window are read in one query.
+        groups: dict[tuple[float, float, float], list[Target]] = {}
         for target in analysis.targets:
-            groups.setdefault((target.window_seconds, target.step_seconds), []).append(target)
+            key = (target.window_seconds, target.step_seconds, target.rate_seconds)
+            groups.setdefault(key, []).append(target)
         budgets, answers, unattributable = await asyncio.gather(
             self._budgets(analysis.spec, at),
             asyncio.gather(*(self._read(group, versions, at) for group in groups.values())),
@@ -333,7 +334,8 @@ class Gatekeeper:
 
     async def _read(self, targets: list[Target], versions: dict[str, Selector], at: float) -> Read:
         window, step = targets[0].window_seconds, targets[0].step_seconds
-        query = versions_query({t.slo.name: t.slo.sli for t in targets}, step, versions)
+        slis = {t.slo.name: t.slo.sli for t in targets}
+        query = versions_query(slis, targets[0].rate_seconds, versions)
         try:
             found = intervals(await self._source.query_range(query, at - window, at, step))
             if garbled(found):

@@ -9,25 +9,12 @@ from hypothesis import strategies as st
 
 from sloguard.gate.decision import decide, decide_slo, max_burn_rate, min_events
 from sloguard.gate.model import Interval, Observation, Verdict
-from sloguard.spec.model import SLO
+from tests.support.gate import event_slo
 
 STEP = 60.0
 
 
-def slo(**gate: object) -> SLO:
-    return SLO.model_validate(
-        {
-            "name": "availability",
-            "objective": 99.9,
-            "sli": {
-                "events": {
-                    "errors": "sum(rate(e[{{window}}]))",
-                    "total": "sum(rate(t[{{window}}]))",
-                }
-            },
-            "gate": gate,
-        }
-    )
+slo = event_slo
 
 
 def intervals(ratios: list[float], rate: float = 10.0, start: float = 0.0) -> list[Interval]:

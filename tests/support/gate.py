@@ -15,7 +15,7 @@ from sloguard.assembly import Assembly, GateAuthSettings
 from sloguard.evaluation.readings import Sample
 from sloguard.gating import GateSettings
 from sloguard.loading import load
-from sloguard.spec.model import Definitions
+from sloguard.spec.model import SLO, Definitions
 from tests.support.agent import api, assembled
 from tests.support.fakes import Clock
 
@@ -73,3 +73,20 @@ def app_for(
 
 def definitions(shop: Path) -> Definitions:
     return Definitions(1, tuple(load([shop]).services))
+
+
+def event_slo(**gate: object) -> SLO:
+    """A 99.9% availability SLO counting events, with `gate` as its gate block."""
+    return SLO.model_validate(
+        {
+            "name": "availability",
+            "objective": 99.9,
+            "sli": {
+                "events": {
+                    "errors": "sum(rate(e[{{window}}]))",
+                    "total": "sum(rate(t[{{window}}]))",
+                }
+            },
+            "gate": gate,
+        }
+    )

@@ -24,7 +24,7 @@ from sloguard.gate.model import (
     Verdict,
     worst,
 )
-from sloguard.gate.sequential import above, sequential
+from sloguard.gate.sequential import above, history_dispersion, sequential
 from sloguard.spec.model import SLO, ComparisonTest, OnMissing, Severity
 
 EVIDENCE_CONFIDENCE = 0.95
@@ -55,7 +55,7 @@ def decide_slo(slo: SLO, seen: Observation) -> SLOVerdict:
         return _verdict(slo, [check])
     checks = [
         _budget_policy(slo, seen.budget_remaining, seen.budget_unknown, missing),
-        _burn(slo, canary, [i for i in seen.baseline or () if i.total > 0], seen.step_seconds),
+        _burn(slo, canary, seen.baseline or (), seen.step_seconds),
         _evidence(slo, canary, seen.step_seconds),
     ]
     if seen.baseline is not None and slo.gate.compare:
@@ -117,15 +117,15 @@ def _burn(slo: SLO, canary: Sequence[Interval], baseline: Sequence[Interval], st
         return Check("burn_rate", Verdict.PASS, f"burn rate {burn:.3g} <= {limit:g}", values)
     # Over the limit: a fail needs the counts to show it, at the comparison's confidence
     # however often the gate is asked.
-    result = above(canary, baseline, step, limit * budget, slo.gate.confidence)
+    clustered = history_dispersion(baseline, step)  # the baseline's errors tell it early on
+    result = above(canary, step, limit * budget, slo.gate.confidence, clustered)
     values["likelihood_ratio"] = result.evidence
     values["likelihood_ratio_needed"] = result.needed
     values["dispersion"] = result.dispersion
-    bad, events = round(errors), round(total)
     if result.higher:
-        reason = f"burn rate {burn:.3g} > {limit:g} ({bad} bad of {events} events)"
+        reason = f"burn rate {burn:.3g} > {limit:g} ({errors:.0f} bad of {total:.0f} events)"
         return Check("burn_rate", Verdict.FAIL, reason, values)
-    reason = f"burn rate {burn:.3g} > {limit:g}, but {events} events cannot tell it from noise"
+    reason = f"burn rate {burn:.3g} > {limit:g}, but {total:.0f} events cannot tell it from noise"
     return Check("burn_rate", Verdict.INCONCLUSIVE, reason, values)
 
 

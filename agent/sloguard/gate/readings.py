@@ -31,12 +31,12 @@ _ROUNDING = 1 + 1e-6
 
 
 def versions_query(
-    slis: Mapping[str, SLI], step_seconds: float, versions: Mapping[str, Selector]
+    slis: Mapping[str, SLI], rate_seconds: float, versions: Mapping[str, Selector]
 ) -> str:
-    """Bad and all events per second of each version of each SLO (by name) over each step,
-    summed over the version's series (pods, and the labels of a per-label SLO), tagged with
-    the SLO, the version and `errors` or `total`."""
-    step = format_seconds(int(step_seconds))
+    """Bad and all events per second of each version of each SLO (by name) over the
+    `rate_seconds` up to each step, summed over the version's series (pods, and the labels of a
+    per-label SLO), tagged with the SLO, the version and `errors` or `total`."""
+    step = format_seconds(int(rate_seconds))
     parts = []
     for slo, sli in slis.items():
         errors, total = promql.sli_rates(sli, step, fill=False)

@@ -86,6 +86,12 @@ class Target:
     window_seconds: float
     step_seconds: float
 
+    @property
+    def rate_seconds(self) -> float:
+        """What each step's rate is read over: the step and one scrape more, so that no
+        increase between two steps' samples is lost (see `Gate.scrape_interval`)."""
+        return self.step_seconds + parse_seconds(self.slo.gate.scrape_interval)
+
 
 @dataclass(frozen=True)
 class Analysis:

@@ -71,8 +71,8 @@ def sequential(
     allowed_increase: float = 1.0,
 ) -> Counted:
     """Whether the canary fails more often than `allowed_increase` times the baseline, at
-    `1 - confidence` false failures however often asked. The baseline may reach back before
-    the canary started: those steps only measure how clustered errors are."""
+    `1 - confidence` false failures however often asked; steps the canary did not serve are
+    left out. The baseline's steps before the canary's only tell how clustered errors are."""
     by_time = {i.at: i for i in baseline}
     steps = []
     for step in canary:
@@ -83,16 +83,25 @@ def sequential(
     if not steps:
         return Counted(False, 1.0, needed, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, None, 0)
     with np.errstate(all="ignore"):  # counts past a float's range end as NaN, checked below
-        return _tested(steps, canary, baseline, step_seconds, needed, allowed_increase)
+        prior = history_dispersion(baseline, step_seconds)
+        return _tested(steps, step_seconds, needed, allowed_increase, prior)
+
+
+def history_dispersion(baseline: Sequence[Interval], step_seconds: float) -> float:
+    """How clustered the baseline's errors were over the window (see `tempering`): where a
+    test's dispersion starts from."""
+    with np.errstate(all="ignore"):
+        served = np.array([(i.errors, i.total) for i in baseline if i.total > 0]).reshape(-1, 2)
+        counts = served * step_seconds
+        return tempering(_own(counts[:, 0], counts[:, 1]))
 
 
 def _tested(
     steps: list[tuple[Interval, Interval]],
-    canary: Sequence[Interval],
-    baseline: Sequence[Interval],
     step_seconds: float,
     needed: float,
     allowed_increase: float,
+    prior: float,
 ) -> Counted:
     counts = np.array([(c.errors, c.total, b.errors, b.total) for c, b in steps]) * step_seconds
     # Bad events over all events cannot exceed one (rate extrapolation aside).
@@ -107,10 +116,21 @@ def _tested(
     both = canary_errors + baseline_errors
     bad, base = float(canary_errors.sum()), float(baseline_errors.sum())
     served, served_base = float(counts[:, 1].sum()), float(counts[:, 3].sum())
-    ratio = (bad / served) / (base / served_base) if base > 0 else None
-    split = _split(canary_errors, both, share, ratio)
-    clustered = _blended(dispersion(canary, baseline, step_seconds), split)
-    log_ratios = (canary_errors.sum() * _LOG_RATIOS + both @ spread) / clustered
+    base_ratio = base / served_base
+    ratio = (bad / served) / base_ratio if base_ratio > 0 else None
+    clamped = np.column_stack([canary_errors, counts[:, 1], baseline_errors, counts[:, 3]])
+    terms, outlier = _split(clamped)
+    clustered = tempering(terms, prior)
+    # Each step's log-likelihood ratio, floored: one minute in which both versions failed
+    # alike (an incident downstream) cannot wipe out the evidence of every other minute. The
+    # step deviating most is left out: one cluster or incident decides nothing.
+    per_step = (np.outer(canary_errors, _LOG_RATIOS) + both[:, None] * spread) / clustered
+    if outlier is not None:
+        per_step[outlier] = 0.0
+    log_ratios = np.maximum(per_step, -FLOOR).sum(axis=0)
+    # The floor lifts each step's expected likelihood ratio by at most exp(-FLOOR), so the
+    # bound rises by as much a step and false failures stay at 1 - confidence.
+    needed *= (1 + math.exp(-FLOOR)) ** len(steps)
     evidence = _mixed(log_ratios)
     expected = float((both * allowed / (allowed + 1 - share)).sum())
     return Counted(
@@ -136,32 +156,54 @@ def _mixed(log_ratios: FloatArray) -> float:
     return math.exp(min(log_evidence, 700.0)) if math.isfinite(log_evidence) else math.nan
 
 
-# How many steps' worth the whole window's dispersion counts for against the split's own.
-PRIOR_STEPS = 1.0
+# Until the steps measure it, errors are taken to be as clustered as the baseline's over the
+# window, and without those this clustered; either weighs as many steps.
+PRIOR_DISPERSION, PRIOR_STEPS = 2.0, 5.0
+# The most a test is tempered by: an incident's minute is not clustering, and must not hide
+# a canary's steady excess for the rest of the window.
+MOST_DISPERSION = 10.0
+# The lowest a step's log-likelihood ratio counts for (see `_tested`).
+FLOOR = 6.0
 
 
-def _split(
-    canary_errors: FloatArray, both: FloatArray, share: FloatArray, ratio: float | None
-) -> tuple[float, float]:
-    """How lumpy the canary's part of each step's errors is: Pearson's statistic of the canary's
-    errors about their binomial expectation at the canary's ratio to the baseline, and its
-    degrees of freedom. Errors in clusters go to one version whole, so they split lumpier than
-    single errors; traffic or error ratios that swell for both versions at once do not."""
-    used = both > 0
-    if ratio is None or not 0 < ratio < math.inf or used.sum() < 2:
-        return 0.0, 0.0
-    q = ratio * share / (ratio * share + 1 - share)
-    used &= (q > 0) & (q < 1)
-    expected = both[used] * q[used]
-    pearson = ((canary_errors[used] - expected) ** 2 / (expected * (1 - q[used]))).sum()
-    return float(pearson), float(used.sum() - 1)
+def tempering(terms: FloatArray, prior: float = PRIOR_DISPERSION) -> float:
+    """The dispersion a test is divided by, from each step's squared deviation and its
+    variance were errors independent (columns): how much more the counts vary than that over
+    the steps' errors, starting from `prior` (weighing `PRIOR_STEPS` steps) and at most
+    `MOST_DISPERSION`."""
+    steps = terms.shape[0]
+    variance = float(terms[:, 1].sum())
+    measured = float(terms[:, 0].sum()) / variance * steps / (steps - 1) if steps > 1 else 0.0
+    weight = (steps - 1) / (steps - 1 + PRIOR_STEPS) if variance > 0 and steps > 1 else 0.0
+    found = weight * measured + (1 - weight) * prior
+    return min(max(found, 1.0), MOST_DISPERSION)
 
 
-def _blended(window: float, split: tuple[float, float]) -> float:
-    """The dispersion the test is tempered by: the split's, once there are steps to measure it,
-    starting from the whole window's (which also counts error ratios swelling for both)."""
-    pearson, freedom = split
-    return max(1.0, (pearson + PRIOR_STEPS * window) / (freedom + PRIOR_STEPS))
+def _split(counts: FloatArray) -> tuple[FloatArray, int | None]:
+    """How lumpy the canary's part of each step's errors is: each step's squared deviation of
+    the canary's errors from their binomial expectation at the canary's ratio to the baseline,
+    and the binomial variance (columns). Errors in clusters go to one version whole, so they
+    split lumpier than single errors; traffic or error ratios that swell for both versions at
+    once do not. The step deviating most is left out (and returned), and the ratio fitted
+    without it: one incident's minute neither counts as clustering nor drags the ratio the rest
+    is judged at."""
+    canary_errors, canary_total, baseline_errors, baseline_total = counts.T
+    both = canary_errors + baseline_errors
+    share = canary_total / (canary_total + baseline_total)
+    kept = both > 0
+    outlier = None
+    for rounds_left in (1, 0):
+        bad, base = canary_errors[kept].sum(), baseline_errors[kept].sum()
+        if not bad > 0 < base:
+            return np.zeros((0, 2)), outlier
+        ratio = (bad / canary_total[kept].sum()) / (base / baseline_total[kept].sum())
+        q = ratio * share / (ratio * share + 1 - share)
+        kept &= (q > 0) & (q < 1)
+        deviation = np.where(kept, (canary_errors - both * q) ** 2, -1.0)
+        if rounds_left and kept.sum() >= 4:
+            outlier = int(np.argmax(deviation))
+            kept[outlier] = False
+    return np.column_stack([deviation[kept], (both * q * (1 - q))[kept]]), outlier
 
 
 @dataclass(frozen=True)
@@ -176,13 +218,13 @@ class Exceeded:
 
 def above(
     canary: Sequence[Interval],
-    baseline: Sequence[Interval],
     step_seconds: float,
     limit: float,
     confidence: float = 0.98,
+    prior: float = PRIOR_DISPERSION,
 ) -> Exceeded:
     """Whether the canary fails more often than `limit` (an error ratio), at `1 - confidence`
-    false failures however often asked; the baseline only measures how clustered errors are."""
+    false failures however often asked; its dispersion starts from `prior`."""
     needed = 1 / (1 - confidence)
     served = [(i.errors, i.total) for i in canary if i.total > 0]
     ratios = limit * RATIOS
@@ -193,7 +235,7 @@ def above(
         counts = np.array(served) * step_seconds
         total = float(counts[:, 1].sum())
         errors = min(float(counts[:, 0].sum()), total)
-        clustered = dispersion(canary, baseline, step_seconds)
+        clustered = tempering(_own(counts[:, 0], counts[:, 1]), prior)
         log_ratios = (
             errors * np.log(ratios / limit) + (total - errors) * np.log((1 - ratios) / (1 - limit))
         ) / clustered
@@ -201,19 +243,12 @@ def above(
     return Exceeded(evidence >= needed, evidence, needed, clustered)
 
 
-def dispersion(canary: Sequence[Interval], baseline: Sequence[Interval], step: float) -> float:
-    """How many times more the errors per step vary than independent errors would (at least
-    1): errors that come in clusters (a client retrying, one pod's hiccup) are fewer
-    independent events than their count, and the likelihood ratio is tempered by as much.
-    Each version's variance about its own error ratio (so a worse canary does not count),
-    over the steps less the one its ratio took."""
-    spread = expected = 0.0
-    for version in (canary, baseline):
-        counts = np.array([(i.errors, i.total) for i in version if i.total > 0], dtype=float)
-        if len(counts) < 2 or not counts[:, 0].any():
-            continue
-        errors, total = counts[:, 0] * step, counts[:, 1] * step
-        mean = total * (errors.sum() / total.sum())
-        spread += float(((errors - mean) ** 2).sum())
-        expected += float(mean.sum()) * (1 - 1 / len(counts))
-    return max(1.0, spread / expected) if expected > 0 else 1.0
+def _own(errors: FloatArray, total: FloatArray) -> FloatArray:
+    """Each step's squared deviation of a version's errors from its own error ratio, and its
+    variance were errors independent, the step deviating most left out (as `_split`)."""
+    if not errors.any():
+        return np.zeros((0, 2))
+    expected = total * (errors.sum() / total.sum())
+    used = expected > 0
+    terms = np.column_stack([(errors[used] - expected[used]) ** 2, expected[used]])
+    return terms[np.argsort(terms[:, 0])[:-1]] if len(terms) >= 4 else terms

@@ -295,6 +295,12 @@ class Gate(Strict):
         description="Longest analysis window: the canary is judged since it started, at most "
         "this far back.",
     )
+    scrape_interval: Duration = Field(
+        "15s",
+        description="How often Prometheus scrapes the SLI's series. The gate reads each "
+        "interval's rate over the interval plus this, so that the increase between the last "
+        "sample of one interval and the first of the next is counted once, not lost.",
+    )
     compare: bool = Field(True, description="Compare canary against baseline when one is given.")
     test: ComparisonTest = Field(
         ComparisonTest.AUTO,
@@ -341,6 +347,8 @@ class Gate(Strict):
     def _window_holds_samples(self) -> Self:
         if parse_seconds(self.window) < self.min_samples * parse_seconds(self.interval):
             raise ValueError("`window` must hold at least `min_samples` intervals")
+        if parse_seconds(self.scrape_interval) >= parse_seconds(self.interval):
+            raise ValueError("`scrape_interval` must be shorter than `interval`")
         return self
 
 
