@@ -265,22 +265,23 @@ class Tally:
 
 @dataclass
 class Analysis:
-    """One analysis run of one judge: its failed answers, whether any passed, and when it
-    aborted the rollout."""
+    """One analysis run of one judge (its `every` and `failures`, see `Judged`): its failed
+    answers, whether any passed, and when it aborted the rollout."""
 
-    judged: Judged
+    every: int = 1
+    failures: int = 1
     failed: int = 0
     passed: bool = False
     aborted: int | None = None  # the minute
 
     def asks(self, minute: int) -> bool:
-        return self.aborted is None and (minute - 1) % self.judged.every == 0
+        return self.aborted is None and (minute - 1) % self.every == 0
 
     def answer(self, minute: int, verdict: Verdict) -> None:
         self.passed = self.passed or verdict is Verdict.PASS
         if verdict is Verdict.FAIL:
             self.failed += 1
-            if self.failed >= self.judged.failures:
+            if self.failed >= self.failures:
                 self.aborted = minute
 
 
@@ -291,7 +292,7 @@ def run(cell: Cell, judges: Mapping[str, Judged], minutes: int, seeds: int) -> d
     for seed in range(seeds):
         canary, baseline = traffic(cell, minutes, np.random.default_rng(seed))
         for name, judged in judges.items():
-            analysis = Analysis(judged)
+            analysis = Analysis(judged.every, judged.failures)
             for minute in range(1, minutes + 1):
                 if analysis.asks(minute):
                     verdict = judged.ask(canary[:minute], baseline[: HISTORY + minute])

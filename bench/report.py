@@ -31,6 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.backfill import backfill
 from sloguard.demo.prometheus import local_prometheus
 from sloguard.loading import load
 from sloguard.reporting import documents, read
@@ -231,13 +232,7 @@ def main() -> None:
         samples, _ = history(work / "history.om", ids, period, args.step, seed=1)
         written_s = time.perf_counter() - started
         started = time.perf_counter()
-        backfilled = subprocess.run(
-            ["promtool", "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=1000h",
-             str(work / "history.om"), str(work / "tsdb")],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if backfilled.returncode != 0:
-            raise SystemExit(f"promtool could not backfill: {backfilled.stderr[-2000:]}")
+        backfill(work / "history.om", work / "tsdb")
         backfill_s = time.perf_counter() - started
         (work / "history.om").unlink()
         gate, audit = logs(work, ids, period)

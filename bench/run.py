@@ -24,6 +24,7 @@ def main() -> None:
         ["bench.rule_cost", *(["--minutes", "3", "--sloth-minutes", "1"] if quick else [])],
         ["bench.report", *(["--runs", "1"] if quick else [])],
         ["bench.gate_quality", *(["--quick"] if quick else [])],
+        ["bench.gate_served", *(["--seeds", "3"] if quick else [])],
     ]
     for args in runs:
         print(f"$ python -m {' '.join(args)}", flush=True)

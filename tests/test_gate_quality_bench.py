@@ -13,7 +13,6 @@ from bench.gate_quality import (
     NOISES,
     Analysis,
     Cell,
-    Judged,
     Tally,
     ceiling,
     latency_factor,
@@ -89,7 +88,7 @@ def test_the_picture_draws_each_family_and_its_variants(tmp_path: Path) -> None:
 
 
 def test_an_analysis_asks_at_its_interval_and_aborts_at_its_failure_limit() -> None:
-    analysis = Analysis(Judged(JUDGES["argo"].ask, every=5, failures=2))
+    analysis = Analysis(every=5, failures=2)
     asked = [m for m in range(1, 12) if analysis.asks(m)]
     assert asked == [1, 6, 11]
     analysis.answer(1, Verdict.FAIL)
