@@ -59,7 +59,7 @@ SCHEDULE = (
 )
 CYCLE_SECONDS = 360.0
 # The gate at demo speed: 5s intervals (Prometheus scrapes every 2s) over the last 5 minutes.
-DEMO_GATE = {"interval": "5s", "window": "5m"}
+DEMO_GATE = {"interval": "5s", "window": "5m", "scrape_interval": "2s"}
 CANARY_SERVICE, CANARY_SLO = "checkout", "latency"
 
 

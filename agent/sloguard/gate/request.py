@@ -90,7 +90,7 @@ class Target:
     def rate_seconds(self) -> float:
         """What each step's rate is read over: the step and one scrape more, so that no
         increase between two steps' samples is lost (see `Gate.scrape_interval`)."""
-        return self.step_seconds + parse_seconds(self.slo.gate.scrape_interval)
+        return self.step_seconds + self.slo.gate.scrape_seconds
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,9 @@ VERSION_LABELS = (
 )
 
 
+DEFAULT_SCRAPE_SECONDS = 15.0
+
+
 class Gate(Strict):
     """How the promotion gate judges a canary against this SLO (`/v1/analysis`, `sloguard gate`).
 
@@ -295,11 +298,12 @@ class Gate(Strict):
         description="Longest analysis window: the canary is judged since it started, at most "
         "this far back.",
     )
-    scrape_interval: Duration = Field(
-        "15s",
-        description="How often Prometheus scrapes the SLI's series. The gate reads each "
-        "interval's rate over the interval plus this, so that the increase between the last "
-        "sample of one interval and the first of the next is counted once, not lost.",
+    scrape_interval: Duration | None = Field(
+        None,
+        description="How often Prometheus scrapes the SLI's series (default 15s, or a quarter "
+        "of `interval` when that is shorter). The gate reads each interval's rate over the "
+        "interval plus this, so that the increase between the last sample of one interval and "
+        "the first of the next is counted once, not lost.",
     )
     compare: bool = Field(True, description="Compare canary against baseline when one is given.")
     test: ComparisonTest = Field(
@@ -347,9 +351,18 @@ class Gate(Strict):
     def _window_holds_samples(self) -> Self:
         if parse_seconds(self.window) < self.min_samples * parse_seconds(self.interval):
             raise ValueError("`window` must hold at least `min_samples` intervals")
-        if parse_seconds(self.scrape_interval) >= parse_seconds(self.interval):
+        if self.scrape_interval is not None and parse_seconds(
+            self.scrape_interval
+        ) >= parse_seconds(self.interval):
             raise ValueError("`scrape_interval` must be shorter than `interval`")
         return self
+
+    @property
+    def scrape_seconds(self) -> float:
+        """`scrape_interval` in seconds, or its default."""
+        if self.scrape_interval is not None:
+            return parse_seconds(self.scrape_interval)
+        return min(DEFAULT_SCRAPE_SECONDS, parse_seconds(self.interval) / 4)
 
 
 class SLO(Strict):
