@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -77,8 +78,10 @@ class Agent:
         after_cycle: AfterCycle | None = None,
         traces: TraceBackend | None = None,
         after_load: Callable[[Sequence[ServiceSLOs]], None] | None = None,
+        source_name: Callable[[], str] = lambda: "",
     ) -> None:
         self._paths = list(paths)
+        self._source_name = source_name
         self._after_cycle = after_cycle
         self._after_load = after_load
         self._traces = traces
@@ -222,6 +225,8 @@ class Agent:
             )
         elapsed = time.perf_counter() - started
         self._metrics.evaluation_seconds.observe(elapsed)
+        read_from = self._source_name()
+        evaluations = [dataclasses.replace(e, prometheus=read_from) for e in evaluations]
         self.evaluations = evaluations
         failures = self._source.failures
         self.source_error = failures[0].reason if failures else ""

@@ -32,7 +32,7 @@ from sloguard.server.app import create_app
 from sloguard.server.otlp import TraceReceiver
 from sloguard.server.recent import Recent
 from sloguard.server.security import BearerToken, GateAuth
-from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
+from sloguard.sources.prometheus import Failover, PrometheusSettings, prometheus_source
 from sloguard.sources.traces import TraceBackend, connect
 from sloguard.spec.model import ServiceSLOs
 from sloguard.telemetry import tracing
@@ -170,6 +170,11 @@ class Assembly:
         self.tracing.shutdown()
 
 
+def _switched(metrics: AgentMetrics, url: str, urls: Sequence[str]) -> None:
+    log.warning("reading from another Prometheus", extra={"url": url})
+    metrics.reading_from(url, urls)
+
+
 def assemble(
     settings: Settings,
     source: HistorySource | None = None,
@@ -181,15 +186,24 @@ def assemble(
     registry = registry if registry is not None else CollectorRegistry()
     traces = tracing.from_environment(settings.telemetry)
     closers: list[Callable[[], Awaitable[None]]] = []
+    holder: list[Agent] = []
+    metrics = AgentMetrics(registry, lambda: holder[0].current())
+    urls = [settings.prometheus.url, *settings.prometheus.replicas]
+    failover: Failover | None = None
     if source is None:
-        http = client(settings.prometheus)
-        closers.append(http.aclose)
-        source = Prometheus(http, settings.prometheus)
+        source, clients = prometheus_source(
+            settings.prometheus, switched=lambda url: _switched(metrics, url, urls)
+        )
+        closers.extend(http.aclose for http in clients)
+        failover = source if isinstance(source, Failover) else None
+    metrics.reading_from(urls[0], urls)
+
+    def source_name() -> str:
+        return failover.active if failover is not None else urls[0]
+
     backend = _trace_backend(settings)
     if backend is not None:
         closers.append(backend.aclose)
-    holder: list[Agent] = []
-    metrics = AgentMetrics(registry, lambda: holder[0].current())
     prometheus = InstrumentedSource(source, metrics.query_errors, traces.tracer)
     markers = _markers(settings, registry, clock)
     if markers is not None:
@@ -229,6 +243,7 @@ def assemble(
         after_cycle=actions.act if actions is not None else None,
         traces=backend,
         after_load=lambda services: _counted_from_zero(services, gate_metrics, actions),
+        source_name=source_name,
     )
     holder.append(agent)
     gate_metrics = GateMetrics(registry)

@@ -119,10 +119,14 @@ def prometheus_options(command: F) -> F:
             "--prometheus",
             "prometheus_url",
             required=True,
+            multiple=True,
             metavar="URL",
             envvar="SLOGUARD_PROMETHEUS_URL",
             help="Prometheus-compatible API base URL, e.g. http://prometheus:9090 or a Mimir "
-            "/prometheus prefix (env SLOGUARD_PROMETHEUS_URL).",
+            "/prometheus prefix (env SLOGUARD_PROMETHEUS_URL, URLs separated by spaces). "
+            "Repeat it for replicas of the same data (an HA pair): the agent reads from one "
+            "at a time, fails over to the next when it is unavailable, back to the first a "
+            "minute later, and says which it read (sloguard_prometheus_active, /v1/slos).",
         ),
         click.option(
             "--bearer-token-file",
@@ -210,8 +214,10 @@ def prometheus_settings(options: dict[str, Any]) -> Any:
             raise click.BadParameter(f"{header!r} is not NAME=VALUE", param_hint="--header")
         headers[name.strip()] = value.strip()
     password_file = options.pop("basic_auth_password_file")
+    first, *replicas = options.pop("prometheus_url")
     return PrometheusSettings(
-        url=options.pop("prometheus_url"),
+        url=first,
+        replicas=tuple(replicas),
         token_file=options.pop("bearer_token_file"),
         username=options.pop("basic_auth_user"),
         password=password_file.read_text(encoding="utf-8").strip() if password_file else None,

@@ -100,7 +100,7 @@ def report(
 
     from sloguard.reporting import read, write
     from sloguard.reports.build import build
-    from sloguard.sources.prometheus import Prometheus, client
+    from sloguard.sources.prometheus import prometheus_source
 
     loaded = load_definitions(paths)  # bad definitions: every problem, exit 2, before any query
     now = time.time()
@@ -113,9 +113,12 @@ def report(
             )
 
     async def reading() -> Any:
-        async with client(settings) as http:
-            source = Prometheus(http, settings)
+        source, clients = prometheus_source(settings)
+        try:
             return await read(source, loaded.services, chosen, now, gate_log, audit_log)
+        finally:
+            for http in clients:
+                await http.aclose()
 
     click.echo(f"reading {chosen.name} for {loaded.slo_count} SLOs from {settings.url}", err=True)
     inputs = asyncio.run(reading())

@@ -58,3 +58,4 @@ class Evaluation:
     exhausted_in_seconds: float | None = None
     group: Mapping[str, str] = field(default_factory=dict)
     others: tuple[Evaluation, ...] = ()
+    prometheus: str = ""  # the URL the figures were read from (of several, the one answering)

@@ -52,6 +52,10 @@ class EvaluationReport(BaseModel):
     )
     group: dict[str, str] = Field(description="The label values of a per-label SLO's group.")
     path: Origin = Field(description="Where the numbers came from.")
+    prometheus: str = Field(
+        description="The Prometheus-compatible API read (of several `--prometheus` URLs, the "
+        "one answering when the evaluation completed)."
+    )
 
 
 def document(evaluation: Evaluation) -> dict[str, Any]:
@@ -74,6 +78,7 @@ def document(evaluation: Evaluation) -> dict[str, Any]:
         exhausted_in_seconds=_finite(e.exhausted_in_seconds),
         group=dict(e.group),
         path=e.origin,
+        prometheus=e.prometheus,
     ).model_dump(mode="json")
 
 

@@ -5,7 +5,8 @@ VictoriaMetrics): a base URL with any path prefix, bearer token (from a file re-
 rotates), basic auth, CA bundle and client certificate, and extra headers such as
 `X-Scope-OrgID`. Transient failures (connection errors, timeouts, 429, 5xx, unparseable bodies)
 are retried with backoff a bounded number of times and then raised as `SourceUnavailable`; a
-query Prometheus rejects (400/422, `bad_data`) is raised at once as `QueryRejected`.
+query Prometheus rejects (400/422, `bad_data`) is raised at once as `QueryRejected`. Several
+URLs of the same data (an HA pair) are asked in turn by `Failover`.
 prometheus-api-client is not used: it is built on `requests`, so it can neither run in the
 agent's event loop nor be driven by respx in tests.
 """
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ssl
-from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
+import time
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,6 +46,7 @@ class PrometheusSettings:
     """How to reach and authenticate to a Prometheus-compatible API."""
 
     url: str
+    replicas: tuple[str, ...] = ()  # more URLs of the same data (an HA pair), in order
     token: str | None = None
     token_file: Path | None = None
     username: str | None = None
@@ -202,6 +206,91 @@ class Prometheus:
         if len(response.content) <= PARSED_ON_LOOP_BYTES:
             return answer()
         return await asyncio.to_thread(answer)  # a large answer: the loop serves others meanwhile
+
+
+# How long after failing over the first replica is tried again.
+FAILBACK_SECONDS = 60.0
+Raw = list[tuple[dict[str, str], list[tuple[float, float]]]]
+
+
+class Failover:
+    """Replicas of the same data (an HA pair of Prometheus, Thanos Query or Mimir behind
+    several URLs), asked one at a time: the one that last answered, the next in order when it
+    is unavailable, and the first again `FAILBACK_SECONDS` after it failed. Answers are never
+    merged: a replica's gaps stay gaps, not zeros. A query a replica rejects is not tried
+    elsewhere (the query is wrong, not the replica)."""
+
+    def __init__(
+        self,
+        replicas: Sequence[tuple[str, Prometheus]],
+        clock: Callable[[], float] = time.monotonic,
+        switched: Callable[[str], None] = lambda url: None,
+    ) -> None:
+        self._replicas = list(replicas)
+        self._clock = clock
+        self._switched = switched
+        self._active = 0
+        self._failed_at: float | None = None  # when the first replica last failed
+
+    @property
+    def active(self) -> str:
+        """The URL the last answer came from (the first until one failed)."""
+        return self._replicas[self._active][0]
+
+    async def query(self, expr: str, at: float) -> list[Sample]:
+        return await self._ask(lambda source: source.query(expr, at))
+
+    async def query_range(self, expr: str, start: float, end: float, step: float) -> Raw:
+        return await self._ask(lambda source: source.query_range(expr, start, end, step))
+
+    async def samples(self, expr: str, at: float) -> Raw:
+        return await self._ask(lambda source: source.samples(expr, at))
+
+    async def _ask(self, call: Callable[[Prometheus], Awaitable[T]]) -> T:
+        failed: SourceUnavailable | None = None
+        for index in self._order():
+            try:
+                answer = await call(self._replicas[index][1])
+            except SourceUnavailable as exc:
+                failed = failed or exc
+                if index == 0:
+                    self._failed_at = self._clock()
+                continue
+            if index != self._active:
+                self._active = index
+                self._switched(self.active)
+            return answer
+        assert failed is not None  # every replica was tried
+        raise SourceUnavailable(
+            f"every replica failed; the first said: {failed.reason}", failed.kind
+        )
+
+    def _order(self) -> list[int]:
+        """The active replica, then the rest in order; the first leads again once it has had
+        `FAILBACK_SECONDS` to recover."""
+        count = len(self._replicas)
+        lead = self._active
+        if lead != 0 and (
+            self._failed_at is None or self._clock() - self._failed_at >= FAILBACK_SECONDS
+        ):
+            lead = 0
+        return [lead, *(i for i in range(count) if i != lead)]
+
+
+def prometheus_source(
+    settings: PrometheusSettings, switched: Callable[[str], None] = lambda url: None
+) -> tuple[Prometheus | Failover, list[httpx.AsyncClient]]:
+    """The source `settings` describe (one Prometheus, or `Failover` over its replicas) and
+    the HTTP clients the caller closes."""
+    urls = [settings.url, *settings.replicas]
+    clients = [client(dataclasses.replace(settings, url=url)) for url in urls]
+    sources = [
+        Prometheus(http, dataclasses.replace(settings, url=url))
+        for url, http in zip(urls, clients, strict=True)
+    ]
+    if len(sources) == 1:
+        return sources[0], clients
+    return Failover(list(zip(urls, sources, strict=True)), switched=switched), clients
 
 
 def _vector(data: Data) -> list[Sample]:

@@ -91,6 +91,18 @@ class AgentMetrics:
             registry=registry,
         )
         self.slos = Gauge("sloguard_slos", "SLOs being evaluated.", registry=registry)
+        self.prometheus_active = Gauge(
+            "sloguard_prometheus_active",
+            "Which of the Prometheus URLs (--prometheus, in order) the agent reads from: 1 for "
+            "the one answering, 0 for the others.",
+            ["url"],
+            registry=registry,
+        )
+
+    def reading_from(self, active: str, urls: Sequence[str]) -> None:
+        """Mark `active` as the URL in use among `urls`."""
+        for url in urls:
+            self.prometheus_active.labels(url=url).set(1 if url == active else 0)
 
 
 class GateMetrics:
