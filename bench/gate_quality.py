@@ -235,6 +235,8 @@ class Tally:
     never: int = 0  # inconclusive to the end
     minutes_to_fail: float = 0.0
     bad_served: float = 0.0  # the canary's bad requests until the decision or the run's end
+    passes: int = 0  # runs not aborted that passed at some minute
+    minutes_to_pass: float = 0.0  # to the first pass, over those
 
     def add_run(self, analysis: Analysis, canary: Sequence[Interval]) -> None:
         """One run: the bad requests the canary served until the abort or the run's end."""
@@ -244,8 +246,11 @@ class Tally:
         if analysis.aborted is not None:
             self.failed += 1
             self.minutes_to_fail += analysis.aborted
-        elif not analysis.passed:
+        elif analysis.passed is None:
             self.never += 1
+        if analysis.passed is not None and analysis.aborted is None:
+            self.passes += 1
+            self.minutes_to_pass += analysis.passed
 
     def add(self, other: Tally) -> None:
         self.runs += other.runs
@@ -253,6 +258,8 @@ class Tally:
         self.never += other.never
         self.minutes_to_fail += other.minutes_to_fail
         self.bad_served += other.bad_served
+        self.passes += other.passes
+        self.minutes_to_pass += other.minutes_to_pass
 
     @property
     def fail_share(self) -> float:
@@ -271,14 +278,15 @@ class Analysis:
     every: int = 1
     failures: int = 1
     failed: int = 0
-    passed: bool = False
+    passed: int | None = None  # the minute of the first pass
     aborted: int | None = None  # the minute
 
     def asks(self, minute: int) -> bool:
         return self.aborted is None and (minute - 1) % self.every == 0
 
     def answer(self, minute: int, verdict: Verdict) -> None:
-        self.passed = self.passed or verdict is Verdict.PASS
+        if verdict is Verdict.PASS and self.passed is None:
+            self.passed = minute
         if verdict is Verdict.FAIL:
             self.failed += 1
             if self.failed >= self.failures:
@@ -398,18 +406,29 @@ def summary(
     """Per judge over the whole grid: false failures, detection of each regression, minutes
     to fail, and the bad requests the canary served before its rollback (or the run's end)."""
     print()
-    print(f"{'judge':>14} {'false fail':>10} " + " ".join(f"{k:>14}" for k in kinds[1:]))
+    print(
+        f"{'judge':>14} {'false fail':>10} {'passed':>12} "
+        + " ".join(f"{k:>14}" for k in kinds[1:])
+    )
     best = [f"{np.mean(best_of[k]):4.0%}" for k in kinds[1:]]
-    print(f"{'best possible':>14} {'1%':>10} " + " ".join(f"{b:<14}" for b in best))
+    print(f"{'best possible':>14} {'1%':>10} {'':>12} " + " ".join(f"{b:<14}" for b in best))
     for name in JUDGES:
         healthy = totals[(name, kinds[0])]
+        passed = healthy.passes / healthy.runs
+        when = f"{healthy.minutes_to_pass / healthy.passes:4.1f}m" if healthy.passes else "    -"
         caught = []
         for kind in kinds[1:]:
             tally = totals[(name, kind)]
             bad = tally.bad_served / tally.runs
             caught.append(f"{tally.fail_share:4.0%} {_took(tally)} {bad:5.0f}")
-        print(f"{name:>14} {healthy.fail_share:10.2%} " + " ".join(f"{c:>14}" for c in caught))
-    print("(per regression: caught within the run, mean minutes to fail, bad requests served)")
+        print(
+            f"{name:>14} {healthy.fail_share:10.2%} {passed:6.0%} {when} "
+            + " ".join(f"{c:>14}" for c in caught)
+        )
+    print(
+        "(healthy: failed, passed and the mean minute of the first pass; per regression: "
+        "caught within the run, mean minutes to fail, bad requests served)"
+    )
     ours = _overall(totals, "sloguard", kinds)
     for name in TEMPLATES:
         theirs = _overall(totals, name, kinds)

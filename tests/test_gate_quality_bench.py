@@ -31,8 +31,12 @@ def test_every_judge_passes_a_healthy_busy_canary_and_fails_a_broken_one() -> No
     broken = run(Cell(0.0001, 1000.0, 100.0), JUDGES, minutes=16, seeds=3)  # 10% fail
     for name in JUDGES:
         assert healthy[name].failed == 0, name
+        assert healthy[name].passes == 3, name
         assert broken[name].failed == 3, name
         assert broken[name].bad_served > 0
+    # A pass needs evidence: 2,995 events for 99.9%, 30 seconds of 100 req/s, and 5 intervals.
+    assert healthy["sloguard"].minutes_to_pass / 3 == 5
+    assert healthy["flagger"].minutes_to_pass / 3 == 1
     # A burn this clear fails at the first minute: evidence holds back a pass, never a fail.
     assert broken["sloguard"].minutes_to_fail / 3 == 1
     # The templates as written: Flagger rolls back at its 5th failed check (one a minute),
@@ -93,15 +97,16 @@ def test_an_analysis_asks_at_its_interval_and_aborts_at_its_failure_limit() -> N
     assert asked == [1, 6, 11]
     analysis.answer(1, Verdict.FAIL)
     analysis.answer(6, Verdict.PASS)
-    assert analysis.aborted is None and analysis.passed
+    assert analysis.aborted is None and analysis.passed == 6
     analysis.answer(11, Verdict.FAIL)
     assert analysis.aborted == 11 and not analysis.asks(16)
 
 
 def test_tallies_add_up() -> None:
-    a, b = Tally(2, 1, 0, 3.0, 10.0), Tally(2, 1, 1, 5.0, 2.0)
+    a, b = Tally(2, 1, 0, 3.0, 10.0, 1, 5.0), Tally(2, 1, 1, 5.0, 2.0, 0, 0.0)
     a.add(b)
     assert (a.runs, a.failed, a.never, a.minutes, a.bad_served) == (4, 2, 1, 4.0, 12.0)
+    assert (a.passes, a.minutes_to_pass) == (1, 5.0)
 
 
 def test_the_ceiling_is_the_best_exact_test() -> None:
