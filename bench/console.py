@@ -55,8 +55,10 @@ class Fleet:
 
     def __init__(self, ids: Sequence[dict[str, str]]) -> None:
         self.ids = ids
+        self.asked = 0  # instant queries
 
     async def query(self, expr: str, at: float) -> Sequence[Sample]:
+        self.asked += 1
         if expr.startswith("{__name__"):
             return [
                 ({**i, "__name__": f"slo:burn_rate:{w}"}, (n % 40) / 2)
@@ -86,13 +88,14 @@ class Fleet:
         return []  # the console's pages read no raw samples (reports do)
 
 
-def agent(directory: Path, slos: int) -> Assembly:
+def agent(directory: Path, slos: int) -> tuple[Assembly, Fleet]:
     """The agent over `slos` bench SLOs, answered by a `Fleet`."""
     write_definitions(directory, slos)
     ids = [{"service": s.service, "slo": slo.name} for s in load([directory]).services
            for slo in s.slos]  # fmt: skip
     settings = Settings(paths=(directory,), prometheus=PrometheusSettings("http://127.0.0.1:9"))
-    return assemble(settings, source=Fleet(ids))
+    fleet = Fleet(ids)
+    return assemble(settings, source=fleet), fleet
 
 
 def server_side(assembly: Assembly, repeat: int) -> None:
@@ -105,19 +108,23 @@ def server_side(assembly: Assembly, repeat: int) -> None:
         rendered.append(time.perf_counter() - started)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=assembly.app()), base_url="http://a")
 
-    async def requests() -> list[float]:
+    async def requests(path: str) -> list[float]:
         taken = []
         for _ in range(repeat):
             started = time.perf_counter()
-            answer = await http.get("/")
+            answer = await http.get(path)
             taken.append(time.perf_counter() - started)
             assert answer.status_code == 200
         return taken
 
-    served = asyncio.run(requests())
+    served, listed = asyncio.run(requests("/")), asyncio.run(requests("/v1/slos"))
     print(f"overview of {len(evaluations)} SLOs, first page of 100 rows:")
     print(f"  render_overview  median {ms(rendered)} ms, worst {max(rendered) * 1000:.1f} ms")
     print(f"  GET / in-process median {ms(served)} ms, worst {max(served) * 1000:.1f} ms")
+    print(
+        f"  GET /v1/slos (every SLO as JSON) in-process median {ms(listed)} ms, "
+        f"worst {max(listed) * 1000:.1f} ms"
+    )
 
 
 @contextlib.contextmanager
@@ -194,8 +201,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sloguard-bench-console-") as tmp:
-        assembly = agent(Path(tmp), args.slos)
-        asyncio.run(assembly.agent.cycle())
+        assembly, fleet = agent(Path(tmp), args.slos)
+        cycles = []
+        for _ in range(3):
+            asked, started = fleet.asked, time.perf_counter()
+            asyncio.run(assembly.agent.cycle())
+            cycles.append(time.perf_counter() - started)
+        print(
+            f"one evaluation cycle of {args.slos} SLOs on the rules path (answers from memory: "
+            f"the agent's own cost): median {statistics.median(cycles):.2f} s, "
+            f"{fleet.asked - asked} queries; RSS {rss_mb(os.getpid()):.0f} MB"
+        )
         server_side(assembly, args.repeat)
         with serving(assembly) as url:
             in_the_browser(url, min(args.repeat, 10))
