@@ -200,7 +200,7 @@ def _split(counts: FloatArray) -> tuple[FloatArray, int | None]:
         q = ratio * share / (ratio * share + 1 - share)
         kept &= (q > 0) & (q < 1)
         deviation = np.where(kept, (canary_errors - both * q) ** 2, -1.0)
-        if rounds_left and kept.sum() >= 4:
+        if rounds_left and kept.sum() >= 2:
             outlier = int(np.argmax(deviation))
             kept[outlier] = False
     return np.column_stack([deviation[kept], (both * q * (1 - q))[kept]]), outlier
