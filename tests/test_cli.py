@@ -139,6 +139,24 @@ def test_generate_operator_format(write_defs: WriteDefs, tmp_path: Path) -> None
     assert document["kind"] == "PrometheusRule"
 
 
+def test_generate_mimir_format_replaces_the_plain_files(
+    write_defs: WriteDefs, tmp_path: Path
+) -> None:
+    out = tmp_path / "rules"
+    directory = write_defs(**{"shop.yaml": GOOD})
+    run("generate", str(directory), "--rules-out", str(out))
+    plain = yaml.safe_load((out / "shop.rules.yml").read_text())
+    code, _, err = run("generate", str(directory), "--rules-out", str(out), "--format", "mimir")
+    assert code == 0, err
+    # One directory holds one format: a ruler loading it gets every group once.
+    assert [p.name for p in out.iterdir()] == ["shop.mimir.yml"]
+    document = yaml.safe_load((out / "shop.mimir.yml").read_text())
+    assert document["namespace"] == "sloguard-shop"
+    assert document["groups"] == plain["groups"]
+    code, stdout, _ = run("check", str(directory), "--rules-out", str(out), "--format", "mimir")
+    assert code == 0 and "up to date" in stdout
+
+
 def test_check_passes_when_current_and_fails_on_drift_or_staleness(
     write_defs: WriteDefs, tmp_path: Path
 ) -> None:

@@ -170,6 +170,28 @@ def test_operator_format_wraps_the_same_groups_in_a_prometheusrule() -> None:
     assert document["spec"]["groups"] == render_groups(SPEC)
 
 
+def test_mimir_format_is_one_namespace_per_service_that_promtool_accepts_without_it(
+    promtool: str, tmp_path: Path
+) -> None:
+    """mimirtool's file: `namespace` beside the plain groups, and nothing else."""
+    text = render_rule_file(SPEC, ["a.yaml"], RuleFormat.MIMIR)
+    document = yaml.safe_load(text)
+    assert list(document) == ["namespace", "groups"]
+    assert document["namespace"] == "sloguard-shop"
+    assert document["groups"] == render_groups(SPEC)
+    names = [g["name"] for g in document["groups"]]
+    assert len(names) == len(set(names))  # a namespace's groups are keyed by name
+    # promtool refuses the unknown `namespace` key, and accepts the rest.
+    whole, plain = tmp_path / "whole.yml", tmp_path / "plain.yml"
+    whole.write_text(text)
+    plain.write_text(yaml.safe_dump({"groups": document["groups"]}))
+    checked = [
+        subprocess.run([promtool, "check", "rules", str(f)], capture_output=True, check=False)
+        for f in (whole, plain)
+    ]
+    assert [c.returncode for c in checked] == [1, 0], checked[1].stdout
+
+
 def test_output_is_deterministic_and_names_its_sources() -> None:
     first = render_rule_file(SPEC, ["b.yaml", "a.yaml"], RuleFormat.PROMETHEUS)
     assert first == render_rule_file(SPEC, ["a.yaml", "b.yaml"], RuleFormat.PROMETHEUS)

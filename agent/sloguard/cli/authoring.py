@@ -55,7 +55,8 @@ format_option = click.option(
     type=click.Choice([f.value for f in RuleFormat]),
     default=RuleFormat.PROMETHEUS.value,
     show_default=True,
-    help="Plain Prometheus rule files, or prometheus-operator PrometheusRule objects.",
+    help="Plain Prometheus rule files (Prometheus, Thanos Ruler, vmalert), prometheus-operator "
+    "PrometheusRule objects, or Mimir/Cortex ruler namespace files (mimirtool rules load).",
 )
 grafana_option = click.option(
     "--grafana-url",

@@ -1,4 +1,5 @@
-"""Rule groups to rule-file text: plain Prometheus rule files or prometheus-operator PrometheusRule.
+"""Rule groups to rule-file text: plain Prometheus rule files (Prometheus, Thanos Ruler, vmalert),
+prometheus-operator PrometheusRule objects, or Mimir/Cortex ruler namespace files.
 
 Deterministic: the same definitions always give byte-identical files, so `sloguard check` can
 compare committed output with a fresh rendering.
@@ -17,6 +18,15 @@ from sloguard.spec.model import ServiceSLOs
 class RuleFormat(StrEnum):
     PROMETHEUS = "prometheus"
     OPERATOR = "operator"
+    MIMIR = "mimir"
+
+
+# Distinct per format: the name says which a file holds.
+SUFFIXES = {
+    RuleFormat.PROMETHEUS: "rules",
+    RuleFormat.OPERATOR: "prometheusrule",
+    RuleFormat.MIMIR: "mimir",
+}
 
 
 HEADER = (
@@ -26,9 +36,8 @@ HEADER = (
 
 
 def rule_file_name(service: str, fmt: RuleFormat) -> str:
-    """One file per service, named so both formats can live side by side."""
-    suffix = "rules" if fmt is RuleFormat.PROMETHEUS else "prometheusrule"
-    return f"{service}.{suffix}.yml"
+    """One file per service."""
+    return f"{service}.{SUFFIXES[fmt]}.yml"
 
 
 def render_rule_file(
@@ -39,6 +48,10 @@ def render_rule_file(
     document: dict[str, Any]
     if fmt is RuleFormat.PROMETHEUS:
         document = {"groups": groups}
+    elif fmt is RuleFormat.MIMIR:
+        # `mimirtool rules load|sync` (and cortextool) read one namespace per file: a service's
+        # groups are replaced as a whole, and nobody else's.
+        document = {"namespace": rule_object_name(spec.service), "groups": groups}
     else:
         document = {
             "apiVersion": "monitoring.coreos.com/v1",
@@ -50,11 +63,17 @@ def render_rule_file(
     return HEADER.format(sources=", ".join(sorted(set(sources)))) + body
 
 
+def rule_object_name(service: str) -> str:
+    """The name of the object holding a service's groups: the PrometheusRule's name, the
+    ruler's namespace."""
+    return f"sloguard-{service}"
+
+
 def _metadata(spec: ServiceSLOs) -> dict[str, Any]:
     """The PrometheusRule's name, namespace and labels: the definition's labels (what the
     operator's ruleSelector matches) beside sloguard's own."""
     wanted = spec.prometheus_rule
-    metadata: dict[str, Any] = {"name": f"sloguard-{spec.service}"}
+    metadata: dict[str, Any] = {"name": rule_object_name(spec.service)}
     if wanted is not None and wanted.namespace:
         metadata["namespace"] = wanted.namespace
     metadata["labels"] = {
