@@ -66,8 +66,11 @@ def running_prometheus(
     port: int | None = None,
     honor_labels: bool = False,
     alertmanager: str | None = None,
+    external_labels: dict[str, str] | None = None,
+    remote_write: str | None = None,
 ) -> Iterator[Prometheus]:
-    """Prometheus scraping `job -> host:port` every second and evaluating `rule_files`; its
+    """Prometheus scraping `job -> host:port` every second and evaluating `rule_files`
+    (remote-writing to `remote_write` with `external_labels`, see `local_prometheus`); its
     data lives in `directory/tsdb` (write backfilled blocks there before starting it)."""
     try:
         with local_prometheus(
@@ -79,6 +82,8 @@ def running_prometheus(
             port=port,
             honor_labels=honor_labels,
             alertmanager=alertmanager,
+            external_labels=external_labels,
+            remote_write=remote_write,
         ) as url:
             yield Prometheus(url, directory / "prometheus.log")
     except ToolError as exc:

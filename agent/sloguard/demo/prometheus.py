@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -69,13 +70,20 @@ def local_prometheus(
     honor_labels: bool = False,
     scrape_interval: str = "1s",
     alertmanager: str | None = None,
+    external_labels: Mapping[str, str] | None = None,
+    remote_write: str | None = None,
 ) -> Iterator[str]:
     """Run Prometheus scraping `job -> host:port` and evaluating `rule_files` (sending alerts
-    to the `alertmanager` host:port when given); yields its URL once ready. Its data lives in
+    to the `alertmanager` host:port when given, and every sample to the `remote_write` URL
+    within a second, with its `external_labels`); yields its URL once ready. Its data lives in
     `directory/tsdb` (backfilled blocks go there first)."""
     port = port or free_port()
-    config = {
-        "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
+    config: dict[str, Any] = {
+        "global": {
+            "scrape_interval": scrape_interval,
+            "evaluation_interval": scrape_interval,
+            **({"external_labels": dict(external_labels)} if external_labels else {}),
+        },
         "rule_files": [str(p) for p in rule_files],
         "scrape_configs": [
             {
@@ -87,6 +95,9 @@ def local_prometheus(
         ]
         + [{"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}],
     }
+    if remote_write is not None:
+        queue = {"batch_send_deadline": "1s"}
+        config["remote_write"] = [{"url": remote_write, "queue_config": queue}]
     if alertmanager is not None:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     config_file = directory / "prometheus.yml"
