@@ -13,13 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily
-from prometheus_client.registry import Collector
 
 from sloguard.assembly import Settings, assemble
 from sloguard.evaluation.model import Status
 from sloguard.sources.prometheus import PrometheusSettings
+from tests.support.exporter import exporter
 from tests.support.realprom import running_prometheus
 from tests.support.victoria import running_victoria
 
@@ -48,35 +46,6 @@ slos:
 """
 
 
-class Requests(Collector):
-    """A service's request counters growing at `RATE` a second since it started, `failing` of
-    them errors: exact ratios, however the scrapes fall."""
-
-    def __init__(self, failing: float) -> None:
-        self.started = time.monotonic()
-        self.failing = failing
-
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        served = RATE * (time.monotonic() - self.started)
-        family = CounterMetricFamily("requests", "Requests served.", labels=["code"])
-        family.add_metric(["200"], served * (1 - self.failing))
-        family.add_metric(["500"], served * self.failing)
-        yield family
-
-
-@contextlib.contextmanager
-def exporter(failing: float) -> Iterator[str]:
-    registry = CollectorRegistry()
-    registry.register(Requests(failing))
-    server, thread = start_http_server(0, "127.0.0.1", registry=registry)
-    try:
-        yield f"127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 def written(victoria: str) -> dict[str, float]:
     """Samples of `requests_total` VictoriaMetrics holds per cluster over the last minute."""
     response = httpx.get(
@@ -94,7 +63,7 @@ def victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(running_victoria(tmp_path_factory.mktemp("victoria")))
         for cluster, failing in FAILING.items():
-            target = stack.enter_context(exporter(failing))
+            target = stack.enter_context(exporter(RATE, failing))
             stack.enter_context(
                 running_prometheus(
                     tmp_path_factory.mktemp(cluster),

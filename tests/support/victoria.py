@@ -5,15 +5,12 @@ API, with timestamps."""
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from sloguard.sources.http import answers_ok
+from tests.support.processes import serving
 from tests.support.realprom import Series, free_port
 
 
@@ -21,34 +18,16 @@ from tests.support.realprom import Series, free_port
 def running_victoria(directory: Path) -> Iterator[str]:
     """VictoriaMetrics keeping `directory/data`; yields its URL once healthy."""
     port = free_port()
-    log = directory / "victoria-metrics.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                "victoria-metrics",
-                f"-storageDataPath={directory / 'data'}",
-                f"-httpListenAddr=127.0.0.1:{port}",
-                "-retentionPeriod=100y",
-                "-search.latencyOffset=0s",  # backfilled history is complete as written
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while not answers_ok(f"{url}/health"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"VictoriaMetrics did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    command = [
+        "victoria-metrics",
+        f"-storageDataPath={directory / 'data'}",
+        f"-httpListenAddr=127.0.0.1:{port}",
+        "-retentionPeriod=100y",
+        "-search.latencyOffset=0s",  # backfilled history is complete as written
+    ]
+    with serving(command, directory / "victoria-metrics.log", f"{url}/health"):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def import_history(url: str, families: dict[str, list[Series]]) -> int:
