@@ -23,6 +23,7 @@ LATENCY = SLI.model_validate(
     {"latency": {"metric": "http_seconds", "selector": {"job": "a"}, "threshold": "1s"}}
 )
 IDS = {"service": "s", "slo": "o"}
+IDS_SELECTOR = 'service="s",slo="o"'
 
 
 def test_label_values_are_quoted_so_they_cannot_inject_promql() -> None:
@@ -64,11 +65,15 @@ def test_windows_up_to_an_hour_read_the_sli_itself_and_longer_ones_the_records()
     assert 'rate(e{code=~"5.."}[1h])' in short and "avg_over_time" not in short
     long = promql.error_ratio(EVENTS, IDS, "6h")
     assert f"avg_over_time({promql.ERRORS}" in long and "rate(e" not in long
-    for days in ("1d", "3d", "30d"):
-        assert f"avg_over_time({promql.ERRORS_COARSE}" in promql.error_ratio(EVENTS, IDS, days)
+    for days, span in (("1d", "23h45m"), ("3d", "2d23h45m"), ("30d", "29d23h45m")):
+        # The 30m averages, half their span short, completed by the newest 5m rates.
+        ratio = promql.error_ratio(EVENTS, IDS, days)
+        assert f"sum_over_time({promql.ERRORS_COARSE}{{{IDS_SELECTOR}}}[{span}])" in ratio
+        for fresh in ("10m", "20m", "30m"):
+            assert f"avg_over_time({promql.ERRORS}{{{IDS_SELECTOR}}}[{fresh}])" in ratio
 
 
-@pytest.mark.parametrize(("window", "lag"), [("5m", 0), ("1h", 0), ("6h", 150), ("1d", 1050)])
+@pytest.mark.parametrize(("window", "lag"), [("5m", 0), ("1h", 0), ("6h", 150), ("1d", 150)])
 def test_smoothing_lag_grows_with_what_a_window_averages(window: str, lag: float) -> None:
     assert promql.smoothing_lag_seconds(window) == lag
 

@@ -31,9 +31,9 @@ def test_expected_alert_times_follow_the_burn_rate_arithmetic() -> None:
     slo = SHOP.slos[0]
     # 100% errors at 99.9% is a 1000x burn: 1h x 14.4 / 1000 = 51.84s.
     assert first_alert_seconds(slo, 1000, Severity.PAGE) == pytest.approx(51.84)
-    # 2x: only the 1x ticket tier (3d) can fire, after 1.5d plus the 17.5m smoothing lag of
-    # its 30m averages.
-    assert first_alert_seconds(slo, 2, Severity.TICKET) == pytest.approx(1.5 * 86400 + 1050)
+    # 2x: only the 1x ticket tier (3d) can fire, after 1.5d plus the 2.5m smoothing lag of
+    # the 5m rates that end its window.
+    assert first_alert_seconds(slo, 2, Severity.TICKET) == pytest.approx(1.5 * 86400 + 150)
     assert first_alert_seconds(slo, 2, Severity.PAGE) is None
 
 
@@ -68,7 +68,7 @@ def test_prove_runs_every_scenario_and_reports_each(promtool: str) -> None:
     assert result.exit_code == 0, result.output
     assert "PASS shop/availability: a full outage pages within 2m" in result.stdout
     assert (
-        "PASS shop/availability: a steady 2x burn never pages and opens a ticket within 1d12h28m"
+        "PASS shop/availability: a steady 2x burn never pages and opens a ticket within 1d12h12m"
         in result.stdout
     )
     assert "3 of 3 alerting scenarios held" in result.stdout

@@ -19,8 +19,9 @@ Where each window's error ratio comes from:
   weighs every minute exactly (Sloth's average of 5m ratios drifts under uneven traffic), read
   from one series per SLO instead of hours of raw samples;
 - a day or more (the ticket tiers' long windows and the whole SLO window), the 30m averages,
-  recorded every 10m: 20x fewer samples than the 5m rates, for ~15m of smoothing that is
-  nothing against a day.
+  recorded every 10m, completed by the newest 5m rates: 20x fewer samples than the 5m rates
+  alone, and the window still ends now (the averages alone would end 15-25 minutes ago, and
+  tickets would trail the arithmetic by as much).
 Every division is guarded: no traffic gives 0, never NaN.
 
 Dashboards read only these recorded series (plus `ALERTS`), through the functions at the end.
@@ -159,8 +160,7 @@ def smoothing_lag_seconds(window: str) -> float:
     """How much later than the raw counters a window's ratio sees a step change."""
     if parse_seconds(window) <= RAW_WINDOW_MAX_SECONDS:
         return 0.0
-    base = parse_seconds(BASE_WINDOW) / 2
-    return base + parse_seconds(COARSE_WINDOW) / 2 if reads_coarse(window) else base
+    return parse_seconds(BASE_WINDOW) / 2
 
 
 def error_ratio(sli: SLI, labels: Mapping[str, str], window: str) -> str:
@@ -170,8 +170,8 @@ def error_ratio(sli: SLI, labels: Mapping[str, str], window: str) -> str:
     recorded series' otherwise), so it only fills gaps and never duplicates a series.
     """
     if reads_coarse(window):
-        errors = window_rate(ERRORS_COARSE, labels, window)
-        total = window_rate(TOTAL_COARSE, labels, window)
+        errors = _long_window_events(ERRORS_COARSE, ERRORS, labels, window)
+        total = _long_window_events(TOTAL_COARSE, TOTAL, labels, window)
         fallback = f"{TOTAL}{selector(labels)}"
     elif reads_raw(window):
         bare_errors, bare_total = sli_rates(sli, window, fill=False)
@@ -182,6 +182,44 @@ def error_ratio(sli: SLI, labels: Mapping[str, str], window: str) -> str:
         total = window_rate(TOTAL, labels, window)
         fallback = f"{TOTAL}{selector(labels)}"
     return f"({errors} / ({total} > 0) or 0 * {fallback})"
+
+
+def _long_window_events(coarse: str, base: str, labels: Mapping[str, str], window: str) -> str:
+    """Events (a rate times seconds) over a long `window`, up to now.
+
+    The coarse group's 30m averages, recorded every 10m, each stand for the 10m between
+    recordings; summed, they count every 5m rate once, except the newest: the 10m before the
+    last recording count a third, the 10m before those two thirds, and the time since not at
+    all. The 5m rates make up those thirds (`n` = 3 averages cover each rate):
+
+        sum over k < n of S(since + k * interval) / n
+          = (S(interval) + ... + S((n - 1) * interval) + f * S(n * interval)) / n
+
+    where S(x) is the 5m rates' sum over the last x and f the share of an interval since the
+    last recording; within the newest interval the rates are taken as even, so the equality
+    is exact for steady rates. Without it, the window would end at the averages' middle, 15-25
+    minutes ago, and tickets trail the arithmetic by as much. Plain selectors and functions
+    only: the rules evaluate the same whether Prometheus runs them or promtool backfills them.
+    Without a recent recording, the 5m rates add nothing (0), so the window never goes empty
+    while the coarse group has recorded at all."""
+    interval = int(parse_seconds(COARSE_INTERVAL))
+    covering = int(parse_seconds(COARSE_WINDOW)) // interval
+    # The oldest averages reach back up to 30m before their recording, the more so the older:
+    # read half an average's span less, so the window starts, on average, where it should.
+    span = format_seconds(int(parse_seconds(window)) - int(parse_seconds(COARSE_WINDOW)) // 2)
+    recorded = f"sum_over_time({coarse}{selector(labels)}[{span}]) * {interval}"
+    # The last recording's own time: `timestamp` of a selector, stepped through the minutes
+    # of an interval and a half (of a function's result it would give the evaluation's).
+    lookback = format_seconds(interval * 3 // 2)
+    last = f"last_over_time(timestamp({coarse}{selector(labels)})[{lookback}:1m])"
+    since = f"clamp((time() - {last}) / {interval}, 0, 1)"
+
+    def summed(k: int) -> str:
+        return f"{window_rate(base, labels, format_seconds(k * interval))} * {k * interval}"
+
+    whole = " + ".join(summed(k) for k in range(1, covering))
+    fresh = f"({whole} + {since} * {summed(covering)}) / {covering}"
+    return f"({recorded} + ({fresh} or 0 * {base}{selector(labels)}))"
 
 
 def burn_rate(sli: SLI, labels: Mapping[str, str], window: str, budget: Decimal) -> str:
