@@ -66,11 +66,17 @@ def test_windows_up_to_an_hour_read_the_sli_itself_and_longer_ones_the_records()
     long = promql.error_ratio(EVENTS, IDS, "6h")
     assert f"avg_over_time({promql.ERRORS}" in long and "rate(e" not in long
     for days, span in (("1d", "23h45m"), ("3d", "2d23h45m"), ("30d", "29d23h45m")):
-        # The 30m averages, half their span short, completed by the newest 5m rates.
+        # The 30m averages, half their span short, and the newest events they leave out.
         ratio = promql.error_ratio(EVENTS, IDS, days)
         assert f"sum_over_time({promql.ERRORS_COARSE}{{{IDS_SELECTOR}}}[{span}])" in ratio
-        for fresh in ("10m", "20m", "30m"):
-            assert f"avg_over_time({promql.ERRORS}{{{IDS_SELECTOR}}}[{fresh}])" in ratio
+        assert f"{promql.ERRORS_UNCOUNTED}{{{IDS_SELECTOR}}}" in ratio
+    uncounted = promql.uncounted_events(promql.ERRORS_COARSE, promql.ERRORS, IDS)
+    for fresh in ("10m", "20m", "30m"):
+        assert f"avg_over_time({promql.ERRORS}{{{IDS_SELECTOR}}}[{fresh}])" in uncounted
+    # The month's budget reads the averages alone.
+    budget = promql.budget_remaining(EVENTS, IDS, 30 * 86400, Decimal("0.001"))
+    assert f"avg_over_time({promql.ERRORS_COARSE}{{{IDS_SELECTOR}}}[30d])" in budget
+    assert "uncounted" not in budget
 
 
 @pytest.mark.parametrize(("window", "lag"), [("5m", 0), ("1h", 0), ("6h", 150), ("1d", 150)])

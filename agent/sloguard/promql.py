@@ -7,6 +7,8 @@ Recording scheme (per SLO; all series carry `service` and `slo`):
   slo:sli_errors:rate5m, slo:sli_total:rate5m     the SLI's own queries at the 5m base window
   slo:sli_errors:rate30m, slo:sli_total:rate30m   5m rates averaged over 30m, for the budget
   slo:sli_errors:rate1h, slo:sli_total:rate1h     ... over 1h, for calendar-window SLOs only
+  slo:sli_errors:uncounted, slo:sli_total:uncounted  the newest events the 30m averages do
+                                                  not count yet, for windows of a day or more
   slo:burn_rate:<window>                          error ratio over the window / error budget
   slo:error_budget_remaining:ratio                1 - burn rate over the whole SLO window
   slo:sli_events:window                           events over the whole SLO window
@@ -55,6 +57,8 @@ ERRORS = "slo:sli_errors:rate5m"
 TOTAL = "slo:sli_total:rate5m"
 ERRORS_COARSE = "slo:sli_errors:rate30m"
 TOTAL_COARSE = "slo:sli_total:rate30m"
+ERRORS_UNCOUNTED = "slo:sli_errors:uncounted"
+TOTAL_UNCOUNTED = "slo:sli_total:uncounted"
 ERRORS_HOURLY = "slo:sli_errors:rate1h"
 TOTAL_HOURLY = "slo:sli_total:rate1h"
 BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
@@ -170,8 +174,8 @@ def error_ratio(sli: SLI, labels: Mapping[str, str], window: str) -> str:
     recorded series' otherwise), so it only fills gaps and never duplicates a series.
     """
     if reads_coarse(window):
-        errors = _long_window_events(ERRORS_COARSE, ERRORS, labels, window)
-        total = _long_window_events(TOTAL_COARSE, TOTAL, labels, window)
+        errors = _events_to_now(ERRORS_COARSE, ERRORS_UNCOUNTED, labels, window)
+        total = _events_to_now(TOTAL_COARSE, TOTAL_UNCOUNTED, labels, window)
         fallback = f"{TOTAL}{selector(labels)}"
     elif reads_raw(window):
         bare_errors, bare_total = sli_rates(sli, window, fill=False)
@@ -181,33 +185,45 @@ def error_ratio(sli: SLI, labels: Mapping[str, str], window: str) -> str:
         errors = window_rate(ERRORS, labels, window)
         total = window_rate(TOTAL, labels, window)
         fallback = f"{TOTAL}{selector(labels)}"
+    return _guarded(errors, total, fallback)
+
+
+def _guarded(errors: str, total: str, fallback: str) -> str:
+    """`errors / total`, and 0 where `fallback` has data but `total` is 0 or missing."""
     return f"({errors} / ({total} > 0) or 0 * {fallback})"
 
 
-def _long_window_events(coarse: str, base: str, labels: Mapping[str, str], window: str) -> str:
-    """Events (a rate times seconds) over a long `window`, up to now.
+def _events_to_now(coarse: str, uncounted: str, labels: Mapping[str, str], window: str) -> str:
+    """Events (a rate times seconds) over a long `window`, up to now: the coarse group's 30m
+    averages, each standing for the 10m between recordings, and the newest events they leave
+    uncounted (`uncounted_events`). The oldest averages reach back up to 30m before their
+    recording, the more so the older: they are read half an average's span short, so the
+    window starts, on average, where it should."""
+    interval = int(parse_seconds(COARSE_INTERVAL))
+    span = format_seconds(int(parse_seconds(window)) - int(parse_seconds(COARSE_WINDOW)) // 2)
+    recorded = f"sum_over_time({coarse}{selector(labels)}[{span}]) * {interval}"
+    return f"({recorded} + {uncounted}{selector(labels)})"
 
-    The coarse group's 30m averages, recorded every 10m, each stand for the 10m between
-    recordings; summed, they count every 5m rate once, except the newest: the 10m before the
-    last recording count a third, the 10m before those two thirds, and the time since not at
-    all. The 5m rates make up those thirds (`n` = 3 averages cover each rate):
+
+def uncounted_events(coarse: str, base: str, labels: Mapping[str, str]) -> str:
+    """The newest events the coarse group's 30m averages leave uncounted, from the 5m rates.
+
+    Summed, the averages (recorded every 10m) count every 5m rate once, except the newest: the
+    10m before the last recording count a third, the 10m before those two thirds, and the
+    time since not at all. The 5m rates make up those thirds (`n` = 3 averages cover each):
 
         sum over k < n of S(since + k * interval) / n
           = (S(interval) + ... + S((n - 1) * interval) + f * S(n * interval)) / n
 
     where S(x) is the 5m rates' sum over the last x and f the share of an interval since the
     last recording; within the newest interval the rates are taken as even, so the equality
-    is exact for steady rates. Without it, the window would end at the averages' middle, 15-25
-    minutes ago, and tickets trail the arithmetic by as much. Plain selectors and functions
-    only: the rules evaluate the same whether Prometheus runs them or promtool backfills them.
-    Without a recent recording, the 5m rates add nothing (0), so the window never goes empty
-    while the coarse group has recorded at all."""
+    is exact for steady rates. Without it a long window would end at the averages' middle,
+    15-25 minutes ago, and tickets trail the arithmetic by as much. Recorded once per SLO for
+    all its long windows; plain selectors and functions only, so the rules evaluate the same
+    whether Prometheus runs them or promtool backfills them. 0 without a recording in the
+    last 15m (the averages alone then)."""
     interval = int(parse_seconds(COARSE_INTERVAL))
     covering = int(parse_seconds(COARSE_WINDOW)) // interval
-    # The oldest averages reach back up to 30m before their recording, the more so the older:
-    # read half an average's span less, so the window starts, on average, where it should.
-    span = format_seconds(int(parse_seconds(window)) - int(parse_seconds(COARSE_WINDOW)) // 2)
-    recorded = f"sum_over_time({coarse}{selector(labels)}[{span}]) * {interval}"
     # The last recording's own time: `timestamp` of a selector, stepped through the minutes
     # of an interval and a half (of a function's result it would give the evaluation's).
     lookback = format_seconds(interval * 3 // 2)
@@ -218,8 +234,7 @@ def _long_window_events(coarse: str, base: str, labels: Mapping[str, str], windo
         return f"{window_rate(base, labels, format_seconds(k * interval))} * {k * interval}"
 
     whole = " + ".join(summed(k) for k in range(1, covering))
-    fresh = f"({whole} + {since} * {summed(covering)}) / {covering}"
-    return f"({recorded} + ({fresh} or 0 * {base}{selector(labels)}))"
+    return f"({whole} + {since} * {summed(covering)}) / {covering} or 0 * {base}{selector(labels)}"
 
 
 def burn_rate(sli: SLI, labels: Mapping[str, str], window: str, budget: Decimal) -> str:
@@ -236,6 +251,11 @@ def budget_remaining(
 ) -> str:
     """Share of the error budget left over the SLO window (negative when overspent): the last
     `window_seconds`, or for a calendar window the current month or week so far."""
+    if calendar is None and window_seconds >= COARSE_FROM_SECONDS:
+        # The averages alone: what a month's budget misses of its last minutes is nothing.
+        errors = window_rate(ERRORS_COARSE, labels, format_seconds(window_seconds))
+        total = window_rate(TOTAL_COARSE, labels, format_seconds(window_seconds))
+        return f"1 - {_guarded(errors, total, TOTAL + selector(labels))} / {number(budget)}"
     if calendar is None:
         return f"1 - {burn_rate(sli, labels, format_seconds(window_seconds), budget)}"
     return f"1 - {calendar_error_ratio(labels, calendar)} / {number(budget)}"
@@ -279,7 +299,7 @@ def _calendar_sums(labels: Mapping[str, str], calendar: Calendar) -> tuple[str, 
 def calendar_error_ratio(labels: Mapping[str, str], calendar: Calendar) -> str:
     """Error ratio since the start of the current calendar month or week (UTC)."""
     errors, total = _calendar_sums(labels, calendar)
-    return f"({errors} / ({total} > 0) or 0 * {TOTAL}{selector(labels)})"
+    return _guarded(errors, total, TOTAL + selector(labels))
 
 
 def window_events(labels: Mapping[str, str], window_seconds: int, calendar: Calendar | None) -> str:

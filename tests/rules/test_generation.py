@@ -67,7 +67,7 @@ def test_three_groups_by_how_fast_their_records_move() -> None:
     ]
 
 
-def test_each_slo_records_sixteen_series_and_two_alerts() -> None:
+def test_each_slo_records_eighteen_series_and_two_alerts() -> None:
     rules = rules_by_name(render_groups(SPEC), "availability")
     records = sorted(k for k, r in rules.items() if "record" in r)
     assert records == sorted(
@@ -76,6 +76,8 @@ def test_each_slo_records_sixteen_series_and_two_alerts() -> None:
             promql.TOTAL,
             promql.ERRORS_COARSE,
             promql.TOTAL_COARSE,
+            promql.ERRORS_UNCOUNTED,
+            promql.TOTAL_UNCOUNTED,
             *(promql.burn_rate_metric(w) for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")),
             promql.BUDGET_REMAINING,
             promql.WINDOW_EVENTS,
@@ -88,6 +90,9 @@ def test_each_slo_records_sixteen_series_and_two_alerts() -> None:
     assert rules[promql.burn_rate_metric("6h")]["group"] == "sloguard-shop-fast"
     assert rules[promql.burn_rate_metric("3d")]["group"] == "sloguard-shop-slow"
     assert rules[promql.ERRORS_COARSE]["group"] == "sloguard-shop-coarse"
+    # Recorded before the burn rates that read them, in the same group's evaluation.
+    slow = [r.get("record") for r in render_groups(SPEC)[1]["rules"]]
+    assert slow.index(promql.TOTAL_UNCOUNTED) < slow.index(promql.burn_rate_metric("1d"))
 
 
 def test_records_carry_service_slo_and_definition_labels() -> None:

@@ -7,7 +7,8 @@ Three groups per service, by how fast what they record moves:
   alert; a quarter of the evaluations at no cost to tickets, and still well inside the 5m
   lookback, so an instant query (dashboard, alert template, agent) always finds a sample;
 - coarse (10m): the 30m averages that windows of a day or more are computed from. They are
-  only ever read through range functions, so their 10m spacing never looks stale.
+  only ever read through range functions, so their 10m spacing never looks stale. The slow
+  group records the newest events they leave uncounted, so those windows end now.
 """
 
 from __future__ import annotations
@@ -81,7 +82,20 @@ def _slo_rules(
             _record(promql.ERRORS_HOURLY, promql.hourly_rate(promql.ERRORS, ids), labels),
             _record(promql.TOTAL_HOURLY, promql.hourly_rate(promql.TOTAL, ids), labels),
         ]
+    uncounted = [
+        _record(counted, promql.uncounted_events(coarse_metric, base, ids), labels)
+        for counted, coarse_metric, base in (
+            (promql.ERRORS_UNCOUNTED, promql.ERRORS_COARSE, promql.ERRORS),
+            (promql.TOTAL_UNCOUNTED, promql.TOTAL_COARSE, promql.TOTAL),
+        )
+    ]
     slow: list[Rule] = [
+        # Before the burn rates of the windows that read them.
+        *(
+            uncounted
+            if any(promql.reads_coarse(w) for w in (*page_windows, *ticket_windows))
+            else []
+        ),
         *(
             _record(promql.burn_rate_metric(w), promql.burn_rate(slo.sli, ids, w, budget), labels)
             for w in ticket_windows
