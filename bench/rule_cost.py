@@ -1,17 +1,20 @@
-"""Rule-evaluation cost of sloguard's rules against Sloth-shaped rules, in a real Prometheus.
+"""Rule-evaluation cost in a real Prometheus: sloguard's rules, Sloth-shaped, Pyrra-shaped.
 
-Run: .venv/bin/python -m bench.rule_cost [--slos 20] [--minutes 6]
+Run: .venv/bin/python -m bench.rule_cost [--slos 20] [--minutes 11] [--shapes ...]
 
-Both rule sets cover the same SLOs (99.9% over 30d on request counters: 2 instances x
-2 status codes per SLO, scraped every 30s) and read the same backfilled raw history (3d1h).
-Each also gets the history of its own recorded inputs, backfilled at the density its rules
-would record them: Sloth's 5m error ratio every 30s for 30 days (its period rule reads 30d of
-it), sloguard's 5m rates every 30s for 3 days and their 30m averages every 10m for 30 days.
-Each Prometheus (Debian's 2.42) then evaluates its rules for a few minutes; the figures are
-from `prometheus_rule_group_last_duration_seconds`:
-- the sum over groups of the last evaluation's duration (what the issue names), and
+The rule sets cover the same SLOs (99.9% over 30d on request counters: 2 instances x
+2 status codes per SLO, scraped every 30s) and read the same backfilled raw history: 3d1h,
+all that sloguard's and Sloth's rules read, and 30d2h for Pyrra's, whose budget is an
+`increase` of the raw counters over the whole window. Each also gets the history of its own
+recorded inputs, backfilled at the density its rules would record them: Sloth's 5m error
+ratio every 30s for 30 days (its period rule reads 30d of it), sloguard's 5m rates every 30s
+for 3 days and their 30m averages every 10m for 30 days. Each Prometheus (Debian's 2.42) then
+evaluates its rules for a few minutes; the figures are from
+`prometheus_rule_group_last_duration_seconds`:
+- the sum over groups of the last evaluation's duration, and
 - evaluation seconds per minute: each group's duration times its evaluations per minute,
-  which is what a Prometheus actually spends, since sloguard's groups run at 30s, 2m and 5m.
+  which is what a Prometheus actually spends, since the groups run at different intervals
+  (sloguard's at 30s, 2m and 10m; Pyrra's increase at 2m30s).
 """
 
 from __future__ import annotations
@@ -141,6 +144,66 @@ def sloth_rules(slos: int) -> str:
     return yamltext.dump({"groups": groups})
 
 
+# Pyrra's windows for a 30d objective: its 28-day ones (5m/1h, 30m/6h, 2h/1d, 6h/4d) times
+# 30/28, rounded to the minute, with each alert's `for`, as its `Windows()` computes them.
+PYRRA_ALERTS = [
+    ("critical", 14, "5m", "1h4m", "2m"),
+    ("critical", 7, "32m", "6h26m", "16m"),
+    ("warning", 2, "2h9m", "1d1h43m", "1h4m"),
+    ("warning", 1, "6h26m", "4d6h51m", "3h13m"),
+]
+PYRRA_INCREASE_INTERVAL = "2m30s"  # Pyrra's for windows of 28 to 35 days
+
+
+def pyrra_rules(slos: int) -> str:
+    """The rule set Pyrra generates per ratio SLO: the budget's `increase` over the whole window
+    of the raw counters (its own group, every 2m30s, with the absent alert), and every burn
+    rate from the raw counters every 30s, with its four multi-window alerts."""
+    groups = []
+    for i in range(slos):
+        name = f"slo-{i:03d}"
+        errors = f'bench_requests_total{{code="500",slo="{name}"}}'
+        total = f'bench_requests_total{{slo="{name}"}}'
+        labels = {"slo": name}
+        increase = [
+            {
+                "record": "bench_requests:increase30d",
+                "expr": f'sum by (code) (increase(bench_requests_total{{slo="{name}"}}[30d]))',
+                "labels": labels,
+            },
+            {
+                "alert": "SLOMetricAbsent",
+                "expr": f"absent({total}) == 1",
+                "for": "2m",
+                "labels": {**labels, "severity": "critical"},
+            },
+        ]
+        windows = dict.fromkeys(w for *_, short, long, _ in PYRRA_ALERTS for w in (short, long))
+        burnrates: list[dict[str, object]] = [
+            {
+                "record": f"bench_requests:burnrate{w}",
+                "expr": f"sum(rate({errors}[{w}])) / sum(rate({total}[{w}]))",
+                "labels": labels,
+            }
+            for w in windows
+        ]
+        burnrates += [
+            {
+                "alert": "ErrorBudgetBurn",
+                "expr": f'bench_requests:burnrate{short}{{slo="{name}"}} > ({factor} * (1-0.999))'
+                f' and bench_requests:burnrate{long}{{slo="{name}"}} > ({factor} * (1-0.999))',
+                "for": wait,
+                "labels": {**labels, "severity": severity, "short": short, "long": long},
+            }
+            for severity, factor, short, long, wait in PYRRA_ALERTS
+        ]
+        groups += [
+            {"name": f"{name}-increase", "interval": PYRRA_INCREASE_INTERVAL, "rules": increase},
+            {"name": name, "interval": "30s", "rules": burnrates},
+        ]
+    return yamltext.dump({"groups": groups})
+
+
 def series_lines(
     name: str, labels: str, start: int, end: int, step: int, value: Callable[[int], object]
 ) -> list[str]:
@@ -261,6 +324,16 @@ def measure(data: Path, rule_file: Path, minutes: float) -> dict[str, list[float
     return durations
 
 
+def group_kind(group: str) -> str:
+    """What a group does, across SLOs: sloguard's fast/slow/coarse, Sloth's SLI, meta and alert
+    groups, Pyrra's increase and burn-rate groups."""
+    if group.startswith("sloguard-"):
+        return group.rsplit("-", 1)[-1]
+    if group.startswith("sloth-"):
+        return "-".join(group.split("-")[:3])
+    return "pyrra-increase" if group.endswith("-increase") else "pyrra-burnrates"
+
+
 def summarise(
     name: str, result: dict[str, list[float]], slos: int, rules: int
 ) -> tuple[float, float]:
@@ -276,11 +349,7 @@ def summarise(
     )
     kinds: dict[str, list[float]] = defaultdict(list)
     for group in groups:
-        kinds[
-            group.rsplit("-", 1)[-1]
-            if group.startswith("sloguard-")
-            else "-".join(group.split("-")[:3])
-        ].append(medians[group])
+        kinds[group_kind(group)].append(medians[group])
     for kind, values in sorted(kinds.items()):
         print(
             f"  {kind:<28} {len(values):>3} group(s), {sum(values) * 1000:8.1f} ms per evaluation"
@@ -288,6 +357,59 @@ def summarise(
     print(f"  sum of last group durations: {total * 1000:.1f} ms")
     print(f"  evaluation time per minute:  {per_minute * 1000:.1f} ms")
     return total, per_minute
+
+
+def raw_counters(slos: int, start: int, end: int) -> dict[str, list[Series]]:
+    """Every SLO's request counters: 2 instances x 2 status codes, scraped every 30s."""
+    raw: list[Series] = []
+    for i in range(slos):
+        for instance in ("a", "b"):
+            for code, rate in (("200", OK_RATE), ("500", ERROR_RATE)):
+                labels = f'slo="slo-{i:03d}",instance="{instance}",code="{code}"'
+                raw.append(
+                    ("bench_requests_total", labels, start, end, STEP, counting(start, rate))
+                )
+    return {"bench_requests_total": raw}
+
+
+def recorded_inputs(slos: int, now: int, month_start: int) -> dict[str, dict[str, list[Series]]]:
+    """Per rule set, the history of the series its rules read back, at the density they
+    record them (Pyrra's rules read only raw series)."""
+    total_rate, error_rate = 2 * (OK_RATE + ERROR_RATE), 2 * ERROR_RATE
+    ours: dict[str, list[Series]] = {
+        "slo:sli_errors:rate5m": [],
+        "slo:sli_total:rate5m": [],
+        "slo:sli_errors:rate30m": [],
+        "slo:sli_total:rate30m": [],
+    }
+    sloth: dict[str, list[Series]] = {"slo:sli_error:ratio_rate5m": []}
+    for i in range(slos):
+        ids = f'service="bench",slo="slo-{i:03d}",team="t"'
+        for metric, rate in (("errors", error_rate), ("total", total_rate)):
+            ours[f"slo:sli_{metric}:rate5m"].append(
+                (f"slo:sli_{metric}:rate5m", ids, now - 3 * DAY, now, STEP, constant(rate))
+            )
+            ours[f"slo:sli_{metric}:rate30m"].append(
+                (f"slo:sli_{metric}:rate30m", ids, month_start, now, COARSE_STEP, constant(rate))
+            )
+        sloth_ids = (
+            f'sloth_id="bench-slo-{i:03d}",sloth_service="bench",'
+            f'sloth_slo="slo-{i:03d}",sloth_window="5m",team="t"'
+        )
+        sloth["slo:sli_error:ratio_rate5m"].append(
+            (
+                "slo:sli_error:ratio_rate5m",
+                sloth_ids,
+                month_start,
+                now,
+                STEP,
+                constant(error_rate / total_rate),
+            )
+        )
+    return {"sloguard": ours, "Sloth-shaped": sloth, "Pyrra-shaped": {}}
+
+
+SHAPES = ("sloguard", "Sloth-shaped", "Pyrra-shaped")
 
 
 def main() -> None:
@@ -305,8 +427,23 @@ def main() -> None:
         default=2.0,
         help="how long the Sloth-shaped rules are evaluated (all groups run at 30s)",
     )
+    parser.add_argument(
+        "--pyrra-minutes",
+        type=float,
+        default=4.0,
+        help="how long the Pyrra-shaped rules are evaluated (> 2.5 to see its increase group)",
+    )
+    parser.add_argument(
+        "--shapes",
+        default=",".join(SHAPES),
+        help=f"which rule sets to evaluate, comma-separated (default: {','.join(SHAPES)}); "
+        "Pyrra's needs 30 days of raw history, ten times the others'",
+    )
     parser.add_argument("--keep", type=Path, help="keep the work directory here")
     args = parser.parse_args()
+    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    if not shapes or set(shapes) - set(SHAPES):
+        parser.error(f"--shapes: choose among {', '.join(SHAPES)}")
     work = Path(tempfile.mkdtemp(prefix="sloguard-bench-"))
     try:
         now = int(time.time()) // STEP * STEP - 2 * STEP
@@ -314,14 +451,19 @@ def main() -> None:
         (work / "defs").mkdir()
         (work / "defs" / "bench.yaml").write_text(definitions(args.slos))
         loaded = load([work / "defs"])
-        [(ours_name, ours_text)] = render_rule_files(
+        [(_, ours_text)] = render_rule_files(
             loaded.services, loaded.sources, RuleFormat.PROMETHEUS
         ).items()
-        ours_rules, sloth_rules_file = work / ours_name, work / "sloth.rules.yml"
-        ours_rules.write_text(ours_text)
-        sloth_rules_file.write_text(sloth_rules(args.slos))
+        texts = {
+            "sloguard": ours_text,
+            "Sloth-shaped": sloth_rules(args.slos),
+            "Pyrra-shaped": pyrra_rules(args.slos),
+        }
+        files = {name: work / f"{name.split('-')[0].lower()}.rules.yml" for name in shapes}
+        for name, path in files.items():
+            path.write_text(texts[name])
         check = subprocess.run(
-            ["promtool", "check", "rules", str(ours_rules), str(sloth_rules_file)],
+            ["promtool", "check", "rules", *map(str, files.values())],
             capture_output=True,
             text=True,
             check=False,
@@ -331,96 +473,62 @@ def main() -> None:
 
         print(f"backfilling {args.slos} SLOs ...", flush=True)
         started = time.monotonic()
-        total_rate, error_rate = 2 * (OK_RATE + ERROR_RATE), 2 * ERROR_RATE
-        raw: list[Series] = []
-        for i in range(args.slos):
-            for instance in ("a", "b"):
-                for code, rate in (("200", OK_RATE), ("500", ERROR_RATE)):
-                    labels = f'slo="slo-{i:03d}",instance="{instance}",code="{code}"'
-                    raw.append(
-                        (
-                            "bench_requests_total",
-                            labels,
-                            raw_start,
-                            now,
-                            STEP,
-                            counting(raw_start, rate),
-                        )
-                    )
-        ours: dict[str, list[Series]] = {
-            "slo:sli_errors:rate5m": [],
-            "slo:sli_total:rate5m": [],
-            "slo:sli_errors:rate30m": [],
-            "slo:sli_total:rate30m": [],
-        }
-        sloth: dict[str, list[Series]] = {"slo:sli_error:ratio_rate5m": []}
-        for i in range(args.slos):
-            ids = f'service="bench",slo="slo-{i:03d}",team="t"'
-            for metric, rate in (("errors", error_rate), ("total", total_rate)):
-                ours[f"slo:sli_{metric}:rate5m"].append(
-                    (f"slo:sli_{metric}:rate5m", ids, now - 3 * DAY, now, STEP, constant(rate))
-                )
-                ours[f"slo:sli_{metric}:rate30m"].append(
-                    (
-                        f"slo:sli_{metric}:rate30m",
-                        ids,
-                        month_start,
-                        now,
-                        COARSE_STEP,
-                        constant(rate),
-                    )
-                )
-            sloth_ids = (
-                f'sloth_id="bench-slo-{i:03d}",sloth_service="bench",'
-                f'sloth_slo="slo-{i:03d}",sloth_window="5m",team="t"'
-            )
-            sloth["slo:sli_error:ratio_rate5m"].append(
-                (
-                    "slo:sli_error:ratio_rate5m",
-                    sloth_ids,
-                    month_start,
-                    now,
-                    STEP,
-                    lambda t: error_rate / total_rate,
-                )
-            )
-        samples = write_openmetrics(work / "raw.om", {"bench_requests_total": raw})
-        samples_ours = write_openmetrics(work / "ours.om", ours)
-        samples_sloth = write_openmetrics(work / "sloth.om", sloth)
-        for name in ("ours", "sloth"):
-            backfill(work / "raw.om", work / f"data-{name}")
-            backfill(work / f"{name}.om", work / f"data-{name}")
+        recorded = recorded_inputs(args.slos, now, month_start)
+        figures = []
+        for name in shapes:
+            data = work / f"data-{files[name].stem.split('.')[0]}"
+            # Pyrra's budget reads the raw counters over the whole 30 days.
+            first = month_start if name == "Pyrra-shaped" else raw_start
+            raw = work / f"raw-{first}.om"
+            if not raw.exists():
+                write_openmetrics(raw, raw_counters(args.slos, first, now))
+            backfill(raw, data)
+            if recorded[name]:
+                om = work / f"{data.name}.om"
+                count = write_openmetrics(om, recorded[name])
+                backfill(om, data)
+                figures.append(f"{name} {count:,} recorded")
         print(
-            f"  {samples:,} raw samples; recorded history: sloguard {samples_ours:,}, "
-            f"Sloth {samples_sloth:,} ({time.monotonic() - started:.0f}s)",
+            f"  raw history {(now - raw_start) / DAY:.1f} days"
+            + (
+                f" (Pyrra-shaped {(now - month_start) / DAY:.1f})"
+                if "Pyrra-shaped" in shapes
+                else ""
+            )
+            + (f"; {', '.join(figures)}" if figures else "")
+            + f" ({time.monotonic() - started:.0f}s)",
             flush=True,
         )
 
-        results = {}
-        for name, rules, minutes in (
-            ("sloguard", ours_rules, args.minutes),
-            ("Sloth-shaped", sloth_rules_file, args.sloth_minutes),
-        ):
-            print(f"evaluating {name} rules for {minutes:g} min ...", flush=True)
-            data = work / ("data-ours" if name == "sloguard" else "data-sloth")
-            count = rules.read_text().count("- record:") + rules.read_text().count("- alert:")
-            results[name] = summarise(name, measure(data, rules, minutes), args.slos, count)
-        (ours_sum, ours_rate), (sloth_sum, sloth_rate) = (
-            results["sloguard"],
-            results["Sloth-shaped"],
-        )
-        print(
-            f"sloguard / Sloth: {ours_sum / sloth_sum:.2f} of the summed last durations, "
-            f"{ours_rate / sloth_rate:.2f} of the evaluation time per minute"
-        )
-        per_slo = {
-            name: rules.read_text().count("- record:") / args.slos
-            for name, rules in (("sloguard", ours_rules), ("Sloth", sloth_rules_file))
+        minutes = {
+            "sloguard": args.minutes,
+            "Sloth-shaped": args.sloth_minutes,
+            "Pyrra-shaped": args.pyrra_minutes,
         }
+        results = {}
+        for name in shapes:
+            print(f"evaluating {name} rules for {minutes[name]:g} min ...", flush=True)
+            data = work / f"data-{files[name].stem.split('.')[0]}"
+            text = files[name].read_text()
+            count = text.count("- record:") + text.count("- alert:")
+            results[name] = summarise(
+                name, measure(data, files[name], minutes[name]), args.slos, count
+            )
+        if "sloguard" in results:
+            ours_sum, ours_rate = results["sloguard"]
+            print(f"sloguard: {ours_rate * 1000 / args.slos:.2f} ms of evaluation per SLO a minute")
+            for name, (other_sum, other_rate) in results.items():
+                if name != "sloguard":
+                    print(
+                        f"sloguard / {name}: {ours_sum / other_sum:.2f} of the summed last "
+                        f"durations, {ours_rate / other_rate:.2f} of the evaluation time per minute"
+                    )
         print(
             "recorded series per SLO: "
-            + ", ".join(f"{k} {v:g}" for k, v in per_slo.items())
-            + " (plus 2 alerts each)"
+            + ", ".join(
+                f"{name} {files[name].read_text().count('- record:') / args.slos:g}"
+                for name in shapes
+            )
         )
     finally:
         if args.keep:

@@ -21,7 +21,10 @@ def main() -> None:
         ["bench.console", *(["--repeat", "10", "--requests", "200"] if quick else [])],
         ["bench.gate", *(["--seconds", "5"] if quick else [])],
         ["bench.traces", *(["--seconds", "5"] if quick else [])],
-        ["bench.rule_cost", *(["--minutes", "3", "--sloth-minutes", "1"] if quick else [])],
+        [
+            "bench.rule_cost",
+            *(["--minutes", "3", "--sloth-minutes", "1", "--pyrra-minutes", "3"] if quick else []),
+        ],
         ["bench.report", *(["--runs", "1"] if quick else [])],
         ["bench.gate_quality", *(["--quick"] if quick else [])],
         ["bench.gate_served", *(["--seeds", "3"] if quick else [])],
