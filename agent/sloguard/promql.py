@@ -252,11 +252,9 @@ def budget_remaining(
     """Share of the error budget left over the SLO window (negative when overspent): the last
     `window_seconds`, or for a calendar window the current month or week so far."""
     if calendar is None and window_seconds >= COARSE_FROM_SECONDS:
-        # The averages alone (what a month's budget misses of its last minutes is nothing),
-        # over the window's events as recorded just before in the same evaluation: the
-        # window's averages are the costliest read of all, and this saves one of the three.
-        errors = window_events(labels, window_seconds, None, ERRORS_COARSE)
-        total = f"{WINDOW_EVENTS}{selector(labels)}"
+        # The averages alone: what a month's budget misses of its last minutes is nothing.
+        errors = window_rate(ERRORS_COARSE, labels, format_seconds(window_seconds))
+        total = window_rate(TOTAL_COARSE, labels, format_seconds(window_seconds))
         return f"1 - {_guarded(errors, total, TOTAL + selector(labels))} / {number(budget)}"
     if calendar is None:
         return f"1 - {burn_rate(sli, labels, format_seconds(window_seconds), budget)}"
@@ -304,21 +302,16 @@ def calendar_error_ratio(labels: Mapping[str, str], calendar: Calendar) -> str:
     return _guarded(errors, total, TOTAL + selector(labels))
 
 
-def window_events(
-    labels: Mapping[str, str],
-    window_seconds: int,
-    calendar: Calendar | None,
-    averages: str = TOTAL_COARSE,
-) -> str:
+def window_events(labels: Mapping[str, str], window_seconds: int, calendar: Calendar | None) -> str:
     """Events over the whole SLO window (recorded, so the agent reads one sample per SLO):
-    the 30m `averages` each standing for the 10m between recordings, or for a calendar
-    window the hourly averages summed since the period began."""
+    the 30m averages each standing for the 10m between recordings, or for a calendar window
+    the hourly averages summed since the period began."""
     if calendar is not None:
         _, total = _calendar_sums(labels, calendar)
         return f"{total} * {number(parse_seconds(HOURLY_WINDOW))}"
     step = number(parse_seconds(COARSE_INTERVAL))
     window = format_seconds(window_seconds)
-    return f"sum_over_time({averages}{selector(labels)}[{window}]) * {step}"
+    return f"sum_over_time({TOTAL_COARSE}{selector(labels)}[{window}]) * {step}"
 
 
 def burning(labels: Mapping[str, str], window: str, factor: float) -> str:

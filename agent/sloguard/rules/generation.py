@@ -100,17 +100,16 @@ def _slo_rules(
             _record(promql.burn_rate_metric(w), promql.burn_rate(slo.sli, ids, w, budget), labels)
             for w in ticket_windows
         ),
-        # Before the budget: a calendar budget reads the time of this very evaluation from
-        # the objective, a rolling one the window's events.
+        # Before the budget: a calendar budget reads the time of this very evaluation from it.
         _record(promql.OBJECTIVE, promql.constant(slo.objective_ratio), labels),
-        _record(
-            promql.WINDOW_EVENTS,
-            promql.window_events(ids, slo.window_seconds, slo.calendar),
-            labels,
-        ),
         _record(
             promql.BUDGET_REMAINING,
             promql.budget_remaining(slo.sli, ids, slo.window_seconds, budget, slo.calendar),
+            labels,
+        ),
+        _record(
+            promql.WINDOW_EVENTS,
+            promql.window_events(ids, slo.window_seconds, slo.calendar),
             labels,
         ),
         _record(promql.ERROR_BUDGET, promql.constant(budget), labels),
