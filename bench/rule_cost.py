@@ -20,6 +20,7 @@ evaluates its rules for a few minutes; the figures are from
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -255,7 +256,24 @@ def backfill(om: Path, data: Path) -> None:
     )
 
 
-def measure(data: Path, rule_file: Path, minutes: float) -> dict[str, list[float]]:
+def rule_times(port: int, seen: dict[str, str], times: dict[str, list[float]]) -> None:
+    """Add each group's newest evaluation, split by rule: the seconds its rules of one name
+    (a recorded series or an alert) took together, keyed `kind/name`."""
+    answer = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/rules", timeout=30))
+    for group in answer["data"]["groups"]:
+        if seen.get(group["name"]) == group["lastEvaluation"]:
+            continue
+        seen[group["name"]] = group["lastEvaluation"]
+        spent: dict[str, float] = defaultdict(float)
+        for rule in group["rules"]:
+            spent[f"{group_kind(group['name'])}/{rule['name']}"] += rule["evaluationTime"]
+        for key, seconds in spent.items():
+            times[key].append(seconds)
+
+
+def measure(
+    data: Path, rule_file: Path, minutes: float
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     port = free_port()
     config = data.parent / f"{rule_file.stem}.prometheus.yml"
     config.write_text(
@@ -282,6 +300,8 @@ def measure(data: Path, rule_file: Path, minutes: float) -> dict[str, list[float
     durations: dict[str, list[float]] = defaultdict(list)
     intervals: dict[str, float] = {}
     failures = 0.0
+    seen: dict[str, str] = {}
+    per_rule: dict[str, list[float]] = defaultdict(list)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -312,6 +332,7 @@ def measure(data: Path, rule_file: Path, minutes: float) -> dict[str, list[float
             for group, seconds in last.items():
                 if seconds > 0 and (not durations[group] or durations[group][-1] != seconds):
                     durations[group].append(seconds)
+            rule_times(port, seen, per_rule)
             time.sleep(5)
     finally:
         proc.terminate()
@@ -321,7 +342,7 @@ def measure(data: Path, rule_file: Path, minutes: float) -> dict[str, list[float
         intervals.get(g, 30.0) for g in sorted(durations) if g != "__intervals__"
     ]
     durations["__failures__"] = [failures]
-    return durations
+    return durations, per_rule
 
 
 def group_kind(group: str) -> str:
@@ -335,8 +356,12 @@ def group_kind(group: str) -> str:
 
 
 def summarise(
-    name: str, result: dict[str, list[float]], slos: int, rules: int
+    name: str,
+    measured: tuple[dict[str, list[float]], dict[str, list[float]]],
+    slos: int,
+    rules: int,
 ) -> tuple[float, float]:
+    result, per_rule = measured
     intervals = result.pop("__intervals__")
     failures = result.pop("__failures__")[0]
     groups = sorted(result)
@@ -353,6 +378,11 @@ def summarise(
     for kind, values in sorted(kinds.items()):
         print(
             f"  {kind:<28} {len(values):>3} group(s), {sum(values) * 1000:8.1f} ms per evaluation"
+        )
+    print("  by rule (median over evaluations of the group; all SLOs together):")
+    for key, values in sorted(per_rule.items(), key=lambda kv: -statistics.median(kv[1])):
+        print(
+            f"    {key:<48} {statistics.median(values) * 1000:8.1f} ms ({len(values)} evaluations)"
         )
     print(f"  sum of last group durations: {total * 1000:.1f} ms")
     print(f"  evaluation time per minute:  {per_minute * 1000:.1f} ms")

@@ -14,15 +14,14 @@ import contextlib
 import functools
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from sloguard import yamltext
+from tests.support.processes import finish
 from tests.support.realprom import Prometheus, Series, backfill, running_prometheus
 
 RETENTION = ("--storage.tsdb.retention.time=400d",)
@@ -38,21 +37,23 @@ def as_recorded(rule: dict[str, Any]) -> dict[str, Any]:
     return {"record": "ALERTS", "expr": f"({rule['expr']}) * 0 + 1", "labels": labels}
 
 
+def reads(expr: str, names: set[str]) -> set[str]:
+    """Which of the series `names` the PromQL `expr` reads."""
+    return {n for n in names if re.search(rf"(?<![\w:]){re.escape(n)}(?![\w:])", expr)}
+
+
 def layers(groups: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """The groups' rules in the order they can be evaluated: each layer reads only raw series
     and those of the layers before it. Groups keep their names and intervals."""
     rules = [(g, as_recorded(r)) for g in groups for r in g["rules"]]
     names = {r["record"] for _, r in rules}
 
-    def reads(rule: dict[str, Any]) -> set[str]:
-        return {n for n in names if re.search(rf"(?<![\w:]){re.escape(n)}(?![\w:])", rule["expr"])}
-
     @functools.cache
     def level_of(name: str) -> int:
         return max(level(r) for _, r in rules if r["record"] == name)
 
     def level(rule: dict[str, Any]) -> int:
-        return 1 + max((level_of(n) for n in reads(rule)), default=-1)
+        return 1 + max((level_of(n) for n in reads(rule["expr"], names)), default=-1)
 
     found: list[dict[str, dict[str, Any]]] = []
     for group, rule in rules:
@@ -87,7 +88,7 @@ def prometheus_with_history(
         rules.write_text(yamltext.dump({"groups": layer}), encoding="utf-8")
         blocks = directory / f"layer-{index}"
         with running_prometheus(directory, {}, [], RETENTION) as prom:
-            done = subprocess.run(
+            finish(
                 [
                     "promtool",
                     "tsdb",
@@ -100,14 +101,9 @@ def prometheus_with_history(
                     "--quiet",
                     rules.name,
                 ],
+                "promtool rules backfill",
                 cwd=directory,
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=600,
             )
-        if done.returncode != 0:
-            pytest.fail(f"promtool rules backfill failed:\n{done.stdout}\n{done.stderr}")
         for block in blocks.iterdir():
             shutil.move(str(block), directory / "tsdb" / block.name)
     with running_prometheus(directory, {}, [], RETENTION) as prom:

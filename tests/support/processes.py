@@ -29,3 +29,12 @@ def serving(command: list[str], log: Path, health: str, timeout: float = 30) -> 
         yield
     finally:
         stop(process)
+
+
+def finish(command: list[str], what: str, cwd: Path | None = None, timeout: float = 600) -> None:
+    """Run `command` to its end; the test fails with its output, named `what`, if it fails."""
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout
+    )
+    if done.returncode != 0:
+        pytest.fail(f"{what} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
