@@ -8,8 +8,9 @@ all that sloguard's and Sloth's rules read, and 30d2h for Pyrra's, whose budget 
 `increase` of the raw counters over the whole window. Each also gets the history of its own
 recorded inputs, backfilled at the density its rules would record them: Sloth's 5m error
 ratio every 30s for 30 days (its period rule reads 30d of it), sloguard's 5m rates every 30s
-for 3 days and their 30m averages every 10m for 30 days. Each Prometheus (Debian's 2.42) then
-evaluates its rules for a few minutes; the figures are from
+for 3 days, their 30m averages every 10m for 30 days and the window's sums every 10m for a
+day. Each Prometheus (Debian's 2.42) then evaluates its rules for a few minutes; the figures
+are from
 `prometheus_rule_group_last_duration_seconds`:
 - the sum over groups of the last evaluation's duration, and
 - evaluation seconds per minute: each group's duration times its evaluations per minute,
@@ -411,6 +412,8 @@ def recorded_inputs(slos: int, now: int, month_start: int) -> dict[str, dict[str
         "slo:sli_total:rate5m": [],
         "slo:sli_errors:rate30m": [],
         "slo:sli_total:rate30m": [],
+        "slo:sli_errors:window_sum": [],
+        "slo:sli_total:window_sum": [],
     }
     sloth: dict[str, list[Series]] = {"slo:sli_error:ratio_rate5m": []}
     for i in range(slos):
@@ -421,6 +424,16 @@ def recorded_inputs(slos: int, now: int, month_start: int) -> dict[str, dict[str
             )
             ours[f"slo:sli_{metric}:rate30m"].append(
                 (f"slo:sli_{metric}:rate30m", ids, month_start, now, COARSE_STEP, constant(rate))
+            )
+            ours[f"slo:sli_{metric}:window_sum"].append(
+                (
+                    f"slo:sli_{metric}:window_sum",
+                    ids,
+                    now - DAY,
+                    now,
+                    COARSE_STEP,
+                    constant(rate * 30 * DAY),
+                )
             )
         sloth_ids = (
             f'sloth_id="bench-slo-{i:03d}",sloth_service="bench",'

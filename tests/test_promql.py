@@ -73,10 +73,14 @@ def test_windows_up_to_an_hour_read_the_sli_itself_and_longer_ones_the_records()
     uncounted = promql.uncounted_events(promql.ERRORS_COARSE, promql.ERRORS, IDS)
     for fresh in ("10m", "20m", "30m"):
         assert f"avg_over_time({promql.ERRORS}{{{IDS_SELECTOR}}}[{fresh}])" in uncounted
-    # The month's budget reads the averages alone.
+    # The month's budget reads the window's sums of the averages alone, as last recorded.
     budget = promql.budget_remaining(EVENTS, IDS, 30 * 86400, Decimal("0.001"))
-    assert f"avg_over_time({promql.ERRORS_COARSE}{{{IDS_SELECTOR}}}[30d])" in budget
-    assert "uncounted" not in budget
+    for metric in (promql.ERRORS_WINDOW_SUM, promql.TOTAL_WINDOW_SUM):
+        assert f"last_over_time({metric}{{{IDS_SELECTOR}}}[15m])" in budget
+    assert "uncounted" not in budget and "[30d]" not in budget
+    assert promql.window_sum(promql.ERRORS_COARSE, IDS, 30 * 86400) == (
+        f"sum_over_time({promql.ERRORS_COARSE}{{{IDS_SELECTOR}}}[30d]) * 600"
+    )
 
 
 @pytest.mark.parametrize(("window", "lag"), [("5m", 0), ("1h", 0), ("6h", 150), ("1d", 150)])

@@ -9,9 +9,14 @@ Recording scheme (per SLO; all series carry `service` and `slo`):
   slo:sli_errors:rate1h, slo:sli_total:rate1h     ... over 1h, for calendar-window SLOs only
   slo:sli_errors:uncounted, slo:sli_total:uncounted  the newest events the 30m averages do
                                                   not count yet, for windows of a day or more
+  slo:sli_errors:window_sum, slo:sli_total:window_sum  events over the whole SLO window, from
+                                                  the 30m averages, recorded with them every
+                                                  10m (errors only where the budget reads them)
   slo:burn_rate:<window>                          error ratio over the window / error budget
   slo:error_budget_remaining:ratio                1 - burn rate over the whole SLO window
-  slo:sli_events:window                           events over the whole SLO window
+  slo:sli_events:window                           events over the whole SLO window (the two
+                                                  carry the window sums forward every 2m, so
+                                                  an instant query always finds them)
   slo:objective:ratio, slo:error_budget:ratio, sloguard_slo_info   metadata
 
 Where each window's error ratio comes from:
@@ -59,6 +64,8 @@ ERRORS_COARSE = "slo:sli_errors:rate30m"
 TOTAL_COARSE = "slo:sli_total:rate30m"
 ERRORS_UNCOUNTED = "slo:sli_errors:uncounted"
 TOTAL_UNCOUNTED = "slo:sli_total:uncounted"
+ERRORS_WINDOW_SUM = "slo:sli_errors:window_sum"
+TOTAL_WINDOW_SUM = "slo:sli_total:window_sum"
 ERRORS_HOURLY = "slo:sli_errors:rate1h"
 TOTAL_HOURLY = "slo:sli_total:rate1h"
 BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
@@ -252,9 +259,10 @@ def budget_remaining(
     """Share of the error budget left over the SLO window (negative when overspent): the last
     `window_seconds`, or for a calendar window the current month or week so far."""
     if calendar is None and window_seconds >= COARSE_FROM_SECONDS:
-        # The averages alone: what a month's budget misses of its last minutes is nothing.
-        errors = window_rate(ERRORS_COARSE, labels, format_seconds(window_seconds))
-        total = window_rate(TOTAL_COARSE, labels, format_seconds(window_seconds))
+        # The window's sums as the coarse group last recorded them: what a month's budget
+        # misses of its last minutes is nothing, and reading the window's averages once per
+        # recording instead of every evaluation is a fifth of the cost.
+        errors, total = _latest(ERRORS_WINDOW_SUM, labels), _latest(TOTAL_WINDOW_SUM, labels)
         return f"1 - {_guarded(errors, total, TOTAL + selector(labels))} / {number(budget)}"
     if calendar is None:
         return f"1 - {burn_rate(sli, labels, format_seconds(window_seconds), budget)}"
@@ -309,9 +317,21 @@ def window_events(labels: Mapping[str, str], window_seconds: int, calendar: Cale
     if calendar is not None:
         _, total = _calendar_sums(labels, calendar)
         return f"{total} * {number(parse_seconds(HOURLY_WINDOW))}"
+    return _latest(TOTAL_WINDOW_SUM, labels)
+
+
+def window_sum(coarse: str, labels: Mapping[str, str], window_seconds: int) -> str:
+    """Events over the whole SLO window: the 30m averages, each standing for the 10m between
+    recordings. Recorded by the coarse group right after the averages."""
     step = number(parse_seconds(COARSE_INTERVAL))
-    window = format_seconds(window_seconds)
-    return f"sum_over_time({TOTAL_COARSE}{selector(labels)}[{window}]) * {step}"
+    return f"sum_over_time({coarse}{selector(labels)}[{format_seconds(window_seconds)}]) * {step}"
+
+
+def _latest(coarse: str, labels: Mapping[str, str]) -> str:
+    """The newest value of a series the coarse group records, found whatever the time since
+    (its 10m spacing is longer than an instant query's 5m lookback); none after 15m."""
+    lookback = format_seconds(int(parse_seconds(COARSE_INTERVAL)) * 3 // 2)
+    return f"last_over_time({coarse}{selector(labels)}[{lookback}])"
 
 
 def burning(labels: Mapping[str, str], window: str, factor: float) -> str:

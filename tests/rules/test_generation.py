@@ -67,7 +67,7 @@ def test_three_groups_by_how_fast_their_records_move() -> None:
     ]
 
 
-def test_each_slo_records_eighteen_series_and_two_alerts() -> None:
+def test_each_slo_records_twenty_series_and_two_alerts() -> None:
     rules = rules_by_name(render_groups(SPEC), "availability")
     records = sorted(k for k, r in rules.items() if "record" in r)
     assert records == sorted(
@@ -78,6 +78,8 @@ def test_each_slo_records_eighteen_series_and_two_alerts() -> None:
             promql.TOTAL_COARSE,
             promql.ERRORS_UNCOUNTED,
             promql.TOTAL_UNCOUNTED,
+            promql.ERRORS_WINDOW_SUM,
+            promql.TOTAL_WINDOW_SUM,
             *(promql.burn_rate_metric(w) for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")),
             promql.BUDGET_REMAINING,
             promql.WINDOW_EVENTS,
@@ -93,6 +95,20 @@ def test_each_slo_records_eighteen_series_and_two_alerts() -> None:
     # Recorded before the burn rates that read them, in the same group's evaluation.
     slow = [r.get("record") for r in render_groups(SPEC)[1]["rules"]]
     assert slow.index(promql.TOTAL_UNCOUNTED) < slow.index(promql.burn_rate_metric("1d"))
+    # The window's sums follow the averages they sum; the slow group carries them forward.
+    coarse = [r.get("record") for r in render_groups(SPEC)[2]["rules"]]
+    assert coarse.index(promql.TOTAL_COARSE) < coarse.index(promql.ERRORS_WINDOW_SUM)
+    assert rules[promql.BUDGET_REMAINING]["group"] == "sloguard-shop-slow"
+
+
+def test_a_calendar_window_sums_hourly_averages_instead_of_recording_window_sums() -> None:
+    monthly = SPEC.model_copy(
+        update={"slos": [SPEC.slos[0].model_copy(update={"window": "month"})]}
+    )
+    rules = rules_by_name(render_groups(monthly), "availability")
+    assert promql.TOTAL_HOURLY in rules and promql.TOTAL_WINDOW_SUM not in rules
+    assert promql.ERRORS_WINDOW_SUM not in rules
+    assert "window_sum" not in rules[promql.BUDGET_REMAINING]["expr"]
 
 
 def test_records_carry_service_slo_and_definition_labels() -> None:

@@ -6,9 +6,10 @@ Three groups per service, by how fast what they record moves:
 - slow (2m): the ticket tiers' longer burn rates, the budget left, metadata and the ticket
   alert; a quarter of the evaluations at no cost to tickets, and still well inside the 5m
   lookback, so an instant query (dashboard, alert template, agent) always finds a sample;
-- coarse (10m): the 30m averages that windows of a day or more are computed from. They are
-  only ever read through range functions, so their 10m spacing never looks stale. The slow
-  group records the newest events they leave uncounted, so those windows end now.
+- coarse (10m): the 30m averages that windows of a day or more are computed from, and their
+  sums over the whole SLO window. They are only ever read through range functions, so their
+  10m spacing never looks stale. The slow group records the newest events the averages leave
+  uncounted, so those windows end now, and carries the window's sums forward as the budget.
 """
 
 from __future__ import annotations
@@ -81,6 +82,15 @@ def _slo_rules(
         coarse += [
             _record(promql.ERRORS_HOURLY, promql.hourly_rate(promql.ERRORS, ids), labels),
             _record(promql.TOTAL_HOURLY, promql.hourly_rate(promql.TOTAL, ids), labels),
+        ]
+    else:
+        # After the averages they sum, so each recording includes the newest.
+        sums = [(promql.TOTAL_WINDOW_SUM, promql.TOTAL_COARSE)]
+        if slo.window_seconds >= promql.COARSE_FROM_SECONDS:  # the budget reads the errors'
+            sums.insert(0, (promql.ERRORS_WINDOW_SUM, promql.ERRORS_COARSE))
+        coarse += [
+            _record(name, promql.window_sum(averages, ids, slo.window_seconds), labels)
+            for name, averages in sums
         ]
     uncounted = [
         _record(counted, promql.uncounted_events(coarse_metric, base, ids), labels)
