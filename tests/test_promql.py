@@ -62,7 +62,7 @@ def test_every_expression_parses(sli: SLI, window: str) -> None:
 
 def test_windows_up_to_an_hour_read_the_sli_itself_and_longer_ones_the_records() -> None:
     short = promql.error_ratio(EVENTS, IDS, "1h")
-    assert 'rate(e{code=~"5.."}[1h])' in short and "avg_over_time" not in short
+    assert 'increase(e{code=~"5.."}[1h]) / 3600' in short and "avg_over_time" not in short
     long = promql.error_ratio(EVENTS, IDS, "6h")
     assert f"avg_over_time({promql.ERRORS}" in long and "rate(e" not in long
     for days, span in (("1d", "23h45m"), ("3d", "2d23h45m"), ("30d", "29d23h45m")):
@@ -90,13 +90,15 @@ def test_smoothing_lag_grows_with_what_a_window_averages(window: str, lag: float
 
 def test_missing_good_events_count_as_all_bad() -> None:
     errors, total = promql.sli_rates(GOOD)
-    assert errors == f"({total}) - ((sum(rate(g[5m]))) or (0 * ({total})))"
+    assert errors == f"({total}) - ((sum((increase(g[5m]) / 300))) or (0 * ({total})))"
 
 
 def test_latency_counts_requests_above_the_threshold_bucket() -> None:
     errors, total = promql.sli_rates(LATENCY)
-    assert total == 'sum(rate(http_seconds_count{job="a"}[5m]))'
-    assert errors == total + ' - sum(rate(http_seconds_bucket{job="a",le=~"1(\\\\.0)?"}[5m]))'
+    assert total == 'sum((increase(http_seconds_count{job="a"}[5m]) / 300))'
+    assert errors == (
+        total + ' - sum((increase(http_seconds_bucket{job="a",le=~"1(\\\\.0)?"}[5m]) / 300))'
+    )
 
 
 def test_the_low_traffic_guard_counts_events_over_the_short_window() -> None:
@@ -122,3 +124,21 @@ def test_calendar_budgets_count_from_the_start_of_the_period(
     assert expr.count(period) == 2
     assert "@ end()" in expr
     assert "rate(e" not in expr  # reads the recorded averages, never the raw counters
+
+
+def test_rates_over_a_window_are_read_as_the_events_counted_over_it() -> None:
+    query = (
+        'sum(rate(e{code=~"5.."}[30d])) / sum(rate (t[30d])) + sum(irate(t[30d]))'
+        ' + sum(rate(t[1h])) + sum(rate(t{path=~"/a/(b|c)]"}[30d])) + sum(rate(t[30d:1m]))'
+        " + sum(rate(t[30d] offset 1h))"
+    )
+    found = promql.counted(query, "30d")
+    assert found == (
+        'sum((increase(e{code=~"5.."}[30d]) / 2592000)) / sum((increase(t[30d]) / 2592000))'
+        " + sum(irate(t[30d])) + sum(rate(t[1h]))"
+        ' + sum((increase(t{path=~"/a/(b|c)]"}[30d]) / 2592000)) + sum(rate(t[30d:1m]))'
+        " + sum(rate(t[30d] offset 1h))"
+    )
+    promql_parser.parse(found)
+    readings = promql.raw_readings(EVENTS, {"window": "30d"})
+    assert "rate(" not in readings and readings.count("/ 2592000") == 2

@@ -29,7 +29,8 @@ Where each window's error ratio comes from:
   recorded every 10m, completed by the newest 5m rates: 20x fewer samples than the 5m rates
   alone, and the window still ends now (the averages alone would end 15-25 minutes ago, and
   tickets would trail the arithmetic by as much).
-Every division is guarded: no traffic gives 0, never NaN.
+Every division is guarded: no traffic gives 0, never NaN. Every rate of an SLI is read as the
+events counted over its window (`counted`), so Prometheus and VictoriaMetrics agree.
 
 Dashboards read only these recorded series (plus `ALERTS`), through the functions at the end.
 """
@@ -114,8 +115,14 @@ def sli_rates(sli: SLI, window: str = BASE_WINDOW, *, fill: bool = True) -> tupl
 
     With `fill`, errors fall back to zero wherever total has data, so a never-seen 5xx series
     does not blank the ratio and both recorded series always have the same samples. Without
-    it the bad-events query is left bare, for ratios that guard their own division.
+    it the bad-events query is left bare, for ratios that guard their own division. Rates over
+    the window are read as the events counted over it (`counted`), the same on every engine.
     """
+    errors, total = _sli_rates(sli, window, fill)
+    return counted(errors, window), counted(total, window)
+
+
+def _sli_rates(sli: SLI, window: str, fill: bool) -> tuple[str, str]:
     if sli.events is not None:
         total = render_window(sli.events.total, window)
         if sli.events.errors is not None:
@@ -555,6 +562,22 @@ def raw_readings(sli: SLI, ranges: Mapping[str, str]) -> str:
         parts.append(tagged(f"({errors})", key, "errors"))
         parts.append(tagged(f"({total})", key, "total"))
     return " or ".join(parts)
+
+
+def counted(query: str, window: str) -> str:
+    """`query` with each `rate(<selector>[window])` read as `increase` over the window divided
+    by its seconds. On Prometheus that is the same number (its `rate` is its `increase` over
+    the range's seconds). On VictoriaMetrics it is the events counted: MetricsQL's `rate`
+    divides a series' increase by the time its samples cover, so series born inside a long
+    window (pods that came and went, a canary) would weigh more than their events, and the 5m
+    rates would not tile time. Any other range (an offset, a subquery) is left as written."""
+    seconds = number(parse_seconds(window))
+    pattern = rf"(?<![\w:])rate\s*\(({_SELECTOR_TEXT})\[{re.escape(window)}\]\)"
+    return re.sub(pattern, lambda m: f"(increase({m[1]}[{window}]) / {seconds})", query)
+
+
+# A vector selector's text: anything but brackets and parentheses, outside quoted strings.
+_SELECTOR_TEXT = r"""(?:[^\[\]()"'`]|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)*"""
 
 
 def report_events(services: Sequence[str], window: str | None = None) -> str:

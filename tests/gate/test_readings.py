@@ -21,8 +21,8 @@ def test_labels_a_selector_needs_are_checked_once() -> None:
     assert labels_chosen_by(chosen) == (("hash", "track"),)
     query = unattributed_query({"a": (SLI_EVENTS, 1800)}, labels_chosen_by(chosen))
     assert query == promql.tagged(
-        'sum(sum(rate(e[30m]))) > 1.000001 * (sum(sum(rate(e{hash!="",track!=""}[30m]))) '
-        "or vector(0))",
+        "sum(sum((increase(e[30m]) / 1800))) > 1.000001 * "
+        '(sum(sum((increase(e{hash!="",track!=""}[30m]) / 1800))) or vector(0))',
         "a",
         "hash,track",
     )
