@@ -76,7 +76,9 @@ def test_windows_up_to_an_hour_read_the_sli_itself_and_longer_ones_the_records()
     # The month's budget reads the window's sums of the averages alone, as last recorded.
     budget = promql.budget_remaining(EVENTS, IDS, 30 * 86400, Decimal("0.001"))
     for metric in (promql.ERRORS_WINDOW_SUM, promql.TOTAL_WINDOW_SUM):
-        assert f"last_over_time({metric}{{{IDS_SELECTOR}}}[15m])" in budget
+        assert f"last_over_time({metric}{{{IDS_SELECTOR}}}[30m])" in budget
+    # Without sums there is no budget, never a full one: the fallback is the sums' own.
+    assert "rate5m" not in budget
     assert "uncounted" not in budget and "[30d]" not in budget
     assert promql.window_sum(promql.ERRORS_COARSE, IDS, 30 * 86400) == (
         f"sum_over_time({promql.ERRORS_COARSE}{{{IDS_SELECTOR}}}[30d]) * 600"
@@ -129,16 +131,23 @@ def test_calendar_budgets_count_from_the_start_of_the_period(
 def test_rates_over_a_window_are_read_as_the_events_counted_over_it() -> None:
     query = (
         'sum(rate(e{code=~"5.."}[30d])) / sum(rate (t[30d])) + sum(irate(t[30d]))'
-        ' + sum(rate(t[1h])) + sum(rate(t{path=~"/a/(b|c)]"}[30d])) + sum(rate(t[30d:1m]))'
-        " + sum(rate(t[30d] offset 1h))"
+        " + sum(rate(\n  t{path=~\"/a/(b|c)]\",q='it\\'s'}[ 30d ] ))"
+        ' + sum(increase(t{path=~".*rate(y[30d]).*"}[30d]))'
     )
     found = promql.counted(query, "30d")
     assert found == (
         'sum((increase(e{code=~"5.."}[30d]) / 2592000)) / sum((increase(t[30d]) / 2592000))'
-        " + sum(irate(t[30d])) + sum(rate(t[1h]))"
-        ' + sum((increase(t{path=~"/a/(b|c)]"}[30d]) / 2592000)) + sum(rate(t[30d:1m]))'
-        " + sum(rate(t[30d] offset 1h))"
+        " + sum(irate(t[30d]))"
+        " + sum((increase(t{path=~\"/a/(b|c)]\",q='it\\'s'}[30d]) / 2592000))"
+        ' + sum(increase(t{path=~".*rate(y[30d]).*"}[30d]))'
     )
     promql_parser.parse(found)
+    # A rate that cannot be read so leaves the query, and its SLI's other query, as written.
+    for other in ("sum(rate(t[1h]))", "sum(rate(t[30d:1m]))", "sum(rate(t[30d] offset 1h))"):
+        assert promql.counted(f"sum(rate(e[30d])) / {other}", "30d") is None
+    odd = SLI.model_validate(
+        {"events": {"errors": "sum(rate(e[{{window}}]))", "total": "sum(rate(t[1h]))"}}
+    )
+    assert promql.sli_rates(odd, "30d", fill=False) == ("sum(rate(e[30d]))", "sum(rate(t[1h]))")
     readings = promql.raw_readings(EVENTS, {"window": "30d"})
     assert "rate(" not in readings and readings.count("/ 2592000") == 2

@@ -88,7 +88,7 @@ def check(body: dict[str, Any], slo: str, name: str) -> dict[str, Any]:
     return dict(next(c for c in found["checks"] if c["name"] == name))
 
 
-def test_the_gate_passes_a_healthy_canary_and_fails_a_broken_one_on_victoria_metrics(
+def test_the_gate_passes_a_healthy_canary_fails_a_broken_one_and_waits_on_none_on_victoria(
     victoria: str, shop: Path, end: int
 ) -> None:
     healthy = ask(victoria, shop, end, "healthy")
@@ -100,6 +100,11 @@ def test_the_gate_passes_a_healthy_canary_and_fails_a_broken_one_on_victoria_met
     assert check(broken, "availability", "comparison")["verdict"] == "fail"
     slow = ask(victoria, shop, end, "slow")
     assert slow["verdict"] == "fail" and check(slow, "latency", "comparison")["verdict"] == "fail"
+    # No series at all is no evidence: never a pass.
+    absent = ask(victoria, shop, end, "not-deployed")
+    assert absent["verdict"] == "inconclusive"
+    found = next(s for s in absent["slos"] if s["slo"] == "availability")
+    assert found["reason"] == "no canary traffic in the analysis window"
 
 
 def evaluations(url: str, shop: Path, end: int) -> dict[str, Any]:

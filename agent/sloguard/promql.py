@@ -119,7 +119,10 @@ def sli_rates(sli: SLI, window: str = BASE_WINDOW, *, fill: bool = True) -> tupl
     the window are read as the events counted over it (`counted`), the same on every engine.
     """
     errors, total = _sli_rates(sli, window, fill)
-    return counted(errors, window), counted(total, window)
+    counted_errors, counted_total = counted(errors, window), counted(total, window)
+    if counted_errors is None or counted_total is None:
+        return errors, total  # both as written, so that they are read alike
+    return counted_errors, counted_total
 
 
 def _sli_rates(sli: SLI, window: str, fill: bool) -> tuple[str, str]:
@@ -270,7 +273,8 @@ def budget_remaining(
         # misses of its last minutes is nothing, and reading the window's averages once per
         # recording instead of every evaluation is a fifth of the cost.
         errors, total = _latest(ERRORS_WINDOW_SUM, labels), _latest(TOTAL_WINDOW_SUM, labels)
-        return f"1 - {_guarded(errors, total, TOTAL + selector(labels))} / {number(budget)}"
+        # No sums, no budget: a gap in the coarse group is not a month without errors.
+        return f"1 - {_guarded(errors, total, total)} / {number(budget)}"
     if calendar is None:
         return f"1 - {burn_rate(sli, labels, format_seconds(window_seconds), budget)}"
     return f"1 - {calendar_error_ratio(labels, calendar)} / {number(budget)}"
@@ -336,8 +340,9 @@ def window_sum(coarse: str, labels: Mapping[str, str], window_seconds: int) -> s
 
 def _latest(coarse: str, labels: Mapping[str, str]) -> str:
     """The newest value of a series the coarse group records, found whatever the time since
-    (its 10m spacing is longer than an instant query's 5m lookback); none after 15m."""
-    lookback = format_seconds(int(parse_seconds(COARSE_INTERVAL)) * 3 // 2)
+    (its 10m spacing is longer than an instant query's 5m lookback) as long as no more than
+    two recordings in a row were missed; none after 30m."""
+    lookback = format_seconds(int(parse_seconds(COARSE_INTERVAL)) * 3)
     return f"last_over_time({coarse}{selector(labels)}[{lookback}])"
 
 
@@ -564,20 +569,31 @@ def raw_readings(sli: SLI, ranges: Mapping[str, str]) -> str:
     return " or ".join(parts)
 
 
-def counted(query: str, window: str) -> str:
+def counted(query: str, window: str) -> str | None:
     """`query` with each `rate(<selector>[window])` read as `increase` over the window divided
     by its seconds. On Prometheus that is the same number (its `rate` is its `increase` over
     the range's seconds). On VictoriaMetrics it is the events counted: MetricsQL's `rate`
     divides a series' increase by the time its samples cover, so series born inside a long
     window (pods that came and went, a canary) would weigh more than their events, and the 5m
-    rates would not tile time. Any other range (an offset, a subquery) is left as written."""
+    rates would not tile time. Text inside quotes is never touched. None where a `rate` is
+    left that is not of that form (an offset, a subquery, another range): the query's rates
+    would not all be read alike."""
     seconds = number(parse_seconds(window))
-    pattern = rf"(?<![\w:])rate\s*\(({_SELECTOR_TEXT})\[{re.escape(window)}\]\)"
-    return re.sub(pattern, lambda m: f"(increase({m[1]}[{window}]) / {seconds})", query)
+    rate = rf"(?<![\w:])rate\s*\(\s*({_SELECTOR_TEXT})\[\s*{re.escape(window)}\s*\]\s*\)"
+
+    def rewrite(found: re.Match[str]) -> str:
+        if found[2] is None:  # a quoted string, as it is
+            return found[0]
+        return f"(increase({found[2].strip()}[{window}]) / {seconds})"
+
+    rewritten = re.sub(rf"({_QUOTED})|{rate}", rewrite, query)
+    left = re.finditer(rf"({_QUOTED})|(?<![\w:])rate\s*\(", rewritten)
+    return None if any(found[1] is None for found in left) else rewritten
 
 
-# A vector selector's text: anything but brackets and parentheses, outside quoted strings.
-_SELECTOR_TEXT = r"""(?:[^\[\]()"'`]|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)*"""
+_QUOTED = r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`"""
+# A vector selector's text: anything but brackets and parentheses outside quoted strings.
+_SELECTOR_TEXT = rf"""(?:[^\[\]()"'`]|{_QUOTED})*"""
 
 
 def report_events(services: Sequence[str], window: str | None = None) -> str:
