@@ -241,10 +241,13 @@ def uncounted_events(coarse: str, base: str, labels: Mapping[str, str]) -> str:
     last 15m (the averages alone then)."""
     interval = int(parse_seconds(COARSE_INTERVAL))
     covering = int(parse_seconds(COARSE_WINDOW)) // interval
-    # The last recording's own time: `timestamp` of a selector, stepped through the minutes
-    # of an interval and a half (of a function's result it would give the evaluation's).
+    # The last recording's own time: `timestamp` of a selector (of a function's result it
+    # would give the evaluation's), now, or else stepped through the minutes of an interval
+    # and a half; the steps fall on whole minutes, so only the first sees a recording made
+    # since the last whole minute.
     lookback = format_seconds(interval * 3 // 2)
-    last = f"last_over_time(timestamp({coarse}{selector(labels)})[{lookback}:1m])"
+    recorded = f"timestamp({coarse}{selector(labels)})"
+    last = f"({recorded} or last_over_time({recorded}[{lookback}:1m]))"
     since = f"clamp((time() - {last}) / {interval}, 0, 1)"
 
     def summed(k: int) -> str:

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sloguard import yamltext
+from sloguard import promql, yamltext
 from sloguard.loading import load
 from sloguard.rules.output import RuleFormat, render_rule_files
 from tests.support.backfilled import prometheus_with_history
+from tests.support.running import run_promtool_test
 
 pytestmark = pytest.mark.integration  # starts Prometheus, backfills with promtool
 
@@ -99,3 +100,47 @@ def test_a_ticket_opens_within_minutes_of_the_arithmetic(tmp_path: Path) -> None
     opened = float(series["values"][0][0])
     assert -MINUTE <= opened - expected <= 5 * MINUTE, (opened - expected) / MINUTE
     assert page == []  # 4x never pages
+
+
+@pytest.mark.parametrize(("recorded", "share"), [(630, 0.025), (300, 0.575)])
+def test_the_uncounted_events_see_the_coarse_recording_however_recent(
+    tmp_path: Path, recorded: int, share: float
+) -> None:
+    """The share of an interval since the last 30m average is recorded decides how much of the
+    newest 10 minutes the uncounted events add. Evaluated at 10m45s, an average recorded 15s
+    before (inside the minute the subquery's steps skip) or 345s before (beyond an instant
+    query's 5m lookback) is found; an older one at 30s must not be taken for the newest."""
+    ids = {"service": "shop", "slo": "availability"}
+    base = '{__name__="slo:sli_errors:rate5m",service="shop",slo="availability"}'
+    coarse = '{__name__="slo:sli_errors:rate30m",service="shop",slo="availability"}'
+    step = 15
+    # The averages at 30s and at `recorded`; the 5m rates steady at 1 a second.
+    gaps = ["1"] + ["_"] * ((recorded - 30) // step - 1) + ["1"]
+    document = {
+        "rule_files": [],
+        "evaluation_interval": "15s",
+        "tests": [
+            {
+                "interval": f"{step}s",
+                "input_series": [
+                    {"series": base, "values": "1+0x60"},
+                    {"series": coarse, "values": "_ _ " + " ".join(gaps)},
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": promql.uncounted_events(promql.ERRORS_COARSE, promql.ERRORS, ids),
+                        "eval_time": "645s",
+                        "exp_samples": [
+                            {
+                                "labels": '{service="shop",slo="availability"}',
+                                # (S(10m) + S(20m) + f * S(30m)) / 3, S(x) = x seconds at 1/s
+                                "value": (600 + 1200 + share * 1800) / 3,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    result = run_promtool_test(tmp_path, document)
+    assert result.returncode == 0, result.stdout + result.stderr
