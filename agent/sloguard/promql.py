@@ -572,6 +572,7 @@ def raw_readings(sli: SLI, ranges: Mapping[str, str]) -> str:
     return " or ".join(parts)
 
 
+@functools.lru_cache(maxsize=4096)
 def counted(query: str, window: str) -> str | None:
     """`query` with each `rate(<selector>[window])` read as `increase` over the window divided
     by its seconds. On Prometheus that is the same number (its `rate` is its `increase` over
