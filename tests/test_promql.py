@@ -151,3 +151,21 @@ def test_rates_over_a_window_are_read_as_the_events_counted_over_it() -> None:
     assert promql.sli_rates(odd, "30d", fill=False) == ("sum(rate(e[30d]))", "sum(rate(t[1h]))")
     readings = promql.raw_readings(EVENTS, {"window": "30d"})
     assert "rate(" not in readings and readings.count("/ 2592000") == 2
+
+
+@pytest.mark.timeout(30)  # quadratic scanning of a 1 MiB definition would take hours
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "rate(" + " " * 1_000_000 + "x",
+        'rate(x{a="' + "a" * 1_000_000,
+        "rate(x{a=" + '"\\' * 500_000,
+        "'\\'" * 300_000,
+        "sum(" + "rate(x " * 150_000 + ")",
+    ],
+    ids=["spaces", "unclosed-quote", "escaped-quotes", "single-quotes", "open-rates"],
+)
+def test_counting_a_hostile_query_costs_linear_time(hostile: str) -> None:
+    found = promql.counted.__wrapped__(hostile, "5m")
+    # None of them has a rate that can be rewritten; the one without a rate is left as it is.
+    assert found is None if "rate(" in hostile else found == hostile

@@ -583,7 +583,7 @@ def counted(query: str, window: str) -> str | None:
     left that is not of that form (an offset, a subquery, another range): the query's rates
     would not all be read alike."""
     seconds = number(parse_seconds(window))
-    rate = rf"(?<![\w:])rate\s*\(\s*({_SELECTOR_TEXT})\[\s*{re.escape(window)}\s*\]\s*\)"
+    rate = rf"(?<![\w:])rate\s*\(({_SELECTOR_TEXT})\[\s*{re.escape(window)}\s*\]\s*\)"
 
     def rewrite(found: re.Match[str]) -> str:
         if found[2] is None:  # a quoted string, as it is
@@ -595,7 +595,9 @@ def counted(query: str, window: str) -> str | None:
     return None if any(found[1] is None for found in left) else rewritten
 
 
-_QUOTED = r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`"""
+# A quoted string, or one never closed, to the end: each is read once, so that no text of
+# quotes and backslashes costs quadratic time (possessive, and an escape takes any character).
+_QUOTED = r"""(?s:"(?:[^"\\]|\\.?)*+(?:"|\Z)|'(?:[^'\\]|\\.?)*+(?:'|\Z)|`[^`]*+(?:`|\Z))"""
 # A vector selector's text: anything but brackets and parentheses outside quoted strings.
 _SELECTOR_TEXT = rf"""(?:[^\[\]()"'`]|{_QUOTED})*"""
 
