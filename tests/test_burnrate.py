@@ -1,7 +1,15 @@
+import math
+
 import pytest
 
-from sloguard.burnrate import WORKBOOK_TIERS, budget_spent, tiers_for
-from sloguard.spec.model import SLO
+from sloguard.burnrate import (
+    WORKBOOK_TIERS,
+    budget_spent,
+    fast_windows,
+    first_alone_seconds,
+    tiers_for,
+)
+from sloguard.spec.model import SLO, Severity, Tier
 
 SLI = {"events": {"errors": "sum(rate(e[{{window}}]))", "total": "sum(rate(t[{{window}}]))"}}
 
@@ -46,3 +54,50 @@ def test_custom_tiers_replace_the_defaults() -> None:
     [tier] = tiers_for(slo(windows=custom))
     assert (tier.long, tier.short, tier.factor) == ("2h", "10m", 10)
     assert len(WORKBOOK_TIERS) == 4
+
+
+def pages(model: SLO) -> list[Tier]:
+    return [t for t in tiers_for(model) if t.severity is Severity.PAGE]
+
+
+def test_the_workbook_page_tier_that_can_only_be_first_hours_into_a_burn_is_not_fast() -> None:
+    model = slo("30d")
+    one_hour, six_hours = pages(model)
+    # At every burn of 14.4x or more the 1h/5m tier fires first; below it, the 6h/30m tier
+    # needs 6h * 6 / 14.4 = 2.5 hours. A full outage (1000x at 99.9%) trips 1h/5m in 52s.
+    assert first_alone_seconds(six_hours, pages(model), 0.001) == pytest.approx(6 * 3600 * 6 / 14.4)
+    assert first_alone_seconds(one_hour, pages(model), 0.001) == pytest.approx(3600 * 14.4 / 1000)
+    assert fast_windows(pages(model), 0.001) == ["5m", "1h"]
+
+
+def test_a_page_tier_that_can_be_first_within_the_hour_stays_fast() -> None:
+    custom = [
+        {"severity": "page", "long": "1h", "short": "5m", "factor": 14.4},
+        # Fires first above 100x (5m * 100 < 1h * 14.4), leaving 1h/5m first from 14.4x to
+        # 100x: 1h * 14.4 / 100, under 9 minutes in.
+        {"severity": "page", "long": "5m", "short": "1m", "factor": 100},
+    ]
+    model = slo(windows=custom)
+    assert first_alone_seconds(pages(model)[0], pages(model), 0.001) == pytest.approx(
+        3600 * 14.4 / 100
+    )
+    assert fast_windows(pages(model), 0.001) == ["1m", "5m", "1h"]
+
+
+def test_a_tier_another_always_beats_is_never_first() -> None:
+    custom = [
+        {"severity": "page", "long": "1h", "short": "5m", "factor": 14.4},
+        {"severity": "page", "long": "2h", "short": "10m", "factor": 20},
+    ]
+    model = slo(windows=custom)
+    assert math.isinf(first_alone_seconds(pages(model)[1], pages(model), 0.001))
+    assert fast_windows(pages(model), 0.001) == ["5m", "1h"]
+
+
+def test_a_low_objective_whose_page_needs_hours_records_no_burn_rate_fast() -> None:
+    # At 90% the 14.4x tier cannot fire (it would need 144% errors); the 6x tier alone needs
+    # 6h * 6 / 10 = 3.6 hours of a full outage.
+    model = SLO.model_validate({"name": "a", "objective": 90, "window": "30d", "sli": SLI})
+    [six_hours] = pages(model)
+    assert first_alone_seconds(six_hours, [six_hours], 0.1) == pytest.approx(6 * 3600 * 6 / 10)
+    assert fast_windows([six_hours], 0.1) == []

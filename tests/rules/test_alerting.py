@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sloguard.loading import load
 from sloguard.rules.output import RuleFormat, render_rule_files
@@ -91,6 +92,30 @@ def test_an_outage_pages_even_when_the_error_series_first_appears_with_it(tmp_pa
         {"series": BAD, "values": bad_values},
     ]
     assert_holds(tmp_path, document)
+
+
+def test_a_burn_only_the_6h_tier_catches_pages_from_the_slow_group_s_burn_rates(
+    tmp_path: Path,
+) -> None:
+    # 1% errors = 10x burn: under the 14.4x tier's factor, so only the 6h/30m tier can page,
+    # once the 6h window averages 6x: 3.6h after the step, plus the 5m averaging lag. Its
+    # burn rates are recorded by the slow group and read by the fast group's page alert.
+    rule_file = rules_from("native", tmp_path)
+    fast, slow, _ = yaml.safe_load((tmp_path / rule_file).read_text())["groups"]
+    assert "slo:burn_rate:6h" in {r.get("record") for r in slow["rules"]}
+    assert "SLOErrorBudgetBurn" in {r.get("alert") for r in fast["rules"]}
+    onset = 7 * HOUR
+    due = onset + 6 * HOUR * 6 / 10
+    assert_holds(
+        tmp_path,
+        scenario(
+            rule_file,
+            [(onset, 10, 0), (4 * HOUR, 9.9, 0.1)],
+            60,
+            60,
+            [silent(PAGE, due - 5 * 60), firing(PAGE, due + 6 * 60)],
+        ),
+    )
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

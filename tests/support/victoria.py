@@ -49,14 +49,21 @@ def import_history(url: str, families: dict[str, list[Series]]) -> int:
 
 
 def in_replay_order(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rule groups ordered so that each reads only raw series and those recorded by itself (in
-    its own order, as the generator writes it) or by the groups before it: vmalert's replay
-    runs the groups one after another, each over the whole range."""
-    recorded = {g["name"]: {r["record"] for r in g["rules"] if "record" in r} for g in groups}
+    """The groups' recording rules, ordered so that each group reads only raw series and those
+    recorded by itself (in its own order, as the generator writes it) or by the groups before
+    it, then their alerts, each group's in a group of its own after every recording: vmalert's
+    replay runs the groups one after another, each over the whole range, and a page alert
+    reads burn rates that a slower group records."""
+    recording = [{**g, "rules": [r for r in g["rules"] if "record" in r]} for g in groups]
+    alerting = [
+        {**g, "name": f"{g['name']}-alerts", "rules": [r for r in g["rules"] if "alert" in r]}
+        for g in groups
+    ]
+    recorded = {g["name"]: {r["record"] for r in g["rules"]} for g in recording}
     names = set().union(*recorded.values())
     placed: set[str] = set()
     ordered: list[dict[str, Any]] = []
-    pending = list(groups)
+    pending = [g for g in recording if g["rules"]]
     while pending:
         ready = next(
             (
@@ -71,7 +78,7 @@ def in_replay_order(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ordered.append(ready)
         placed |= recorded[ready["name"]]
         pending.remove(ready)
-    return ordered
+    return ordered + [g for g in alerting if g["rules"]]
 
 
 def replay(directory: Path, groups: list[dict[str, Any]], url: str, start: int, end: int) -> None:

@@ -1,11 +1,14 @@
 """One service's SLOs to Prometheus rule groups (plain data, ready to serialise).
 
 Three groups per service, by how fast what they record moves:
-- fast (30s): the SLI at the 5m base, the burn rates the page tiers read, and the page alert:
-  one pass from raw counters to a page, no extra evaluation hop;
-- slow (2m): the ticket tiers' longer burn rates, the budget left, metadata and the ticket
-  alert; a quarter of the evaluations at no cost to tickets, and still well inside the 5m
-  lookback, so an instant query (dashboard, alert template, agent) always finds a sample;
+- fast (30s): the SLI at the 5m base, the burn rates of the page tiers that can fire first
+  within an hour (the workbook's 1h/5m), and the page alert: one pass from raw counters to a
+  page, no extra evaluation hop;
+- slow (2m): the other burn rates (the ticket tiers', and a page tier's that can only be first
+  after hours: the workbook's 6h/30m fires first 2.5 hours into a burn at the soonest, and
+  2 minutes later is nothing to it), the budget left, metadata and the ticket alert; a
+  quarter of the evaluations, and still well inside the 5m lookback, so an instant query
+  (dashboard, alert, agent) always finds a sample;
 - coarse (10m): the 30m averages that windows of a day or more are computed from, and their
   sums over the whole SLO window. They are only ever read through range functions, so their
   10m spacing never looks stale. The slow group records the newest events the averages leave
@@ -17,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sloguard import promql
+from sloguard import burnrate, promql
 from sloguard.burnrate import budget_spent, tier_windows, tiers_for
 from sloguard.links import dashboard_uid, dashboard_url
 from sloguard.rules.annotations import notification_annotations
@@ -58,12 +61,10 @@ def _slo_rules(
     labels = {**spec.labels, **slo.labels, **ids}
     budget = slo.error_budget
     tiers = tiers_for(slo)
-    page_windows = tier_windows(t for t in tiers if t.severity is Severity.PAGE)
-    ticket_windows = [
-        w
-        for w in tier_windows(t for t in tiers if t.severity is Severity.TICKET)
-        if w not in page_windows
-    ]
+    fast_windows = burnrate.fast_windows(
+        (t for t in tiers if t.severity is Severity.PAGE), float(budget)
+    )
+    slow_windows = [w for w in tier_windows(tiers) if w not in fast_windows]
     errors, total = promql.sli_rates(slo.sli)
 
     fast: list[Rule] = [
@@ -71,7 +72,7 @@ def _slo_rules(
         _record(promql.TOTAL, total, labels),
         *(
             _record(promql.burn_rate_metric(w), promql.burn_rate(slo.sli, ids, w, budget), labels)
-            for w in page_windows
+            for w in fast_windows
         ),
     ]
     coarse: list[Rule] = [
@@ -101,14 +102,10 @@ def _slo_rules(
     ]
     slow: list[Rule] = [
         # Before the burn rates of the windows that read them.
-        *(
-            uncounted
-            if any(promql.reads_coarse(w) for w in (*page_windows, *ticket_windows))
-            else []
-        ),
+        *(uncounted if any(promql.reads_coarse(w) for w in (*fast_windows, *slow_windows)) else []),
         *(
             _record(promql.burn_rate_metric(w), promql.burn_rate(slo.sli, ids, w, budget), labels)
-            for w in ticket_windows
+            for w in slow_windows
         ),
         # Before the budget: a calendar budget reads the time of this very evaluation from it.
         _record(promql.OBJECTIVE, promql.constant(slo.objective_ratio), labels),
