@@ -216,10 +216,15 @@ def _events_to_now(coarse: str, uncounted: str, labels: Mapping[str, str], windo
     uncounted (`uncounted_events`). The oldest averages reach back up to 30m before their
     recording, the more so the older: they are read half an average's span short, so the
     window starts, on average, where it should."""
-    interval = int(parse_seconds(COARSE_INTERVAL))
     span = format_seconds(int(parse_seconds(window)) - int(parse_seconds(COARSE_WINDOW)) // 2)
-    recorded = f"sum_over_time({coarse}{selector(labels)}[{span}]) * {interval}"
-    return f"({recorded} + {uncounted}{selector(labels)})"
+    return f"({coarse_events(coarse, labels, span)} + {uncounted}{selector(labels)})"
+
+
+def coarse_events(coarse: str, labels: Mapping[str, str], span: str) -> str:
+    """Events (a rate times seconds) over `span` from the coarse group's 30m averages, each
+    standing for the 10m between recordings."""
+    step = number(parse_seconds(COARSE_INTERVAL))
+    return f"sum_over_time({coarse}{selector(labels)}[{span}]) * {step}"
 
 
 def uncounted_events(coarse: str, base: str, labels: Mapping[str, str]) -> str:
@@ -337,8 +342,7 @@ def window_events(labels: Mapping[str, str], window_seconds: int, calendar: Cale
 def window_sum(coarse: str, labels: Mapping[str, str], window_seconds: int) -> str:
     """Events over the whole SLO window: the 30m averages, each standing for the 10m between
     recordings. Recorded by the coarse group right after the averages."""
-    step = number(parse_seconds(COARSE_INTERVAL))
-    return f"sum_over_time({coarse}{selector(labels)}[{format_seconds(window_seconds)}]) * {step}"
+    return coarse_events(coarse, labels, format_seconds(window_seconds))
 
 
 def _latest(coarse: str, labels: Mapping[str, str]) -> str:
@@ -554,8 +558,7 @@ def recorded_events(ranges: Mapping[str, str]) -> str:
     parts = []
     for key, window in ranges.items():
         if parse_seconds(window) > RAW_WINDOW_MAX_SECONDS:
-            step = number(parse_seconds(COARSE_INTERVAL))
-            count = f"sum_over_time({TOTAL_COARSE}{{}}[{window}]) * {step}"
+            count = coarse_events(TOTAL_COARSE, {}, window)
         else:
             count = f"{window_rate(TOTAL, {}, window)} * {number(parse_seconds(window))}"
         parts.append(tagged(f"({count})", key))
