@@ -220,14 +220,16 @@ def test_the_committed_rules_and_schema_are_current(monkeypatch: pytest.MonkeyPa
     assert "up to date: 3 rule file(s) in alert-rules/, 5 dashboard(s) in dashboards/" in out
 
 
-def test_generate_writes_dashboards_and_configmaps(write_defs: WriteDefs, tmp_path: Path) -> None:
-    boards, maps = tmp_path / "boards", tmp_path / "maps"
+def generate_with_script(
+    write_defs: WriteDefs, tmp_path: Path, name: str, dashboard: str, *options: str
+) -> tuple[int, str, str]:
+    """`generate` of the shop's rules, dashboards and ConfigMaps (into `rules`, `boards` and
+    `maps` under `tmp_path`), with one dashboard script `name` whose `dashboard` is given."""
+    boards = tmp_path / "boards"
     write_script(
-        boards,
-        "mine",
-        "from grafanalib.core import Dashboard\ndashboard = Dashboard(title='Mine', uid='mine')\n",
+        boards, name, f"from grafanalib.core import Dashboard\ndashboard = Dashboard({dashboard})\n"
     )
-    code, out, _ = run(
+    return run(
         "generate",
         str(write_defs(**{"shop.yaml": GOOD})),
         "--rules-out",
@@ -235,7 +237,18 @@ def test_generate_writes_dashboards_and_configmaps(write_defs: WriteDefs, tmp_pa
         "--dashboards-out",
         str(boards),
         "--configmaps-out",
-        str(maps),
+        str(tmp_path / "maps"),
+        *options,
+    )
+
+
+def test_generate_writes_dashboards_and_configmaps(write_defs: WriteDefs, tmp_path: Path) -> None:
+    boards, maps = tmp_path / "boards", tmp_path / "maps"
+    code, out, _ = generate_with_script(
+        write_defs,
+        tmp_path,
+        "mine",
+        "title='Mine', uid='mine'",
         "--configmap-namespace",
         "monitoring",
     )
@@ -275,6 +288,22 @@ def test_a_broken_dashboard_script_writes_nothing(write_defs: WriteDefs, tmp_pat
     assert code == 2
     assert "bad.dashboard.py: failed: NameError" in err
     assert not (tmp_path / "rules").exists() and list(boards.glob("*.json")) == []
+
+
+def test_a_dashboard_too_big_for_a_configmap_writes_nothing(
+    write_defs: WriteDefs, tmp_path: Path
+) -> None:
+    # The rules and dashboards are staged before the ConfigMap that cannot be made: all of
+    # them are taken back.
+    boards, maps = tmp_path / "boards", tmp_path / "maps"
+    code, _, err = generate_with_script(
+        write_defs, tmp_path, "huge", "title='Huge', uid='huge', description='x' * (1024 * 1024)"
+    )
+    assert code == 2
+    assert "huge.json is over the 1 MiB a ConfigMap can hold" in err
+    assert list((tmp_path / "rules").iterdir()) == []
+    assert sorted(p.name for p in boards.iterdir()) == ["huge.dashboard.py"]
+    assert list(maps.iterdir()) == []
 
 
 def test_a_script_may_not_shadow_a_generated_dashboard(

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from sloguard.deferred import DeferredFiles
 from sloguard.errors import OutputError
 from sloguard.files import drift, stale_files, write_files
 
@@ -36,3 +37,22 @@ def test_only_files_sloguard_generated_are_stale(tmp_path: Path) -> None:
         f"{tmp_path / 'new.yml'}: missing",
         f"{tmp_path / 'old.yml'}: stale (no longer generated)",
     ]
+
+
+def test_a_text_that_cannot_be_made_while_staging_leaves_nothing(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text("old")
+
+    def refused() -> str:
+        raise OutputError("b.yml is over the 1 MiB a ConfigMap can hold")
+
+    made = []
+
+    def a_text() -> str:
+        made.append("a.yml")
+        return "new"
+
+    with pytest.raises(OutputError, match="over the 1 MiB"):
+        write_files(tmp_path, DeferredFiles({"a.yml": a_text, "b.yml": refused}))
+    assert made == ["a.yml"]  # staged first, then taken back
+    assert (tmp_path / "a.yml").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yml"]

@@ -92,15 +92,16 @@ class Staged:
 
 
 def stage(directory: Path, files: Mapping[str, str]) -> Staged:
-    """Write every file to a temporary file beside its target; OutputError (and nothing left
-    behind) when one cannot be."""
+    """Write every file to a temporary file beside its target, one text at a time; OutputError
+    (and nothing left behind) when one cannot be, and nothing left behind whatever else fails."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create {directory}: {exc}") from exc
     staged = Staged(directory, files, [])
     try:
-        for name, text in sorted(files.items()):
+        for name in sorted(files):
+            text = files[name]  # made now, when its maker defers it, and let go once written
             fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
             target = directory / name
             staged.temps.append((temp, target))
@@ -113,6 +114,9 @@ def stage(directory: Path, files: Mapping[str, str]) -> Staged:
     except OSError as exc:
         staged.discard()
         raise OutputError(f"cannot write to {directory}: {exc}") from exc
+    except BaseException:  # a text that could not be made (or an interrupt): nothing is left
+        staged.discard()
+        raise
     return staged
 
 
@@ -139,7 +143,8 @@ def drift(
 ) -> list[str]:
     """Unified diffs (or notes) for every file that differs from what would be generated."""
     reports = []
-    for name, text in sorted(files.items()):
+    for name in sorted(files):
+        text = files[name]
         path = directory / name
         current = path.read_text(encoding="utf-8") if path.is_file() else None
         if current is None:

@@ -44,7 +44,7 @@ def prometheus(loaded: Loaded, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 def dashboards(loaded: Loaded) -> dict[str, dict[str, Any]]:
     files = dashboard_files(loaded.services, loaded.sources)
-    files.update(render_scripts(REPO / "dashboards"))
+    files = files.with_texts(render_scripts(REPO / "dashboards"))
     return {name: yaml.safe_load(text) for name, text in files.items()}
 
 

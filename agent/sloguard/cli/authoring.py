@@ -9,7 +9,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,7 +29,7 @@ from sloguard.cli.common import (
 )
 from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import OVERVIEW_ORIGIN, configmap_files, dashboard_files
-from sloguard.errors import OutputError, PublishError, SloguardError
+from sloguard.errors import PublishError, SloguardError
 from sloguard.files import Staged, drift, stage, write_files
 from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths
 from sloguard.proving import ScenarioResult, prove
@@ -139,7 +139,7 @@ class Output(NamedTuple):
     sloguard generates (so the rest is pruned, or stale), not one file among others."""
 
     directory: Path
-    files: dict[str, str]
+    files: Mapping[str, str]
     what: str
     whole: bool = True
 
@@ -184,11 +184,8 @@ class Outputs:
         return cls(**options)
 
     def render(self, loaded: Loaded) -> list[Output]:
-        """(directory, files, what) for every output, rules first."""
-        with _bulk_allocation():
-            return self._render(loaded)
-
-    def _render(self, loaded: Loaded) -> list[Output]:
+        """(directory, files, what) for every output, rules first; the texts are made when
+        they are read (run that inside `_bulk_allocation`)."""
         outputs = []
         if self.rules_out is not None:
             rules = render_rule_files(
@@ -229,7 +226,7 @@ class Outputs:
                     f"{self.dashboards_out}: a *.dashboard.py renders to {', '.join(clash)}, "
                     "which sloguard generates itself: rename the script"
                 )
-            dashboards.update(scripts)
+            dashboards = dashboards.with_texts(scripts)
             outputs.append(Output(self.dashboards_out, dashboards, "dashboard(s)"))
         if self.configmaps_out is not None:
             configmaps = configmap_files(
@@ -341,13 +338,14 @@ def generate(paths: tuple[Path, ...], **options: Any) -> None:
     outputs = chosen.render(loaded)
     _refuse_foreign(chosen)
     roots = list(paths) or default_paths()
-    # Every output staged before any is put in place: one that cannot be written leaves all
-    # of them as they were.
+    # Every output staged (its texts made and written one by one) before any is put in place:
+    # one that cannot be made or written leaves all of them as they were.
     staged: list[tuple[Output, Staged]] = []
     try:
-        for output in outputs:
-            staged.append((output, stage(output.directory, output.files)))
-    except OutputError:
+        with _bulk_allocation():
+            for output in outputs:
+                staged.append((output, stage(output.directory, output.files)))
+    except BaseException:
         for _, pending in staged:
             pending.discard()
         raise
@@ -378,13 +376,14 @@ def check(paths: tuple[Path, ...], schema_file: Path | None, **options: Any) -> 
     loaded = load_definitions(paths)
     outputs = chosen.render(loaded)
     roots = list(paths) or default_paths()
-    reports = [
-        report
-        for output in outputs
-        for report in (
-            _foreign(output) or drift(output.directory, output.files, output.owns(roots))
-        )
-    ]
+    with _bulk_allocation():
+        reports = [
+            report
+            for output in outputs
+            for report in (
+                _foreign(output) or drift(output.directory, output.files, output.owns(roots))
+            )
+        ]
     schema_file = schema_file or _default_schema_file()
     if schema_file is not None:
         reports += drift(schema_file.parent, {schema_file.name: schema_text()})

@@ -7,10 +7,12 @@ compare committed output with a fresh rendering.
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 from typing import Any
 
 from sloguard import yamltext
+from sloguard.deferred import DeferredFiles
 from sloguard.rules.generation import RuleOptions, render_groups
 from sloguard.spec.model import ServiceSLOs
 
@@ -89,11 +91,13 @@ def render_rule_files(
     sources: dict[str, list[str]],
     fmt: RuleFormat,
     options: RuleOptions | None = None,
-) -> dict[str, str]:
-    """File name -> text for every service."""
-    return {
-        rule_file_name(spec.service, fmt): render_rule_file(
-            spec, sources.get(spec.service, []), fmt, options
-        )
-        for spec in services
-    }
+) -> DeferredFiles:
+    """File name -> text for every service, each text made when it is read."""
+    return DeferredFiles(
+        {
+            rule_file_name(spec.service, fmt): functools.partial(
+                render_rule_file, spec, sources.get(spec.service, []), fmt, options
+            )
+            for spec in services
+        }
+    )
