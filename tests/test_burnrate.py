@@ -67,7 +67,7 @@ def test_the_workbook_page_tier_that_can_only_be_first_hours_into_a_burn_is_not_
     # needs 6h * 6 / 14.4 = 2.5 hours. A full outage (1000x at 99.9%) trips 1h/5m in 52s.
     assert first_alone_seconds(six_hours, pages(model), 0.001) == pytest.approx(6 * 3600 * 6 / 14.4)
     assert first_alone_seconds(one_hour, pages(model), 0.001) == pytest.approx(3600 * 14.4 / 1000)
-    assert fast_windows(pages(model), 0.001) == ["5m", "1h"]
+    assert fast_windows(model) == ["5m", "1h"]
 
 
 def test_a_page_tier_that_can_be_first_within_the_hour_stays_fast() -> None:
@@ -81,7 +81,7 @@ def test_a_page_tier_that_can_be_first_within_the_hour_stays_fast() -> None:
     assert first_alone_seconds(pages(model)[0], pages(model), 0.001) == pytest.approx(
         3600 * 14.4 / 100
     )
-    assert fast_windows(pages(model), 0.001) == ["1m", "5m", "1h"]
+    assert fast_windows(model) == ["1m", "5m", "1h"]
 
 
 def test_a_tier_another_always_beats_is_never_first() -> None:
@@ -91,7 +91,7 @@ def test_a_tier_another_always_beats_is_never_first() -> None:
     ]
     model = slo(windows=custom)
     assert math.isinf(first_alone_seconds(pages(model)[1], pages(model), 0.001))
-    assert fast_windows(pages(model), 0.001) == ["5m", "1h"]
+    assert fast_windows(model) == ["5m", "1h"]
 
 
 def test_a_low_objective_whose_page_needs_hours_records_no_burn_rate_fast() -> None:
@@ -100,4 +100,10 @@ def test_a_low_objective_whose_page_needs_hours_records_no_burn_rate_fast() -> N
     model = SLO.model_validate({"name": "a", "objective": 90, "window": "30d", "sli": SLI})
     [six_hours] = pages(model)
     assert first_alone_seconds(six_hours, [six_hours], 0.1) == pytest.approx(6 * 3600 * 6 / 10)
-    assert fast_windows([six_hours], 0.1) == []
+    assert fast_windows(model) == []
+
+
+def test_with_a_low_traffic_guard_every_page_tier_is_fast() -> None:
+    # On thin traffic the guard holds back the 1h/5m tier (its 5m window holds the fewest
+    # events) while the 6h/30m tier pages an outage within minutes.
+    assert fast_windows(slo(min_events=100)) == ["5m", "30m", "1h", "6h"]

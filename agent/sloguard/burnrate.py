@@ -68,25 +68,33 @@ def _tier_windows(tiers: tuple[Tier, ...]) -> tuple[str, ...]:
     return tuple(sorted({w for t in tiers for w in (t.long, t.short)}, key=parse_seconds))
 
 
-# How soon a page tier must be able to fire, on its own, to be evaluated at the fast cadence:
-# evaluated every 2m instead of every 30s, a tier that cannot fire within its first hour fires
-# at most 2 minutes (3%) later, and costs a quarter as much.
+# How soon a page tier must be able to fire first, on a burn that starts from a clean history,
+# to be evaluated at the fast cadence. One that cannot within the hour catches slow burns: every
+# 2m instead of every 30s, its page comes up to 2 minutes later, at a quarter of the cost.
 FAST_TIER_SECONDS = 3600
 
 
-def fast_windows(page_tiers: Iterable[Tier], error_budget: float) -> list[str]:
-    """The windows of the page tiers that can fire within `FAST_TIER_SECONDS` before every
-    other page tier does (`first_alone_seconds`), shortest first: what must be recorded at the
-    fast cadence. With the workbook's tiers, the 1h/5m tier's: the 6h/30m tier fires first
-    only for burns below 14.4x, 2.5 hours in at the soonest."""
-    tiers = tuple(page_tiers)
+def fast_windows(slo: SLO) -> list[str]:
+    """The windows of the SLO's page tiers that must be recorded at the fast cadence, shortest
+    first: those of the tiers that can fire first within `FAST_TIER_SECONDS` of a burn that
+    starts from a clean history (`first_alone_seconds`). With the workbook's tiers, the 1h/5m
+    tier's: the 6h/30m tier then fires first only below 14.4x, 2.5 hours in at the soonest
+    (after an earlier burn within its 6 hours it can fire first sooner, and then its page
+    comes up to 2 minutes later than at 30s). With a low-traffic guard every page tier is
+    fast: the guard can hold back the fastest tier, whose short window holds the fewest
+    events, while a slower one fires on an outage within minutes."""
+    pages = tuple(t for t in tiers_for(slo) if t.severity is Severity.PAGE)
+    if slo.alerting.min_events:
+        return tier_windows(pages)
+    budget = float(slo.error_budget)
     return tier_windows(
-        t for t in tiers if first_alone_seconds(t, tiers, error_budget) < FAST_TIER_SECONDS
+        t for t in pages if first_alone_seconds(t, pages, budget) < FAST_TIER_SECONDS
     )
 
 
 def first_alone_seconds(tier: Tier, tiers: Iterable[Tier], error_budget: float) -> float:
-    """The soonest `tier` can fire while no other of `tiers` has (infinite if never).
+    """The soonest `tier` can fire while no other of `tiers` has (infinite if never), on a
+    burn that steps from none to a steady rate.
 
     At burn rate b > factor, a tier's long window crosses its factor after long * factor / b
     (its short window sooner). So a tier with a smaller product fires first at every burn

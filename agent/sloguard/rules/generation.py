@@ -1,14 +1,13 @@
 """One service's SLOs to Prometheus rule groups (plain data, ready to serialise).
 
 Three groups per service, by how fast what they record moves:
-- fast (30s): the SLI at the 5m base, the burn rates of the page tiers that can fire first
-  within an hour (the workbook's 1h/5m), and the page alert: one pass from raw counters to a
-  page, no extra evaluation hop;
-- slow (2m): the other burn rates (the ticket tiers', and a page tier's that can only be first
-  after hours: the workbook's 6h/30m fires first 2.5 hours into a burn at the soonest, and
-  2 minutes later is nothing to it), the budget left, metadata and the ticket alert; a
-  quarter of the evaluations, and still well inside the 5m lookback, so an instant query
-  (dashboard, alert, agent) always finds a sample;
+- fast (30s): the SLI at the 5m base, the burn rates of the page tiers that catch outages (the
+  workbook's 1h/5m: `burnrate.fast_windows`), and the page alert: one pass from raw counters
+  to a page, no extra evaluation hop;
+- slow (2m): the other burn rates (the ticket tiers', and those of a page tier for slow burns,
+  such as the workbook's 6h/30m, whose page may come up to 2 minutes later), the budget left,
+  metadata and the ticket alert; a quarter of the evaluations, and still well inside the 5m
+  lookback, so an instant query (dashboard, alert, agent) always finds a sample;
 - coarse (10m): the 30m averages that windows of a day or more are computed from, and their
   sums over the whole SLO window. They are only ever read through range functions, so their
   10m spacing never looks stale. The slow group records the newest events the averages leave
@@ -61,9 +60,7 @@ def _slo_rules(
     labels = {**spec.labels, **slo.labels, **ids}
     budget = slo.error_budget
     tiers = tiers_for(slo)
-    fast_windows = burnrate.fast_windows(
-        (t for t in tiers if t.severity is Severity.PAGE), float(budget)
-    )
+    fast_windows = burnrate.fast_windows(slo)
     slow_windows = [w for w in tier_windows(tiers) if w not in fast_windows]
     errors, total = promql.sli_rates(slo.sli)
 
