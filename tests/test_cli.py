@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import click
@@ -13,6 +15,7 @@ from click.testing import CliRunner
 
 from sloguard.cli import main
 from sloguard.cli.reference import configuration_reference
+from sloguard.deferred import DeferredFiles
 from tests.support.boards import write_script
 from tests.support.repo import FIXTURES, FORMATS, REPO, WriteDefs, shop_file
 from tests.support.running import run_cli as run
@@ -301,9 +304,8 @@ def test_a_dashboard_too_big_for_a_configmap_writes_nothing(
     )
     assert code == 2
     assert "huge.json is over the 1 MiB a ConfigMap can hold" in err
-    assert list((tmp_path / "rules").iterdir()) == []
+    assert not (tmp_path / "rules").exists() and not maps.exists()  # not even made
     assert sorted(p.name for p in boards.iterdir()) == ["huge.dashboard.py"]
-    assert list(maps.iterdir()) == []
 
 
 def test_a_script_may_not_shadow_a_generated_dashboard(
@@ -478,3 +480,24 @@ def test_an_output_that_cannot_be_written_leaves_every_output_as_it_was(
     )  # fmt: skip
     assert code == 2 and "cannot create" in err
     assert not rules.exists() or not any(rules.iterdir())  # no rules without their routing
+
+
+def test_sigterm_while_generating_leaves_nothing(
+    write_defs: WriteDefs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A CI job's timeout or `kill` while the texts are being made and written: the files
+    # already staged are taken back.
+    def terminated() -> str:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return "never written"
+
+    def rule_files(*_: object) -> DeferredFiles:
+        return DeferredFiles({"a.rules.yml": lambda: "groups: []\n", "b.rules.yml": terminated})
+
+    monkeypatch.setattr("sloguard.cli.authoring.render_rule_files", rule_files)
+    before = signal.getsignal(signal.SIGTERM)
+    rules = tmp_path / "out" / "rules"
+    code, _, _ = run("generate", str(write_defs(**{"shop.yaml": GOOD})), "--rules-out", str(rules))
+    assert code == 128 + signal.SIGTERM
+    assert not (tmp_path / "out").exists()
+    assert signal.getsignal(signal.SIGTERM) is before

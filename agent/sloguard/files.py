@@ -72,6 +72,7 @@ class Staged:
     directory: Path
     files: Mapping[str, str]
     temps: list[tuple[str, Path]]
+    created: list[Path]  # directories made for the files, deepest first
 
     def commit(
         self, *, prune: bool = True, owns: Callable[[str], bool] = lambda _: True
@@ -86,24 +87,30 @@ class Staged:
         return written
 
     def discard(self) -> None:
+        """Remove the temporary files, and the directories made for them."""
         for temp, _ in self.temps:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
+        for directory in self.created:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
 
 
 def stage(directory: Path, files: Mapping[str, str]) -> Staged:
     """Write every file to a temporary file beside its target, one text at a time; OutputError
     (and nothing left behind) when one cannot be, and nothing left behind whatever else fails."""
+    created = [d for d in (directory, *directory.parents) if not d.exists()]
+    staged = Staged(directory, files, [], created)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        staged.discard()
         raise OutputError(f"cannot create {directory}: {exc}") from exc
-    staged = Staged(directory, files, [])
     try:
         for name in sorted(files):
             text = files[name]  # made now, when its maker defers it, and let go once written
-            fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
             target = directory / name
+            fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
             staged.temps.append((temp, target))
             # mkstemp creates 0600; generated files are for everyone to read, like any output.
             os.chmod(temp, target.stat().st_mode & 0o777 if target.exists() else 0o644)

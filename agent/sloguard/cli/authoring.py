@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -132,6 +134,24 @@ def _bulk_allocation() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextlib.contextmanager
+def _terminated_as_exit() -> Iterator[None]:
+    """SIGTERM (a CI job's timeout, `kill`) raises SystemExit meanwhile, so that files being
+    staged are taken back as on any other failure rather than left half-made."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals (and receives them)
+        return
+
+    def stop(signum: int, _: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Output(NamedTuple):
@@ -342,7 +362,7 @@ def generate(paths: tuple[Path, ...], **options: Any) -> None:
     # one that cannot be made or written leaves all of them as they were.
     staged: list[tuple[Output, Staged]] = []
     try:
-        with _bulk_allocation():
+        with _bulk_allocation(), _terminated_as_exit():
             for output in outputs:
                 staged.append((output, stage(output.directory, output.files)))
     except BaseException:
