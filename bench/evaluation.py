@@ -167,7 +167,8 @@ def main() -> None:
             time.sleep(35)  # a full round of every group over the data
             # Back to the generated intervals (30s, 2m, 10m): what Prometheus really spends.
             write_rules(directory, loaded)
-            httpx.post(f"{prom.url}/-/reload", timeout=60).raise_for_status()
+            # A reload waits for the groups' running evaluations: minutes at 10,000 SLOs.
+            httpx.post(f"{prom.url}/-/reload", timeout=600).raise_for_status()
             time.sleep(5)
             print(
                 f"rules path, one query at a time: {asyncio.run(breakdown(prom.url, loaded.services))}",

@@ -30,6 +30,7 @@ from sloguard.reports.period import between, containing
 from sloguard.reports.words import ratio
 from sloguard.sources.prometheus import Prometheus as PrometheusSource
 from sloguard.sources.prometheus import PrometheusSettings, client
+from sloguard.spec.durations import format_seconds
 from sloguard.spec.model import Calendar
 from tests.support.agent import api, assembled
 from tests.support.backfilled import prometheus_with_history
@@ -207,8 +208,15 @@ def test_each_day_and_the_worst(report: dict[str, Any], month: Month) -> None:
     assert worst == 12  # the five-hour slow burn
 
 
+def recorded_offset(prometheus: Prometheus, service: str, window: int, at: int) -> float:
+    """Seconds into the minute at which the group recording a window's burn rate runs."""
+    metric = f"slo:burn_rate:{format_seconds(window)}"
+    [burning] = prometheus.query(f'{metric}{{service="{service}"}}[1m]', at)
+    return float(burning["values"][-1][0]) % MINUTE
+
+
 def firing(
-    month: Month, service: str, severity: str, offset: float, lag: int = 0
+    month: Month, service: str, severity: str, offset: float, lags: dict[int, int]
 ) -> list[tuple[int, int]]:
     """When the generated alert fires, from the counts, at the minute marks `t` the rules ran
     `offset` seconds after: each tier's windows as the rules compute them (up to 1h the
@@ -216,7 +224,8 @@ def firing(
     offset` holds the counters' samples at the minutes in [t + offset - window, t]: a window
     of `window - 1m` of counts when the group runs off the minute (the same for bad and all
     events, so rate()'s extrapolation cancels in their ratio). An alert whose group runs
-    before the group recording the burn rates in the minute reads them `lag` seconds old."""
+    before the group recording a window's burn rate in the minute reads it a minute old: the
+    window's `lags` entry."""
     short = MINUTE if offset else 0
     bad, total = month.counts(service)
     minutes = range(month.first + SLOT, month.last + 1, MINUTE)
@@ -229,13 +238,13 @@ def firing(
             counted = window - short
             return (bad(t) - bad(t - counted)) / (total(t) - total(t - counted))
         last = (t - minutes[0]) // MINUTE
-        first = last - window // MINUTE
+        first = last - window // MINUTE + 1  # a 5m rate a minute in the window
         return (sums[last + 1] - sums[first]) / ((last + 1 - first) * rate * five)
 
     def fires(t: int) -> bool:
-        t -= lag
         return any(
-            ratio(t, long) / BUDGET > factor and ratio(t, short) / BUDGET > factor
+            ratio(t - lags[long], long) / BUDGET > factor
+            and ratio(t - lags[short], short) / BUDGET > factor
             for long, short, factor in TIERS[severity]
         )
 
@@ -266,14 +275,14 @@ def test_incidents_are_the_alerts_the_rules_fire(
         for severity in ("page", "ticket")
     }
     for (service, severity), seen in incidents.items():
-        # Each group's offset into the minute, as its samples were written: the page is in the
-        # group that records the burn rates; the ticket's group reads them, a minute old when
-        # it runs earlier in the minute.
-        [burning] = prometheus.query(f'slo:burn_rate:1h{{service="{service}"}}[1m]', month.end)
-        fast = float(burning["values"][-1][0]) % MINUTE
-        offset = seen[0][0] % MINUTE if seen else fast
-        lag = MINUTE if offset < fast else 0
-        expected = firing(month, service, severity, offset, lag)
+        # Each group's offset into the minute, as its samples were written: an alert reads a
+        # burn rate another group records a minute old when it runs earlier in the minute (the
+        # page's 1h/5m tier is in its own group; its 6h/30m tier and the ticket's are not).
+        windows = {w for tier in TIERS[severity] for w in tier[:2]}
+        recorded = {w: recorded_offset(prometheus, service, w, month.end) for w in windows}
+        offset = seen[0][0] % MINUTE if seen else recorded[3600]
+        lags = {w: MINUTE if offset < at else 0 for w, at in recorded.items()}
+        expected = firing(month, service, severity, offset, lags)
         assert len(seen) == len(expected), (service, severity, seen, expected)
         moved = [  # still firing at the period's end: it ends there, not at an evaluation
             (start - offset - first, end - (0 if last == month.end else offset) - last)
