@@ -16,6 +16,20 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return 0.0
 
 
+def tree_rss_mb(pid: int) -> float:
+    """The resident memory of the process and every process below it, added up, in MB (pages
+    they share are counted in each: an upper bound). 0 once the process is gone."""
+    try:
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+        return rss_mb(pid) + sum(tree_rss_mb(child) for child in children)
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU the process has used so far (user and system), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

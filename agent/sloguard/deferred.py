@@ -1,6 +1,6 @@
 """Generated files whose texts are made when they are read (pure): written one after another,
 a set of thousands of SLOs never holds all its texts at once (10,000 SLOs' rules and dashboards
-are 370 MB of text; made and written file by file, `generate` peaks at 148 MB)."""
+are 370 MB of text; made and written file by file, `generate` peaks at 145 MB a process)."""
 
 from __future__ import annotations
 

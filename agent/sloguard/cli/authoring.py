@@ -6,10 +6,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import signal
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ from sloguard.cli.common import (
 from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import OVERVIEW_ORIGIN, configmap_files, dashboard_files
 from sloguard.errors import PublishError, SloguardError
-from sloguard.files import Staged, drift, stage, write_files
+from sloguard.files import drift, stage_all, write_files
 from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths
 from sloguard.proving import ScenarioResult, prove
 from sloguard.routing import HEADER, AlertmanagerFormat, alertmanager_file, written_by_sloguard
@@ -134,24 +132,6 @@ def _bulk_allocation() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-@contextlib.contextmanager
-def _terminated_as_exit() -> Iterator[None]:
-    """SIGTERM (a CI job's timeout, `kill`) raises SystemExit meanwhile, so that files being
-    staged are taken back as on any other failure rather than left half-made."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may handle signals (and receives them)
-        return
-
-    def stop(signum: int, _: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class Output(NamedTuple):
@@ -358,18 +338,11 @@ def generate(paths: tuple[Path, ...], **options: Any) -> None:
     outputs = chosen.render(loaded)
     _refuse_foreign(chosen)
     roots = list(paths) or default_paths()
-    # Every output staged (its texts made and written one by one) before any is put in place:
-    # one that cannot be made or written leaves all of them as they were.
-    staged: list[tuple[Output, Staged]] = []
-    try:
-        with _bulk_allocation(), _terminated_as_exit():
-            for output in outputs:
-                staged.append((output, stage(output.directory, output.files)))
-    except BaseException:
-        for _, pending in staged:
-            pending.discard()
-        raise
-    for output, pending in staged:
+    # Every output staged (side by side, its texts made and written one by one) before any is
+    # put in place: one that cannot be made or written leaves all of them as they were.
+    with _bulk_allocation():
+        staged = stage_all([(output.directory, output.files) for output in outputs])
+    for output, pending in zip(outputs, staged, strict=True):
         pending.commit(prune=output.whole, owns=output.owns(roots))
     written = ", ".join(_said(output) for output in outputs)
     click.echo(
