@@ -482,6 +482,18 @@ def test_an_output_that_cannot_be_written_leaves_every_output_as_it_was(
     assert not rules.exists() or not any(rules.iterdir())  # no rules without their routing
 
 
+def test_two_outputs_may_not_share_a_directory(write_defs: WriteDefs, tmp_path: Path) -> None:
+    # The dashboards would prune the rules (files sloguard generated, no longer its own).
+    same = tmp_path / "out"
+    code, _, err = run(
+        "generate", str(write_defs(**{"shop.yaml": GOOD})), "--rules-out", str(same),
+        "--dashboards-out", str(tmp_path / "x" / ".." / "out"),
+    )  # fmt: skip
+    assert code == 2
+    assert "--rules-out and --dashboards-out name the same directory" in err
+    assert not same.exists()
+
+
 def test_sigterm_while_generating_leaves_nothing(
     write_defs: WriteDefs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

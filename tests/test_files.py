@@ -1,14 +1,10 @@
-import os
-import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from sloguard.deferred import DeferredFiles
-from sloguard.errors import OutputError, SloguardError
-from sloguard.files import drift, stage_all, stale_files, write_files
+from sloguard.errors import OutputError
+from sloguard.files import drift, stale_files, write_files
 
 
 def test_files_are_replaced_together_and_readable(tmp_path: Path) -> None:
@@ -31,6 +27,15 @@ def test_an_unwritable_directory_is_reported(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError, match="cannot create"):
         write_files(tmp_path / "file" / "out", {"a.yml": "x"})
+
+
+def test_a_makers_own_os_error_is_not_taken_for_a_write_failure(tmp_path: Path) -> None:
+    def unreadable() -> str:
+        raise PermissionError("a defect while making the text")
+
+    with pytest.raises(PermissionError, match="a defect"):
+        write_files(tmp_path / "out", DeferredFiles({"a.yml": lambda: "é\n", "b.yml": unreadable}))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_only_files_sloguard_generated_are_stale(tmp_path: Path) -> None:
@@ -60,113 +65,3 @@ def test_a_text_that_cannot_be_made_while_staging_leaves_nothing(tmp_path: Path)
     assert made == ["a.yml"]  # staged first, then taken back
     assert (tmp_path / "a.yml").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yml"]
-
-
-def _written_by_pid() -> str:
-    return f"{os.getpid()}\n"
-
-
-def _wait_for(flag: Path) -> str:
-    """A text made only once `flag` exists (made by another output's maker)."""
-    deadline = time.monotonic() + 30
-    while not flag.exists():
-        assert time.monotonic() < deadline, "the other output was not being made meanwhile"
-        time.sleep(0.01)
-    return "waited\n"
-
-
-def _flag(flag: Path) -> str:
-    flag.touch()
-    return "flagged\n"
-
-
-def test_outputs_are_staged_side_by_side_in_processes_of_their_own(tmp_path: Path) -> None:
-    flag = tmp_path / "flag"
-    # Made one after another, the first output would wait for the second forever.
-    first = DeferredFiles({"a.yml": lambda: _wait_for(flag), "pid.yml": _written_by_pid})
-    second = DeferredFiles({"b.yml": lambda: _flag(flag), "pid.yml": _written_by_pid})
-    staged = stage_all([(tmp_path / "one", first), (tmp_path / "two", second)])
-    assert not (tmp_path / "one" / "a.yml").exists()  # staged under a hidden name till commit
-    for pending in staged:
-        pending.commit()
-    assert (tmp_path / "one" / "a.yml").read_text() == "waited\n"
-    assert (tmp_path / "two" / "b.yml").read_text() == "flagged\n"
-    assert (tmp_path / "one" / "pid.yml").read_text() == f"{os.getpid()}\n"
-    assert (tmp_path / "two" / "pid.yml").read_text() != f"{os.getpid()}\n"
-    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["b.yml", "pid.yml"]
-
-
-def _refused() -> str:
-    raise OutputError("b.yml is over the 1 MiB a ConfigMap can hold")
-
-
-def _crashed() -> str:
-    raise ValueError("a defect")
-
-
-def _killed() -> str:
-    os.kill(os.getpid(), signal.SIGKILL)
-    return "never written"
-
-
-@pytest.mark.parametrize(
-    ("maker", "raised", "said"),
-    [
-        (_refused, SloguardError, "over the 1 MiB"),
-        (_crashed, RuntimeError, "ValueError: a defect"),
-        (_killed, OutputError, rf"the process writing it ended \(-{signal.SIGKILL}\)"),
-    ],
-)
-def test_a_worker_that_fails_leaves_nothing_of_any_output(
-    tmp_path: Path, maker: Callable[[], str], raised: type[Exception], said: str
-) -> None:
-    (tmp_path / "one").mkdir()
-    (tmp_path / "one" / "a.yml").write_text("old")
-    mine = DeferredFiles({"a.yml": lambda: "new"})
-    # The worker's first file is written before the failure (and taken back, even when the
-    # worker itself is killed).
-    theirs = DeferredFiles({"a.yml": lambda: "staged first", "b.yml": maker})
-    with pytest.raises(raised, match=said):
-        stage_all([(tmp_path / "one", mine), (tmp_path / "out" / "two", theirs)])
-    assert [p.name for p in (tmp_path / "one").iterdir()] == ["a.yml"]
-    assert (tmp_path / "one" / "a.yml").read_text() == "old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["one"]  # `out/two` taken back
-
-
-def _sleeping() -> str:
-    time.sleep(60)
-    return "never written"
-
-
-def test_a_failure_here_stops_the_workers_and_takes_back_their_files(tmp_path: Path) -> None:
-    pid = tmp_path / "worker.pid"
-
-    def sleeping() -> str:
-        pid.write_text(str(os.getpid()))
-        return _sleeping()
-
-    def refused_once_the_worker_sleeps() -> str:
-        _wait_for(pid)
-        return _refused()
-
-    mine = DeferredFiles({"b.yml": refused_once_the_worker_sleeps})
-    theirs = DeferredFiles({"a.yml": lambda: "staged first", "b.yml": sleeping})
-    with pytest.raises(OutputError, match="over the 1 MiB"):
-        stage_all([(tmp_path / "one", mine), (tmp_path / "two", theirs)])
-    with pytest.raises(ProcessLookupError):  # stopped (and reaped), not left to sleep
-        os.kill(int(pid.read_text()), 0)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["worker.pid"]
-
-
-def test_sigterm_while_a_worker_writes_leaves_nothing(tmp_path: Path) -> None:
-    def terminated() -> str:
-        os.kill(os.getppid(), signal.SIGTERM)
-        return _sleeping()
-
-    before = signal.getsignal(signal.SIGTERM)
-    theirs = DeferredFiles({"a.yml": lambda: "staged first", "b.yml": terminated})
-    with pytest.raises(SystemExit) as exited:
-        stage_all([(tmp_path / "one", {"a.yml": "x"}), (tmp_path / "two", theirs)])
-    assert exited.value.code == 128 + signal.SIGTERM
-    assert list(tmp_path.iterdir()) == []
-    assert signal.getsignal(signal.SIGTERM) is before

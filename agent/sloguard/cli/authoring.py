@@ -30,13 +30,14 @@ from sloguard.cli.common import (
 from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import OVERVIEW_ORIGIN, configmap_files, dashboard_files
 from sloguard.errors import PublishError, SloguardError
-from sloguard.files import drift, stage_all, write_files
+from sloguard.files import drift, write_files
 from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths
 from sloguard.proving import ScenarioResult, prove
 from sloguard.routing import HEADER, AlertmanagerFormat, alertmanager_file, written_by_sloguard
 from sloguard.rules.generation import RuleOptions
 from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.spec.writing import SCHEMA_FILE, native_yaml, schema_text
+from sloguard.staging import held_signals, stage_all
 
 DEFAULT_RULES = Path("alert-rules")
 DEFAULT_DASHBOARDS = Path("dashboards")
@@ -171,9 +172,9 @@ class Outputs:
             options["dashboards_out"] = options["dashboards_out"] or DEFAULT_DASHBOARDS
         elif not any(options[key] for key in OUTPUTS):
             raise click.UsageError(
-                "with PATHS, name where to write: "
-                + ", ".join(f"--{key.replace('_', '-')}" for key in OUTPUTS)
+                "with PATHS, name where to write: " + ", ".join(map(_flag, OUTPUTS))
             )
+        _one_output_a_directory({k: options[k] for k in OUTPUTS[:3] if options[k] is not None})
         if options["alertmanager_out"] is None and _given("alertmanager_format"):
             raise click.UsageError("--alertmanager-format needs --alertmanager-out FILE")
         if options["alertmanager_format"] is None:
@@ -234,6 +235,22 @@ class Outputs:
             )
             outputs.append(Output(self.configmaps_out, configmaps, "ConfigMap(s)"))
         return outputs
+
+
+def _one_output_a_directory(directories: dict[str, Path]) -> None:
+    """Each output prunes the files it no longer generates: two in one directory would remove
+    each other's."""
+    seen: dict[Path, str] = {}
+    for option, directory in directories.items():
+        if (other := seen.setdefault(directory.resolve(), option)) != option:
+            raise click.UsageError(
+                f"{_flag(other)} and {_flag(option)} name the same directory {directory}: "
+                "each output removes there what it no longer generates, so each needs its own"
+            )
+
+
+def _flag(option: str) -> str:
+    return f"--{option.replace('_', '-')}"
 
 
 def _given(name: str) -> bool:
@@ -342,8 +359,9 @@ def generate(paths: tuple[Path, ...], **options: Any) -> None:
     # put in place: one that cannot be made or written leaves all of them as they were.
     with _bulk_allocation():
         staged = stage_all([(output.directory, output.files) for output in outputs])
-    for output, pending in zip(outputs, staged, strict=True):
-        pending.commit(prune=output.whole, owns=output.owns(roots))
+    with held_signals():  # all put in place, or (when the staging was stopped) none
+        for output, pending in zip(outputs, staged, strict=True):
+            pending.commit(prune=output.whole, owns=output.owns(roots))
     written = ", ".join(_said(output) for output in outputs)
     click.echo(
         f"generated {written} from {summary(loaded)} in {time.perf_counter() - started:.2f}s"
