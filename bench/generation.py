@@ -57,7 +57,9 @@ SLO_TEMPLATES = [
 ]
 
 
-def write_definitions(directory: Path, slos: int) -> None:
+def write_definitions(directory: Path, slos: int, calendar: bool = True) -> None:
+    """`slos` SLOs, ten a service, the three templates in turn; without `calendar`, the
+    calendar-month SLOs are over a rolling 30d instead."""
     for s in range(0, slos, SLOS_PER_SERVICE):
         svc = f"service-{s // SLOS_PER_SERVICE:04d}"
         body = "".join(
@@ -66,6 +68,8 @@ def write_definitions(directory: Path, slos: int) -> None:
             )
             for i in range(s, min(s + SLOS_PER_SERVICE, slos))
         )
+        if not calendar:
+            body = body.replace("window: month", "window: 30d")
         (directory / f"{svc}.yaml").write_text(
             f"service: {svc}\nlabels: {{team: t}}\nslos:\n{body}"
         )

@@ -68,6 +68,7 @@ def running_prometheus(
     alertmanager: str | None = None,
     external_labels: dict[str, str] | None = None,
     remote_write: str | None = None,
+    ready_seconds: float = 30,
 ) -> Iterator[Prometheus]:
     """Prometheus scraping `job -> host:port` every second and evaluating `rule_files`
     (remote-writing to `remote_write` with `external_labels`, see `local_prometheus`); its
@@ -84,6 +85,7 @@ def running_prometheus(
             alertmanager=alertmanager,
             external_labels=external_labels,
             remote_write=remote_write,
+            ready_seconds=ready_seconds,
         ) as url:
             yield Prometheus(url, directory / "prometheus.log")
     except ToolError as exc:

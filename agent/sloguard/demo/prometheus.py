@@ -72,10 +72,12 @@ def local_prometheus(
     alertmanager: str | None = None,
     external_labels: Mapping[str, str] | None = None,
     remote_write: str | None = None,
+    ready_seconds: float = 30,
 ) -> Iterator[str]:
     """Run Prometheus scraping `job -> host:port` and evaluating `rule_files` (sending alerts
     to the `alertmanager` host:port when given, and every sample to the `remote_write` URL
-    within a second, with its `external_labels`); yields its URL once ready. Its data lives in
+    within a second, with its `external_labels`); yields its URL once ready (ToolError after
+    `ready_seconds`: loading 10,000 SLOs' rules takes about half a minute). Its data lives in
     `directory/tsdb` (backfilled blocks go there first)."""
     port = port or free_port()
     config: dict[str, Any] = {
@@ -117,7 +119,7 @@ def local_prometheus(
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + ready_seconds
         while True:
             if answers_ok(f"{url}/-/ready"):
                 break
