@@ -2,14 +2,15 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from sloguard.deferred import DeferredFiles
 from sloguard.errors import OutputError, SloguardError, SpecError, SpecProblem
-from sloguard.staging import stage_all
+from sloguard.files import Staged
+from sloguard.staging import write_together
 
 
 def _written_by_pid() -> str:
@@ -17,16 +18,16 @@ def _written_by_pid() -> str:
 
 
 def _wait_for(flag: Path) -> str:
-    """A text made only once `flag` exists (made by another output's maker)."""
+    """A text made only once `flag` holds something (written by another output's maker)."""
     deadline = time.monotonic() + 30
-    while not flag.exists():
+    while not (flag.exists() and flag.stat().st_size):
         assert time.monotonic() < deadline, f"{flag.name} was not made meanwhile"
         time.sleep(0.01)
     return "waited\n"
 
 
 def _flag(flag: Path) -> str:
-    flag.touch()
+    flag.write_text("set")
     return "flagged\n"
 
 
@@ -45,6 +46,15 @@ def _wait_ended(pid: int) -> None:
         time.sleep(0.01)
 
 
+def _commit(staged: list[Staged]) -> None:
+    for pending in staged:
+        pending.commit()
+
+
+def _together(outputs: list[tuple[Path, Mapping[str, str]]]) -> None:
+    write_together(outputs, _commit)
+
+
 def _leftovers(directory: Path) -> list[str]:
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
 
@@ -54,10 +64,12 @@ def test_outputs_are_staged_side_by_side_in_processes_of_their_own(tmp_path: Pat
     # Made one after another, the first output would wait for the second forever.
     first = DeferredFiles({"a.yml": lambda: _wait_for(flag), "pid.yml": _written_by_pid})
     second = DeferredFiles({"b.yml": lambda: _flag(flag), "pid.yml": _written_by_pid})
-    staged = stage_all([(tmp_path / "one", first), (tmp_path / "two", second)])
-    assert not (tmp_path / "one" / "a.yml").exists()  # staged under a hidden name till commit
-    for pending in staged:
-        pending.commit()
+
+    def commit(staged: list[Staged]) -> None:
+        assert not (tmp_path / "one" / "a.yml").exists()  # staged under a hidden name till now
+        _commit(staged)
+
+    write_together([(tmp_path / "one", first), (tmp_path / "two", second)], commit)
     assert (tmp_path / "one" / "a.yml").read_text() == "waited\n"
     assert (tmp_path / "two" / "b.yml").read_text() == "flagged\n"
     assert (tmp_path / "one" / "pid.yml").read_text() == f"{os.getpid()}\n"
@@ -107,14 +119,14 @@ def test_a_worker_that_fails_leaves_nothing_of_any_output(
     # worker itself is killed).
     theirs = DeferredFiles({"a.yml": lambda: "staged first", "b.yml": maker})
     with pytest.raises(raised, match=said):
-        stage_all([(tmp_path / "one", mine), (tmp_path / "out" / "two", theirs)])
+        _together([(tmp_path / "one", mine), (tmp_path / "out" / "two", theirs)])
     assert _leftovers(tmp_path) == ["one", "one/a.yml"]  # `out/two` taken back
     assert (tmp_path / "one" / "a.yml").read_text() == "old"
 
 
 def test_a_defect_in_a_worker_carries_the_workers_traceback(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="a defect") as raised:
-        stage_all([(tmp_path / "one", {}), (tmp_path / "two", DeferredFiles({"b": _crashed}))])
+        _together([(tmp_path / "one", {}), (tmp_path / "two", DeferredFiles({"b": _crashed}))])
     assert "in the process writing" in raised.value.__notes__[0]
     assert "_crashed" in raised.value.__notes__[0]
 
@@ -135,7 +147,7 @@ def test_a_worker_that_fails_leaves_a_shared_directory_to_the_others(tmp_path: P
 
     mine = DeferredFiles({"a.rules.yml": lambda: "rules\n", "b.rules.yml": once_the_worker_ended})
     with pytest.raises(OutputError, match="over the 1 MiB"):
-        stage_all([(shared, mine), (shared, DeferredFiles({"c.yml": refused_at_once}))])
+        _together([(shared, mine), (shared, DeferredFiles({"c.yml": refused_at_once}))])
     assert _leftovers(tmp_path) == ["flag"]
 
 
@@ -158,7 +170,7 @@ def test_a_failure_here_stops_the_workers_and_takes_back_their_files(tmp_path: P
     mine = DeferredFiles({"b.yml": refused_once_the_worker_sleeps})
     theirs = DeferredFiles({"a.yml": lambda: "staged first", "b.yml": sleeping})
     with pytest.raises(OutputError, match="over the 1 MiB"):
-        stage_all([(tmp_path / "one", mine), (tmp_path / "two", theirs)])
+        _together([(tmp_path / "one", mine), (tmp_path / "two", theirs)])
     with pytest.raises(ProcessLookupError):  # stopped (and reaped), not left to sleep
         os.kill(int(pid.read_text()), 0)
     assert _leftovers(tmp_path) == ["worker.pid"]
@@ -169,19 +181,19 @@ def test_sigterm_while_a_worker_writes_leaves_nothing(tmp_path: Path) -> None:
         os.kill(os.getppid(), signal.SIGTERM)
         return _sleeping()
 
-    before, held = signal.getsignal(signal.SIGTERM), signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    before, interrupts = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     theirs = DeferredFiles({"a.yml": lambda: "staged first", "b.yml": terminated})
     with pytest.raises(SystemExit) as exited:
         # Nothing of its own to write: the signal finds it waiting for the worker.
-        stage_all([(tmp_path / "one", {}), (tmp_path / "two", theirs)])
+        _together([(tmp_path / "one", {}), (tmp_path / "two", theirs)])
     assert exited.value.code == 128 + signal.SIGTERM
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) is before
-    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == held  # nothing left held back
+    assert signal.getsignal(signal.SIGINT) is interrupts  # nothing left held back
 
 
 def test_a_worker_outlives_no_killed_parent(tmp_path: Path) -> None:
-    # The OOM killer takes `generate` itself: its worker stops and takes back its files.
+    # The OOM killer takes `generate` itself: its worker stops too.
     pid = tmp_path / "worker.pid"
 
     def sleeping() -> str:
@@ -192,7 +204,7 @@ def test_a_worker_outlives_no_killed_parent(tmp_path: Path) -> None:
     if parent == 0:
         try:
             theirs = DeferredFiles({"a.yml": lambda: "staged first", "b.yml": sleeping})
-            stage_all(
+            _together(
                 [
                     (tmp_path / "one", DeferredFiles({"a.yml": _sleeping})),
                     (tmp_path / "two", theirs),
@@ -205,14 +217,12 @@ def test_a_worker_outlives_no_killed_parent(tmp_path: Path) -> None:
         os.kill(parent, signal.SIGKILL)
     finally:
         os.waitpid(parent, 0)
-    _wait_ended(int(pid.read_text()))
-    assert _leftovers(tmp_path / "two") == []
+    _wait_ended(int(pid.read_text()))  # it does not write on: what it staged stays, as its
+    # parent's does when it is killed
 
 
 def _in_a_daemon(directory: Path) -> None:
-    staged = stage_all([(directory / "one", {"a.yml": "a"}), (directory / "two", {"b.yml": "b"})])
-    for pending in staged:
-        pending.commit()
+    _together([(directory / "one", {"a.yml": "a"}), (directory / "two", {"b.yml": "b"})])
 
 
 def test_a_daemonic_process_may_stage_side_by_side(tmp_path: Path) -> None:
@@ -223,3 +233,57 @@ def test_a_daemonic_process_may_stage_side_by_side(tmp_path: Path) -> None:
     daemon.join(60)
     assert daemon.exitcode == 0
     assert _leftovers(tmp_path) == ["one", "one/a.yml", "two", "two/b.yml"]
+
+
+def test_a_signal_once_all_is_staged_waits_for_every_file_to_be_in_place(tmp_path: Path) -> None:
+    def commit(staged: list[Staged]) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # held back until the files are in place
+        _commit(staged)
+
+    with pytest.raises(SystemExit):
+        write_together(
+            [(tmp_path / "one", {"a.yml": "a"}), (tmp_path / "two", {"b.yml": "b"})], commit
+        )
+    assert _leftovers(tmp_path) == ["one", "one/a.yml", "two", "two/b.yml"]
+
+
+def test_a_commit_that_fails_leaves_no_staged_file(tmp_path: Path) -> None:
+    def commit(staged: list[Staged]) -> None:
+        staged[0].commit()
+        raise OSError("a disk that fills up")
+
+    with pytest.raises(OSError, match="fills up"):
+        write_together(
+            [(tmp_path / "one", {"a.yml": "a"}), (tmp_path / "two", {"b.yml": "b"})], commit
+        )
+    assert _leftovers(tmp_path) == ["one", "one/a.yml"]  # only what was put in place
+
+
+@pytest.fixture
+def children_reaped_elsewhere() -> Iterator[None]:
+    before = signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps them
+    yield
+    signal.signal(signal.SIGCHLD, before)
+
+
+@pytest.mark.usefixtures("children_reaped_elsewhere")
+def test_workers_reaped_elsewhere_are_still_waited_for(tmp_path: Path) -> None:
+    _together([(tmp_path / "one", {"a.yml": "a"}), (tmp_path / "two", {"b.yml": "b"})])
+    assert _leftovers(tmp_path) == ["one", "one/a.yml", "two", "two/b.yml"]
+    with pytest.raises(OutputError, match=r"ended \(unknown\)"):
+        _together([(tmp_path / "one", {}), (tmp_path / "three", DeferredFiles({"c": _killed}))])
+    assert not (tmp_path / "three").exists()
+
+
+def test_a_worker_keeps_signals_this_process_ignores(tmp_path: Path) -> None:
+    # A background job of a non-interactive shell ignores SIGINT; so do its workers.
+    def interrupted() -> str:
+        os.kill(os.getpid(), signal.SIGINT)
+        return "written\n"
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _together([(tmp_path / "one", {}), (tmp_path / "two", DeferredFiles({"b": interrupted}))])
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert (tmp_path / "two" / "b").read_text() == "written\n"

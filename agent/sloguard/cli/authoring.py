@@ -30,14 +30,14 @@ from sloguard.cli.common import (
 from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import OVERVIEW_ORIGIN, configmap_files, dashboard_files
 from sloguard.errors import PublishError, SloguardError
-from sloguard.files import drift, write_files
+from sloguard.files import Staged, drift, write_files
 from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths
 from sloguard.proving import ScenarioResult, prove
 from sloguard.routing import HEADER, AlertmanagerFormat, alertmanager_file, written_by_sloguard
 from sloguard.rules.generation import RuleOptions
 from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.spec.writing import SCHEMA_FILE, native_yaml, schema_text
-from sloguard.staging import held_signals, stage_all
+from sloguard.staging import write_together
 
 DEFAULT_RULES = Path("alert-rules")
 DEFAULT_DASHBOARDS = Path("dashboards")
@@ -355,13 +355,15 @@ def generate(paths: tuple[Path, ...], **options: Any) -> None:
     outputs = chosen.render(loaded)
     _refuse_foreign(chosen)
     roots = list(paths) or default_paths()
+
     # Every output staged (side by side, its texts made and written one by one) before any is
     # put in place: one that cannot be made or written leaves all of them as they were.
-    with _bulk_allocation():
-        staged = stage_all([(output.directory, output.files) for output in outputs])
-    with held_signals():  # all put in place, or (when the staging was stopped) none
+    def commit(staged: list[Staged]) -> None:
         for output, pending in zip(outputs, staged, strict=True):
             pending.commit(prune=output.whole, owns=output.owns(roots))
+
+    with _bulk_allocation():
+        write_together([(output.directory, output.files) for output in outputs], commit)
     written = ", ".join(_said(output) for output in outputs)
     click.echo(
         f"generated {written} from {summary(loaded)} in {time.perf_counter() - started:.2f}s"
