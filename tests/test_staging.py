@@ -10,7 +10,7 @@ import pytest
 from sloguard.deferred import DeferredFiles
 from sloguard.errors import OutputError, SloguardError, SpecError, SpecProblem
 from sloguard.files import Staged
-from sloguard.staging import write_together
+from sloguard.staging import HeldSignals, write_together
 
 
 def _written_by_pid() -> str:
@@ -287,3 +287,23 @@ def test_a_worker_keeps_signals_this_process_ignores(tmp_path: Path) -> None:
     finally:
         signal.signal(signal.SIGINT, before)
     assert (tmp_path / "two" / "b").read_text() == "written\n"
+
+
+def test_held_signals_put_every_handler_back_when_a_signal_arrives_meanwhile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = {stop: signal.getsignal(stop) for stop in (signal.SIGTERM, signal.SIGINT)}
+    held = HeldSignals().__enter__()
+    put = signal.signal
+
+    def a_sigterm_just_then(stop: int, handler: object) -> object:
+        previous = put(stop, handler)  # type: ignore[arg-type]
+        if stop == signal.SIGTERM:  # its handler, back in place, raises at once
+            raise SystemExit(143)
+        return previous
+
+    monkeypatch.setattr(signal, "signal", a_sigterm_just_then)
+    with pytest.raises(SystemExit):
+        held.release()
+    monkeypatch.undo()
+    assert {stop: signal.getsignal(stop) for stop in before} == before

@@ -46,8 +46,10 @@ def write_together(
     worker's failure is raised here as it was raised there."""
     planned = [Staged.planned(directory, files) for directory, files in outputs]
     workers: list[_Worker] = []
-    try:
-        with terminated_as_exit():
+    # SIGTERM raises until everything is taken back: its default action would end this
+    # process before then.
+    with terminated_as_exit():
+        try:
             for staged in planned[1:]:
                 with HeldSignals() as held:  # a worker started is a worker known
                     workers.append(_fork(staged, held))
@@ -57,9 +59,9 @@ def write_together(
                 _collect(workers)
             with HeldSignals():
                 commit(planned)
-    except BaseException:
-        _take_back(workers, planned)
-        raise
+        except BaseException:
+            _take_back(workers, planned)
+            raise
 
 
 def _take_back(workers: list[_Worker], planned: list[Staged]) -> None:
@@ -122,13 +124,24 @@ class HeldSignals:
         self.arrived.append(signum)
 
     def release(self) -> None:
-        """The handlers back, and what arrived meanwhile delivered to them."""
+        """The handlers back, and what arrived meanwhile delivered to them; every handler is
+        put back even when one raises (a signal to a handler already back), then that is
+        raised."""
+        failure: BaseException | None = None
         while self.previous:
             stop, handler = self.previous.popitem()
-            signal.signal(stop, handler)
+            try:
+                signal.signal(stop, handler)  # in place before any handler runs
+            except BaseException as exc:
+                failure = failure or exc
         arrived, self.arrived = self.arrived, []
         for stop in dict.fromkeys(arrived):
-            signal.raise_signal(stop)
+            try:
+                signal.raise_signal(stop)
+            except BaseException as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 def _exit_on(signum: int, _: object) -> None:
