@@ -48,7 +48,7 @@ def write_together(
     workers: list[_Worker] = []
     # SIGTERM raises until everything is taken back: its default action would end this
     # process before then.
-    with terminated_as_exit():
+    with _terminated_as_exit():
         try:
             for staged in planned[1:]:
                 with HeldSignals() as held:  # a worker started is a worker known
@@ -80,14 +80,14 @@ def _take_back(workers: list[_Worker], planned: list[Staged]) -> None:
 
 
 @contextlib.contextmanager
-def terminated_as_exit() -> Iterator[None]:
+def _terminated_as_exit() -> Iterator[None]:
     """SIGTERM (a CI job's timeout, `kill`) raises SystemExit meanwhile, so that files being
     staged are taken back as on any other failure rather than left half-made; unless SIGTERM
     is ignored, as it stays."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may handle signals (and receives them)
-        return
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+    # Only the main thread may handle signals (and receives them).
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    ):
         yield
         return
     previous = signal.signal(signal.SIGTERM, _exit_on)
