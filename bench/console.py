@@ -54,24 +54,29 @@ class Fleet:
     exhausted to untouched, burn rates to match, a million events per window."""
 
     def __init__(self, ids: Sequence[dict[str, str]]) -> None:
-        self.ids = ids
         self.asked = 0  # instant queries
+        self.by_service: dict[str, list[tuple[int, dict[str, str]]]] = {}  # as a query escapes it
+        for n, i in enumerate(ids):
+            self.by_service.setdefault(re.escape(i["service"]), []).append((n, i))
 
     async def query(self, expr: str, at: float) -> Sequence[Sample]:
         self.asked += 1
+        asked = re.search(r'service=~"([^"]+)"', expr)  # a shard's services
+        names = set(asked[1].replace("\\\\", "\\").split("|")) if asked else set()
+        ids = [found for name in names for found in self.by_service.get(name, [])]
         if expr.startswith("{__name__"):
             return [
                 ({**i, "__name__": f"slo:burn_rate:{w}"}, (n % 40) / 2)
-                for n, i in enumerate(self.ids)
+                for n, i in ids
                 for w in WINDOWS
             ]
         if expr.startswith("slo:error_budget_remaining"):
-            return [(i, 1 - (n % 40) / 20) for n, i in enumerate(self.ids)]
+            return [(i, 1 - (n % 40) / 20) for n, i in ids]
         if expr.startswith("slo:sli_events:window"):
-            return [(i, 1e8) for i in self.ids]
+            return [(i, 1e8) for _, i in ids]
         if PART_LABEL in expr:
             windows = re.findall(f'"{PART_LABEL}", "([^"]+)"', expr)
-            return [({**i, PART_LABEL: w}, 1e6) for i in self.ids for w in windows]
+            return [({**i, PART_LABEL: w}, 1e6) for _, i in ids for w in windows]
         return []
 
     async def query_range(

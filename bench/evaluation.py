@@ -116,18 +116,19 @@ async def breakdown(url: str, services: list[ServiceSLOs]) -> str:
     """Each rules-path query alone (Prometheus and transfer), then the judging of every SLO
     from answers already in memory (sloguard's own share of a cycle)."""
     settings = PrometheusSettings(url=url, timeout_seconds=60)
-    queries = rules_queries(services)
+    shards = rules_queries(services)
     answers: dict[str, Sequence[Sample]] = {}
-    parts = []
+    parts = [f"{len(shards)} shard(s)"]
     async with client(settings) as http:
         source = Prometheus(http, settings)
         at = time.time()
         for name in ("burn_rates", "budgets", "events", "window_events"):
-            started = time.perf_counter()
-            answers[getattr(queries, name)] = await source.query(getattr(queries, name), at)
-            parts.append(
-                f"{name} {time.perf_counter() - started:.3f}s ({len(answers[getattr(queries, name)])} series)"
-            )
+            started, series = time.perf_counter(), 0
+            for shard in shards:
+                expr = getattr(shard, name)
+                answers[expr] = await source.query(expr, at)
+                series += len(answers[expr])
+            parts.append(f"{name} {time.perf_counter() - started:.3f}s ({series} series)")
 
     class Cached:
         async def query(self, expr: str, _: float) -> Sequence[Sample]:

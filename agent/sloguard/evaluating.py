@@ -32,6 +32,7 @@ from sloguard.evaluation.model import Evaluation, Origin, Reading, Status
 from sloguard.evaluation.readings import (
     Readings,
     RulesAnswers,
+    RulesQueries,
     Sample,
     raw_query,
     raw_readings,
@@ -135,19 +136,25 @@ async def evaluate(
     queries an SLO needs alone, on the raw path, are its children). With a `traces` backend,
     trace SLIs are read from it instead of from the agent's counters in Prometheus."""
     tracer = tracer or NoOpTracer()
-    queries = rules_queries(specs)
-    answers: RulesAnswers | None
-    rules_error = ""
-    try:
-        read = await asyncio.gather(
-            source.query(queries.burn_rates, at),
-            source.query(queries.budgets, at),
-            source.query(queries.events, at),
-            source.query(queries.window_events, at),
-        )
-        answers = RulesAnswers.index(*(_finite(samples) for samples in read))
-    except SourceError as exc:
-        answers, rules_error = None, exc.reason
+
+    async def read_shard(queries: RulesQueries) -> RulesAnswers | str:
+        """The shard's answers, or why the source failed them."""
+        try:
+            read = await asyncio.gather(
+                source.query(queries.burn_rates, at),
+                source.query(queries.budgets, at),
+                source.query(queries.events, at),
+                source.query(queries.window_events, at),
+            )
+        except SourceError as exc:
+            return exc.reason
+        return RulesAnswers.index(*(_finite(samples) for samples in read))
+
+    shards = rules_queries(specs)
+    read = await asyncio.gather(*map(read_shard, shards))
+    answered = {
+        service: found for q, found in zip(shards, read, strict=True) for service in q.services
+    }
     limit = asyncio.Semaphore(concurrency)
     pairs = [(spec, slo) for spec in specs for slo in spec.slos]
     results: list[Evaluation | None] = [None] * len(pairs)
@@ -158,16 +165,19 @@ async def evaluate(
             backend.append(index)
             continue
         # Most SLOs are answered from memory: no task per SLO, just its span.
-        readings = rules_readings(spec, slo, answers, at) if answers is not None else None
-        if readings is None and answers is not None:
+        answers = answered[spec.service]
+        readings = (
+            rules_readings(spec, slo, answers, at) if isinstance(answers, RulesAnswers) else None
+        )
+        if isinstance(answers, RulesAnswers) and readings is None:
             raw.append(index)
             continue
         with tracer.start_as_current_span(f"slo {spec.service}/{slo.name}") as span:
             if readings is not None:
                 results[index] = _described(span, _worst(spec, slo, readings, at, Origin.RULES))
             else:
-                # The source failed the rules queries: the raw query would fail the same way.
-                results[index] = _described(span, _failed(spec, slo, at, rules_error))
+                # The source failed the shard's queries: the raw query would fail the same way.
+                results[index] = _described(span, _failed(spec, slo, at, str(answers)))
 
     async def from_raw(index: int) -> None:
         spec, slo = pairs[index]

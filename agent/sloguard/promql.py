@@ -160,11 +160,11 @@ def trace_rates(traces: Traces, window: str = BASE_WINDOW, *, fill: bool = True)
     return (f"({errors}) or (0 * ({total}))" if fill else errors), total
 
 
-def window_rate(metric: str, labels: Mapping[str, str], window: str) -> str:
+def window_rate(metric: str, labels: Mapping[str, str], window: str, *matchers: str) -> str:
     """Average of a recorded rate over `window`: the rate over that window."""
     if window == BASE_WINDOW and metric in (ERRORS, TOTAL):
-        return f"{metric}{selector(labels)}"
-    return f"avg_over_time({metric}{selector(labels)}[{window}])"
+        return f"{metric}{selector(labels, *matchers)}"
+    return f"avg_over_time({metric}{selector(labels, *matchers)}[{window}])"
 
 
 def reads_raw(window: str) -> bool:
@@ -220,11 +220,11 @@ def _events_to_now(coarse: str, uncounted: str, labels: Mapping[str, str], windo
     return f"({coarse_events(coarse, labels, span)} + {uncounted}{selector(labels)})"
 
 
-def coarse_events(coarse: str, labels: Mapping[str, str], span: str) -> str:
+def coarse_events(coarse: str, labels: Mapping[str, str], span: str, *matchers: str) -> str:
     """Events (a rate times seconds) over `span` from the coarse group's 30m averages, each
     standing for the 10m between recordings."""
     step = number(parse_seconds(COARSE_INTERVAL))
-    return f"sum_over_time({coarse}{selector(labels)}[{span}]) * {step}"
+    return f"sum_over_time({coarse}{selector(labels, *matchers)}[{span}]) * {step}"
 
 
 def uncounted_events(coarse: str, base: str, labels: Mapping[str, str]) -> str:
@@ -450,9 +450,13 @@ def budget_overview(services: Sequence[str], *matchers: str) -> str:
 
 
 def _services(services: Sequence[str], *matchers: str) -> str:
+    return selector({}, services_matcher(services), *matchers)
+
+
+def services_matcher(services: Sequence[str]) -> str:
+    """`service=~"a|b"`: any of `services`, and nothing else."""
     # Go's RE2 and Python agree on escaping the characters service names may hold (`.`).
-    pattern = "|".join(re.escape(s) for s in services)
-    return selector({}, regex_matcher("service", pattern), *matchers)
+    return regex_matcher("service", "|".join(re.escape(s) for s in services))
 
 
 def label_values(series: str, label: str) -> str:
@@ -532,7 +536,6 @@ def _outer_aggregation(query: str) -> promql_parser.AggregateExpr | None:
 # keeps every part. One label_replace per part: a label per name cost Prometheus a third
 # more CPU on the gate's range queries.
 PART_LABEL = "sloguard_part"
-BURN_RATES = '{__name__=~"slo:burn_rate:.+"}'
 
 
 def tagged(expr: str, *names: str) -> str:
@@ -546,8 +549,15 @@ def part_of(labels: Mapping[str, str]) -> list[str]:
     return value.split("/") if value else []
 
 
-def recorded_events(ranges: Mapping[str, str]) -> str:
-    """Events of every recorded SLO within each range (keyed), in one query.
+def recorded_burn_rates(services: Sequence[str]) -> str:
+    """Every burn rate recorded for the SLOs of `services`."""
+    return selector(
+        {}, regex_matcher("__name__", burn_rate_metric(".+")), services_matcher(services)
+    )
+
+
+def recorded_events(ranges: Mapping[str, str], services: Sequence[str]) -> str:
+    """Events of every recorded SLO of `services` within each range (keyed), in one query.
 
     Ranges over an hour sum the 30m averages, each standing for the 10m between recordings:
     20x fewer samples than the 5m rates (a thousand SLOs' 3d windows would otherwise read
@@ -555,12 +565,14 @@ def recorded_events(ranges: Mapping[str, str]) -> str:
     average times the range would extrapolate). Up to an hour, where the min-events guard
     reads, the 5m rates are averaged.
     """
+    matcher = services_matcher(services)
     parts = []
     for key, window in ranges.items():
         if parse_seconds(window) > RAW_WINDOW_MAX_SECONDS:
-            count = coarse_events(TOTAL_COARSE, {}, window)
+            count = coarse_events(TOTAL_COARSE, {}, window, matcher)
         else:
-            count = f"{window_rate(TOTAL, {}, window)} * {number(parse_seconds(window))}"
+            seconds = number(parse_seconds(window))
+            count = f"{window_rate(TOTAL, {}, window, matcher)} * {seconds}"
         parts.append(tagged(f"({count})", key))
     return " or ".join(parts)
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 
-from sloguard.errors import QueryRejected
+from sloguard.errors import QueryRejected, SourceUnavailable
 from sloguard.evaluating import Histories, evaluate
 from sloguard.evaluation.model import Evaluation, Origin, Status
 from sloguard.evaluation.readings import Sample
 from sloguard.loading import load
+from sloguard.promql import PART_LABEL
 from tests.support.fakes import raw_windows
 from tests.support.repo import REPO
 
 AT = 1_790_000_000.0
+WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
 
 class Answers:
@@ -111,3 +114,37 @@ def test_the_overview_s_trends_are_read_once_a_minute_and_the_last_shown_meanwhi
         assert again == {("checkout", "availability"): [(1e9 + 61, 2.5)]} and source.reads == 2
 
     asyncio.run(scenario())
+
+
+def test_each_shard_of_services_is_read_apart_and_fails_alone() -> None:
+    (checkout,) = load([REPO / "slo-definitions" / "checkout.yaml"]).services
+    slo = checkout.slos[0]
+    many = [slo.model_copy(update={"name": f"s{i}"}) for i in range(1300)]
+    services = [
+        checkout.model_copy(update={"service": name, "slos": many}) for name in ("first", "second")
+    ]
+
+    def answer(expr: str) -> list[Sample]:
+        (asked,) = set(re.findall(r'service=~"([^"]+)"', expr))
+        if asked == "second":
+            raise SourceUnavailable("Prometheus answered 503", "http_status")
+        ids = [{"service": asked, "slo": s.name} for s in many]
+        if expr.startswith("{__name__"):
+            return [({**i, "__name__": f"slo:burn_rate:{w}"}, 0.5) for i in ids for w in WINDOWS]
+        if expr.startswith("slo:error_budget_remaining"):
+            return [(i, 0.5) for i in ids]
+        if expr.startswith("slo:sli_events:window"):
+            return [(i, 1e8) for i in ids]
+        windows = re.findall(f'"{PART_LABEL}", "([^"]+)"', expr)
+        return [({**i, PART_LABEL: w}, 1e6) for i in ids for w in windows]
+
+    source = Answers(answer)
+    evaluations = asyncio.run(evaluate(services, source, AT))
+    assert len(source.queries) == 8  # four a shard of 2,500 SLOs at most: one service each
+    first, second = evaluations[:1300], evaluations[1300:]
+    assert {(e.service, e.origin, e.status, e.error_budget_remaining) for e in first} == {
+        ("first", Origin.RULES, Status.OK, 0.5)
+    }
+    assert {(e.service, e.status, e.reason) for e in second} == {
+        ("second", Status.NO_DATA, "query failed: Prometheus answered 503")
+    }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import promql_parser
 
+from sloguard import promql
 from sloguard.evaluation.model import Reading
 from sloguard.evaluation.readings import (
     RulesAnswers,
@@ -31,7 +33,7 @@ def test_calendar_periods_start_on_the_first_and_on_monday() -> None:
 
 def test_every_query_parses() -> None:
     loaded = load([REPO / "slo-definitions"])
-    queries = rules_queries(loaded.services)
+    (queries,) = rules_queries(loaded.services)
     for expr in (queries.burn_rates, queries.budgets, queries.events, queries.window_events):
         promql_parser.parse(expr)
     for spec in loaded.services:
@@ -90,3 +92,21 @@ def test_rules_answers_become_readings_and_unloaded_rules_are_none(tmp_path: Pat
     # Rules just loaded: the budget is recorded, the coarse group has not run yet.
     young = RulesAnswers.index([], [({**ids, "__name__": "x"}, 0.25)], [], [])
     assert rules_readings(spec, slo, young, AT) is None
+
+
+def test_the_rules_path_asks_in_shards_of_whole_services() -> None:
+    services = load([REPO / "slo-definitions"]).services  # three services of two SLOs each
+    assert [len(spec.slos) for spec in services] == [2, 2, 2]
+
+    def shards(most: int) -> list[tuple[str, ...]]:
+        return [shard.services for shard in rules_queries(services, shard_slos=most)]
+
+    assert shards(4) == [("catalog", "checkout"), ("invoice-worker",)]
+    assert shards(1) == [("catalog",), ("checkout",), ("invoice-worker",)]  # never split
+    assert shards(2500) == [("catalog", "checkout", "invoice-worker")]
+    for shard in rules_queries(services, shard_slos=4):
+        wanted = promql.services_matcher(shard.services)
+        for expr in (shard.burn_rates, shard.budgets, shard.events, shard.window_events):
+            promql_parser.parse(expr)
+            selectors = re.findall(r"\{[^}]*\}", expr)
+            assert selectors and all(wanted in found for found in selectors), expr

@@ -41,9 +41,9 @@ from sloguard.loading import default_paths
 def evaluate(paths: tuple[Path, ...], at_text: str | None, output: str, **options: Any) -> None:
     """Evaluate every SLO once: SLI, error budget left, burn rates, status.
 
-    Reads the generated recording rules where Prometheus has them (four queries for all SLOs)
-    and the SLI's own queries where it does not; trace SLIs from --traces-backend when one is
-    named. Missing data is reported as no_data with the reason, never as ok.
+    Reads the generated recording rules where Prometheus has them (four queries for every
+    2,500 SLOs) and the SLI's own queries where it does not; trace SLIs from --traces-backend
+    when one is named. Missing data is reported as no_data with the reason, never as ok.
     """
     import asyncio
 
