@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import time
@@ -124,6 +125,11 @@ class InstrumentedSource:
                 span.set_attribute("sloguard.duration_seconds", time.perf_counter() - started)
 
 
+# Shards whose answers are read and held at once: the rest wait. Prometheus still has eight
+# queries to run side by side, and 10,000 SLOs' answers together would be 150 MB.
+SHARDS_AT_ONCE = 2
+
+
 async def evaluate(
     specs: Sequence[ServiceSLOs],
     source: Source,
@@ -148,36 +154,45 @@ async def evaluate(
             )
         except SourceError as exc:
             return exc.reason
-        return RulesAnswers.index(*(_finite(samples) for samples in read))
+        return RulesAnswers.index(*read)
 
-    shards = rules_queries(specs)
-    read = await asyncio.gather(*map(read_shard, shards))
-    answered = {
-        service: found for q, found in zip(shards, read, strict=True) for service in q.services
-    }
     limit = asyncio.Semaphore(concurrency)
     pairs = [(spec, slo) for spec in specs for slo in spec.slos]
     results: list[Evaluation | None] = [None] * len(pairs)
     raw: list[int] = []
     backend: list[int] = []
-    for index, (spec, slo) in enumerate(pairs):
-        if traces is not None and slo.sli.traces is not None:
-            backend.append(index)
-            continue
-        # Most SLOs are answered from memory: no task per SLO, just its span.
-        answers = answered[spec.service]
-        readings = (
-            rules_readings(spec, slo, answers, at) if isinstance(answers, RulesAnswers) else None
-        )
-        if isinstance(answers, RulesAnswers) and readings is None:
-            raw.append(index)
-            continue
-        with tracer.start_as_current_span(f"slo {spec.service}/{slo.name}") as span:
-            if readings is not None:
-                results[index] = _described(span, _worst(spec, slo, readings, at, Origin.RULES))
-            else:
-                # The source failed the shard's queries: the raw query would fail the same way.
-                results[index] = _described(span, _failed(spec, slo, at, str(answers)))
+    reading = asyncio.Semaphore(SHARDS_AT_ONCE)
+
+    async def from_rules(queries: RulesQueries, first: int) -> None:
+        """The shard's SLOs (from `first` in `pairs`) judged while its answers are at hand, or
+        queued for the raw path or the trace backend."""
+        async with reading:
+            answers = await read_shard(queries)
+            for index in range(first, first + queries.slos):
+                spec, slo = pairs[index]
+                if traces is not None and slo.sli.traces is not None:
+                    backend.append(index)
+                    continue
+                # Most SLOs are answered from memory: no task per SLO, just its span.
+                readings = (
+                    rules_readings(spec, slo, answers, at)
+                    if isinstance(answers, RulesAnswers)
+                    else None
+                )
+                if isinstance(answers, RulesAnswers) and readings is None:
+                    raw.append(index)
+                    continue
+                with tracer.start_as_current_span(f"slo {spec.service}/{slo.name}") as span:
+                    if readings is not None:
+                        evaluation = _worst(spec, slo, readings, at, Origin.RULES)
+                    else:
+                        # The source failed the shard's queries: the raw query would too.
+                        evaluation = _failed(spec, slo, at, str(answers))
+                    results[index] = _described(span, evaluation)
+
+    shards = rules_queries(specs)
+    firsts = itertools.accumulate((q.slos for q in shards[:-1]), initial=0)
+    await asyncio.gather(*map(from_rules, shards, firsts))
 
     async def from_raw(index: int) -> None:
         spec, slo = pairs[index]
@@ -203,7 +218,7 @@ async def evaluate(
                     return
             results[index] = _described(span, _worst(spec, slo, readings, at, Origin.TRACES))
 
-    await asyncio.gather(*(from_raw(index) for index in raw), *map(from_backend, backend))
+    await asyncio.gather(*map(from_raw, sorted(raw)), *map(from_backend, sorted(backend)))
     return [e for e in results if e is not None]
 
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 
 import promql_parser
@@ -450,13 +450,13 @@ def budget_overview(services: Sequence[str], *matchers: str) -> str:
 
 
 def _services(services: Sequence[str], *matchers: str) -> str:
-    return selector({}, services_matcher(services), *matchers)
+    return selector({}, one_of("service", services), *matchers)
 
 
-def services_matcher(services: Sequence[str]) -> str:
-    """`service=~"a|b"`: any of `services`, and nothing else."""
-    # Go's RE2 and Python agree on escaping the characters service names may hold (`.`).
-    return regex_matcher("service", "|".join(re.escape(s) for s in services))
+def one_of(label: str, values: Iterable[str]) -> str:
+    """`label=~"a|b"`: any of `values`, and nothing else."""
+    # Go's RE2 and Python agree on escaping the characters names may hold (`.`).
+    return regex_matcher(label, "|".join(re.escape(v) for v in values))
 
 
 def label_values(series: str, label: str) -> str:
@@ -552,28 +552,29 @@ def part_of(labels: Mapping[str, str]) -> list[str]:
 def recorded_burn_rates(services: Sequence[str]) -> str:
     """Every burn rate recorded for the SLOs of `services`."""
     return selector(
-        {}, regex_matcher("__name__", burn_rate_metric(".+")), services_matcher(services)
+        {}, regex_matcher("__name__", burn_rate_metric(".+")), one_of("service", services)
     )
 
 
-def recorded_events(ranges: Mapping[str, str], services: Sequence[str]) -> str:
-    """Events of every recorded SLO of `services` within each range (keyed), in one query.
+def recorded_events(windows: Mapping[str, Collection[str]], services: Sequence[str]) -> str:
+    """Events of the recorded SLOs of `services` within each window, in one query: of the SLOs
+    named with the window (of every SLO of `services` where none are), tagged with the window.
 
-    Ranges over an hour sum the 30m averages, each standing for the 10m between recordings:
+    Windows over an hour sum the 30m averages, each standing for the 10m between recordings:
     20x fewer samples than the 5m rates (a thousand SLOs' 3d windows would otherwise read
     11 million), and a window only partly covered by data counts only what happened (an
     average times the range would extrapolate). Up to an hour, where the min-events guard
     reads, the 5m rates are averaged.
     """
-    matcher = services_matcher(services)
     parts = []
-    for key, window in ranges.items():
+    for window, slos in windows.items():
+        matchers = [one_of("service", services), *([one_of("slo", sorted(slos))] if slos else [])]
         if parse_seconds(window) > RAW_WINDOW_MAX_SECONDS:
-            count = coarse_events(TOTAL_COARSE, {}, window, matcher)
+            count = coarse_events(TOTAL_COARSE, {}, window, *matchers)
         else:
             seconds = number(parse_seconds(window))
-            count = f"{window_rate(TOTAL, {}, window, matcher)} * {seconds}"
-        parts.append(tagged(f"({count})", key))
+            count = f"{window_rate(TOTAL, {}, window, *matchers)} * {seconds}"
+        parts.append(tagged(f"({count})", window))
     return " or ".join(parts)
 
 

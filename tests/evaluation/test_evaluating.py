@@ -148,3 +148,29 @@ def test_each_shard_of_services_is_read_apart_and_fails_alone() -> None:
     assert {(e.service, e.status, e.reason) for e in second} == {
         ("second", Status.NO_DATA, "query failed: Prometheus answered 503")
     }
+
+
+def test_two_shards_are_read_at_a_time_and_every_one_is_judged() -> None:
+    (checkout,) = load([REPO / "slo-definitions" / "checkout.yaml"]).services
+    many = [checkout.slos[0].model_copy(update={"name": f"s{i}"}) for i in range(1300)]
+    names = ("first", "second", "third")  # 1,300 SLOs each: a shard each
+    services = [checkout.model_copy(update={"service": n, "slos": many}) for n in names]
+    reading: set[str] = set()
+    most = 0
+
+    class Slow:
+        async def query(self, expr: str, at: float) -> Sequence[Sample]:
+            nonlocal most
+            (asked,) = set(re.findall(r'service=~"([^"]+)"', expr))  # a rules-path query
+            reading.add(asked)
+            most = max(most, len(reading))
+            await asyncio.sleep(0.05)
+            reading.discard(asked)
+            if expr.startswith(("slo:error_budget_remaining", "slo:sli_events:window")):
+                return [({"service": asked, "slo": s.name}, 0.5) for s in many]
+            return []
+
+    evaluations = asyncio.run(evaluate(services, Slow(), AT))
+    assert {e.origin for e in evaluations} == {Origin.RULES}
+    assert most == 2  # the third shard's answers wait for one of the first two to be judged
+    assert [e.service for e in evaluations] == [n for n in names for _ in many]

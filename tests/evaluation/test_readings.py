@@ -105,8 +105,23 @@ def test_the_rules_path_asks_in_shards_of_whole_services() -> None:
     assert shards(1) == [("catalog",), ("checkout",), ("invoice-worker",)]  # never split
     assert shards(2500) == [("catalog", "checkout", "invoice-worker")]
     for shard in rules_queries(services, shard_slos=4):
-        wanted = promql.services_matcher(shard.services)
+        wanted = promql.one_of("service", shard.services)
         for expr in (shard.burn_rates, shard.budgets, shard.events, shard.window_events):
             promql_parser.parse(expr)
             selectors = re.findall(r"\{[^}]*\}", expr)
             assert selectors and all(wanted in found for found in selectors), expr
+
+
+def test_each_short_window_s_events_are_read_for_the_slos_that_read_it() -> None:
+    services = load([REPO / "slo-definitions"]).services  # 28d, 30d, month and 7d SLOs
+    (queries,) = rules_queries(services)
+    parts = {
+        found[2]: found[1]
+        for found in re.finditer(
+            r'label_replace\(\((.+?)\), "sloguard_part", "([^"]+)"', queries.events
+        )
+    }
+    assert list(parts) == ["5m", "7m", "28m", "30m", "1h24m", "1h52m", "2h", "5h36m", "6h"]
+    assert "slo=~" not in parts["5m"]  # every SLO reads its 5m events
+    assert 'slo=~"freshness"' in parts["7m"]  # the 7d SLO alone
+    assert 'slo=~"availability|latency|processing"' in parts["30m"]  # the 30d and month SLOs

@@ -10,6 +10,7 @@ reading per label group.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,6 +66,7 @@ class RulesQueries:
     rate, every budget left, events per short alert window, events per SLO window."""
 
     services: tuple[str, ...]
+    slos: int  # the services' SLOs, in definition order after the shard before
     burn_rates: str
     budgets: str
     events: str
@@ -88,16 +90,25 @@ def rules_queries(specs: Sequence[ServiceSLOs], shard_slos: int = SHARD_SLOS) ->
 
 def _shard_queries(specs: Sequence[ServiceSLOs]) -> RulesQueries:
     services = tuple(spec.service for spec in specs)
-    selected = promql.services_matcher(services)
+    selected = promql.one_of("service", services)
     # Events per short window only (where the min-events guard reads) and per SLO window: the
-    # long windows' events would be most of the cycle's cost for a thousand SLOs.
-    windows = {t.short for spec in specs for slo in spec.slos for t in tiers_for(slo)}
-    ordered = {w: w for w in sorted(windows, key=parse_seconds)}
+    # long windows' events would be most of the cycle's cost for a thousand SLOs. Each window
+    # of the SLOs that read it (a 28d SLO's 28m, a 30d SLO's 30m), not of every SLO.
+    readers: dict[str, set[str]] = {}
+    for spec in specs:
+        for slo in spec.slos:
+            for tier in tiers_for(slo):
+                readers.setdefault(tier.short, set()).add(slo.name)
+    every = {slo.name for spec in specs for slo in spec.slos}
+    windows = {
+        w: set() if readers[w] == every else readers[w] for w in sorted(readers, key=parse_seconds)
+    }
     return RulesQueries(
         services,
+        len(every),
         promql.recorded_burn_rates(services),
         promql.recorded(promql.BUDGET_REMAINING, {}, selected),
-        promql.recorded_events(ordered, services),
+        promql.recorded_events(windows, services),
         promql.recorded(promql.WINDOW_EVENTS, {}, selected),
     )
 
@@ -132,8 +143,9 @@ def raw_readings(spec: ServiceSLOs, slo: SLO, samples: Iterable[Sample], at: flo
 
 @dataclass(frozen=True)
 class RulesAnswers:
-    """The rules path's three answers, indexed by (service, slo) once per cycle: a thousand
-    SLOs must not each scan every sample."""
+    """The rules path's four answers, indexed by (service, slo) once per cycle: a thousand
+    SLOs must not each scan every sample. A NaN or infinite value is garbled, so it is left out:
+    its window unknown, never a calm one."""
 
     burn_rates: Mapping[tuple[str, str], list[Sample]]
     budgets: Mapping[tuple[str, str], list[Sample]]
@@ -150,9 +162,11 @@ class RulesAnswers:
     ) -> RulesAnswers:
         def by_slo(samples: Iterable[Sample]) -> dict[tuple[str, str], list[Sample]]:
             found: dict[tuple[str, str], list[Sample]] = {}
-            for labels, value in samples:
-                key = (labels.get("service", ""), labels.get("slo", ""))
-                found.setdefault(key, []).append((labels, value))
+            for sample in samples:
+                if math.isfinite(sample[1]):
+                    labels = sample[0]
+                    key = (labels.get("service", ""), labels.get("slo", ""))
+                    found.setdefault(key, []).append(sample)
             return found
 
         return cls(by_slo(burn_rates), by_slo(budgets), by_slo(events), by_slo(window_events))
@@ -209,4 +223,5 @@ def _excluded(spec: ServiceSLOs, slo: SLO) -> frozenset[str]:
 
 def _group(labels: Labels, excluded: frozenset[str]) -> Group:
     """The labels that tell a per-label SLO's groups apart."""
-    return tuple(sorted((k, v) for k, v in labels.items() if k not in excluded))
+    telling = labels.keys() - excluded  # most SLOs have no groups: none left, nothing sorted
+    return tuple(sorted((k, labels[k]) for k in telling)) if telling else ()
