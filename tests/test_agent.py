@@ -4,10 +4,12 @@ and a query that hangs against a real socket."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import subprocess
 import textwrap
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from sloguard.agent import Agent
+from sloguard.agent import YOUNG_ROUND, Agent
 from sloguard.errors import SpecError
 from sloguard.evaluating import evaluate
 from sloguard.evaluation.model import Status
@@ -119,6 +121,31 @@ def test_changed_definitions_are_reloaded_and_bad_ones_keep_the_last_good_set(
     (shop_definitions / "shop.yaml").write_text(SHOP)
     asyncio.run(agent.cycle())
     assert agent.definitions_error == "" and [e.slo for e in agent.evaluations] == ["availability"]
+
+
+def test_loaded_definitions_are_left_out_of_collections_until_they_change(
+    shop_definitions: Path,
+) -> None:
+    agent, _, _ = build(shop_definitions, Switchable())
+    asyncio.run(agent.cycle())
+    first = agent.definitions.services[0]
+    assert gc.get_freeze_count() > 0
+    assert not any(o is first for o in gc.get_objects())  # frozen: no collection walks it
+    assert gc.get_threshold()[0] == YOUNG_ROUND  # a cycle's answers are not walked 1,000 times
+
+    class Cycle:
+        pass
+
+    garbage = Cycle()
+    garbage.itself = garbage  # type: ignore[attr-defined]
+    gone = weakref.ref(garbage)
+    del garbage
+    gc.freeze()  # as if it had been alive at the last load
+    extra = SHOP.replace("objective: 99.9", "objective: 99.5")
+    (shop_definitions / "shop.yaml").write_text(extra)
+    asyncio.run(agent.cycle())
+    assert gone() is None  # what the last set left in cycles is collected on a change
+    assert not any(o is agent.definitions.services[0] for o in gc.get_objects())
 
 
 @pytest.mark.parametrize(
