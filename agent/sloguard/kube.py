@@ -1,6 +1,9 @@
 """The one module that talks to the Kubernetes API (the `kubernetes` client): clients from the
 environment, TokenReview for the gate's callers, and `Cluster`, which reads and patches the
-objects sloguard acts on as plain JSON documents. API errors become `ClusterError`s here."""
+objects sloguard acts on as plain JSON documents. API errors become `ClusterError`s here.
+
+The client is imported where it is first used: its import weighs 35 MB, which an agent with
+neither actions nor TokenReview would carry for nothing."""
 
 from __future__ import annotations
 
@@ -11,15 +14,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from sloguard.errors import ClusterError, Conflict, Forbidden, NotFound
 from sloguard.playbook.model import ObjectRef, Patch, PatchType
+
+if TYPE_CHECKING:
+    from kubernetes import client as k8s
+    from kubernetes.client.exceptions import ApiException
 
 T = TypeVar("T")
 ARGO = ("argoproj.io", "v1alpha1", "rollouts")
@@ -31,6 +35,9 @@ _CONTENT_TYPES = {
 
 def api_client(kubeconfig: Path | None = None) -> k8s.ApiClient:
     """A client from `kubeconfig`, else the in-cluster service account, else ~/.kube/config."""
+    from kubernetes import client as k8s
+    from kubernetes import config as k8s_config
+
     configuration = k8s.Configuration()
     try:
         if kubeconfig is not None:
@@ -68,6 +75,8 @@ class TokenReviewer:
         ttl_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        from kubernetes import client as k8s
+
         self._api = k8s.AuthenticationV1Api(api)
         self._allowed = frozenset(allowed)
         self._audiences = list(audiences)
@@ -96,6 +105,9 @@ class TokenReviewer:
         return reviewed
 
     def _review(self, token: str) -> Reviewed:
+        from kubernetes import client as k8s
+        from kubernetes.client.exceptions import ApiException
+
         body = k8s.V1TokenReview(
             api_version="authentication.k8s.io/v1",
             kind="TokenReview",
@@ -117,6 +129,8 @@ class Cluster:
     Blocking calls (the `kubernetes` client is synchronous): run them off the event loop."""
 
     def __init__(self, api: k8s.ApiClient, timeout_seconds: float = 10.0) -> None:
+        from kubernetes import client as k8s
+
         self._api = api
         self._timeout = timeout_seconds
         self._apps = k8s.AppsV1Api(api)
@@ -198,6 +212,8 @@ class Cluster:
         return self._document(ref.kind, _call(what, calls[(ref.kind, patch.subresource)]))
 
     def create_event(self, namespace: str, event: Mapping[str, Any]) -> None:
+        from kubernetes import client as k8s
+
         _call(
             "create Event",
             lambda: self._core.create_namespaced_event(
@@ -208,6 +224,8 @@ class Cluster:
         )
 
     def create_lease(self, namespace: str, lease: Mapping[str, Any]) -> dict[str, Any]:
+        from kubernetes import client as k8s
+
         answer = _call(
             "create Lease",
             lambda: self._coordination.create_namespaced_lease(
@@ -218,6 +236,8 @@ class Cluster:
 
     def replace_lease(self, namespace: str, lease: Mapping[str, Any]) -> dict[str, Any]:
         """Write `lease` back; its `resourceVersion` makes a concurrent change a `Conflict`."""
+        from kubernetes import client as k8s
+
         name = lease["metadata"]["name"]
         answer = _call(
             "update Lease",
@@ -237,6 +257,8 @@ class Cluster:
 
 def _call(what: str, call: Callable[[], T]) -> T:
     """`call`, with the client's exceptions translated into sloguard's, once, here."""
+    from kubernetes.client.exceptions import ApiException
+
     try:
         return call()
     except ApiException as exc:

@@ -27,7 +27,6 @@ class Loaded:
 
     services: list[ServiceSLOs]
     sources: dict[str, list[str]]
-    validated: list[Validated]
     warnings: list[SpecProblem] = field(default_factory=list)  # read but left out, and why
     texts: dict[str, str] = field(default_factory=dict)  # file -> its text
 
@@ -110,7 +109,7 @@ def _loaded(
         sources.setdefault(item.spec.service, []).append(item.source.file)
     used = {file: texts[file] for files in sources.values() for file in files if file in texts}
     services = merge_services(v.spec for v in validated)
-    return Loaded(services, sources, validated, sorted(warnings), used)
+    return Loaded(services, sources, sorted(warnings), used)
 
 
 def default_paths() -> list[Path]:
