@@ -98,3 +98,23 @@ def test_the_agent_reports_an_outage_of_prometheus_and_recovers(tmp_path: Path) 
     messages = {r["message"] for r in records}
     assert {"definitions loaded", "evaluated", "Application shutdown complete."} <= messages
     assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)
+
+
+def test_an_agent_without_actions_carries_neither_scipy_nor_the_kubernetes_client(
+    tmp_path: Path,
+) -> None:
+    build = f"""
+import asyncio, sys
+from pathlib import Path
+from sloguard.assembly import Settings, assemble
+from sloguard.sources.prometheus import PrometheusSettings
+settings = Settings(paths=(Path({str(FIXTURES / "native")!r}),),
+                    prometheus=PrometheusSettings("http://127.0.0.1:9"))
+assembly = assemble(settings)
+assembly.agent.reload()
+print(sorted(m for m in ("kubernetes", "scipy") if m in sys.modules))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", build], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"  # with them, its imports weighed 105 MB, not 80
