@@ -15,13 +15,22 @@ would run), and then:
 A Prometheus started for the benchmark has no hourly average inside the month yet, so the
 calendar SLOs take the raw path (one SLI query each). `--rolling` makes them rolling 30d SLOs,
 so that every SLO takes the rules path; `--rules-only` leaves the raw path out.
+
+`--backfilled` measures the rules path where two cores cannot warm up the rules of 10,000
+SLOs: every series the rules path reads is written straight into the TSDB with promtool, with
+the names, labels (a per-label SLO's groups included) and intervals of the generated rules and
+as much history as the queries read, then served by a Prometheus that runs no rules. The
+agent, built as `sloguard run` builds it, evaluates at the newest sample: its cycles are
+timed, its queries counted and its RSS read; then each query is timed alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import multiprocessing
+import os
 import random
 import statistics
 import subprocess
@@ -33,18 +42,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+import yaml
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from tests.support.fakes import raw_windows
 from tests.support.realprom import free_port, running_prometheus
 
+from bench.backfill import backfill
 from bench.generation import SLOS_PER_SERVICE, write_definitions
 from bench.process import rss_mb
+from sloguard import promql
+from sloguard.assembly import Settings, assemble
 from sloguard.demo.prometheus import write_rules
 from sloguard.evaluating import evaluate
 from sloguard.evaluation.readings import Sample, rules_queries
-from sloguard.loading import load
+from sloguard.loading import Loaded, load
 from sloguard.promql import BUDGET_REMAINING
-from sloguard.sources.prometheus import Prometheus, PrometheusSettings, client
+from sloguard.rules.output import RuleFormat, render_rule_files
+from sloguard.sources.prometheus import Prometheus, PrometheusSettings, Raw, client
+from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import ServiceSLOs
 
 HERE = Path(__file__).resolve().parent
@@ -86,6 +101,9 @@ def serve_traffic(slos: int, port: int) -> None:
 
 
 class Counting:
+    """A source counting every query it passes on; without `rules`, the rules path's queries
+    are answered empty (so every SLO takes the raw path)."""
+
     def __init__(self, source: Prometheus, rules: bool) -> None:
         self.source, self.rules, self.queries = source, rules, 0
 
@@ -94,15 +112,23 @@ class Counting:
         raw_only = not self.rules and not raw_windows(expr)
         return [] if raw_only else await self.source.query(expr, at)
 
+    async def query_range(self, expr: str, start: float, end: float, step: float) -> Raw:
+        self.queries += 1
+        return await self.source.query_range(expr, start, end, step)
+
+    async def samples(self, expr: str, at: float) -> Raw:
+        self.queries += 1
+        return await self.source.samples(expr, at)
+
 
 async def cycle(
-    url: str, services: list[ServiceSLOs], rules: bool
+    url: str, services: list[ServiceSLOs], rules: bool, at: float | None = None
 ) -> tuple[float, int, dict[str, int]]:
     settings = PrometheusSettings(url=url, timeout_seconds=60)
     async with client(settings) as http:
         counting = Counting(Prometheus(http, settings), rules)
         started = time.perf_counter()
-        evaluations = await evaluate(services, counting, time.time())
+        evaluations = await evaluate(services, counting, time.time() if at is None else at)
         elapsed = time.perf_counter() - started
     paths: dict[str, int] = {}
     for e in evaluations:
@@ -112,7 +138,7 @@ async def cycle(
     return elapsed, counting.queries, paths
 
 
-async def breakdown(url: str, services: list[ServiceSLOs]) -> str:
+async def breakdown(url: str, services: list[ServiceSLOs], at: float | None = None) -> str:
     """Each rules-path query alone (Prometheus and transfer), then the judging of every SLO
     from answers already in memory (sloguard's own share of a cycle)."""
     settings = PrometheusSettings(url=url, timeout_seconds=60)
@@ -121,7 +147,7 @@ async def breakdown(url: str, services: list[ServiceSLOs]) -> str:
     parts = [f"{len(shards)} shard(s)"]
     async with client(settings) as http:
         source = Prometheus(http, settings)
-        at = time.time()
+        at = time.time() if at is None else at
         for name in ("burn_rates", "budgets", "events", "window_events"):
             started, series = time.perf_counter(), 0
             for shard in shards:
@@ -140,6 +166,132 @@ async def breakdown(url: str, services: list[ServiceSLOs]) -> str:
     return ", ".join(parts)
 
 
+# Values of the labels a per-label SLO groups by, as `serve_traffic` counts them.
+GROUP_VALUES = {"method": ("Get", "List")}
+
+
+def history_seconds(record: str) -> int | None:
+    """How far back the rules path reads a recorded series: the instant ones only their newest
+    sample (within the 5m lookback), the 5m rates the hour the min-events guard averages, the
+    30m averages the longest short window summed (6h); None for a series it does not read."""
+    if record.startswith(promql.burn_rate_metric("")) or record in (
+        promql.BUDGET_REMAINING,
+        promql.WINDOW_EVENTS,
+    ):
+        return 300
+    return {promql.TOTAL: 3900, promql.TOTAL_COARSE: 6 * 3600 + 600}.get(record)
+
+
+def write_recorded(loaded: Loaded, path: Path, end: int) -> int:
+    """OpenMetrics of every series the rules path reads, up to `end`, as the generated rules
+    would have recorded them: their names, labels and group intervals; returns the samples."""
+    groupings = {(s.service, slo.name): promql.slo_grouping(slo) for s in loaded.services
+                 for slo in s.slos}  # fmt: skip
+    families: dict[str, list[tuple[dict[str, str], int]]] = {}
+    for text in render_rule_files(loaded.services, loaded.sources, RuleFormat.PROMETHEUS).values():
+        for group in yaml.load(text, Loader=yaml.CSafeLoader)["groups"]:
+            step = int(parse_seconds(group["interval"]))
+            for rule in group["rules"]:
+                if "record" in rule and history_seconds(rule["record"]) is not None:
+                    families.setdefault(rule["record"], []).append((rule["labels"], step))
+    count = 0
+    with path.open("w", encoding="utf-8") as out:
+        for record, series in families.items():
+            history = history_seconds(record) or 0
+            out.write(f"# TYPE {record} gauge\n")
+            for n, (labels, step) in enumerate(series):
+                grouping = groupings[labels["service"], labels["slo"]]
+                value = {
+                    promql.BUDGET_REMAINING: 1 - (n % 40) / 40,
+                    promql.WINDOW_EVENTS: 1e8,
+                    promql.TOTAL: 100.0,
+                    promql.TOTAL_COARSE: 100.0,
+                }.get(record, (n % 40) / 20)  # burn rates from calm to twice the budget
+                times = range(end - history // step * step, end + 1, step)
+                for values in itertools.product(*(GROUP_VALUES[g] for g in grouping)):
+                    full = {**labels, **dict(zip(grouping, values, strict=True))}
+                    text = ",".join(f'{k}="{v}"' for k, v in sorted(full.items()))
+                    out.writelines(f"{record}{{{text}}} {value} {t}\n" for t in times)
+                    count += len(times)
+        out.write("# EOF\n")
+    return count
+
+
+def write_and_backfill(definitions: Path, directory: Path, end: int) -> None:
+    """`write_recorded` and promtool (run in a process of its own: rendering 10,000 SLOs'
+    rules must not weigh on the agent measured next)."""
+    started = time.perf_counter()
+    samples = write_recorded(load([definitions]), directory / "recorded.om", end)
+    written = time.perf_counter() - started
+    backfill(directory / "recorded.om", directory / "tsdb", block_hours=24)
+    (directory / "recorded.om").unlink()
+    print(
+        f"{samples:,} recorded samples written in {written:.0f}s, "
+        f"backfilled in {time.perf_counter() - started - written:.0f}s",
+        flush=True,
+    )
+
+
+async def agent_cycles(
+    url: str, definitions: Path, at: float, repeat: int
+) -> tuple[list[float], int, dict[str, int], float]:
+    """The agent as `sloguard run` builds it, its queries counted: each cycle's time after the
+    first (which loads the definitions), queries per cycle, paths and statuses, and its RSS."""
+    settings = PrometheusSettings(url=url, timeout_seconds=60)
+    async with client(settings) as http:
+        counting = Counting(Prometheus(http, settings), rules=True)
+        assembly = assemble(
+            Settings(paths=(definitions,), prometheus=settings), source=counting, clock=lambda: at
+        )
+        try:
+            await assembly.agent.cycle()
+            times = []
+            for _ in range(repeat):
+                asked, started = counting.queries, time.perf_counter()
+                await assembly.agent.cycle()
+                times.append(time.perf_counter() - started)
+            paths: dict[str, int] = {}
+            for e in assembly.agent.evaluations:
+                key = f"{e.origin.value}/{e.status.value}"
+                paths[key] = paths.get(key, 0) + 1
+            return times, counting.queries - asked, paths, rss_mb(os.getpid())
+        finally:
+            await assembly.aclose()
+
+
+def backfilled(args: argparse.Namespace) -> None:
+    """The rules path over recorded series written into the TSDB (see the module's docs)."""
+    with tempfile.TemporaryDirectory() as temp:
+        directory = Path(temp)
+        definitions = directory / "defs"
+        definitions.mkdir()
+        write_definitions(definitions, args.slos, calendar=not args.rolling)
+        end = int(time.time()) - 60
+        print(f"{args.slos} SLOs:", end=" ", flush=True)
+        writer = multiprocessing.Process(
+            target=write_and_backfill, args=(definitions, directory, end)
+        )
+        writer.start()
+        writer.join()
+        if writer.exitcode != 0:
+            sys.exit(f"writing the recorded series failed (exit {writer.exitcode})")
+        with running_prometheus(directory, {}, [], ready_seconds=300) as prom:
+            times, queries, paths, rss = asyncio.run(
+                agent_cycles(prom.url, definitions, end, args.repeat)
+            )
+            print(
+                f"the agent's cycle on the rules path: {queries} queries, "
+                f"median {statistics.median(times):.3f}s, best {min(times):.3f}s over "
+                f"{args.repeat} cycles; paths/statuses {paths}; agent RSS {rss:.0f} MB",
+                flush=True,
+            )
+            services = load([definitions]).services
+            print(
+                f"the same one query at a time: {asyncio.run(breakdown(prom.url, services, end))}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slos", type=int, default=1000)
@@ -148,8 +300,15 @@ def main() -> None:
         "--rolling", action="store_true", help="calendar-month SLOs over a rolling 30d instead"
     )
     parser.add_argument("--rules-only", action="store_true", help="leave out the raw path")
-
+    parser.add_argument(
+        "--backfilled",
+        action="store_true",
+        help="the recorded series written into the TSDB instead of evaluated by rules",
+    )
     args = parser.parse_args()
+    if args.backfilled:
+        backfilled(args)
+        return
     with tempfile.TemporaryDirectory() as temp:
         directory = Path(temp)
         definitions = directory / "defs"
