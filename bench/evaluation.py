@@ -1,6 +1,6 @@
 """One evaluation cycle of many SLOs against a real Prometheus, and the agent's idle memory.
 
-Run: .venv/bin/python -m bench.evaluation [--slos 1000] [--repeat 5]
+Run: .venv/bin/python -m bench.evaluation [--slos 1000] [--repeat 5] [--rolling] [--rules-only] [--backfilled]
 
 The same 1,000 SLOs as bench/generation.py (100 services; events, latency and grouped gRPC
 SLIs, a third of them calendar-month). A prometheus-client exporter serves their raw series
