@@ -60,6 +60,14 @@ def test_without_rules_each_slo_is_computed_from_its_sli_and_the_worst_group_sho
     assert len(source.queries) == 4 + 2  # the rules path's four, then one per SLO
 
 
+def test_every_slo_is_evaluated_once_in_definition_order() -> None:
+    services = load([REPO / "slo-definitions"]).services  # two services have an "availability"
+    evaluations = asyncio.run(evaluate(services, Answers(lambda expr: []), AT))
+    assert [(e.service, e.slo) for e in evaluations] == [
+        (spec.service, slo.name) for spec in services for slo in spec.slos
+    ]
+
+
 def test_a_rejected_query_is_no_data_with_the_reason() -> None:
     def answer(expr: str) -> list[Sample]:
         if raw_windows(expr):

@@ -105,7 +105,7 @@ def _shard_queries(specs: Sequence[ServiceSLOs]) -> RulesQueries:
     }
     return RulesQueries(
         services,
-        len(every),
+        sum(len(spec.slos) for spec in specs),
         promql.recorded_burn_rates(services),
         promql.recorded(promql.BUDGET_REMAINING, {}, selected),
         promql.recorded_events(windows, services),
