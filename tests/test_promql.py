@@ -169,3 +169,13 @@ def test_counting_a_hostile_query_costs_linear_time(hostile: str) -> None:
     found = promql.counted.__wrapped__(hostile, "5m")
     # None of them has a rate that can be rewritten; the one without a rate is left as it is.
     assert found is None if "rate(" in hostile else found == hostile
+
+
+def test_a_shard_s_long_list_of_services_is_not_kept_in_the_selector_cache() -> None:
+    names = [f"service-{i:04d}" for i in range(300)]
+    before = promql._selector.cache_info().currsize
+    events = promql.recorded_events(["5m", "30m", "6h"], names)
+    assert promql.one_of("service", names) in events  # every selector names them all
+    assert promql._selector.cache_info().currsize == before  # each reload would leave MBs
+    promql.selector({"slo": "a"}, 'le="0.3"')
+    assert promql._selector.cache_info().currsize <= before + 1  # short ones still are

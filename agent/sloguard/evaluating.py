@@ -144,17 +144,25 @@ async def evaluate(
     tracer = tracer or NoOpTracer()
 
     async def read_shard(queries: RulesQueries) -> RulesAnswers | str:
-        """The shard's answers, or why the source failed them."""
+        """The shard's answers, or why the source failed them (the other queries stopped:
+        nothing of a shard keeps running once it has failed)."""
+        failed: list[SourceError] = []
         try:
-            read = await asyncio.gather(
-                source.query(queries.burn_rates, at),
-                source.query(queries.budgets, at),
-                source.query(queries.events, at),
-                source.query(queries.window_events, at),
-            )
-        except SourceError as exc:
-            return exc.reason
-        return RulesAnswers.index(*read)
+            async with asyncio.TaskGroup() as group:
+                asked = [
+                    group.create_task(source.query(expr, at))
+                    for expr in (
+                        queries.burn_rates,
+                        queries.budgets,
+                        queries.events,
+                        queries.window_events,
+                    )
+                ]
+        except* SourceError as raised:
+            failed.extend(e for e in raised.exceptions if isinstance(e, SourceError))
+        if failed:
+            return failed[0].reason
+        return RulesAnswers.index(*(task.result() for task in asked))
 
     limit = asyncio.Semaphore(concurrency)
     pairs = [(spec, slo) for spec in specs for slo in spec.slos]
@@ -191,8 +199,10 @@ async def evaluate(
                     results[index] = _described(span, evaluation)
 
     shards = rules_queries(specs)
-    firsts = itertools.accumulate((q.slos for q in shards[:-1]), initial=0)
-    await asyncio.gather(*map(from_rules, shards, firsts))
+    firsts = list(itertools.accumulate((q.slos for q in shards), initial=0))[:-1]
+    async with asyncio.TaskGroup() as group:  # a defect in one shard stops the others
+        for shard, first in zip(shards, firsts, strict=True):
+            group.create_task(from_rules(shard, first))
 
     async def from_raw(index: int) -> None:
         spec, slo = pairs[index]

@@ -90,7 +90,10 @@ def burn_rate_metric(window: str) -> str:
 def selector(labels: Mapping[str, str], *extra: str) -> str:
     """`{a="x",b="y"}`, values quoted as Go's %q would (JSON quoting is equivalent here);
     `extra` matchers (such as a regex) are appended as written."""
-    return _selector(tuple(sorted(labels.items())), extra)
+    pairs = tuple(sorted(labels.items()))
+    if sum(map(len, extra)) > CACHED_MATCHERS_MAX:
+        return _render_selector(pairs, extra)
+    return _selector(pairs, extra)
 
 
 def regex_matcher(label: str, pattern: str) -> str:
@@ -98,10 +101,15 @@ def regex_matcher(label: str, pattern: str) -> str:
     return f"{label}=~{json.dumps(pattern)}"
 
 
-@functools.lru_cache(maxsize=4096)
-def _selector(labels: tuple[tuple[str, str], ...], extra: tuple[str, ...]) -> str:
+def _render_selector(labels: tuple[tuple[str, str], ...], extra: tuple[str, ...]) -> str:
     matchers = [f"{k}={json.dumps(v)}" for k, v in labels]
     return "{" + ",".join([*matchers, *extra]) + "}"
+
+
+# Matchers longer than this (the agent's list of a shard's services) are not cached: each set
+# of definitions would leave megabytes behind in the cache.
+CACHED_MATCHERS_MAX = 1024
+_selector = functools.lru_cache(maxsize=4096)(_render_selector)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -556,9 +564,12 @@ def recorded_burn_rates(services: Sequence[str]) -> str:
     )
 
 
-def recorded_events(windows: Mapping[str, Collection[str]], services: Sequence[str]) -> str:
-    """Events of the recorded SLOs of `services` within each window, in one query: of the SLOs
-    named with the window (of every SLO of `services` where none are), tagged with the window.
+def recorded_events(
+    windows: Iterable[str], services: Sequence[str], only_where_recorded: Collection[str] = ()
+) -> str:
+    """Events of the recorded SLOs of `services` within each window, tagged with it, in one
+    query; a window of `only_where_recorded` only for the SLOs that record a burn rate over it
+    (those whose tiers read it: a 28d SLO's 28m, not a 30d SLO's).
 
     Windows over an hour sum the 30m averages, each standing for the 10m between recordings:
     20x fewer samples than the 5m rates (a thousand SLOs' 3d windows would otherwise read
@@ -566,14 +577,16 @@ def recorded_events(windows: Mapping[str, Collection[str]], services: Sequence[s
     average times the range would extrapolate). Up to an hour, where the min-events guard
     reads, the 5m rates are averaged.
     """
+    selected = one_of("service", services)
     parts = []
-    for window, slos in windows.items():
-        matchers = [one_of("service", services), *([one_of("slo", sorted(slos))] if slos else [])]
+    for window in windows:
         if parse_seconds(window) > RAW_WINDOW_MAX_SECONDS:
-            count = coarse_events(TOTAL_COARSE, {}, window, *matchers)
+            count = coarse_events(TOTAL_COARSE, {}, window, selected)
         else:
             seconds = number(parse_seconds(window))
-            count = f"{window_rate(TOTAL, {}, window, *matchers)} * {seconds}"
+            count = f"{window_rate(TOTAL, {}, window, selected)} * {seconds}"
+        if window in only_where_recorded:
+            count = f"({count}) and on(service, slo) {burn_rate_metric(window)}{{{selected}}}"
         parts.append(tagged(f"({count})", window))
     return " or ".join(parts)
 

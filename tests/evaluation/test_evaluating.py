@@ -182,3 +182,26 @@ def test_two_shards_are_read_at_a_time_and_every_one_is_judged() -> None:
     assert {e.origin for e in evaluations} == {Origin.RULES}
     assert most == 2  # the third shard's answers wait for one of the first two to be judged
     assert [e.service for e in evaluations] == [n for n in names for _ in many]
+
+
+def test_a_failed_query_stops_the_rest_of_its_shard() -> None:
+    stopped: list[str] = []
+
+    class Failing:
+        async def query(self, expr: str, at: float) -> Sequence[Sample]:
+            if expr.startswith("{__name__"):
+                raise SourceUnavailable("Prometheus answered 503", "http_status")
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                stopped.append(expr)
+                raise
+            return []
+
+    async def cycle() -> list[Evaluation]:
+        evaluations = await evaluate(load([REPO / "slo-definitions"]).services, Failing(), AT)
+        assert len(stopped) == 3  # budgets and both events: not left asking after the cycle
+        return evaluations
+
+    evaluations = asyncio.run(cycle())
+    assert {e.reason for e in evaluations} == {"query failed: Prometheus answered 503"}

@@ -58,6 +58,10 @@ def seconds(ranges: Mapping[str, str]) -> dict[str, float]:
 # MB (10,000 SLOs' burn rates in one answer were 12 MB, near the 16 MiB an answer may be) and
 # Prometheus runs the sets side by side, on as many cores as it has.
 SHARD_SLOS = 2500
+# The most characters of service names one set names: every selector of a query lists them (the
+# events query 18 times), and a proxy in front of Prometheus may refuse a large request (nginx's
+# default is 1 MB). Services with long names make smaller shards.
+SHARD_NAMES = 8000
 
 
 @dataclass(frozen=True)
@@ -73,18 +77,22 @@ class RulesQueries:
     window_events: str
 
 
-def rules_queries(specs: Sequence[ServiceSLOs], shard_slos: int = SHARD_SLOS) -> list[RulesQueries]:
+def rules_queries(
+    specs: Sequence[ServiceSLOs], shard_slos: int = SHARD_SLOS, shard_names: int = SHARD_NAMES
+) -> list[RulesQueries]:
     """One set of queries per shard: whole services, in definition order, up to `shard_slos`
-    SLOs each (a service with more has a shard of its own). A shard reads only its services'
-    series, not every SLO recorded in the Prometheus."""
+    SLOs and `shard_names` characters of service names each (a service past either has a
+    shard of its own). A shard reads only its services' series, not every SLO recorded in the
+    Prometheus."""
     shards: list[list[ServiceSLOs]] = []
-    count = 0
+    slos = names = 0
     for spec in specs:
-        if not shards or count + len(spec.slos) > shard_slos:
+        more = len(spec.slos), len(spec.service) + 1
+        if not shards or slos + more[0] > shard_slos or names + more[1] > shard_names:
             shards.append([])
-            count = 0
+            slos = names = 0
         shards[-1].append(spec)
-        count += len(spec.slos)
+        slos, names = slos + more[0], names + more[1]
     return [_shard_queries(shard) for shard in shards]
 
 
@@ -92,23 +100,24 @@ def _shard_queries(specs: Sequence[ServiceSLOs]) -> RulesQueries:
     services = tuple(spec.service for spec in specs)
     selected = promql.one_of("service", services)
     # Events per short window only (where the min-events guard reads) and per SLO window: the
-    # long windows' events would be most of the cycle's cost for a thousand SLOs. Each window
-    # of the SLOs that read it (a 28d SLO's 28m, a 30d SLO's 30m), not of every SLO.
-    readers: dict[str, set[str]] = {}
+    # long windows' events would be most of the cycle's cost for a thousand SLOs. A window not
+    # every SLO reads (a 28d SLO's 28m, a 30d SLO's 30m) is read for the SLOs that do.
+    readers: dict[str, int] = {}
     for spec in specs:
         for slo in spec.slos:
-            for tier in tiers_for(slo):
-                readers.setdefault(tier.short, set()).add(slo.name)
-    every = {slo.name for spec in specs for slo in spec.slos}
-    windows = {
-        w: set() if readers[w] == every else readers[w] for w in sorted(readers, key=parse_seconds)
-    }
+            for window in {tier.short for tier in tiers_for(slo)}:
+                readers[window] = readers.get(window, 0) + 1
+    count = sum(len(spec.slos) for spec in specs)
     return RulesQueries(
         services,
-        sum(len(spec.slos) for spec in specs),
+        count,
         promql.recorded_burn_rates(services),
         promql.recorded(promql.BUDGET_REMAINING, {}, selected),
-        promql.recorded_events(windows, services),
+        promql.recorded_events(
+            sorted(readers, key=parse_seconds),
+            services,
+            only_where_recorded={w for w, n in readers.items() if n < count},
+        ),
         promql.recorded(promql.WINDOW_EVENTS, {}, selected),
     )
 
