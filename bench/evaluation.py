@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import multiprocessing
 import os
 import random
@@ -42,24 +41,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
-import yaml
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from tests.support.fakes import raw_windows
 from tests.support.realprom import free_port, running_prometheus
+from tests.support.recorded import write_recorded
 
 from bench.backfill import backfill
 from bench.generation import SLOS_PER_SERVICE, write_definitions
 from bench.process import rss_mb
-from sloguard import promql
 from sloguard.assembly import Settings, assemble
 from sloguard.demo.prometheus import write_rules
 from sloguard.evaluating import evaluate
 from sloguard.evaluation.readings import Sample, rules_queries
-from sloguard.loading import Loaded, load
+from sloguard.loading import load
 from sloguard.promql import BUDGET_REMAINING
-from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.sources.prometheus import Prometheus, PrometheusSettings, Raw, client
-from sloguard.spec.durations import parse_seconds
 from sloguard.spec.model import ServiceSLOs
 
 HERE = Path(__file__).resolve().parent
@@ -166,62 +162,12 @@ async def breakdown(url: str, services: list[ServiceSLOs], at: float | None = No
     return ", ".join(parts)
 
 
-# Values of the labels a per-label SLO groups by, as `serve_traffic` counts them.
-GROUP_VALUES = {"method": ("Get", "List")}
-
-
-def history_seconds(record: str) -> int | None:
-    """How far back the rules path reads a recorded series: the instant ones only their newest
-    sample (within the 5m lookback), the 5m rates the hour the min-events guard averages, the
-    30m averages the longest short window summed (6h); None for a series it does not read."""
-    if record.startswith(promql.burn_rate_metric("")) or record in (
-        promql.BUDGET_REMAINING,
-        promql.WINDOW_EVENTS,
-    ):
-        return 300
-    return {promql.TOTAL: 3900, promql.TOTAL_COARSE: 6 * 3600 + 600}.get(record)
-
-
-def write_recorded(loaded: Loaded, path: Path, end: int) -> int:
-    """OpenMetrics of every series the rules path reads, up to `end`, as the generated rules
-    would have recorded them: their names, labels and group intervals; returns the samples."""
-    groupings = {(s.service, slo.name): promql.slo_grouping(slo) for s in loaded.services
-                 for slo in s.slos}  # fmt: skip
-    families: dict[str, list[tuple[dict[str, str], int]]] = {}
-    for text in render_rule_files(loaded.services, loaded.sources, RuleFormat.PROMETHEUS).values():
-        for group in yaml.load(text, Loader=yaml.CSafeLoader)["groups"]:
-            step = int(parse_seconds(group["interval"]))
-            for rule in group["rules"]:
-                if "record" in rule and history_seconds(rule["record"]) is not None:
-                    families.setdefault(rule["record"], []).append((rule["labels"], step))
-    count = 0
-    with path.open("w", encoding="utf-8") as out:
-        for record, series in families.items():
-            history = history_seconds(record) or 0
-            out.write(f"# TYPE {record} gauge\n")
-            for n, (labels, step) in enumerate(series):
-                grouping = groupings[labels["service"], labels["slo"]]
-                value = {
-                    promql.BUDGET_REMAINING: 1 - (n % 40) / 40,
-                    promql.WINDOW_EVENTS: 1e8,
-                    promql.TOTAL: 100.0,
-                    promql.TOTAL_COARSE: 100.0,
-                }.get(record, (n % 40) / 20)  # burn rates from calm to twice the budget
-                times = range(end - history // step * step, end + 1, step)
-                for values in itertools.product(*(GROUP_VALUES[g] for g in grouping)):
-                    full = {**labels, **dict(zip(grouping, values, strict=True))}
-                    text = ",".join(f'{k}="{v}"' for k, v in sorted(full.items()))
-                    out.writelines(f"{record}{{{text}}} {value} {t}\n" for t in times)
-                    count += len(times)
-        out.write("# EOF\n")
-    return count
-
-
 def write_and_backfill(definitions: Path, directory: Path, end: int) -> None:
     """`write_recorded` and promtool (run in a process of its own: rendering 10,000 SLOs'
     rules must not weigh on the agent measured next)."""
     started = time.perf_counter()
-    samples = write_recorded(load([definitions]), directory / "recorded.om", end)
+    groups = {"method": ("Get", "List")}  # as `serve_traffic` counts the per-label SLOs
+    samples = write_recorded(load([definitions]), directory / "recorded.om", end, groups)
     written = time.perf_counter() - started
     backfill(directory / "recorded.om", directory / "tsdb", block_hours=24)
     (directory / "recorded.om").unlink()

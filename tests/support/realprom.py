@@ -109,6 +109,12 @@ def backfill(directory: Path, families: dict[str, list[Series]]) -> int:
                 out.writelines(f"{name}{{{selector}}} {v!r} {t}\n" for t, v in samples)
                 count += len(samples)
         out.write("# EOF\n")
+    create_blocks(text, directory / "tsdb")
+    return count
+
+
+def create_blocks(openmetrics: Path, tsdb: Path) -> None:
+    """TSDB blocks in `tsdb` from the OpenMetrics file (removed after) with promtool."""
     result = subprocess.run(
         [
             "promtool",
@@ -116,8 +122,8 @@ def backfill(directory: Path, families: dict[str, list[Series]]) -> int:
             "create-blocks-from",
             "openmetrics",
             "--max-block-duration=24h",
-            str(text),
-            str(directory / "tsdb"),
+            str(openmetrics),
+            str(tsdb),
         ],
         capture_output=True,
         text=True,
@@ -125,5 +131,4 @@ def backfill(directory: Path, families: dict[str, list[Series]]) -> int:
     )
     if result.returncode != 0:
         pytest.fail(f"promtool backfill failed:\n{result.stdout}\n{result.stderr}")
-    text.unlink()
-    return count
+    openmetrics.unlink()
