@@ -513,3 +513,24 @@ def test_sigterm_while_generating_leaves_nothing(
     assert code == 128 + signal.SIGTERM
     assert not (tmp_path / "out").exists()
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_file_that_cannot_be_put_in_place_leaves_every_output_as_it_was(
+    write_defs: WriteDefs, tmp_path: Path
+) -> None:
+    defs = write_defs(**{"shop.yaml": GOOD})
+    rules, boards = tmp_path / "rules", tmp_path / "boards"
+    out = ("--rules-out", str(rules), "--dashboards-out", str(boards))
+    assert run("generate", str(defs), *out)[0] == 0
+    before = {p: p.read_bytes() for p in [*rules.iterdir(), *boards.iterdir()]}
+    (defs / "shop.yaml").write_text(GOOD.replace("99.9", "99.5"))
+    overview = boards / "sloguard-overview.json"
+    overview.unlink()
+    overview.mkdir()  # in the way of the new overview: no file replaces a directory
+    code, _, err = run("generate", str(defs), *out)
+    assert (
+        code != 0 and "sloguard-overview.json in place" in err and "every file is as it was" in err
+    )
+    overview.rmdir()
+    del before[overview]
+    assert {p: p.read_bytes() for p in [*rules.iterdir(), *boards.iterdir()]} == before

@@ -9,8 +9,9 @@ import difflib
 import os
 import re
 import secrets
+import shutil
 import stat
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,14 +108,9 @@ class Staged:
     def commit(
         self, *, prune: bool = True, owns: Callable[[str], bool] = lambda _: True
     ) -> list[Path]:
-        written = []
-        for _, temp, target in self.temps():
-            os.replace(temp, target)
-            written.append(target)
-        if prune:
-            for stale in stale_files(self.directory, self.files, owns):
-                stale.unlink()
-        return written
+        """Every file put in place, and with `prune` the stale ones `owns` removed; all or
+        none (see `commit_together`)."""
+        return commit_together([Commit(self, prune, owns)])
 
     def discard(self) -> None:
         """Remove the temporary files, and the directories made for them."""
@@ -124,6 +120,74 @@ class Staged:
         for directory in self.created:
             with contextlib.suppress(OSError):
                 directory.rmdir()
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A staged set of files to put in place, and whether to remove the stale files `owns`."""
+
+    staged: Staged
+    prune: bool = True
+    owns: Callable[[str], bool] = lambda _: True
+
+
+def commit_together(commits: Sequence[Commit]) -> list[Path]:
+    """Every staged file put in place and every stale file removed, all or none. Until all
+    are done, each file replaced or removed is kept under a name of its own (a hard link, no
+    copy), so a failure midway (a target that is a directory, a file it may not replace)
+    puts every file back as it was and removes what was staged: OutputError saying so."""
+    done: list[tuple[Path, Path | None]] = []  # (target, its old file kept, or None: new)
+    written: list[Path] = []
+    try:
+        for commit in commits:
+            staged = commit.staged
+            for _, temp, target in staged.temps():
+                kept = _kept(staged, target)
+                if os.path.lexists(target):
+                    _keep(target, kept)
+                    done.append((target, kept))
+                else:
+                    done.append((target, None))
+                os.replace(temp, target)
+                written.append(target)
+        for commit in commits:
+            if commit.prune:
+                staged = commit.staged
+                for stale in stale_files(staged.directory, staged.files, commit.owns):
+                    kept = _kept(staged, stale)
+                    os.replace(stale, kept)
+                    done.append((stale, kept))
+    except OSError as exc:
+        for path, old in reversed(done):
+            with contextlib.suppress(OSError):
+                if old is None:
+                    os.unlink(path)
+                else:
+                    os.replace(old, path)
+        for commit in commits:
+            commit.staged.discard()
+        raise OutputError(
+            f"cannot put {exc.filename or 'the files'} in place ({exc.strerror or exc}); "
+            "every file is as it was"
+        ) from exc
+    for _, old in done:
+        if old is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(old)
+    return written
+
+
+def _keep(target: Path, kept: Path) -> None:
+    """`target`'s file also at `kept`: a hard link, or a copy where links are refused."""
+    try:
+        os.link(target, kept, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(target, kept, follow_symlinks=False)  # a directory fails here too
+
+
+def _kept(staged: Staged, target: Path) -> Path:
+    """Where `target`'s old file is kept while a commit may still be undone."""
+    return staged.directory / f".{target.name}.{staged.token}.old"
 
 
 def _write_new(path: Path, text: str, mode: int) -> None:

@@ -38,7 +38,7 @@ from sloguard.errors import (
     UnknownTarget,
 )
 from sloguard.evaluating import HistorySource
-from sloguard.files import stage
+from sloguard.files import Commit, commit_together, stage
 from sloguard.gate.readings import Series
 from sloguard.reports.build import build, for_service
 from sloguard.reports.html import html
@@ -437,9 +437,9 @@ def write(report: Report, out: Path, formats: Sequence[str]) -> list[Path]:
             staged.append(stage(out, {k: v for k, v in texts.items() if k == marker}))
             for pdf in printed:
                 os.replace(pdf, out / pdf.name)
-            return [out / pdf.name for pdf in printed] + [
-                path for part in staged for path in part.commit(prune=False)
-            ]
+            return [out / pdf.name for pdf in printed] + commit_together(
+                [Commit(part, prune=False) for part in staged]
+            )
         except (OSError, OutputError) as exc:
             for part in staged:
                 part.discard()

@@ -30,7 +30,7 @@ from sloguard.cli.common import (
 from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import OVERVIEW_ORIGIN, configmap_files, dashboard_files
 from sloguard.errors import PublishError, SloguardError
-from sloguard.files import Staged, drift, write_files
+from sloguard.files import Commit, Staged, commit_together, drift, write_files
 from sloguard.loading import DEFAULT_DEFINITIONS, Loaded, default_paths
 from sloguard.proving import ScenarioResult, prove
 from sloguard.routing import HEADER, AlertmanagerFormat, alertmanager_file, written_by_sloguard
@@ -359,8 +359,12 @@ def generate(paths: tuple[Path, ...], **options: Any) -> None:
     # Every output staged (side by side, its texts made and written one by one) before any is
     # put in place: one that cannot be made or written leaves all of them as they were.
     def commit(staged: list[Staged]) -> None:
-        for output, pending in zip(outputs, staged, strict=True):
-            pending.commit(prune=output.whole, owns=output.owns(roots))
+        commit_together(
+            [
+                Commit(pending, prune=output.whole, owns=output.owns(roots))
+                for output, pending in zip(outputs, staged, strict=True)
+            ]
+        )
 
     with _bulk_allocation():
         write_together([(output.directory, output.files) for output in outputs], commit)
