@@ -31,3 +31,19 @@ def test_a_directory_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> Non
     (tmp_path / "file").write_text("")
     with pytest.raises(OutputError, match="cannot create"):
         write(build(inputs()), tmp_path / "file" / "out", ["json"])
+
+
+def test_a_document_that_cannot_be_put_in_place_leaves_the_printed_ones_out_too(
+    tmp_path: Path,
+) -> None:
+    report = build(inputs())
+    write(report, tmp_path, ["json", "pdf"])  # last week's documents
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    whole = tmp_path / "slo-report-2026-W47.json"
+    whole.unlink()
+    whole.mkdir()  # in the way of the whole report, which goes in place last
+    with pytest.raises(OutputError, match="every file is as it was"):
+        write(report, tmp_path, ["json", "pdf"])
+    whole.rmdir()
+    del before[whole.name]
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # the PDFs too

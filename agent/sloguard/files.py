@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import filecmp
 import os
 import re
 import secrets
@@ -81,6 +82,19 @@ class Staged:
         """Nothing written yet; the directories that `write` will have made are known."""
         return cls(directory, files, [d for d in (directory, *directory.parents) if not d.exists()])
 
+    @classmethod
+    def moved(cls, directory: Path, made: Mapping[str, Path]) -> Staged:
+        """Files already made on `directory`'s filesystem (printed PDFs), named by their
+        targets, moved to their staged names (the texts are not known here, only the names)."""
+        staged = cls(directory, dict.fromkeys(made, ""), [])
+        try:
+            for name, temp, _ in staged.temps():
+                os.replace(made[name], temp)
+        except OSError as exc:
+            staged.discard()
+            raise OutputError(f"cannot stage {exc.filename or name} in {directory}: {exc}") from exc
+        return staged
+
     def temps(self) -> Iterator[tuple[str, Path, Path]]:
         """(name, temporary file, target) for every file."""
         for name in sorted(self.files):
@@ -133,19 +147,29 @@ class Commit:
 
 def commit_together(commits: Sequence[Commit]) -> list[Path]:
     """Every staged file put in place and every stale file removed, all or none. Until all
-    are done, each file replaced or removed is kept under a name of its own (a hard link, no
-    copy), so a failure midway (a target that is a directory, a file it may not replace)
-    puts every file back as it was and removes what was staged: OutputError saying so."""
+    are done, each file replaced or removed is kept under a hidden name (a hard link, or a copy
+    where links are refused), so a failure midway (a target that is a directory, a file that
+    may not be replaced, an interrupt) puts every file back and removes what was staged; an
+    OSError is raised as an OutputError saying what could not be done, and whether any file
+    could not be put back (and where its old content is)."""
+    token = secrets.token_urlsafe(6)
     done: list[tuple[Path, Path | None]] = []  # (target, its old file kept, or None: new)
     written: list[Path] = []
+    step = ""
+
+    def keep(path: Path) -> Path:
+        # Short names of their own: `.NAME.old` could exceed the 255 bytes a name may have.
+        kept = path.parent / f".sloguard-{token}-{len(done)}.old"
+        _keep(path, kept)
+        done.append((path, kept))
+        return kept
+
     try:
         for commit in commits:
-            staged = commit.staged
-            for _, temp, target in staged.temps():
-                kept = _kept(staged, target)
+            for _, temp, target in commit.staged.temps():
+                step = f"put {target} in place"
                 if os.path.lexists(target):
-                    _keep(target, kept)
-                    done.append((target, kept))
+                    keep(target)
                 else:
                     done.append((target, None))
                 os.replace(temp, target)
@@ -154,40 +178,78 @@ def commit_together(commits: Sequence[Commit]) -> list[Path]:
             if commit.prune:
                 staged = commit.staged
                 for stale in stale_files(staged.directory, staged.files, commit.owns):
-                    kept = _kept(staged, stale)
-                    os.replace(stale, kept)
-                    done.append((stale, kept))
-    except OSError as exc:
-        for path, old in reversed(done):
-            with contextlib.suppress(OSError):
-                if old is None:
-                    os.unlink(path)
-                else:
-                    os.replace(old, path)
+                    step = f"remove {stale}"
+                    keep(stale)
+                    os.unlink(stale)
+    except BaseException as exc:
+        stranded = _put_back(done)
         for commit in commits:
             commit.staged.discard()
-        raise OutputError(
-            f"cannot put {exc.filename or 'the files'} in place ({exc.strerror or exc}); "
+        if not isinstance(exc, OSError):
+            raise
+        outcome = (
             "every file is as it was"
-        ) from exc
-    for _, old in done:
-        if old is not None:
+            if not stranded
+            else "could not put back "
+            + ", ".join(f"{p} (its old file is {k})" for p, k in stranded)
+        )
+        raise OutputError(f"cannot {step} ({exc.strerror or exc}); {outcome}") from exc
+    for _, kept in done:
+        if kept is not None:
             with contextlib.suppress(OSError):
-                os.unlink(old)
+                os.unlink(kept)
     return written
 
 
+def _put_back(done: Sequence[tuple[Path, Path | None]]) -> list[tuple[Path, Path]]:
+    """Every file as it was before the commit, newest change first; those that could not be
+    put back, with where their old content is."""
+    stranded = []
+    for path, kept in reversed(done):
+        try:
+            if kept is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                continue
+            try:
+                os.replace(kept, path)
+            except OSError:
+                if not _same_content(kept, path):  # else the step failed before any change
+                    raise
+            # A rename onto another name of the same file does nothing: the name stays.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(kept)
+        except OSError:
+            if kept is not None:
+                stranded.append((path, kept))
+    return stranded
+
+
+def _same_content(one: Path, other: Path) -> bool:
+    try:
+        return filecmp.cmp(one, other, shallow=False)
+    except OSError:
+        return False
+
+
 def _keep(target: Path, kept: Path) -> None:
-    """`target`'s file also at `kept`: a hard link, or a copy where links are refused."""
+    """`target`'s file also at `kept`: a hard link, or where links are refused a copy (with
+    its owner where that may be set); nothing at `kept` if neither can be made."""
     try:
         os.link(target, kept, follow_symlinks=False)
+        return
     except OSError:
+        pass
+    try:
         shutil.copy2(target, kept, follow_symlinks=False)  # a directory fails here too
-
-
-def _kept(staged: Staged, target: Path) -> Path:
-    """Where `target`'s old file is kept while a commit may still be undone."""
-    return staged.directory / f".{target.name}.{staged.token}.old"
+        if not os.path.islink(kept):
+            found = os.lstat(target)
+            with contextlib.suppress(OSError):
+                os.chown(kept, found.st_uid, found.st_gid)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(kept)
+        raise
 
 
 def _write_new(path: Path, text: str, mode: int) -> None:

@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import tempfile
 import time
 from collections import defaultdict
@@ -38,7 +37,7 @@ from sloguard.errors import (
     UnknownTarget,
 )
 from sloguard.evaluating import HistorySource
-from sloguard.files import Commit, commit_together, stage
+from sloguard.files import Commit, Staged, commit_together, stage
 from sloguard.gate.readings import Series
 from sloguard.reports.build import build, for_service
 from sloguard.reports.html import html
@@ -432,14 +431,11 @@ def write(report: Report, out: Path, formats: Sequence[str]) -> list[Path]:
             texts = {k: v for k, v in texts.items() if not k.endswith(".html")}
         # The whole report's JSON goes in place last: while it is missing, the set is not.
         marker = f"{stem(report.period.name)}.json"
-        staged = [stage(out, {k: v for k, v in texts.items() if k != marker})]
+        staged = [Staged.moved(out, {pdf.name: pdf for pdf in printed})]
         try:
+            staged.append(stage(out, {k: v for k, v in texts.items() if k != marker}))
             staged.append(stage(out, {k: v for k, v in texts.items() if k == marker}))
-            for pdf in printed:
-                os.replace(pdf, out / pdf.name)
-            return [out / pdf.name for pdf in printed] + commit_together(
-                [Commit(part, prune=False) for part in staged]
-            )
+            return commit_together([Commit(part, prune=False) for part in staged])
         except (OSError, OutputError) as exc:
             for part in staged:
                 part.discard()
