@@ -586,7 +586,9 @@ def recorded_events(
             seconds = number(parse_seconds(window))
             count = f"{window_rate(TOTAL, {}, window, selected)} * {seconds}"
         if window in only_where_recorded:
-            count = f"({count}) and on(service, slo) {burn_rate_metric(window)}{{{selected}}}"
+            count = (
+                f"({count}) and on(service, slo) {recorded(burn_rate_metric(window), {}, selected)}"
+            )
         parts.append(tagged(f"({count})", window))
     return " or ".join(parts)
 
