@@ -9,8 +9,9 @@ all that sloguard's and Sloth's rules read, and 30d2h for Pyrra's, whose budget 
 recorded inputs, backfilled at the density its rules would record them: Sloth's 5m error
 ratio every 30s for 30 days (its period rule reads 30d of it), sloguard's 5m rates every 30s
 for 3 days, their 30m averages every 10m for 30 days and the window's sums every 10m for a
-day. Each Prometheus (Debian's 2.42) then evaluates its rules for a few minutes; the figures
-are from
+day. Each history ends just before its Prometheus (Debian's 2.42) starts, and the counters go
+on growing there, scraped from this process every 30s, while it evaluates its rules for a few
+minutes, so every window the rules read stays full. The figures are from
 `prometheus_rule_group_last_duration_seconds`:
 - the sum over groups of the last evaluation's duration, and
 - evaluation seconds per minute: each group's duration times its evaluations per minute,
@@ -21,6 +22,8 @@ are from
 from __future__ import annotations
 
 import argparse
+import contextlib
+import http.server
 import json
 import os
 import shutil
@@ -28,10 +31,11 @@ import statistics
 import subprocess
 import tempfile
 import textwrap
+import threading
 import time
 import urllib.request
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sloguard import yamltext
@@ -221,7 +225,7 @@ def constant(value: float) -> Callable[[int], object]:
     return lambda _: value
 
 
-def counting(start: int, rate: float) -> Callable[[int], object]:
+def counting(start: int, rate: float) -> Callable[[float], object]:
     """A counter growing at `rate` per second from `start`."""
     return lambda t: round((t - start) * rate, 3)
 
@@ -273,7 +277,7 @@ def rule_times(port: int, seen: dict[str, str], times: dict[str, list[float]]) -
 
 
 def measure(
-    data: Path, rule_file: Path, minutes: float
+    data: Path, rule_file: Path, minutes: float, exporter: int
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     port = free_port()
     config = data.parent / f"{rule_file.stem}.prometheus.yml"
@@ -282,7 +286,14 @@ def measure(
             {
                 "global": {"evaluation_interval": "30s"},
                 "rule_files": [str(rule_file)],
-                "scrape_configs": [],
+                "scrape_configs": [
+                    {
+                        "job_name": "bench",
+                        "scrape_interval": f"{STEP}s",
+                        "honor_labels": True,
+                        "static_configs": [{"targets": [f"127.0.0.1:{exporter}"]}],
+                    }
+                ],
             }
         )
     )
@@ -390,17 +401,56 @@ def summarise(
     return total, per_minute
 
 
+def counter_labels(slos: int) -> list[tuple[str, float]]:
+    """Every SLO's request counters, 2 instances x 2 status codes: their labels and rates."""
+    return [
+        (f'job="bench",slo="slo-{i:03d}",instance="{instance}",code="{code}"', rate)
+        for i in range(slos)
+        for instance in ("a", "b")
+        for code, rate in (("200", OK_RATE), ("500", ERROR_RATE))
+    ]
+
+
 def raw_counters(slos: int, start: int, end: int) -> dict[str, list[Series]]:
-    """Every SLO's request counters: 2 instances x 2 status codes, scraped every 30s."""
-    raw: list[Series] = []
-    for i in range(slos):
-        for instance in ("a", "b"):
-            for code, rate in (("200", OK_RATE), ("500", ERROR_RATE)):
-                labels = f'slo="slo-{i:03d}",instance="{instance}",code="{code}"'
-                raw.append(
-                    ("bench_requests_total", labels, start, end, STEP, counting(start, rate))
-                )
-    return {"bench_requests_total": raw}
+    """The counters' history, one sample every 30s from `start` to `end`."""
+    return {
+        "bench_requests_total": [
+            ("bench_requests_total", labels, start, end, STEP, counting(start, rate))
+            for labels, rate in counter_labels(slos)
+        ]
+    }
+
+
+@contextlib.contextmanager
+def live_counters(slos: int, start: int) -> Iterator[int]:
+    """Serve the same counters as they grow after the backfilled history, for Prometheus to
+    scrape while it evaluates the rules: without them every window over the raw counters
+    would empty as the minutes pass, and the rules reading them would cost less and less."""
+    series = [(labels, counting(start, rate)) for labels, rate in counter_labels(slos)]
+
+    class Exposition(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            now = time.time()
+            body = "".join(
+                f"bench_requests_total{{{labels}}} {value(now)}\n" for labels, value in series
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Exposition)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def recorded_inputs(slos: int, now: int, month_start: int) -> dict[str, dict[str, list[Series]]]:
@@ -489,8 +539,6 @@ def main() -> None:
         parser.error(f"--shapes: choose among {', '.join(SHAPES)}")
     work = Path(tempfile.mkdtemp(prefix="sloguard-bench-"))
     try:
-        now = int(time.time()) // STEP * STEP - 2 * STEP
-        raw_start, month_start = now - RAW_HISTORY, now - 30 * DAY - 2 * 3600
         (work / "defs").mkdir()
         (work / "defs" / "bench.yaml").write_text(definitions(args.slos))
         loaded = load([work / "defs"])
@@ -514,35 +562,6 @@ def main() -> None:
         if check.returncode:
             raise SystemExit(check.stdout + check.stderr)
 
-        print(f"backfilling {args.slos} SLOs ...", flush=True)
-        started = time.monotonic()
-        recorded = recorded_inputs(args.slos, now, month_start)
-        figures = []
-        for name in shapes:
-            data = work / f"data-{files[name].stem.split('.')[0]}"
-            # Pyrra's budget reads the raw counters over the whole 30 days.
-            first = month_start if name == "Pyrra-shaped" else raw_start
-            raw = work / f"raw-{first}.om"
-            if not raw.exists():
-                write_openmetrics(raw, raw_counters(args.slos, first, now))
-            backfill(raw, data)
-            if recorded[name]:
-                om = work / f"{data.name}.om"
-                count = write_openmetrics(om, recorded[name])
-                backfill(om, data)
-                figures.append(f"{name} {count:,} recorded")
-        print(
-            f"  raw history {(now - raw_start) / DAY:.1f} days"
-            + (
-                f" (Pyrra-shaped {(now - month_start) / DAY:.1f})"
-                if "Pyrra-shaped" in shapes
-                else ""
-            )
-            + (f"; {', '.join(figures)}" if figures else "")
-            + f" ({time.monotonic() - started:.0f}s)",
-            flush=True,
-        )
-
         minutes = {
             "sloguard": args.minutes,
             "Sloth-shaped": args.sloth_minutes,
@@ -550,13 +569,34 @@ def main() -> None:
         }
         results = {}
         for name in shapes:
-            print(f"evaluating {name} rules for {minutes[name]:g} min ...", flush=True)
+            # Each rule set's history ends just before its Prometheus starts, and the counters
+            # go on growing from there, scraped: the windows are full while it is measured.
+            now = int(time.time()) // STEP * STEP - STEP
+            month_start = now - 30 * DAY - 2 * 3600
+            # Pyrra's budget reads the raw counters over the whole 30 days.
+            first = month_start if name == "Pyrra-shaped" else now - RAW_HISTORY
+            print(f"backfilling {name} for {args.slos} SLOs ...", flush=True)
+            started = time.monotonic()
             data = work / f"data-{files[name].stem.split('.')[0]}"
+            raw = work / f"raw-{name}.om"
+            count = write_openmetrics(raw, raw_counters(args.slos, first, now))
+            backfill(raw, data)
+            raw.unlink()
+            figures = [f"{count:,} raw over {(now - first) / DAY:.1f} days"]
+            recorded = recorded_inputs(args.slos, now, month_start)[name]
+            if recorded:
+                om = work / f"{data.name}.om"
+                count = write_openmetrics(om, recorded)
+                backfill(om, data)
+                om.unlink()
+                figures.append(f"{count:,} recorded")
+            print(f"  {', '.join(figures)} ({time.monotonic() - started:.0f}s)", flush=True)
+            print(f"evaluating {name} rules for {minutes[name]:g} min ...", flush=True)
             text = files[name].read_text()
             count = text.count("- record:") + text.count("- alert:")
-            results[name] = summarise(
-                name, measure(data, files[name], minutes[name]), args.slos, count
-            )
+            with live_counters(args.slos, first) as exporter:
+                measured = measure(data, files[name], minutes[name], exporter)
+            results[name] = summarise(name, measured, args.slos, count)
         if "sloguard" in results:
             ours_sum, ours_rate = results["sloguard"]
             print(f"sloguard: {ours_rate * 1000 / args.slos:.2f} ms of evaluation per SLO a minute")
