@@ -607,7 +607,7 @@ def main() -> None:
                         f"durations, {ours_rate / other_rate:.2f} of the evaluation time per minute"
                     )
         print(
-            "recorded series per SLO: "
+            "recording rules per SLO: "
             + ", ".join(
                 f"{name} {files[name].read_text().count('- record:') / args.slos:g}"
                 for name in shapes

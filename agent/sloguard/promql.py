@@ -41,6 +41,7 @@ import functools
 import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 import promql_parser
@@ -87,9 +88,21 @@ def burn_rate_metric(window: str) -> str:
     return f"slo:burn_rate:{window}"
 
 
-def selector(labels: Mapping[str, str], *extra: str) -> str:
-    """`{a="x",b="y"}`, values quoted as Go's %q would (JSON quoting is equivalent here);
-    `extra` matchers (such as a regex) are appended as written."""
+@dataclass(frozen=True)
+class OneOf:
+    """A label value that may be any of `values`: the SLOs one rule computes for together."""
+
+    values: tuple[str, ...]
+
+
+# Labels of a selector: each equal to a value, or to any of several.
+Labels = Mapping[str, "str | OneOf"]
+
+
+def selector(labels: Labels, *extra: str) -> str:
+    """`{a="x",b="y"}`, values quoted as Go's %q would (JSON quoting is equivalent here), a
+    `OneOf` as `one_of` writes it (`=` for a single value); `extra` matchers (such as a regex)
+    are appended as written."""
     pairs = tuple(sorted(labels.items()))
     if sum(map(len, extra)) > CACHED_MATCHERS_MAX:
         return _render_selector(pairs, extra)
@@ -101,9 +114,17 @@ def regex_matcher(label: str, pattern: str) -> str:
     return f"{label}=~{json.dumps(pattern)}"
 
 
-def _render_selector(labels: tuple[tuple[str, str], ...], extra: tuple[str, ...]) -> str:
-    matchers = [f"{k}={json.dumps(v)}" for k, v in labels]
+def _render_selector(labels: tuple[tuple[str, str | OneOf], ...], extra: tuple[str, ...]) -> str:
+    matchers = [_matcher(k, v) for k, v in labels]
     return "{" + ",".join([*matchers, *extra]) + "}"
+
+
+def _matcher(label: str, value: str | OneOf) -> str:
+    if isinstance(value, str):
+        return f"{label}={json.dumps(value)}"
+    if len(value.values) == 1:
+        return _matcher(label, value.values[0])
+    return one_of(label, value.values)
 
 
 # Matchers longer than this (the agent's list of a shard's services) are not cached: each set
@@ -168,7 +189,7 @@ def trace_rates(traces: Traces, window: str = BASE_WINDOW, *, fill: bool = True)
     return (f"({errors}) or (0 * ({total}))" if fill else errors), total
 
 
-def window_rate(metric: str, labels: Mapping[str, str], window: str, *matchers: str) -> str:
+def window_rate(metric: str, labels: Labels, window: str, *matchers: str) -> str:
     """Average of a recorded rate over `window`: the rate over that window."""
     if window == BASE_WINDOW and metric in (ERRORS, TOTAL):
         return f"{metric}{selector(labels, *matchers)}"
@@ -192,33 +213,36 @@ def smoothing_lag_seconds(window: str) -> float:
     return parse_seconds(BASE_WINDOW) / 2
 
 
-def error_ratio(sli: SLI, labels: Mapping[str, str], window: str) -> str:
-    """Error ratio over `window` as a ratio of sums; 0 (not NaN) when there was no traffic.
+def error_ratio(sli: SLI, labels: Labels, window: str) -> str:
+    """Error ratio over `window` as a ratio of sums; 0 (not NaN) where the recorded 5m total
+    has data but the window had no traffic (or no bad-events series yet).
 
-    The fallback has the labels of the numerator (the SLI's own grouping for raw windows, the
-    recorded series' otherwise), so it only fills gaps and never duplicates a series.
+    For a window read from the SLI's own queries, `labels` must be every label the rule sets:
+    the SLI's result lacks them, and the fallback is matched ignoring them, so it fills only
+    the gaps and never duplicates a series. It reads the 5m total recorded just before rather
+    than the SLI's total over the window a second time (a third of the rule's cost).
     """
+    fallback = f"{TOTAL}{selector(labels)}"
     if reads_coarse(window):
         errors = _events_to_now(ERRORS_COARSE, ERRORS_UNCOUNTED, labels, window)
         total = _events_to_now(TOTAL_COARSE, TOTAL_UNCOUNTED, labels, window)
-        fallback = f"{TOTAL}{selector(labels)}"
     elif reads_raw(window):
         bare_errors, bare_total = sli_rates(sli, window, fill=False)
         errors, total = f"({bare_errors})", f"({bare_total})"
-        fallback = total
+        return _guarded(errors, total, fallback, f"ignoring({', '.join(sorted(labels))}) ")
     else:
         errors = window_rate(ERRORS, labels, window)
         total = window_rate(TOTAL, labels, window)
-        fallback = f"{TOTAL}{selector(labels)}"
     return _guarded(errors, total, fallback)
 
 
-def _guarded(errors: str, total: str, fallback: str) -> str:
-    """`errors / total`, and 0 where `fallback` has data but `total` is 0 or missing."""
-    return f"({errors} / ({total} > 0) or 0 * {fallback})"
+def _guarded(errors: str, total: str, fallback: str, matching: str = "") -> str:
+    """`errors / total`, and 0 where `fallback` has data but `total` is 0 or missing (matched
+    as `matching` says, on every label by default)."""
+    return f"({errors} / ({total} > 0) or {matching}0 * {fallback})"
 
 
-def _events_to_now(coarse: str, uncounted: str, labels: Mapping[str, str], window: str) -> str:
+def _events_to_now(coarse: str, uncounted: str, labels: Labels, window: str) -> str:
     """Events (a rate times seconds) over a long `window`, up to now: the coarse group's 30m
     averages, each standing for the 10m between recordings, and the newest events they leave
     uncounted (`uncounted_events`). The oldest averages reach back up to 30m before their
@@ -228,14 +252,14 @@ def _events_to_now(coarse: str, uncounted: str, labels: Mapping[str, str], windo
     return f"({coarse_events(coarse, labels, span)} + {uncounted}{selector(labels)})"
 
 
-def coarse_events(coarse: str, labels: Mapping[str, str], span: str, *matchers: str) -> str:
+def coarse_events(coarse: str, labels: Labels, span: str, *matchers: str) -> str:
     """Events (a rate times seconds) over `span` from the coarse group's 30m averages, each
     standing for the 10m between recordings."""
     step = number(parse_seconds(COARSE_INTERVAL))
     return f"sum_over_time({coarse}{selector(labels, *matchers)}[{span}]) * {step}"
 
 
-def uncounted_events(coarse: str, base: str, labels: Mapping[str, str]) -> str:
+def uncounted_events(coarse: str, base: str, labels: Labels) -> str:
     """The newest events the coarse group's 30m averages leave uncounted, from the 5m rates.
 
     Summed, the averages (recorded every 10m) count every 5m rate once, except the newest: the
@@ -270,14 +294,14 @@ def uncounted_events(coarse: str, base: str, labels: Mapping[str, str]) -> str:
     return f"({whole} + {since} * {summed(covering)}) / {covering} or 0 * {base}{selector(labels)}"
 
 
-def burn_rate(sli: SLI, labels: Mapping[str, str], window: str, budget: Decimal) -> str:
+def burn_rate(sli: SLI, labels: Labels, window: str, budget: Decimal) -> str:
     """Burn rate over `window`: error ratio divided by the error budget."""
     return f"{error_ratio(sli, labels, window)} / {number(budget)}"
 
 
 def budget_remaining(
     sli: SLI,
-    labels: Mapping[str, str],
+    labels: Labels,
     window_seconds: int,
     budget: Decimal,
     calendar: Calendar | None = None,
@@ -304,7 +328,7 @@ _MONDAY_OFFSET, _WEEK_SECONDS = 4 * 86400, 7 * 86400
 _WEEK = f"floor(({{t}} - {_MONDAY_OFFSET}) / {_WEEK_SECONDS})"
 
 
-def _calendar_sums(labels: Mapping[str, str], calendar: Calendar) -> tuple[str, str]:
+def _calendar_sums(labels: Labels, calendar: Calendar) -> tuple[str, str]:
     """Sums of the hourly error and event rates since the current calendar month or week began.
 
     PromQL ranges have a fixed length, so a subquery walks the longest such period in hourly
@@ -331,13 +355,13 @@ def _calendar_sums(labels: Mapping[str, str], calendar: Calendar) -> tuple[str, 
     return period_sum(ERRORS_HOURLY), period_sum(TOTAL_HOURLY)
 
 
-def calendar_error_ratio(labels: Mapping[str, str], calendar: Calendar) -> str:
+def calendar_error_ratio(labels: Labels, calendar: Calendar) -> str:
     """Error ratio since the start of the current calendar month or week (UTC)."""
     errors, total = _calendar_sums(labels, calendar)
     return _guarded(errors, total, TOTAL + selector(labels))
 
 
-def window_events(labels: Mapping[str, str], window_seconds: int, calendar: Calendar | None) -> str:
+def window_events(labels: Labels, window_seconds: int, calendar: Calendar | None) -> str:
     """Events over the whole SLO window (recorded, so the agent reads one sample per SLO):
     the 30m averages each standing for the 10m between recordings, or for a calendar window
     the hourly averages summed since the period began."""
@@ -347,13 +371,13 @@ def window_events(labels: Mapping[str, str], window_seconds: int, calendar: Cale
     return _latest(TOTAL_WINDOW_SUM, labels)
 
 
-def window_sum(coarse: str, labels: Mapping[str, str], window_seconds: int) -> str:
+def window_sum(coarse: str, labels: Labels, window_seconds: int) -> str:
     """Events over the whole SLO window: the 30m averages, each standing for the 10m between
     recordings. Recorded by the coarse group right after the averages."""
     return coarse_events(coarse, labels, format_seconds(window_seconds))
 
 
-def _latest(coarse: str, labels: Mapping[str, str]) -> str:
+def _latest(coarse: str, labels: Labels) -> str:
     """The newest value of a series the coarse group records, found whatever the time since
     (its 10m spacing is longer than an instant query's 5m lookback) as long as no more than
     two recordings in a row were missed; none after 30m."""
@@ -387,12 +411,12 @@ def any_of(conditions: list[str]) -> str:
     return "\nor\n".join(conditions)
 
 
-def hourly_rate(metric: str, labels: Mapping[str, str]) -> str:
+def hourly_rate(metric: str, labels: Labels) -> str:
     """A 5m base rate averaged over the hour, summed per calendar period (see above)."""
     return window_rate(metric, labels, HOURLY_WINDOW)
 
 
-def coarse_rate(metric: str, labels: Mapping[str, str]) -> str:
+def coarse_rate(metric: str, labels: Labels) -> str:
     """A 5m base rate averaged over 30m, recorded every 10m for the day-long windows."""
     return window_rate(metric, labels, COARSE_WINDOW)
 
@@ -418,7 +442,7 @@ def window_sli(labels: Mapping[str, str], *matchers: str) -> str:
     return f"1 - (1 - {BUDGET_REMAINING}{sel}) * on(service, slo) group_left {ERROR_BUDGET}{sel}"
 
 
-def recorded(metric: str, labels: Mapping[str, str], *matchers: str) -> str:
+def recorded(metric: str, labels: Labels, *matchers: str) -> str:
     """A recorded series as it is, e.g. the budget left or a burn rate."""
     return f"{metric}{selector(labels, *matchers)}"
 

@@ -25,6 +25,10 @@ PAGE = 'ALERTS{alertname="SLOErrorBudgetBurn",alertstate="firing",service="shop"
 TICKET = PAGE.replace('severity="page"', 'severity="ticket"')
 
 pytestmark = [pytest.mark.usefixtures("promtool"), pytest.mark.integration]
+SHOP_SLI = (
+    '{events: {errors: "sum(rate(http_requests_total{job=\\"shop\\",code=~\\"5..\\"}[{{window}}]))", '
+    'total: "sum(rate(http_requests_total{job=\\"shop\\"}[{{window}}]))"}}'
+)
 
 
 def rules_from(source: str | Path, tmp_path: Path) -> str:
@@ -436,3 +440,116 @@ def test_a_calendar_month_budget_counts_from_the_first(tmp_path: Path) -> None:
         }
     ]
     assert_holds(tmp_path, scenario(rule_file, segments, 60, 600, checks))
+
+
+def test_slos_sharing_rules_each_get_their_own_burn_rates_and_budget(tmp_path: Path) -> None:
+    # Three SLOs on the same counters at 1% errors: the rules that read only recorded series
+    # are shared (one rule per name, each objective's SLOs joined with `or`), and the 6h burn
+    # rate, fast for the guarded SLO and slow for the others, is shared in one group and the
+    # SLOs' own in the other. Each SLO still gets its own budget's figures: a 10x burn at
+    # 99.9%, 1x at 99%, and the budget left to match.
+    (tmp_path / "shop.yaml").write_text(
+        textwrap.dedent("""
+        service: shop
+        slos:
+          - {name: strict, objective: 99.9, sli: SLI}
+          - {name: loose, objective: 99, sli: SLI}
+          - {name: guarded, objective: 99.9, sli: SLI, alerting: {min_events: 10}}
+    """).replace("SLI", SHOP_SLI)
+    )
+    rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
+    fast, slow, _ = yaml.safe_load((tmp_path / rule_file).read_text())["groups"]
+    six_hours = [
+        (group["name"], rule.get("labels", {}).get("slo"))
+        for group in (fast, slow)
+        for rule in group["rules"]
+        if rule.get("record") == "slo:burn_rate:6h"
+    ]
+    assert six_hours == [
+        ("sloguard-shop-fast", None),
+        ("sloguard-shop-slow", "strict"),
+        ("sloguard-shop-slow", "loose"),
+    ]
+
+    def near(expr: str, at: float, expected: dict[str, float], tolerance: float) -> dict[str, Any]:
+        return {
+            "expr": f"abs({expr} - on(slo) group_left() ("
+            + " or ".join(
+                f'label_replace(vector({v}), "slo", "{s}", "", "")' for s, v in expected.items()
+            )
+            + f")) < bool {tolerance}",
+            "eval_time": f"{int(at)}s",
+            "exp_samples": [
+                {"labels": f'{{service="shop",slo="{s}"}}', "value": 1} for s in expected
+            ],
+        }
+
+    burns: dict[str, float] = {"strict": 10, "loose": 1, "guarded": 10}
+    at = 3 * DAY
+    checks = [
+        near(f"slo:burn_rate:{w}", at, burns, 0.2) for w in ("5m", "30m", "1h", "2h", "6h", "1d")
+    ]
+    # The window's error ratio is that of the three days it holds: 10x and 1x the budget.
+    checks.append(
+        near(
+            "slo:error_budget_remaining:ratio",
+            at,
+            {s: 1 - b for s, b in burns.items()},
+            0.05,
+        )
+    )
+    assert_holds(tmp_path, scenario(rule_file, [(3 * DAY + HOUR, 9.9, 0.1)], 60, 600, checks))
+
+
+def test_a_per_label_slo_fills_the_gaps_of_each_label_value_alone(tmp_path: Path) -> None:
+    # Route a serves 1% errors; route b has never had an error series; route c has had no
+    # traffic for two hours. The burn rates read from the SLI's own queries fall back to 0 per
+    # route, from the recorded 5m total, matched ignoring the labels the rules set: each route
+    # once, and no route's 0 hiding another's burn.
+    (tmp_path / "shop.yaml").write_text(
+        textwrap.dedent("""
+        service: shop
+        labels: {team: web}
+        slos:
+          - name: routes
+            objective: 99.9
+            labels: {tier: "1"}
+            sli:
+              events:
+                errors: sum by (route) (rate(http_requests_total{job="shop",code="500"}[{{window}}]))
+                total: sum by (route) (rate(http_requests_total{job="shop"}[{{window}}]))
+    """)
+    )
+    rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
+    series = 'http_requests_total{{job="shop",route="{}",code="{}"}}'
+    document = {
+        "rule_files": [rule_file],
+        "evaluation_interval": "30s",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": series.format("a", "200"), "values": "0+594x240"},
+                    {"series": series.format("a", "500"), "values": "0+6x240"},
+                    {"series": series.format("b", "200"), "values": "0+600x240"},
+                    {"series": series.format("c", "200"), "values": "0+600x60 36000+0x180"},
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": f"round(slo:burn_rate:{window}, 0.1)",
+                        "eval_time": "4h",
+                        "exp_samples": [
+                            {
+                                "labels": f'{{route="{route}",service="shop",slo="routes",'
+                                'team="web",tier="1"}',
+                                "value": value,
+                            }
+                            for route, value in (("a", 10), ("b", 0), ("c", 0))
+                        ],
+                    }
+                    for window in ("1h", "30m", "5m")
+                ],
+            }
+        ],
+    }
+    assert_holds(tmp_path, document)

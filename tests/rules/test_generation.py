@@ -16,6 +16,7 @@ from sloguard.rules.generation import RuleOptions, render_groups
 from sloguard.rules.output import RuleFormat, render_rule_file, render_rule_files
 from sloguard.spec.model import ServiceSLOs
 from tests.support.repo import FIXTURES, FORMATS, REPO, shop_file
+from tests.support.rules import selects
 
 pytestmark = pytest.mark.integration  # starts real processes or servers
 
@@ -52,7 +53,7 @@ def rules_by_name(groups: list[dict[str, Any]], slo: str) -> dict[str, dict[str,
     found = {}
     for group in groups:
         for rule in group["rules"]:
-            if rule["labels"]["slo"] == slo:
+            if selects(rule, slo):
                 key = rule.get("record") or f"{rule['alert']}:{rule['labels']['severity']}"
                 found[key] = {**rule, "group": group["name"]}
     return found

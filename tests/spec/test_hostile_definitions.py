@@ -416,5 +416,8 @@ def test_every_annotation_sloguard_writes_is_a_template_it_accepts() -> None:
     for spec in loaded.services:
         for group in render_groups(spec):
             for rule in group["rules"]:
-                for text in [*rule.get("annotations", {}).values(), *rule["labels"].values()]:
+                for text in [
+                    *rule.get("annotations", {}).values(),
+                    *rule.get("labels", {}).values(),
+                ]:
                     assert template_problem(text) is None, text

@@ -14,6 +14,7 @@ from sloguard import promql
 from sloguard.loading import Loaded
 from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.spec.durations import parse_seconds
+from tests.support.rules import selects
 
 
 def history_seconds(record: str) -> int | None:
@@ -38,11 +39,19 @@ def write_recorded(
                  for slo in s.slos}  # fmt: skip
     families: dict[str, list[tuple[dict[str, str], int]]] = {}
     for text in render_rule_files(loaded.services, loaded.sources, RuleFormat.PROMETHEUS).values():
-        for group in yaml.load(text, Loader=yaml.CSafeLoader)["groups"]:
+        groups_of_file = yaml.load(text, Loader=yaml.CSafeLoader)["groups"]
+        # Every SLO records its 5m total with its own rule, which carries all its labels.
+        own = [r["labels"] for g in groups_of_file for r in g["rules"]
+               if r.get("record") == promql.TOTAL]  # fmt: skip
+        for group in groups_of_file:
             step = int(parse_seconds(group["interval"]))
             for rule in group["rules"]:
                 if "record" in rule and history_seconds(rule["record"]) is not None:
-                    families.setdefault(rule["record"], []).append((rule["labels"], step))
+                    families.setdefault(rule["record"], []).extend(
+                        (labels, step)
+                        for labels in ([rule["labels"]] if "labels" in rule else own)
+                        if selects(rule, labels["slo"])
+                    )
     count = 0
     with path.open("w", encoding="utf-8") as out:
         for record, series in families.items():

@@ -12,10 +12,16 @@ Three groups per service, by how fast what they record moves:
   sums over the whole SLO window. They are only ever read through range functions, so their
   10m spacing never looks stale. The slow group records the newest events the averages leave
   uncounted, so those windows end now, and carries the window's sums forward as the budget.
+
+Each SLO has its own rules for what reads its SLI's queries, its metadata and its alerts. A
+rule that reads only recorded series is one rule for all the SLOs of the service that need it
+(`_Shared`): their series carry every label of their SLO, so one query computes every SLO's,
+and Prometheus spends most of a small rule's time setting up its query.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,20 +48,97 @@ class RuleOptions:
 def render_groups(spec: ServiceSLOs, options: RuleOptions | None = None) -> list[Group]:
     """The fast, slow and coarse rule groups for every SLO of one service."""
     options = options or RuleOptions()
-    groups: tuple[list[Rule], list[Rule], list[Rule]] = ([], [], [])
+    groups: tuple[list[_Entry], ...] = ([], [], [])
     for slo in spec.slos:
-        for group, rules in zip(groups, _slo_rules(spec, slo, options), strict=True):
-            group.extend(rules)
+        for group, entries in zip(groups, _slo_rules(spec, slo, options), strict=True):
+            group.extend(entries)
+    # promtool's lint takes two rules recording one name with the same labels for duplicates,
+    # in any groups of a file: a name is shared in one group, and elsewhere each SLO has its own.
+    home: dict[str, int] = {}
+    for index, entries in enumerate(groups):
+        for _, entry in entries:
+            if isinstance(entry, _Shared):
+                home.setdefault(entry.record, index)
     intervals = (options.fast_interval, options.slow_interval, promql.COARSE_INTERVAL)
     return [
-        {"name": f"sloguard-{spec.service}-{name}", "interval": interval, "rules": rules}
-        for name, interval, rules in zip(("fast", "slow", "coarse"), intervals, groups, strict=True)
+        {
+            "name": f"sloguard-{spec.service}-{name}",
+            "interval": interval,
+            "rules": _merged(
+                spec.service,
+                [
+                    (
+                        step,
+                        entry.own()
+                        if isinstance(entry, _Shared) and home[entry.record] != index
+                        else entry,
+                    )
+                    for step, entry in groups[index]
+                ],
+            ),
+        }
+        for index, (name, interval) in enumerate(
+            zip(("fast", "slow", "coarse"), intervals, strict=True)
+        )
     ]
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """A rule of one SLO that reads only series sloguard records, which carry every label of
+    their SLO, so that one rule can compute it for many: all the SLOs of a service whose
+    expressions read the same with the SLO left open (those that differ, such as by their
+    budget, are joined with `or`). Prometheus spends most of a small rule's time setting up
+    its query, so one rule for many SLOs costs a fraction of one each."""
+
+    record: str
+    expr: Callable[[promql.Labels], str]
+    labels: dict[str, str]  # the SLO's, for a rule of its own
+
+    def own(self) -> Rule:
+        """The SLO's own rule."""
+        ids = {"service": self.labels["service"], "slo": self.labels["slo"]}
+        return _record(self.record, self.expr(ids), self.labels)
+
+
+# A rule of an SLO and its step: a group runs its rules step by step, as a step's rules read
+# what the earlier steps recorded in the same evaluation.
+_Entry = tuple[int, "Rule | _Shared"]
+
+
+def _merged(service: str, entries: list[_Entry]) -> list[Rule]:
+    """A group's rules, step by step and SLO by SLO within a step; each shared name as one rule
+    where its first SLO would have had its own."""
+    any_slo: promql.Labels = {"service": service, "slo": promql.OneOf(())}
+    # Per shared name, the SLOs of each expression, by the expression with the SLO left open.
+    shared: dict[str, dict[str, tuple[_Shared, list[str]]]] = {}
+    placed: list[tuple[int, Rule | str]] = []
+    for step, entry in entries:
+        if not isinstance(entry, _Shared):
+            placed.append((step, entry))
+            continue
+        if entry.record not in shared:
+            shared[entry.record] = {}
+            placed.append((step, entry.record))
+        family = shared[entry.record].setdefault(entry.expr(any_slo), (entry, []))
+        family[1].append(entry.labels["slo"])
+    rules: list[Rule] = []
+    for _, item in sorted(placed, key=lambda placing: placing[0]):
+        if isinstance(item, str):
+            exprs = [
+                rule.expr({"service": service, "slo": promql.OneOf(tuple(slos))})
+                for rule, slos in shared[item].values()
+            ]
+            expr = exprs[0] if len(exprs) == 1 else promql.any_of([f"({e})" for e in exprs])
+            rules.append({"record": item, "expr": expr})
+        else:
+            rules.append(item)
+    return rules
 
 
 def _slo_rules(
     spec: ServiceSLOs, slo: SLO, options: RuleOptions
-) -> tuple[list[Rule], list[Rule], list[Rule]]:
+) -> tuple[list[_Entry], list[_Entry], list[_Entry]]:
     ids = {"service": spec.service, "slo": slo.name}
     labels = {**spec.labels, **slo.labels, **ids}
     budget = slo.error_budget
@@ -64,78 +147,106 @@ def _slo_rules(
     slow_windows = [w for w in tier_windows(tiers) if w not in fast_windows]
     errors, total = promql.sli_rates(slo.sli)
 
-    fast: list[Rule] = [
-        _record(promql.ERRORS, errors, labels),
-        _record(promql.TOTAL, total, labels),
-        *(
-            _record(promql.burn_rate_metric(w), promql.burn_rate(slo.sli, ids, w, budget), labels)
-            for w in fast_windows
-        ),
+    def burn_rate(window: str) -> Rule | _Shared:
+        record = promql.burn_rate_metric(window)
+        if promql.reads_raw(window):  # the SLI's own queries: the SLO's own rule
+            return _record(record, promql.burn_rate(slo.sli, labels, window, budget), labels)
+        return _Shared(record, lambda sel: promql.burn_rate(slo.sli, sel, window, budget), labels)
+
+    def averaged(record: str, average: Callable[[str, promql.Labels], str], base: str) -> _Shared:
+        return _Shared(record, lambda sel: average(base, sel), labels)
+
+    def summed(record: str, averages: str) -> _Shared:
+        return _Shared(
+            record, lambda sel: promql.window_sum(averages, sel, slo.window_seconds), labels
+        )
+
+    def uncounted(record: str, averages: str, base: str) -> _Shared:
+        return _Shared(record, lambda sel: promql.uncounted_events(averages, base, sel), labels)
+
+    fast: list[_Entry] = [
+        (0, _record(promql.ERRORS, errors, labels)),
+        (0, _record(promql.TOTAL, total, labels)),
+        *((1, burn_rate(w)) for w in fast_windows),
     ]
-    coarse: list[Rule] = [
-        _record(promql.ERRORS_COARSE, promql.coarse_rate(promql.ERRORS, ids), labels),
-        _record(promql.TOTAL_COARSE, promql.coarse_rate(promql.TOTAL, ids), labels),
+    coarse: list[_Entry] = [
+        (0, averaged(promql.ERRORS_COARSE, promql.coarse_rate, promql.ERRORS)),
+        (0, averaged(promql.TOTAL_COARSE, promql.coarse_rate, promql.TOTAL)),
     ]
     if slo.calendar:
         coarse += [
-            _record(promql.ERRORS_HOURLY, promql.hourly_rate(promql.ERRORS, ids), labels),
-            _record(promql.TOTAL_HOURLY, promql.hourly_rate(promql.TOTAL, ids), labels),
+            (0, averaged(promql.ERRORS_HOURLY, promql.hourly_rate, promql.ERRORS)),
+            (0, averaged(promql.TOTAL_HOURLY, promql.hourly_rate, promql.TOTAL)),
         ]
     else:
         # After the averages they sum, so each recording includes the newest.
-        sums = [(promql.TOTAL_WINDOW_SUM, promql.TOTAL_COARSE)]
         if slo.window_seconds >= promql.COARSE_FROM_SECONDS:  # the budget reads the errors'
-            sums.insert(0, (promql.ERRORS_WINDOW_SUM, promql.ERRORS_COARSE))
-        coarse += [
-            _record(name, promql.window_sum(averages, ids, slo.window_seconds), labels)
-            for name, averages in sums
-        ]
-    uncounted = [
-        _record(counted, promql.uncounted_events(coarse_metric, base, ids), labels)
-        for counted, coarse_metric, base in (
-            (promql.ERRORS_UNCOUNTED, promql.ERRORS_COARSE, promql.ERRORS),
-            (promql.TOTAL_UNCOUNTED, promql.TOTAL_COARSE, promql.TOTAL),
+            coarse.append((1, summed(promql.ERRORS_WINDOW_SUM, promql.ERRORS_COARSE)))
+        coarse.append((1, summed(promql.TOTAL_WINDOW_SUM, promql.TOTAL_COARSE)))
+    budget_left: Rule | _Shared
+    if slo.calendar is None and slo.window_seconds >= promql.COARSE_FROM_SECONDS:
+        budget_left = _Shared(
+            promql.BUDGET_REMAINING,
+            lambda sel: promql.budget_remaining(slo.sli, sel, slo.window_seconds, budget),
+            labels,
         )
-    ]
-    slow: list[Rule] = [
-        # Before the burn rates of the windows that read them.
-        *(uncounted if any(promql.reads_coarse(w) for w in (*fast_windows, *slow_windows)) else []),
-        *(
-            _record(promql.burn_rate_metric(w), promql.burn_rate(slo.sli, ids, w, budget), labels)
-            for w in slow_windows
-        ),
-        # Before the budget: a calendar budget reads the time of this very evaluation from it.
-        _record(promql.OBJECTIVE, promql.constant(slo.objective_ratio), labels),
-        _record(
+    else:  # the SLI's own queries or the calendar's hours, read at this evaluation's time
+        budget_left = _record(
             promql.BUDGET_REMAINING,
             promql.budget_remaining(slo.sli, ids, slo.window_seconds, budget, slo.calendar),
             labels,
-        ),
-        _record(
+        )
+    window_events: Rule | _Shared
+    if slo.calendar is None:
+        window_events = _Shared(
+            promql.WINDOW_EVENTS,
+            lambda sel: promql.window_events(sel, slo.window_seconds, None),
+            labels,
+        )
+    else:
+        window_events = _record(
             promql.WINDOW_EVENTS,
             promql.window_events(ids, slo.window_seconds, slo.calendar),
             labels,
+        )
+    slow: list[_Entry] = [
+        # Before the burn rates of the windows that read them.
+        *(
+            [
+                (0, uncounted(promql.ERRORS_UNCOUNTED, promql.ERRORS_COARSE, promql.ERRORS)),
+                (0, uncounted(promql.TOTAL_UNCOUNTED, promql.TOTAL_COARSE, promql.TOTAL)),
+            ]
+            if any(promql.reads_coarse(w) for w in (*fast_windows, *slow_windows))
+            else []
         ),
-        _record(promql.ERROR_BUDGET, promql.constant(budget), labels),
-        _record(
-            promql.INFO,
-            promql.constant(1),
-            {
-                **labels,
-                "objective": number(slo.objective),
-                "window": slo.window,
-                "sli": _sli_kind(slo),
-                # The overview dashboard links each SLO to its service dashboard by this.
-                "dashboard_uid": dashboard_uid(spec.service),
-            },
+        *((1, burn_rate(w)) for w in slow_windows),
+        # Before the budget: a calendar budget reads the time of this very evaluation from it.
+        (2, _record(promql.OBJECTIVE, promql.constant(slo.objective_ratio), labels)),
+        (3, budget_left),
+        (3, window_events),
+        (3, _record(promql.ERROR_BUDGET, promql.constant(budget), labels)),
+        (
+            3,
+            _record(
+                promql.INFO,
+                promql.constant(1),
+                {
+                    **labels,
+                    "objective": number(slo.objective),
+                    "window": slo.window,
+                    "sli": _sli_kind(slo),
+                    # The overview dashboard links each SLO to its service dashboard by this.
+                    "dashboard_uid": dashboard_uid(spec.service),
+                },
+            ),
         ),
     ]
     for severity, group in ((Severity.PAGE, fast), (Severity.TICKET, slow)):
         alert = _alert(
             spec, slo, severity, [t for t in tiers if t.severity is severity], labels, options
         )
-        if alert:
-            group.append(alert)
+        if alert:  # after every burn rate it reads
+            group.append((4, alert))
     return fast, slow, coarse
 
 
