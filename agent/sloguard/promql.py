@@ -154,6 +154,22 @@ def sli_rates(sli: SLI, window: str = BASE_WINDOW, *, fill: bool = True) -> tupl
     return counted_errors, counted_total
 
 
+def recorded_rates(sli: SLI, labels: Labels) -> tuple[str, str]:
+    """(errors, total) at the 5m base as the fast group records them, the total first: where
+    the bad events need a fallback to zero, it is the total just recorded, matched ignoring
+    the labels the rules set (`labels`, which the SLI's result lacks), rather than the SLI's
+    total read a second time."""
+    errors, total = sli_rates(sli, fill=False)
+    filled = sli.traces is not None or (sli.events is not None and sli.events.errors is not None)
+    if not filled:
+        return errors, total
+    return f"({errors}) or {_ignoring(labels)}0 * {TOTAL}{selector(labels)}", total
+
+
+def _ignoring(labels: Labels) -> str:
+    return f"ignoring({', '.join(sorted(labels))}) "
+
+
 def _sli_rates(sli: SLI, window: str, fill: bool) -> tuple[str, str]:
     if sli.events is not None:
         total = render_window(sli.events.total, window)
@@ -229,7 +245,7 @@ def error_ratio(sli: SLI, labels: Labels, window: str) -> str:
     elif reads_raw(window):
         bare_errors, bare_total = sli_rates(sli, window, fill=False)
         errors, total = f"({bare_errors})", f"({bare_total})"
-        return _guarded(errors, total, fallback, f"ignoring({', '.join(sorted(labels))}) ")
+        return _guarded(errors, total, fallback, _ignoring(labels))
     else:
         errors = window_rate(ERRORS, labels, window)
         total = window_rate(TOTAL, labels, window)

@@ -145,7 +145,7 @@ def _slo_rules(
     tiers = tiers_for(slo)
     fast_windows = burnrate.fast_windows(slo)
     slow_windows = [w for w in tier_windows(tiers) if w not in fast_windows]
-    errors, total = promql.sli_rates(slo.sli)
+    errors, total = promql.recorded_rates(slo.sli, labels)
 
     def burn_rate(window: str) -> Rule | _Shared:
         record = promql.burn_rate_metric(window)
@@ -165,9 +165,9 @@ def _slo_rules(
         return _Shared(record, lambda sel: promql.uncounted_events(averages, base, sel), labels)
 
     fast: list[_Entry] = [
-        (0, _record(promql.ERRORS, errors, labels)),
         (0, _record(promql.TOTAL, total, labels)),
-        *((1, burn_rate(w)) for w in fast_windows),
+        (1, _record(promql.ERRORS, errors, labels)),
+        *((2, burn_rate(w)) for w in fast_windows),
     ]
     coarse: list[_Entry] = [
         (0, averaged(promql.ERRORS_COARSE, promql.coarse_rate, promql.ERRORS)),
