@@ -503,9 +503,9 @@ def test_slos_sharing_rules_each_get_their_own_burn_rates_and_budget(tmp_path: P
 
 def test_a_per_label_slo_fills_the_gaps_of_each_label_value_alone(tmp_path: Path) -> None:
     # Route a serves 1% errors; route b has never had an error series; route c has had no
-    # traffic for two hours. The burn rates read from the SLI's own queries fall back to 0 per
-    # route, from the recorded 5m total, matched ignoring the labels the rules set: each route
-    # once, and no route's 0 hiding another's burn.
+    # traffic for two hours. The recorded 5m errors and the burn rates read from the SLI's own
+    # queries fall back to 0 per route, from the recorded 5m total, matched ignoring the labels
+    # the rules set: each route once, and no route's 0 hiding another's burn.
     (tmp_path / "shop.yaml").write_text(
         textwrap.dedent("""
         service: shop
@@ -548,6 +548,20 @@ def test_a_per_label_slo_fills_the_gaps_of_each_label_value_alone(tmp_path: Path
                         ],
                     }
                     for window in ("1h", "30m", "5m")
+                ]
+                + [
+                    {
+                        "expr": "round(slo:sli_errors:rate5m, 0.01)",
+                        "eval_time": "4h",
+                        "exp_samples": [
+                            {
+                                "labels": f'{{route="{route}",service="shop",slo="routes",'
+                                'team="web",tier="1"}',
+                                "value": value,
+                            }
+                            for route, value in (("a", 0.1), ("b", 0), ("c", 0))
+                        ],
+                    }
                 ],
             }
         ],

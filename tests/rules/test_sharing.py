@@ -8,7 +8,7 @@ from typing import Any
 
 from sloguard import promql
 from sloguard.loading import load
-from sloguard.rules.generation import render_groups
+from sloguard.rules.generation import RuleOptions, _Shared, _slo_rules, render_groups
 from sloguard.spec.model import ServiceSLOs
 from tests.support.repo import REPO
 
@@ -87,3 +87,29 @@ def test_a_single_slo_reads_as_before() -> None:
     [burn] = named(render_groups(service(slo("a", 99.9))), promql.burn_rate_metric("2h"))
     assert 'slo="a"' in burn["expr"] and "=~" not in burn["expr"]
     assert "\nor\n" not in str(burn["expr"])
+
+
+def test_slos_alike_read_the_same() -> None:
+    # A shared rule is rendered once for the SLOs alike: what it reads besides them must be
+    # all in `alike`, or one SLO would be computed with another's window or budget.
+    specs = [
+        *load([REPO / "slo-definitions"]).services,
+        service(
+            slo("a", 99.9),
+            slo("b", 99, window="28d"),
+            slo("c", 99.9, window="7d", alerting={"min_events": 10}),
+            slo("d", 99.5, window="week"),
+            slo("e", 99.5, window="month"),
+            slo("f", 99.9, window="28d"),
+        ),
+    ]
+    for spec in specs:
+        left_open: promql.Labels = {"service": spec.service, "slo": promql.OneOf(())}
+        read: dict[tuple[str, tuple[object, ...]], set[str]] = {}
+        for one in spec.slos:
+            for entries in _slo_rules(spec, one, RuleOptions()):
+                for _, entry in entries:
+                    if isinstance(entry, _Shared):
+                        key = (entry.record, entry.alike)
+                        read.setdefault(key, set()).add(entry.expr(left_open))
+        assert read and all(len(exprs) == 1 for exprs in read.values()), read

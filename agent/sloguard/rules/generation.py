@@ -86,14 +86,16 @@ def render_groups(spec: ServiceSLOs, options: RuleOptions | None = None) -> list
 @dataclass(frozen=True)
 class _Shared:
     """A rule of one SLO that reads only series sloguard records, which carry every label of
-    their SLO, so that one rule can compute it for many: all the SLOs of a service whose
-    expressions read the same with the SLO left open (those that differ, such as by their
-    budget, are joined with `or`). Prometheus spends most of a small rule's time setting up
-    its query, so one rule for many SLOs costs a fraction of one each."""
+    their SLO, so that one rule can compute it for many: all the SLOs of a service with the
+    same `alike` (those that differ, such as by their budget, are joined with `or`).
+    Prometheus spends most of a small rule's time setting up its query, so one rule for many
+    SLOs costs a fraction of one each."""
 
     record: str
     expr: Callable[[promql.Labels], str]
     labels: dict[str, str]  # the SLO's, for a rule of its own
+    # What the expression reads besides the SLOs it selects: SLOs alike in it read the same.
+    alike: tuple[object, ...] = ()
 
     def own(self) -> Rule:
         """The SLO's own rule."""
@@ -109,9 +111,8 @@ _Entry = tuple[int, "Rule | _Shared"]
 def _merged(service: str, entries: list[_Entry]) -> list[Rule]:
     """A group's rules, step by step and SLO by SLO within a step; each shared name as one rule
     where its first SLO would have had its own."""
-    any_slo: promql.Labels = {"service": service, "slo": promql.OneOf(())}
-    # Per shared name, the SLOs of each expression, by the expression with the SLO left open.
-    shared: dict[str, dict[str, tuple[_Shared, list[str]]]] = {}
+    # Per shared name, the SLOs alike.
+    shared: dict[str, dict[tuple[object, ...], tuple[_Shared, list[str]]]] = {}
     placed: list[tuple[int, Rule | str]] = []
     for step, entry in entries:
         if not isinstance(entry, _Shared):
@@ -120,7 +121,7 @@ def _merged(service: str, entries: list[_Entry]) -> list[Rule]:
         if entry.record not in shared:
             shared[entry.record] = {}
             placed.append((step, entry.record))
-        family = shared[entry.record].setdefault(entry.expr(any_slo), (entry, []))
+        family = shared[entry.record].setdefault(entry.alike, (entry, []))
         family[1].append(entry.labels["slo"])
     rules: list[Rule] = []
     for _, item in sorted(placed, key=lambda placing: placing[0]):
@@ -151,14 +152,22 @@ def _slo_rules(
         record = promql.burn_rate_metric(window)
         if promql.reads_raw(window):  # the SLI's own queries: the SLO's own rule
             return _record(record, promql.burn_rate(slo.sli, labels, window, budget), labels)
-        return _Shared(record, lambda sel: promql.burn_rate(slo.sli, sel, window, budget), labels)
+        return _Shared(
+            record,
+            lambda sel: promql.burn_rate(slo.sli, sel, window, budget),
+            labels,
+            (window, budget),
+        )
 
     def averaged(record: str, average: Callable[[str, promql.Labels], str], base: str) -> _Shared:
         return _Shared(record, lambda sel: average(base, sel), labels)
 
     def summed(record: str, averages: str) -> _Shared:
         return _Shared(
-            record, lambda sel: promql.window_sum(averages, sel, slo.window_seconds), labels
+            record,
+            lambda sel: promql.window_sum(averages, sel, slo.window_seconds),
+            labels,
+            (slo.window_seconds,),
         )
 
     def uncounted(record: str, averages: str, base: str) -> _Shared:
@@ -189,6 +198,7 @@ def _slo_rules(
             promql.BUDGET_REMAINING,
             lambda sel: promql.budget_remaining(slo.sli, sel, slo.window_seconds, budget),
             labels,
+            (slo.window_seconds, budget),
         )
     else:  # the SLI's own queries or the calendar's hours, read at this evaluation's time
         budget_left = _record(
@@ -202,6 +212,7 @@ def _slo_rules(
             promql.WINDOW_EVENTS,
             lambda sel: promql.window_events(sel, slo.window_seconds, None),
             labels,
+            (slo.window_seconds,),
         )
     else:
         window_events = _record(
