@@ -73,6 +73,20 @@ def test_a_good_definition_has_no_problems() -> None:
             "reserved",
         ),
         (
+            "objective: 99.9",
+            "objective: 99.9\n    labels: {NaN: x}",
+            5,
+            "slos[0].labels.NaN",
+            "cannot be named in PromQL's ignoring(...)",
+        ),
+        (
+            "objective: 99.9",
+            "objective: 99.9\n    labels: {Without: x}",
+            5,
+            "slos[0].labels.Without",
+            "cannot be named in PromQL's ignoring(...)",
+        ),
+        (
             "sum(rate(t[{{window}}]))",
             "sum without (pod) (rate(t[{{window}}]))",
             8,

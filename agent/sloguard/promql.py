@@ -163,11 +163,17 @@ def recorded_rates(sli: SLI, labels: Labels) -> tuple[str, str]:
     filled = sli.traces is not None or (sli.events is not None and sli.events.errors is not None)
     if not filled:
         return errors, total
-    return f"({errors}) or {_ignoring(labels)}0 * {TOTAL}{selector(labels)}", total
+    return f"({errors}) or {_ignoring(labels)}0 * {_slo_total(labels)}", total
 
 
 def _ignoring(labels: Labels) -> str:
     return f"ignoring({', '.join(sorted(labels))}) "
+
+
+def _slo_total(labels: Labels) -> str:
+    """The SLO's recorded 5m total, selected by its service and name alone (the definition's
+    labels are on it too, but any text may be their values)."""
+    return TOTAL + selector({k: labels[k] for k in ("service", "slo")})
 
 
 def _sli_rates(sli: SLI, window: str, fill: bool) -> tuple[str, str]:
@@ -245,7 +251,7 @@ def error_ratio(sli: SLI, labels: Labels, window: str) -> str:
     elif reads_raw(window):
         bare_errors, bare_total = sli_rates(sli, window, fill=False)
         errors, total = f"({bare_errors})", f"({bare_total})"
-        return _guarded(errors, total, fallback, _ignoring(labels))
+        return _guarded(errors, total, _slo_total(labels), _ignoring(labels))
     else:
         errors = window_rate(ERRORS, labels, window)
         total = window_rate(TOTAL, labels, window)

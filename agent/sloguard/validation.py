@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import promql_parser
@@ -94,6 +94,8 @@ def check_service(spec: ServiceSLOs) -> Iterator[tuple[KeyPath, str]]:
     """(native path, message) for every cross-field problem of one service."""
     for key in sorted(RESERVED_LABELS & spec.labels.keys()):
         yield ("labels", key), f"label {key!r} is reserved: sloguard sets it"
+    for key in _unnameable(spec.labels):
+        yield ("labels", key), _UNNAMEABLE.format(key=key)
     for key, value in spec.labels.items():
         problem = template_problem(value)
         if problem:
@@ -164,10 +166,21 @@ def _depth(expr: object) -> int:
     return deepest
 
 
+# Label names PromQL cannot write in `ignoring(...)`, where the rules name every label they set:
+# `inf` and `nan` read as numbers, `without` as the keyword, in any case (promtool refuses them).
+_UNNAMEABLE = "label {key!r} cannot be named in PromQL's ignoring(...), which the rules need"
+
+
+def _unnameable(labels: Mapping[str, str]) -> list[str]:
+    return sorted(k for k in labels if k.lower() in ("inf", "nan", "without"))
+
+
 def check_slo(slo: SLO, at: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     """(native path, message) for every cross-field problem of one SLO at `at`."""
     for key in sorted(RESERVED_LABELS & slo.labels.keys()):
         yield (*at, "labels", key), f"label {key!r} is reserved: sloguard sets it"
+    for key in _unnameable(slo.labels):
+        yield (*at, "labels", key), _UNNAMEABLE.format(key=key)
     yield from _check_sli(slo, at)
     yield from _check_alerting(slo, at)
 

@@ -6,6 +6,8 @@ import re
 from collections import Counter
 from typing import Any
 
+import promql_parser
+
 from sloguard import promql
 from sloguard.loading import load
 from sloguard.rules.generation import RuleOptions, _Shared, _slo_rules, render_groups
@@ -113,3 +115,19 @@ def test_slos_alike_read_the_same() -> None:
                         key = (entry.record, entry.alike)
                         read.setdefault(key, set()).add(entry.expr(left_open))
         assert read and all(len(exprs) == 1 for exprs in read.values()), read
+
+
+def test_every_expression_parses_whatever_the_labels_hold() -> None:
+    # The definition's labels are set on the series, never written into a selector: a value
+    # outside the Basic Multilingual Plane would be quoted as surrogates, which PromQL refuses.
+    spec = ServiceSLOs.model_validate(
+        {
+            "service": "shop",
+            "labels": {"team": "web \U0001f525"},
+            "slos": [slo("a", 99.9, labels={"owner": '"quoted" \\ \U0001f680'}), slo("b", 99)],
+        }
+    )
+    for group in render_groups(spec):
+        for rule in group["rules"]:
+            promql_parser.parse(rule["expr"])
+            assert "\U0001f525" not in rule["expr"]
