@@ -244,14 +244,14 @@ def error_ratio(sli: SLI, labels: Labels, window: str) -> str:
     the gaps and never duplicates a series. It reads the 5m total recorded just before rather
     than the SLI's total over the window a second time (a third of the rule's cost).
     """
-    fallback = f"{TOTAL}{selector(labels)}"
+    fallback = _slo_total(labels)
     if reads_coarse(window):
         errors = _events_to_now(ERRORS_COARSE, ERRORS_UNCOUNTED, labels, window)
         total = _events_to_now(TOTAL_COARSE, TOTAL_UNCOUNTED, labels, window)
     elif reads_raw(window):
         bare_errors, bare_total = sli_rates(sli, window, fill=False)
         errors, total = f"({bare_errors})", f"({bare_total})"
-        return _guarded(errors, total, _slo_total(labels), _ignoring(labels))
+        return _guarded(errors, total, fallback, _ignoring(labels))
     else:
         errors = window_rate(ERRORS, labels, window)
         total = window_rate(TOTAL, labels, window)
