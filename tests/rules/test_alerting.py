@@ -98,6 +98,27 @@ def test_an_outage_pages_even_when_the_error_series_first_appears_with_it(tmp_pa
     assert_holds(tmp_path, document)
 
 
+def test_an_outage_soon_after_a_gap_in_the_counters_still_pages(tmp_path: Path) -> None:
+    # Half an hour without samples (the target down, Prometheus restarted) leaves no 5m rate
+    # recorded for 25 minutes. A full outage five minutes after the counters return still
+    # pages as fast as without the gap: the 1h window reads the counters, not the 5m rates.
+    rule_file = rules_from("native", tmp_path)
+    every, gap, back = 15, 2 * HOUR, 2 * HOUR + 30 * 60
+    onset, end = back + 5 * 60, back + 20 * 60
+    counters = ([], [])
+    level = [0.0, 0.0]
+    for at in range(0, end, every):
+        for i, rate in enumerate((0, 10) if at >= onset else (10, 0)):
+            level[i] += rate * every
+            counters[i].append("_" if gap <= at < back else f"{level[i]:g}")
+    document = scenario(rule_file, [], every, 30, [silent(PAGE, onset), firing(PAGE, onset + 90)])
+    document["tests"][0]["input_series"] = [
+        {"series": series, "values": " ".join(values)}
+        for series, values in zip((OK, BAD), counters, strict=True)
+    ]
+    assert_holds(tmp_path, document)
+
+
 def test_a_burn_only_the_6h_tier_catches_pages_from_the_slow_group_s_burn_rates(
     tmp_path: Path,
 ) -> None:
