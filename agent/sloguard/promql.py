@@ -147,7 +147,9 @@ def sli_rates(sli: SLI, window: str = BASE_WINDOW, *, fill: bool = True) -> tupl
     it the bad-events query is left bare, for ratios that guard their own division. Rates over
     the window are read as the events counted over it (`counted`), the same on every engine.
     """
-    errors, total = _sli_rates(sli, window, fill)
+    errors, total = _sli_rates(sli, window)
+    if fill and _bare_errors(sli):
+        errors = f"({errors}) or (0 * ({total}))"
     counted_errors, counted_total = counted(errors, window), counted(total, window)
     if counted_errors is None or counted_total is None:
         return errors, total  # both as written, so that they are read alike
@@ -160,8 +162,7 @@ def recorded_rates(sli: SLI, labels: Labels) -> tuple[str, str]:
     the labels the rules set (`labels`, which the SLI's result lacks), rather than the SLI's
     total read a second time."""
     errors, total = sli_rates(sli, fill=False)
-    filled = sli.traces is not None or (sli.events is not None and sli.events.errors is not None)
-    if not filled:
+    if not _bare_errors(sli):
         return errors, total
     return f"({errors}) or {_ignoring(labels)}0 * {_slo_total(labels)}", total
 
@@ -176,19 +177,25 @@ def _slo_total(labels: Labels) -> str:
     return TOTAL + selector({k: labels[k] for k in ("service", "slo")})
 
 
-def _sli_rates(sli: SLI, window: str, fill: bool) -> tuple[str, str]:
+def _bare_errors(sli: SLI) -> bool:
+    """Whether the SLI's bad events are a query of their own, which has no series where none
+    has failed yet (a 5xx series is created at the first 5xx) while total has data."""
+    return sli.traces is not None or (sli.events is not None and sli.events.errors is not None)
+
+
+def _sli_rates(sli: SLI, window: str) -> tuple[str, str]:
+    """(errors, total) as the SLI's queries give them: bare errors where `_bare_errors`."""
     if sli.events is not None:
         total = render_window(sli.events.total, window)
         if sli.events.errors is not None:
-            errors = render_window(sli.events.errors, window)
-            return (f"({errors}) or (0 * ({total}))" if fill else errors), total
+            return render_window(sli.events.errors, window), total
         # Without good events every event is bad: the fill is needed either way.
         good = render_window(sli.events.good or "", window)
         return f"({total}) - (({good}) or (0 * ({total})))", total
     if sli.latency is not None:
         return latency_rates(sli.latency, window)
     if sli.traces is not None:
-        return trace_rates(sli.traces, window, fill=fill)
+        return trace_rates(sli.traces, window)
     assert sli.raw is not None
     # A raw ratio has no events: weigh every evaluation alike (one "event" per second).
     ratio = render_window(sli.raw.error_ratio, window)
@@ -203,12 +210,13 @@ def latency_rates(latency: Latency, window: str = BASE_WINDOW) -> tuple[str, str
     return f"{total} - {fast}", total
 
 
-def trace_rates(traces: Traces, window: str = BASE_WINDOW, *, fill: bool = True) -> tuple[str, str]:
-    """Bad spans over all spans, from the counters the agent keeps for this trace SLI."""
+def trace_rates(traces: Traces, window: str = BASE_WINDOW) -> tuple[str, str]:
+    """Bad spans over all spans, from the counters the agent keeps for this trace SLI (the bad
+    spans' series absent until a span has been bad)."""
     key = f'sli="{traces.key}"'
     total = f"sum(rate({TRACE_EVENTS}{{{key}}}[{window}]))"
     errors = f'sum(rate({TRACE_EVENTS}{{{key},outcome="bad"}}[{window}]))'
-    return (f"({errors}) or (0 * ({total}))" if fill else errors), total
+    return errors, total
 
 
 def window_rate(metric: str, labels: Labels, window: str, *matchers: str) -> str:
