@@ -54,7 +54,7 @@ def test_every_expression_parses(sli: SLI, window: str) -> None:
         errors,
         total,
         promql.burn_rate(sli, IDS, window, Decimal("0.001")),
-        promql.budget_remaining(sli, IDS, 2592000, Decimal("0.001")),
+        promql.budget_remaining(IDS, Decimal("0.001")),
         promql.tier_condition(IDS, window, "5m", 14.4, 10),
     ):
         promql_parser.parse(expr)
@@ -74,7 +74,7 @@ def test_windows_up_to_an_hour_read_the_sli_itself_and_longer_ones_the_records()
     for fresh in ("10m", "20m", "30m"):
         assert f"avg_over_time({promql.ERRORS}{{{IDS_SELECTOR}}}[{fresh}])" in uncounted
     # The month's budget reads the window's sums of the averages alone, as last recorded.
-    budget = promql.budget_remaining(EVENTS, IDS, 30 * 86400, Decimal("0.001"))
+    budget = promql.budget_remaining(IDS, Decimal("0.001"))
     for metric in (promql.ERRORS_WINDOW_SUM, promql.TOTAL_WINDOW_SUM):
         assert f"last_over_time({metric}{{{IDS_SELECTOR}}}[30m])" in budget
     # Without sums there is no budget, never a full one: the fallback is the sums' own.
@@ -120,7 +120,7 @@ def test_the_low_traffic_guard_counts_events_over_the_short_window() -> None:
 def test_calendar_budgets_count_from_the_start_of_the_period(
     calendar: Calendar, longest: str, period: str
 ) -> None:
-    expr = promql.budget_remaining(EVENTS, IDS, 2592000, Decimal("0.001"), calendar)
+    expr = promql.budget_remaining(IDS, Decimal("0.001"), calendar)
     promql_parser.parse(expr)
     assert expr.count(longest) == 2
     assert expr.count(period) == 2

@@ -329,25 +329,18 @@ def burn_rate(sli: SLI, labels: Labels, window: str, budget: Decimal) -> str:
     return f"{error_ratio(sli, labels, window)} / {number(budget)}"
 
 
-def budget_remaining(
-    sli: SLI,
-    labels: Labels,
-    window_seconds: int,
-    budget: Decimal,
-    calendar: Calendar | None = None,
-) -> str:
-    """Share of the error budget left over the SLO window (negative when overspent): the last
-    `window_seconds`, or for a calendar window the current month or week so far."""
-    if calendar is None and window_seconds >= COARSE_FROM_SECONDS:
-        # The window's sums as the coarse group last recorded them: what a month's budget
-        # misses of its last minutes is nothing, and reading the window's averages once per
-        # recording instead of every evaluation is a fifth of the cost.
-        errors, total = _latest(ERRORS_WINDOW_SUM, labels), _latest(TOTAL_WINDOW_SUM, labels)
-        # No sums, no budget: a gap in the coarse group is not a month without errors.
-        return f"1 - {_guarded(errors, total, total)} / {number(budget)}"
-    if calendar is None:
-        return f"1 - {burn_rate(sli, labels, format_seconds(window_seconds), budget)}"
-    return f"1 - {calendar_error_ratio(labels, calendar)} / {number(budget)}"
+def budget_remaining(labels: Labels, budget: Decimal, calendar: Calendar | None = None) -> str:
+    """Share of the error budget left over the SLO window (negative when overspent): a rolling
+    window (a day or more, as every SLO's is) from its sums, a calendar window over the current
+    month or week so far."""
+    if calendar is not None:
+        return f"1 - {calendar_error_ratio(labels, calendar)} / {number(budget)}"
+    # The window's sums as the coarse group last recorded them: what a month's budget misses of
+    # its last minutes is nothing, and reading the window's averages once per recording instead
+    # of every evaluation is a fifth of the cost.
+    errors, total = _latest(ERRORS_WINDOW_SUM, labels), _latest(TOTAL_WINDOW_SUM, labels)
+    # No sums, no budget: a gap in the coarse group is not a month without errors.
+    return f"1 - {_guarded(errors, total, total)} / {number(budget)}"
 
 
 # A step's slot ends at the step, so its period is the one a second earlier: the step at

@@ -189,22 +189,19 @@ def _slo_rules(
         ]
     else:
         # After the averages they sum, so each recording includes the newest.
-        if slo.window_seconds >= promql.COARSE_FROM_SECONDS:  # the budget reads the errors'
-            coarse.append((1, summed(promql.ERRORS_WINDOW_SUM, promql.ERRORS_COARSE)))
+        coarse.append((1, summed(promql.ERRORS_WINDOW_SUM, promql.ERRORS_COARSE)))
         coarse.append((1, summed(promql.TOTAL_WINDOW_SUM, promql.TOTAL_COARSE)))
     budget_left: Rule | _Shared
-    if slo.calendar is None and slo.window_seconds >= promql.COARSE_FROM_SECONDS:
+    if slo.calendar is None:  # the window's sums
         budget_left = _Shared(
             promql.BUDGET_REMAINING,
-            lambda sel: promql.budget_remaining(slo.sli, sel, slo.window_seconds, budget),
+            lambda sel: promql.budget_remaining(sel, budget),
             labels,
-            (slo.window_seconds, budget),
+            (budget,),
         )
-    else:  # the SLI's own queries or the calendar's hours, read at this evaluation's time
+    else:  # the calendar's hours, read at this evaluation's time
         budget_left = _record(
-            promql.BUDGET_REMAINING,
-            promql.budget_remaining(slo.sli, ids, slo.window_seconds, budget, slo.calendar),
-            labels,
+            promql.BUDGET_REMAINING, promql.budget_remaining(ids, budget, slo.calendar), labels
         )
     window_events: Rule | _Shared
     if slo.calendar is None:
