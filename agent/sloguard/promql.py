@@ -43,6 +43,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 import promql_parser
 
@@ -97,6 +98,7 @@ class OneOf:
 
 # Labels of a selector: each equal to a value, or to any of several.
 Labels = Mapping[str, "str | OneOf"]
+_Value = TypeVar("_Value", bound="str | OneOf")
 
 
 def selector(labels: Labels, *extra: str) -> str:
@@ -171,10 +173,15 @@ def _ignoring(labels: Labels) -> str:
     return f"ignoring({', '.join(sorted(labels))}) "
 
 
+def slo_ids(labels: Mapping[str, _Value]) -> dict[str, _Value]:
+    """The labels of an SLO's series that name it, `service` and `slo`, out of all of them."""
+    return {"service": labels["service"], "slo": labels["slo"]}
+
+
 def _slo_total(labels: Labels) -> str:
     """The SLO's recorded 5m total, selected by its service and name alone (the definition's
     labels are on it too, but any text may be their values)."""
-    return TOTAL + selector({k: labels[k] for k in ("service", "slo")})
+    return TOTAL + selector(slo_ids(labels))
 
 
 def _bare_errors(sli: SLI) -> bool:

@@ -52,34 +52,41 @@ def render_groups(spec: ServiceSLOs, options: RuleOptions | None = None) -> list
     for slo in spec.slos:
         for group, entries in zip(groups, _slo_rules(spec, slo, options), strict=True):
             group.extend(entries)
-    # promtool's lint takes two rules recording one name with the same labels for duplicates,
-    # in any groups of a file: a name is shared in one group, and elsewhere each SLO has its own.
-    home: dict[str, int] = {}
-    for index, entries in enumerate(groups):
-        for _, entry in entries:
-            if isinstance(entry, _Shared):
-                home.setdefault(entry.record, index)
+    homes = _homes(groups)
     intervals = (options.fast_interval, options.slow_interval, promql.COARSE_INTERVAL)
     return [
         {
             "name": f"sloguard-{spec.service}-{name}",
             "interval": interval,
-            "rules": _merged(
-                spec.service,
-                [
-                    (
-                        step,
-                        entry.own()
-                        if isinstance(entry, _Shared) and home[entry.record] != index
-                        else entry,
-                    )
-                    for step, entry in groups[index]
-                ],
-            ),
+            "rules": _merged(spec.service, _away_as_own(entries, index, homes)),
         }
-        for index, (name, interval) in enumerate(
-            zip(("fast", "slow", "coarse"), intervals, strict=True)
+        for index, (name, interval, entries) in enumerate(
+            zip(("fast", "slow", "coarse"), intervals, groups, strict=True)
         )
+    ]
+
+
+def _homes(groups: tuple[list[_Entry], ...]) -> dict[str, int]:
+    """The group each shared name is shared in: the first that records it. promtool's lint
+    takes two rules recording one name with the same labels for duplicates, in any groups of
+    a file, so elsewhere each SLO has its own (`_away_as_own`)."""
+    homes: dict[str, int] = {}
+    for index, entries in enumerate(groups):
+        for _, entry in entries:
+            if isinstance(entry, _Shared):
+                homes.setdefault(entry.record, index)
+    return homes
+
+
+def _away_as_own(entries: list[_Entry], index: int, homes: dict[str, int]) -> list[_Entry]:
+    """Group `index`'s entries, each shared one whose name is shared in another group made
+    its SLO's own rule."""
+    return [
+        (
+            step,
+            entry.own() if isinstance(entry, _Shared) and homes[entry.record] != index else entry,
+        )
+        for step, entry in entries
     ]
 
 
@@ -99,8 +106,7 @@ class _Shared:
 
     def own(self) -> Rule:
         """The SLO's own rule."""
-        ids = {"service": self.labels["service"], "slo": self.labels["slo"]}
-        return _record(self.record, self.expr(ids), self.labels)
+        return _record(self.record, self.expr(promql.slo_ids(self.labels)), self.labels)
 
 
 # A rule of an SLO and its step: a group runs its rules step by step, as a step's rules read
@@ -140,8 +146,8 @@ def _merged(service: str, entries: list[_Entry]) -> list[Rule]:
 def _slo_rules(
     spec: ServiceSLOs, slo: SLO, options: RuleOptions
 ) -> tuple[list[_Entry], list[_Entry], list[_Entry]]:
-    ids = {"service": spec.service, "slo": slo.name}
-    labels = {**spec.labels, **slo.labels, **ids}
+    labels = {**spec.labels, **slo.labels, "service": spec.service, "slo": slo.name}
+    ids = promql.slo_ids(labels)
     budget = slo.error_budget
     tiers = tiers_for(slo)
     fast_windows = burnrate.fast_windows(slo)
@@ -269,7 +275,7 @@ def _alert(
     route = getattr(slo.alerting, severity.value)
     if route.disable or not tiers:
         return None
-    ids = {"service": spec.service, "slo": slo.name}
+    ids = promql.slo_ids(labels)
     expr = promql.any_of(
         [
             promql.tier_condition(ids, t.long, t.short, t.factor, slo.alerting.min_events)
