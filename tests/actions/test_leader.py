@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -41,17 +42,23 @@ def elector(
 
 
 def runtime_for(
-    api: FakeAPI, tmp: Path, settings: ActionSettings, journal: Journal[Line] | None = None
+    api: FakeAPI,
+    tmp: Path,
+    settings: ActionSettings,
+    journal: Journal[Line] | None = None,
+    connected_in: list[threading.Thread] | None = None,
 ) -> ActionRuntime:
-    """The actions as the agent runs them, connecting to the fake API when first needed."""
+    """The actions as the agent runs them, connecting to the fake API when first needed (in
+    the threads listed in `connected_in`)."""
     config = api.kubeconfig(tmp)
+
+    def connect() -> Cluster:
+        if connected_in is not None:
+            connected_in.append(threading.current_thread())
+        return Cluster(api_client(config))
+
     return ActionRuntime(
-        settings,
-        Saturation(),
-        CollectorRegistry(),
-        NoOpTracer(),
-        lambda: Cluster(api_client(config)),
-        journal=journal,
+        settings, Saturation(), CollectorRegistry(), NoOpTracer(), connect, journal=journal
     )
 
 
@@ -250,7 +257,8 @@ def test_an_agent_without_actions_holds_no_lease_until_a_reload_brings_some(
             lease_namespace="shop",
             timing=Timing(lease_seconds=3, renew_deadline_seconds=2, retry_seconds=0.5),
         )
-        runtime = runtime_for(api, tmp_path, settings)
+        connected_in: list[threading.Thread] = []
+        runtime = runtime_for(api, tmp_path, settings, connected_in=connected_in)
         rollout(api, "checkout", current="7f9c", stable="5d4b")
         bare = spec({"target": {"kind": "Rollout", "name": "checkout", "namespace": "shop"}})
         bare = bare.model_copy(update={"actions": None})
@@ -279,6 +287,8 @@ def test_an_agent_without_actions_holds_no_lease_until_a_reload_brings_some(
 
         asyncio.run(scenario())
         assert api.get("Rollout", "shop", "checkout")["status"]["abort"] is True
+        # Connected once, off the event loop's thread: the client's first import takes a second.
+        assert len(connected_in) == 1 and connected_in[0] is not threading.main_thread()
 
 
 @pytest.mark.parametrize(("gap", "expires"), [(2.0, 15.0), (8.0, 23.0)])

@@ -88,7 +88,7 @@ class ActionRuntime:
     async def act(self, services: Sequence[ServiceSLOs], evaluations: Sequence[Evaluation]) -> None:
         if not any(spec.actions is not None for spec in services):
             return
-        if self.actor is None and not self._start():
+        if self.actor is None and not await self._start():
             return
         assert self.actor is not None
         paused = self.elector is not None and self.elector.paused
@@ -109,12 +109,14 @@ class ActionRuntime:
         if self.elector is not None and not stop.is_set():
             await self.elector.run(stop)
 
-    def _start(self) -> bool:
+    async def _start(self) -> bool:
         """Connect to the cluster, build the Lease and the actor; False (said once) when the API
         cannot be configured."""
         settings = self.settings
         try:
-            cluster = self._connect()
+            # Off the event loop: the client's first import (about a second) and its
+            # configuration's files.
+            cluster = await asyncio.to_thread(self._connect)
         except ClusterError as exc:
             if not self._unavailable:
                 self._unavailable = str(exc)
