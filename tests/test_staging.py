@@ -124,11 +124,27 @@ def test_a_worker_that_fails_leaves_nothing_of_any_output(
     assert (tmp_path / "one" / "a.yml").read_text() == "old"
 
 
-def test_a_defect_in_a_worker_carries_the_workers_traceback(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="a defect") as raised:
-        _together([(tmp_path / "one", {}), (tmp_path / "two", DeferredFiles({"b": _crashed}))])
-    assert "in the process writing" in raised.value.__notes__[0]
-    assert "_crashed" in raised.value.__notes__[0]
+class _Odd(Exception):
+    """A defect whose constructor takes two arguments: it cannot be unpickled."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+
+
+def _crashed_oddly() -> str:
+    raise _Odd("a defect", "of an odd kind")
+
+
+@pytest.mark.parametrize(
+    ("maker", "raised"), [(_crashed, ValueError), (_crashed_oddly, SloguardError)]
+)
+def test_a_defect_in_a_worker_carries_the_workers_traceback(
+    tmp_path: Path, maker: Callable[[], str], raised: type[BaseException]
+) -> None:
+    with pytest.raises(raised, match="a defect") as caught:
+        _together([(tmp_path / "one", {}), (tmp_path / "two", DeferredFiles({"b": maker}))])
+    assert "in the process writing" in caught.value.__notes__[0]
+    assert maker.__name__ in caught.value.__notes__[0]
 
 
 def test_a_worker_that_fails_leaves_a_shared_directory_to_the_others(tmp_path: Path) -> None:

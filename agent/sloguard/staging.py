@@ -197,8 +197,9 @@ def _work(parent: int, staged: Staged, answers: int, held: HeldSignals) -> NoRet
 
 
 def _portable(failure: BaseException | None) -> bytes:
-    """`failure` pickled, or a SloguardError with its message when it does not come back as
-    itself (an error whose constructor takes other arguments than its message)."""
+    """`failure` pickled, or a SloguardError with its message and notes (a defect's traceback)
+    when it does not come back as itself (an error whose constructor takes other arguments
+    than its message)."""
     try:
         data = pickle.dumps(failure)
         back = pickle.loads(data)
@@ -206,7 +207,10 @@ def _portable(failure: BaseException | None) -> bytes:
             return data
     except Exception:
         pass
-    return pickle.dumps(SloguardError(f"{type(failure).__name__}: {failure}"))
+    portable = SloguardError(f"{type(failure).__name__}: {failure}")
+    for note in getattr(failure, "__notes__", ()):
+        portable.add_note(note)
+    return pickle.dumps(portable)
 
 
 def _collect(workers: list[_Worker]) -> None:
