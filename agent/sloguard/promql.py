@@ -204,8 +204,10 @@ def _sli_rates(sli: SLI, window: str) -> tuple[str, str]:
     if sli.traces is not None:
         return trace_rates(sli.traces, window)
     assert sli.raw is not None
-    # A raw ratio has no events: weigh every evaluation alike (one "event" per second).
-    ratio = render_window(sli.raw.error_ratio, window)
+    # A raw ratio has no events: weigh every evaluation alike (one "event" per second). Without
+    # traffic it is NaN (0 / 0), which would make every average it enters NaN for as long as
+    # the window: only a ratio from 0 to 1 counts, so a quiet spell is a gap.
+    ratio = f"({render_window(sli.raw.error_ratio, window)}) >= 0 <= 1"
     return ratio, f"(0 * ({ratio})) + 1"
 
 

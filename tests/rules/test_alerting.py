@@ -119,6 +119,50 @@ def test_an_outage_soon_after_a_gap_in_the_counters_still_pages(tmp_path: Path) 
     assert_holds(tmp_path, document)
 
 
+def test_a_raw_ratio_slo_keeps_its_long_windows_through_a_quiet_spell(tmp_path: Path) -> None:
+    # 1% errors (10x at 99.9%) with ten minutes without traffic at 2h. The raw ratio is 0 / 0
+    # there; were it recorded as NaN, every window over it would be NaN, so the burn rates 0
+    # and the budget unknown, for as long as each window reaches back (30 days the budget).
+    (tmp_path / "shop.yaml").write_text(
+        textwrap.dedent("""
+        service: shop
+        slos:
+          - name: availability
+            objective: 99.9
+            sli:
+              raw:
+                error_ratio: >-
+                  sum(rate(http_requests_total{job="shop",code="500"}[{{window}}]))
+                  / sum(rate(http_requests_total{job="shop"}[{{window}}]))
+    """)
+    )
+    rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
+    good, bad = counter_values([(2 * HOUR, 9.9, 0.1), (600, 0, 0), (HOUR, 9.9, 0.1)], 60)
+
+    def rounded(expr: str, value: float) -> dict[str, Any]:
+        return {
+            "expr": f"round({expr})",
+            "eval_time": f"{3 * HOUR}s",
+            "exp_samples": [{"labels": '{service="shop",slo="availability"}', "value": value}],
+        }
+
+    document = scenario(
+        rule_file,
+        [],
+        60,
+        60,
+        [
+            *(rounded(f"slo:burn_rate:{w}", 10) for w in ("5m", "1h", "2h", "6h", "1d")),
+            rounded("slo:error_budget_remaining:ratio", -9),
+        ],
+    )
+    document["tests"][0]["input_series"] = [
+        {"series": OK, "values": good},
+        {"series": BAD, "values": bad},
+    ]
+    assert_holds(tmp_path, document)
+
+
 def test_a_burn_only_the_6h_tier_catches_pages_from_the_slow_group_s_burn_rates(
     tmp_path: Path,
 ) -> None:
