@@ -40,6 +40,12 @@ def rules_from(source: str | Path, tmp_path: Path) -> str:
     return name
 
 
+def rules_of(definitions: str, tmp_path: Path) -> str:
+    """Rules of the native `definitions` (YAML text)."""
+    (tmp_path / "shop.yaml").write_text(definitions, encoding="utf-8")
+    return rules_from(tmp_path / "shop.yaml", tmp_path)
+
+
 def scenario(
     rule_file: str,
     segments: list[tuple[float, float, float]],
@@ -123,7 +129,7 @@ def test_a_raw_ratio_slo_keeps_its_long_windows_through_a_quiet_spell(tmp_path: 
     # 1% errors (10x at 99.9%) with ten minutes without traffic at 2h. The raw ratio is 0 / 0
     # there; were it recorded as NaN, every window over it would be NaN, so the burn rates 0
     # and the budget unknown, for as long as each window reaches back (30 days the budget).
-    (tmp_path / "shop.yaml").write_text(
+    rule_file = rules_of(
         textwrap.dedent("""
         service: shop
         slos:
@@ -134,9 +140,9 @@ def test_a_raw_ratio_slo_keeps_its_long_windows_through_a_quiet_spell(tmp_path: 
                 error_ratio: >-
                   sum(rate(http_requests_total{job="shop",code="500"}[{{window}}]))
                   / sum(rate(http_requests_total{job="shop"}[{{window}}]))
-    """)
+    """),
+        tmp_path,
     )
-    rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
     good, bad = counter_values([(2 * HOUR, 9.9, 0.1), (600, 0, 0), (HOUR, 9.9, 0.1)], 60)
 
     def rounded(expr: str, value: float) -> dict[str, Any]:
@@ -250,8 +256,7 @@ def test_one_failed_request_on_a_low_traffic_service(
     # The workbook's example: 10 requests an hour, one fails: a 100x burn over 1h. With a minimum
     # of 100 events no short window (5m..6h holds <= 60 requests) is trusted and all stays
     # silent; without it (the control) the same failure pages.
-    (tmp_path / "shop.yaml").write_text(textwrap.dedent(LOW_TRAFFIC % min_events))
-    rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
+    rule_file = rules_of(textwrap.dedent(LOW_TRAFFIC % min_events), tmp_path)
     rate = 10 / HOUR
     onset = 7 * HOUR
     segments = [(onset, rate, 0), (60, rate, 1 / 60), (7 * HOUR, rate, 0)]
@@ -330,7 +335,7 @@ def an_hour_of(rule_file: str, ratios: str, alerts: list[dict[str, Any]]) -> dic
 def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None:
     # A constant 50% error ratio at 99%: every window burns at exactly 50x, and the budget left
     # over the window is 1 - 50 = -4900%.
-    (tmp_path / "shop.yaml").write_text(
+    rule_file = rules_of(
         textwrap.dedent("""
         service: shop
         slos:
@@ -347,9 +352,9 @@ def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None
               ticket:
                 annotations:
                   burn_cost: as the page says
-    """)
+    """),
+        tmp_path,
     )
-    rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
 
     def expected(severity: str, tiers: str, fired: str, cost: str) -> dict[str, Any]:
         return {
@@ -400,7 +405,7 @@ def test_the_time_to_exhaustion_is_the_budget_left_at_the_alert_s_burn_rate(
 ) -> None:
     # Half the budget's rate since the start (a ticket tier at 0.25x sees it): half the budget
     # is left, and at 0.5x it lasts the whole 30d window again.
-    (tmp_path / "shop.yaml").write_text(
+    rule_file = rules_of(
         textwrap.dedent("""
         service: shop
         slos:
@@ -417,9 +422,9 @@ def test_the_time_to_exhaustion_is_the_budget_left_at_the_alert_s_burn_rate(
                 annotations:
                   # When it began depends on the order promtool runs the groups in.
                   burn_cost: not shown here
-    """)
+    """),
+        tmp_path,
     )
-    rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
     labels = {"service": "shop", "slo": "ratio", "severity": "ticket"}
     ticket = {
         "exp_labels": {**labels, "sloguard_severity": "ticket"},
@@ -444,7 +449,7 @@ def test_the_time_to_exhaustion_is_the_budget_left_at_the_alert_s_burn_rate(
 def test_a_calendar_week_budget_counts_from_monday(tmp_path: Path) -> None:
     # promtool's clock starts on Thursday 1970-01-01; the next week starts on Monday 1970-01-05
     # (day 4). 1% errors for 3 days, none on the 4th, then 0.05% (half the 99.9% budget).
-    (tmp_path / "shop.yaml").write_text(
+    rule_file = rules_of(
         textwrap.dedent("""
         service: shop
         slos:
@@ -455,9 +460,9 @@ def test_a_calendar_week_budget_counts_from_monday(tmp_path: Path) -> None:
               events:
                 errors: sum(rate(http_requests_total{job="shop",code=~"5.."}[{{window}}]))
                 total: sum(rate(http_requests_total{job="shop"}[{{window}}]))
-    """)
+    """),
+        tmp_path,
     )
-    rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
     segments = [(3 * DAY, 9.9, 0.1), (DAY, 10, 0), (2 * DAY, 9.995, 0.005)]
     labels = '{service="shop",slo="weekly"}'
 
@@ -482,7 +487,7 @@ def test_a_calendar_month_budget_counts_from_the_first(tmp_path: Path) -> None:
     # 0.5x, so on February 2 at noon half the budget is left. Measured 0.4857: the first
     # hourly slot of February reaches back up to one coarse interval (10m) into January, at a
     # 4.5x higher burn: up to 0.021 over 36 hours, hence the tolerance.
-    (tmp_path / "shop.yaml").write_text(
+    rule_file = rules_of(
         textwrap.dedent("""
         service: shop
         slos:
@@ -493,9 +498,9 @@ def test_a_calendar_month_budget_counts_from_the_first(tmp_path: Path) -> None:
               events:
                 errors: sum(rate(http_requests_total{job="shop",code=~"5.."}[{{window}}]))
                 total: sum(rate(http_requests_total{job="shop"}[{{window}}]))
-    """)
+    """),
+        tmp_path,
     )
-    rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
     segments = [(31 * DAY, 9.95, 0.05), (2 * DAY, 9.995, 0.005)]
     checks = [
         {
@@ -513,16 +518,16 @@ def test_slos_sharing_rules_each_get_their_own_burn_rates_and_budget(tmp_path: P
     # rate, fast for the guarded SLO and slow for the others, is shared in one group and the
     # SLOs' own in the other. Each SLO still gets its own budget's figures: a 10x burn at
     # 99.9%, 1x at 99%, and the budget left to match.
-    (tmp_path / "shop.yaml").write_text(
+    rule_file = rules_of(
         textwrap.dedent("""
         service: shop
         slos:
           - {name: strict, objective: 99.9, sli: SLI}
           - {name: loose, objective: 99, sli: SLI}
           - {name: guarded, objective: 99.9, sli: SLI, alerting: {min_events: 10}}
-    """).replace("SLI", SHOP_SLI)
+    """).replace("SLI", SHOP_SLI),
+        tmp_path,
     )
-    rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
     fast, slow, _ = yaml.safe_load((tmp_path / rule_file).read_text())["groups"]
     six_hours = [
         (group["name"], rule.get("labels", {}).get("slo"))
@@ -571,7 +576,7 @@ def test_a_per_label_slo_fills_the_gaps_of_each_label_value_alone(tmp_path: Path
     # traffic for two hours. The recorded 5m errors and the burn rates read from the SLI's own
     # queries fall back to 0 per route, from the recorded 5m total, matched ignoring the labels
     # the rules set: each route once, and no route's 0 hiding another's burn.
-    (tmp_path / "shop.yaml").write_text(
+    rule_file = rules_of(
         textwrap.dedent("""
         service: shop
         labels: {team: web}
@@ -583,9 +588,9 @@ def test_a_per_label_slo_fills_the_gaps_of_each_label_value_alone(tmp_path: Path
               events:
                 errors: sum by (route) (rate(http_requests_total{job="shop",code="500"}[{{window}}]))
                 total: sum by (route) (rate(http_requests_total{job="shop"}[{{window}}]))
-    """)
+    """),
+        tmp_path,
     )
-    rule_file = rules_from(tmp_path / "shop.yaml", tmp_path)
     series = 'http_requests_total{{job="shop",route="{}",code="{}"}}'
     document = {
         "rule_files": [rule_file],
