@@ -206,8 +206,9 @@ def _sli_rates(sli: SLI, window: str) -> tuple[str, str]:
     assert sli.raw is not None
     # A raw ratio has no events: weigh every evaluation alike (one "event" per second). Without
     # traffic it is NaN (0 / 0), which would make every average it enters NaN for as long as
-    # the window: only a ratio from 0 to 1 counts, so a quiet spell is a gap.
-    ratio = f"({render_window(sli.raw.error_ratio, window)}) >= 0 <= 1"
+    # the window: only a ratio of 0 or more counts, so a quiet spell is a gap. Above 1 (two
+    # counters' rates extrapolated apart in a full outage) it counts as 1: never hidden.
+    ratio = f"clamp_max(({render_window(sli.raw.error_ratio, window)}) >= 0, 1)"
     return ratio, f"(0 * ({ratio})) + 1"
 
 

@@ -169,6 +169,52 @@ def test_a_raw_ratio_slo_keeps_its_long_windows_through_a_quiet_spell(tmp_path: 
     assert_holds(tmp_path, document)
 
 
+def test_a_raw_ratio_above_one_in_an_outage_counts_as_one(tmp_path: Path) -> None:
+    # A full outage counted by two counters whose rates come out apart: the ratio reads 1.1.
+    # Were it dropped as out of range, the outage would be a gap; it counts as every request
+    # failing, and pages.
+    rule_file = rules_of(
+        textwrap.dedent("""
+        service: shop
+        slos:
+          - name: availability
+            objective: 99.9
+            sli:
+              raw:
+                error_ratio: sum(rate(failed_total[{{window}}])) / sum(rate(served_total[{{window}}]))
+        """),
+        tmp_path,
+    )
+    onset = 2 * HOUR
+    _, served = counter_values([(onset + 10 * 60, 0, 10)], 60)
+    _, failed = counter_values([(onset, 0, 0), (10 * 60, 0, 11)], 60)
+    document = scenario(
+        rule_file,
+        [],
+        60,
+        60,
+        [
+            silent(PAGE, onset - 60),
+            firing(PAGE, onset + 5 * 60),
+            {
+                "expr": "slo:sli_errors:rate5m",
+                "eval_time": f"{onset + 5 * 60}s",
+                "exp_samples": [
+                    {
+                        "labels": 'slo:sli_errors:rate5m{service="shop",slo="availability"}',
+                        "value": 1,
+                    }
+                ],
+            },
+        ],
+    )
+    document["tests"][0]["input_series"] = [
+        {"series": "served_total", "values": served},
+        {"series": "failed_total", "values": failed},
+    ]
+    assert_holds(tmp_path, document)
+
+
 def test_a_burn_only_the_6h_tier_catches_pages_from_the_slow_group_s_burn_rates(
     tmp_path: Path,
 ) -> None:
