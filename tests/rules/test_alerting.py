@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sloguard import yamltext
 from sloguard.loading import load
 from sloguard.rules.output import RuleFormat, render_rule_files
 from sloguard.scenarios import counter_values
@@ -44,6 +45,13 @@ def rules_of(definitions: str, tmp_path: Path) -> str:
     """Rules of the native `definitions` (YAML text)."""
     (tmp_path / "shop.yaml").write_text(definitions, encoding="utf-8")
     return rules_from(tmp_path / "shop.yaml", tmp_path)
+
+
+def raw_ratio_rules(error_ratio: str, tmp_path: Path) -> str:
+    """Rules of the shop SLO (99.9%) read from a raw error ratio."""
+    sli = {"raw": {"error_ratio": error_ratio}}
+    slo = {"name": "availability", "objective": 99.9, "sli": sli}
+    return rules_of(yamltext.dump({"service": "shop", "slos": [slo]}), tmp_path)
 
 
 def scenario(
@@ -129,18 +137,9 @@ def test_a_raw_ratio_slo_keeps_its_long_windows_through_a_quiet_spell(tmp_path: 
     # 1% errors (10x at 99.9%) with ten minutes without traffic at 2h. The raw ratio is 0 / 0
     # there; were it recorded as NaN, every window over it would be NaN, so the burn rates 0
     # and the budget unknown, for as long as each window reaches back (30 days the budget).
-    rule_file = rules_of(
-        textwrap.dedent("""
-        service: shop
-        slos:
-          - name: availability
-            objective: 99.9
-            sli:
-              raw:
-                error_ratio: >-
-                  sum(rate(http_requests_total{job="shop",code="500"}[{{window}}]))
-                  / sum(rate(http_requests_total{job="shop"}[{{window}}]))
-    """),
+    rule_file = raw_ratio_rules(
+        'sum(rate(http_requests_total{job="shop",code="500"}[{{window}}]))'
+        ' / sum(rate(http_requests_total{job="shop"}[{{window}}]))',
         tmp_path,
     )
     good, bad = counter_values([(2 * HOUR, 9.9, 0.1), (600, 0, 0), (HOUR, 9.9, 0.1)], 60)
@@ -173,17 +172,8 @@ def test_a_raw_ratio_above_one_in_an_outage_counts_as_one(tmp_path: Path) -> Non
     # A full outage counted by two counters whose rates come out apart: the ratio reads 1.1.
     # Were it dropped as out of range, the outage would be a gap; it counts as every request
     # failing, and pages.
-    rule_file = rules_of(
-        textwrap.dedent("""
-        service: shop
-        slos:
-          - name: availability
-            objective: 99.9
-            sli:
-              raw:
-                error_ratio: sum(rate(failed_total[{{window}}])) / sum(rate(served_total[{{window}}]))
-        """),
-        tmp_path,
+    rule_file = raw_ratio_rules(
+        "sum(rate(failed_total[{{window}}])) / sum(rate(served_total[{{window}}]))", tmp_path
     )
     onset = 2 * HOUR
     _, served = counter_values([(onset + 10 * 60, 0, 10)], 60)
