@@ -136,7 +136,8 @@ def test_each_shard_of_services_is_read_apart_and_fails_alone() -> None:
         (asked,) = set(re.findall(r'service=~"([^"]+)"', expr))
         if asked == "second":
             raise SourceUnavailable("Prometheus answered 503", "http_status")
-        ids = [{"service": asked, "slo": s.name} for s in many]
+        # Every series carries the definition's labels, as the rules record them.
+        ids = [{**checkout.labels, "service": asked, "slo": s.name} for s in many]
         if expr.startswith("{__name__"):
             return [({**i, "__name__": f"slo:burn_rate:{w}"}, 0.5) for i in ids for w in WINDOWS]
         if expr.startswith("slo:error_budget_remaining"):
@@ -175,7 +176,7 @@ def test_two_shards_are_read_at_a_time_and_every_one_is_judged() -> None:
             await asyncio.sleep(0.05)
             reading.discard(asked)
             if expr.startswith(("slo:error_budget_remaining", "slo:sli_events:window")):
-                return [({"service": asked, "slo": s.name}, 0.5) for s in many]
+                return [({**checkout.labels, "service": asked, "slo": s.name}, 0.5) for s in many]
             return []
 
     evaluations = asyncio.run(evaluate(services, Slow(), AT))

@@ -94,6 +94,39 @@ def test_rules_answers_become_readings_and_unloaded_rules_are_none(tmp_path: Pat
     assert rules_readings(spec, slo, young, AT) is None
 
 
+def test_series_under_labels_the_slo_no_longer_has_are_not_its_reading() -> None:
+    # The definition's `team` was `checkout` before: the shared rules go on recording the SLO
+    # under the old label for as long as a window reaches back. Whichever comes first, the
+    # reading is the current series'; with only the old ones the raw path answers.
+    loaded = load([REPO / "slo-definitions" / "checkout.yaml"])
+    spec = loaded.services[0]
+    slo = spec.slos[0]
+    ids = {"service": "checkout", "slo": "availability", "team": "payments"}
+    old = {**ids, "team": "checkout"}
+
+    def answers(*label_sets: dict[str, str]) -> RulesAnswers:
+        return RulesAnswers.index(
+            [
+                ({**labels, "__name__": "slo:burn_rate:1h"}, n + 2.0)
+                for n, labels in enumerate(label_sets)
+            ],
+            [({**labels, "__name__": "x"}, 0.25 - n / 10) for n, labels in enumerate(label_sets)],
+            [],
+            [({**labels, "__name__": "x"}, 9e6 + n) for n, labels in enumerate(label_sets)],
+        )
+
+    for order in ((ids, old), (old, ids)):
+        found = rules_readings(spec, slo, answers(*order), AT)
+        n = order.index(ids)
+        assert found == {
+            (): {
+                "30d": Reading((0.75 + n / 10) * 0.001, 9e6 + n),
+                "1h": Reading((n + 2.0) * 0.001, None),
+            }
+        }
+    assert rules_readings(spec, slo, answers(old), AT) is None
+
+
 def test_the_rules_path_asks_in_shards_of_whole_services() -> None:
     services = load([REPO / "slo-definitions"]).services  # three services of two SLOs each
     assert [len(spec.slos) for spec in services] == [2, 2, 2]

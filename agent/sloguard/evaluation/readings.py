@@ -185,16 +185,28 @@ def rules_readings(
     spec: ServiceSLOs, slo: SLO, answers: RulesAnswers, at: float
 ) -> Readings | None:
     """Readings per group from the rules path's answers; None when the rules of this SLO are
-    not loaded (no budget recorded for it), or were loaded so recently that the events over
-    the SLO window are not recorded yet (they read the coarse group, first evaluated up to
-    10 minutes after the others), so the raw path must answer instead."""
+    not loaded (no budget recorded for it, or only under labels it no longer has), or were
+    loaded so recently that the events over the SLO window are not recorded yet (they read the
+    coarse group, first evaluated up to 10 minutes after the others), so the raw path must
+    answer instead."""
     key = (spec.service, slo.name)
-    if key not in answers.window_events:
+    # Series under labels the definition no longer gives the SLO are its history: the rules
+    # read them for as long as a window reaches back, but they are not its reading now.
+    wanted = {**spec.labels, **slo.labels}
+
+    def current(found: Mapping[tuple[str, str], list[Sample]]) -> list[Sample]:
+        # A label with an empty value is no label at all in Prometheus.
+        return [
+            s for s in found.get(key, []) if all(s[0].get(k, "") == v for k, v in wanted.items())
+        ]
+
+    window_events = current(answers.window_events)
+    if not window_events:
         return None
     excluded = _excluded(spec, slo)
     budget = float(slo.error_budget)
     readings: Readings = {}
-    for labels, value in answers.budgets.get(key, []):
+    for labels, value in current(answers.budgets):
         readings.setdefault(_group(labels, excluded), {})[slo.window] = Reading(
             (1 - value) * budget, None
         )
@@ -202,7 +214,7 @@ def rules_readings(
         return None
     prefix = promql.burn_rate_metric("")
     windows = set(alert_windows(slo))
-    for labels, value in answers.burn_rates.get(key, []):
+    for labels, value in current(answers.burn_rates):
         window = labels.get("__name__", "").removeprefix(prefix)
         if window in windows:
             readings.setdefault(_group(labels, excluded), {})[window] = Reading(
@@ -210,11 +222,11 @@ def rules_readings(
             )
     ranges = seconds(window_ranges(slo, at))
     counted: dict[Group, dict[str, float]] = {}
-    for labels, value in answers.events.get(key, []):
+    for labels, value in current(answers.events):
         names = promql.part_of(labels)
         if len(names) == 1 and names[0] in ranges:
             counted.setdefault(_group(labels, excluded), {})[names[0]] = value
-    for labels, value in answers.window_events.get(key, []):
+    for labels, value in window_events:
         counted.setdefault(_group(labels, excluded), {})[slo.window] = value
     for group, windows_read in readings.items():
         for window, reading in windows_read.items():
