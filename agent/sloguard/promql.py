@@ -122,8 +122,8 @@ def _render_selector(labels: tuple[tuple[str, str | OneOf], ...], extra: tuple[s
 
 
 def _matcher(label: str, value: str | OneOf) -> str:
-    if isinstance(value, str):
-        return f"{label}={json.dumps(value)}"
+    if isinstance(value, str):  # as it is, beyond ASCII: PromQL refuses JSON's surrogate pairs
+        return f"{label}={json.dumps(value, ensure_ascii=False)}"
     if len(value.values) == 1:
         return _matcher(label, value.values[0])
     return one_of(label, value.values)
@@ -179,8 +179,8 @@ def slo_ids(labels: Mapping[str, _Value]) -> dict[str, _Value]:
 
 
 def _slo_total(labels: Labels) -> str:
-    """The SLO's recorded 5m total, selected by its service and name alone (the definition's
-    labels are on it too, but any text may be their values)."""
+    """The SLO's recorded 5m total, selected by its service and name alone: the rule reading
+    it records it too, so it has no series under other labels."""
     return TOTAL + selector(slo_ids(labels))
 
 

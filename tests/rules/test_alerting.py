@@ -370,13 +370,16 @@ def an_hour_of(rule_file: str, ratios: str, alerts: list[dict[str, Any]]) -> dic
 
 def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None:
     # A constant 50% error ratio at 99%: every window burns at exactly 50x, and the budget left
-    # over the window is 1 - 50 = -4900%.
+    # over the window is 1 - 50 = -4900%. The figures read the SLO's series under the labels
+    # its definition gives now (any text), not those recorded under its old owner's.
+    owner = 'blue "on-call" \\ `ü\U0001f680`'
     rule_file = rules_of(
         textwrap.dedent("""
         service: shop
         slos:
           - name: ratio
             objective: 99
+            labels: {owner: 'OWNER'}
             description: Half of all probes fail.
             sli:
               raw:
@@ -388,13 +391,14 @@ def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None
               ticket:
                 annotations:
                   burn_cost: as the page says
-    """),
+    """).replace("OWNER", owner),
         tmp_path,
     )
 
     def expected(severity: str, tiers: str, fired: str, cost: str) -> dict[str, Any]:
         return {
             "exp_labels": {
+                "owner": owner,
                 "service": "shop",
                 "slo": "ratio",
                 "severity": severity,
@@ -433,7 +437,14 @@ def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None
         "1d and 2h (over 3x)",
         "as the page says",
     )
-    assert_holds(tmp_path, an_hour_of(rule_file, "0.5x240", [page, ticket]))
+    document = an_hour_of(rule_file, "0.5x240", [page, ticket])
+    document["tests"][0]["input_series"].append(
+        {
+            "series": 'slo:error_budget_remaining:ratio{service="shop",slo="ratio",owner="a"}',
+            "values": "0.5x240",
+        }
+    )
+    assert_holds(tmp_path, document)
 
 
 def test_the_time_to_exhaustion_is_the_budget_left_at_the_alert_s_burn_rate(
@@ -672,4 +683,32 @@ def test_a_per_label_slo_fills_the_gaps_of_each_label_value_alone(tmp_path: Path
             }
         ],
     }
+    assert_holds(tmp_path, document)
+
+
+def test_an_slo_relabelled_mid_burn_still_tickets_from_its_new_series(tmp_path: Path) -> None:
+    # The SLO's team was `old` until its definition said `new`. The shared rules go on
+    # recording the old series for as long as a window reaches back, so for a while both burn.
+    # The alerts read only the series under the labels the definition gives now: two series
+    # that are one alert once the alert's labels are set would fail the rule, and no alert
+    # would fire at all.
+    slo = {"name": "availability", "objective": 99.9, "sli": yaml.safe_load(SHOP_SLI)}
+    definition = {"service": "shop", "labels": {"team": "new"}, "slos": [slo]}
+    rule_file = rules_of(yamltext.dump(definition), tmp_path)
+    old = '{service="shop",slo="availability",team="old"}'
+    document = scenario(rule_file, [(4 * HOUR, 9.9, 0.1)], 15, 30, [])
+    document["tests"][0]["input_series"] += [
+        {"series": f"slo:sli_errors:rate5m{old}", "values": "0.2x240"},
+        {"series": f"slo:sli_total:rate5m{old}", "values": "20x240"},
+    ]
+    ticket = TICKET.replace("}", ',team="new"}')
+    document["tests"][0]["promql_expr_test"] = [
+        firing(ticket, HOUR),
+        firing(TICKET, HOUR),
+        {
+            "expr": "count(ALERTS)",
+            "eval_time": f"{HOUR}s",
+            "exp_samples": [{"labels": "{}", "value": 2}],
+        },
+    ]
     assert_holds(tmp_path, document)

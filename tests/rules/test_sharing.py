@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import promql_parser
@@ -118,8 +119,9 @@ def test_slos_alike_read_the_same() -> None:
 
 
 def test_every_expression_parses_whatever_the_labels_hold() -> None:
-    # The definition's labels are set on the series, never written into a selector: a value
-    # outside the Basic Multilingual Plane would be quoted as surrogates, which PromQL refuses.
+    # The definition's labels are set on the series and selected by the alerts, quoted as
+    # PromQL reads them back: a value outside the Basic Multilingual Plane as it is (JSON's
+    # surrogate pairs are refused).
     spec = ServiceSLOs.model_validate(
         {
             "service": "shop",
@@ -127,7 +129,22 @@ def test_every_expression_parses_whatever_the_labels_hold() -> None:
             "slos": [slo("a", 99.9, labels={"owner": '"quoted" \\ \U0001f680'}), slo("b", 99)],
         }
     )
+    owners = {"a": '"quoted" \\ \U0001f680', "b": ""}
     for group in render_groups(spec):
         for rule in group["rules"]:
-            promql_parser.parse(rule["expr"])
-            assert "\U0001f525" not in rule["expr"]
+            parsed = promql_parser.parse(rule["expr"])
+            if "alert" in rule:
+                selected = set(matchers(parsed))
+                assert ("team", "web \U0001f525") in selected
+                assert (("owner", owners[rule["labels"]["slo"]]) in selected) == (
+                    rule["labels"]["slo"] == "a"
+                )
+
+
+def matchers(expr: object) -> Iterator[tuple[str, str]]:
+    """Every label matcher's name and value in a parsed expression."""
+    if isinstance(expr, promql_parser.VectorSelector):
+        yield from ((m.name, m.value) for m in expr.matchers.matchers)
+    for part in ("lhs", "rhs", "expr"):
+        if hasattr(expr, part):
+            yield from matchers(getattr(expr, part))

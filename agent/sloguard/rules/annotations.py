@@ -2,13 +2,15 @@
 evaluation (Go templates running PromQL), so a notification carries the numbers to act on and
 Alertmanager's templates (alertmanager/sloguard.tmpl) only lay them out.
 
-Each query selects the alerting SLO by `service` and `slo` and, for a per-label SLO, by the
-alert's own values of its labels (`$labels.path`), so every group reads its own series.
+Each query selects the alerting SLO by `service`, `slo` and the labels its definition gives
+it now (a relabelled SLO's old series are recorded on for a while), and, for a per-label SLO,
+by the alert's own values of its labels (`$labels.path`), so every group reads its own series.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 
 from sloguard import promql
 from sloguard.spec.model import SLO, Severity, Tier
@@ -22,12 +24,13 @@ Part = str | Value
 
 
 def notification_annotations(
-    service: str, slo: SLO, severity: Severity, tiers: list[Tier], alertname: str
+    labels: Mapping[str, str], slo: SLO, severity: Severity, tiers: list[Tier], alertname: str
 ) -> dict[str, str]:
-    """The figures of one alert, each an annotation of its own: objective and window, burn
-    rate, the windows that fired, budget left, when it runs out at this rate, and what the
-    burn has cost since the alert began (what the resolved notification reports)."""
-    sel = _selector(service, slo)
+    """The figures of one alert of the SLO whose series carry `labels` (`service`, `slo` and
+    the definition's), each an annotation of its own: objective and window, burn rate, the
+    windows that fired, budget left, when it runs out at this rate, and what the burn has
+    cost since the alert began (what the resolved notification reports)."""
+    sel = _selector(labels, slo)
     budget_left = [promql.BUDGET_REMAINING, *sel]
     return {
         "objective": f"{number(slo.objective)}%",
@@ -46,12 +49,17 @@ def notification_annotations(
             "{{ $left := . | first | value }}{{ if gt $left 0.0 }}"
             "in {{ humanizeDuration $left }} at this rate{{ else }}already spent{{ end }}",
         ),
-        "burn_cost": _burn_cost(sel, slo, severity, alertname),
+        "burn_cost": _burn_cost(
+            sel, _selector(promql.slo_ids(labels), slo), slo, severity, alertname
+        ),
     }
 
 
-def _selector(service: str, slo: SLO) -> list[Part]:
-    parts: list[Part] = [f'{{service="{service}",slo="{slo.name}"']
+def _selector(labels: Mapping[str, str], slo: SLO) -> list[Part]:
+    parts: list[Part] = [f'{{service="{labels["service"]}",slo="{slo.name}"']
+    for label, value in sorted(labels.items()):
+        if label not in ("service", "slo"):  # any text: a Go string literal, quoted by printf
+            parts += [f",{label}=", ("%q", json.dumps(value, ensure_ascii=False))]
     for label in promql.slo_grouping(slo):
         parts += [f",{label}=", ("%q", f"$labels.{label}")]
     return [*parts, "}"]
@@ -72,11 +80,14 @@ def _first_firing(sel: list[Part], tiers: Sequence[Tier]) -> str:
     return text
 
 
-def _burn_cost(sel: list[Part], slo: SLO, severity: Severity, alertname: str) -> str:
-    """Budget spent since the alert became active (`ALERTS_FOR_STATE` holds that moment): the
-    span's burn rate times its share of the SLO window, as the tiers count what they spend."""
+def _burn_cost(
+    sel: list[Part], alert_sel: list[Part], slo: SLO, severity: Severity, alertname: str
+) -> str:
+    """Budget spent since the alert became active (`ALERTS_FOR_STATE` holds that moment,
+    found by `alert_sel`: the alert's own labels may override the definition's): the span's
+    burn rate times its share of the SLO window, as the tiers count what they spend."""
     alert = [f'alertname="{alertname}"', f'{promql.ALERT_SEVERITY_LABEL}="{severity.value}"']
-    since = ["time() - ALERTS_FOR_STATE", *_with(sel, alert)]
+    since = ["time() - ALERTS_FOR_STATE", *_with(alert_sel, alert)]
     span: Value = ("%.0f", "$since")
     spent = [
         "sum_over_time(",

@@ -275,10 +275,12 @@ def _alert(
     route = getattr(slo.alerting, severity.value)
     if route.disable or not tiers:
         return None
-    ids = promql.slo_ids(labels)
+    # Under the labels the definition gives now: the shared rules go on recording an SLO's
+    # series under labels it no longer has for as long as a window reaches back, and two
+    # series that are one alert once its labels are set would fail the rule.
     expr = promql.any_of(
         [
-            promql.tier_condition(ids, t.long, t.short, t.factor, slo.alerting.min_events)
+            promql.tier_condition(labels, t.long, t.short, t.factor, slo.alerting.min_events)
             for t in tiers
         ]
     )
@@ -288,7 +290,7 @@ def _alert(
         for t in tiers
     )
     where = f"{spec.service}/{slo.name}"
-    figures = notification_annotations(spec.service, slo, severity, tiers, slo.alerting.name)
+    figures = notification_annotations(labels, slo, severity, tiers, slo.alerting.name)
     annotations = {
         "summary": f"{where} is burning its error budget "
         '{{ $value | printf "%.1f" }}x too fast',
