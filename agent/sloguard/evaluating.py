@@ -315,15 +315,20 @@ class Histories:
         self._last_trends: tuple[int, Trends] = (-1, {})
 
     async def read(
-        self, service: str, slo: SLO, at: float, version: int, seconds: float | None = None
+        self,
+        spec: ServiceSLOs,
+        slo: SLO,
+        at: float,
+        version: int,
+        seconds: float | None = None,
     ) -> History:
-        """`slo`'s history over `seconds` (its window when None) up to `at`, read with the
-        definitions of `version`."""
-        key = (version, service, slo.name, seconds)
+        """`slo`'s (of `spec`) history over `seconds` (its window when None) up to `at`, read
+        with the definitions of `version`."""
+        key = (version, spec.service, slo.name, seconds)
         kept = self._readings.pop(key, None)
         now = self._clock()
         if kept is None or now - kept[0] >= self._fresh or _failed_reading(kept[1]):
-            kept = (now, asyncio.ensure_future(self._read(service, slo, at, seconds)))
+            kept = (now, asyncio.ensure_future(self._read(spec, slo, at, seconds)))
         self._readings[key] = kept  # the newest last
         while len(self._readings) > self._size:
             del self._readings[next(iter(self._readings))]
@@ -356,12 +361,12 @@ class Histories:
     async def _read_trends(self, services: Sequence[ServiceSLOs], at: float) -> Trends:
         start, end, step = trend_span(services, at)
         async with asyncio.timeout(self._timeout), self._queries:
-            answer = await self._source.query_range(trend_query(), start, end, step)
+            answer = await self._source.query_range(trend_query(services), start, end, step)
         return trends(services, answer, at)
 
-    async def _read(self, service: str, slo: SLO, at: float, seconds: float | None) -> History:
+    async def _read(self, spec: ServiceSLOs, slo: SLO, at: float, seconds: float | None) -> History:
         start, end, step = span(slo, at, seconds)
-        asked = queries(service, slo)
+        asked = queries(spec, slo)
         answers: dict[str, Sequence[Series]] = {}
         missing: dict[str, str] = {}
 
@@ -379,7 +384,7 @@ class Histories:
             for kind in asked:
                 if kind not in answers:
                     missing.setdefault(kind, f"Prometheus did not answer within {self._timeout:g}s")
-        return history(service, slo, at, answers, missing, seconds)
+        return history(spec.service, slo, at, answers, missing, seconds)
 
 
 def _failed_reading(reading: asyncio.Future[Any]) -> bool:

@@ -691,18 +691,31 @@ _SELECTOR_TEXT = rf"""(?:[^\[\]()"'`]|{_QUOTED})*"""
 
 
 def report_events(services: Sequence[str], window: str | None = None) -> str:
-    """Bad and all events per second of every SLO of `services` (each SLO's groups summed),
-    told apart by an `events` label: sampled every 5m, the recorded 5m rates tile time; with
-    `window`, their average over it (each 5m rate weighs the same: a ratio of event sums)."""
+    """Bad and all events of every SLO of `services` (each SLO's groups summed), told apart by
+    an `events` label. Without `window`, per second, sampled every 5m: the recorded 5m rates
+    tile time. With it, the recorded 5m rates summed over the window, in proportion to the
+    events, for their ratio: each sample counts once, whatever series it is in. An average
+    per series would count a group that served part of the window, or an SLO whose labels
+    changed within it (its series before and after), as if each had served all of it."""
     sel = _services(services)
 
     def rate(metric: str) -> str:
-        return f"avg_over_time({metric}{sel}[{window}])" if window else f"{metric}{sel}"
+        return f"sum_over_time({metric}{sel}[{window}])" if window else f"{metric}{sel}"
 
     return " or ".join(
         f'label_replace(sum by (service, slo) ({rate(metric)}), "events", "{kind}", "", "")'
         for metric, kind in ((ERRORS, "bad"), (TOTAL, "total"))
     )
+
+
+def as_defined(expr: str, keys: Iterable[str], info: str = INFO) -> str:
+    """`expr`'s series of an SLO at each time the SLO's definition gave them their labels
+    (`keys` are the definition's label names): joined to the SLO's info series (`info`, a
+    selector of it), whose own rule stops recording under labels the SLO no longer has at
+    once, where the shared rules record the old series on for as long as a window reaches
+    back. A label the definition no longer names at all is not told apart."""
+    on = ", ".join(["service", "slo", *sorted(set(keys))])
+    return f"({expr}) and on({on}) {info}"
 
 
 def report_alerts(services: Sequence[str], window: str, *, count: bool) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from sloguard.errors import QueryRejected, SourceUnavailable
 from sloguard.evaluating import Histories, evaluate
+from sloguard.evaluation.history import trend_query
 from sloguard.evaluation.model import Evaluation, Origin, Status
 from sloguard.evaluation.readings import Sample
 from sloguard.loading import load
@@ -103,7 +104,7 @@ def test_the_overview_s_trends_are_read_once_a_minute_and_the_last_shown_meanwhi
         ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
             self.reads += 1
             await asyncio.sleep(self.delay)
-            assert expr == "min by (service, slo) (slo:error_budget_remaining:ratio)"
+            assert expr == trend_query(services)
             return [({"service": "checkout", "slo": "availability"}, [(end, 0.5 + self.reads)])]
 
     source = Budgets()

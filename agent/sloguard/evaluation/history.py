@@ -85,18 +85,23 @@ def span(slo: SLO, at: float, seconds: float | None = None) -> tuple[float, floa
     return at - seconds, at, float(step)
 
 
-def queries(service: str, slo: SLO) -> dict[str, str]:
+def queries(spec: ServiceSLOs, slo: SLO) -> dict[str, str]:
     """The range query of each kind. A per-label SLO is drawn by its worst group at each time
     (the lowest SLI and budget, the highest burn rate) and its whole traffic, so every answer
-    is a handful of series however many groups there are."""
-    labels = {"service": service, "slo": slo.name}
+    is a handful of series however many groups there are. The budget and burn rates are read
+    as the SLO was defined at each time: after its labels change, the shared rules record its
+    old series on for as long as a window reaches back (the 5m rates and alerts stop)."""
+    labels = {"service": spec.service, "slo": slo.name}
+    keys = {**spec.labels, **slo.labels}.keys()
+    info = promql.recorded(promql.INFO, labels)
     burn = promql.selector(labels, '__name__=~"slo:burn_rate:.+"')
     alerts = promql.selector(labels, 'alertstate="firing"')
     severity = promql.ALERT_SEVERITY_LABEL
+    budget = promql.recorded(promql.BUDGET_REMAINING, labels)
     return {
         "sli": f"min({promql.sli_ratio(labels)})",
-        "budget": f"min({promql.recorded(promql.BUDGET_REMAINING, labels)})",
-        "burn_rate": f"max by (__name__) ({burn})",
+        "budget": f"min({promql.as_defined(budget, keys, info)})",
+        "burn_rate": f"max by (__name__) ({promql.as_defined(burn, keys, info)})",
         "traffic": f"sum({promql.recorded(promql.TOTAL, labels)})",
         "alerts": f"max by (alertname, {severity}) (ALERTS{alerts})",
     }
@@ -231,6 +236,8 @@ def trends(services: Sequence[ServiceSLOs], answer: RangeAnswer, at: float) -> T
     return {key: sorted(kept.items())[-TREND_POINTS - 1 :] for key, kept in worst.items() if kept}
 
 
-def trend_query() -> str:
-    """Every SLO's budget left, its worst group's: one series per SLO."""
-    return f"min by (service, slo) ({promql.BUDGET_REMAINING})"
+def trend_query(services: Sequence[ServiceSLOs]) -> str:
+    """Every SLO's budget left, its worst group's, as the SLO was defined at each time (see
+    `queries`): one series per SLO."""
+    keys = {key for spec in services for slo in spec.slos for key in (*spec.labels, *slo.labels)}
+    return f"min by (service, slo) ({promql.as_defined(promql.BUDGET_REMAINING, keys)})"

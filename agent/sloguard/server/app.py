@@ -208,7 +208,7 @@ def _history_route(app: FastAPI, agent: Agent, histories: Histories) -> None:
         `range` shows the recent past instead of the whole window."""
         spec, found = find_slo(agent.services, service, slo)
         version, seconds = agent.definitions.version, RANGES.get(within)
-        seen = await histories.read(spec.service, found, time.time(), version, seconds)
+        seen = await histories.read(spec, found, time.time(), version, seconds)
         return Response(seen.model_dump_json(), media_type="application/json")
 
 

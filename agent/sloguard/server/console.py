@@ -122,7 +122,7 @@ def add_console(
     async def slo_page(service: str, slo: str, within: Within = "window") -> HTMLResponse:
         spec, found = find_slo(agent.services, service, slo)
         version, seconds = agent.definitions.version, RANGES.get(within)
-        seen = await histories.read(spec.service, found, time.time(), version, seconds)
+        seen = await histories.read(spec, found, time.time(), version, seconds)
         evaluations = agent.current() if agent.cycles else []
         now = next((e for e in evaluations if (e.service, e.slo) == (service, slo)), None)
         files = agent.files(service)
