@@ -1,6 +1,6 @@
 """An SLO whose labels changed a day ago, read from a real Prometheus: the report's budget, the
-SLO's history and the overview's budget trend count each time once, as the SLO was defined
-then.
+SLO's history, the overview's budget trend and the Grafana dashboards count each time once, as
+the SLO was defined then.
 
 The shared rules go on recording an SLO's series under its old labels for as long as a window
 reaches back (its budget for the whole SLO window), while its own rules (the 5m rates, the
@@ -10,6 +10,7 @@ info series) stop at once; the history here is written as they would have left i
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -17,15 +18,17 @@ from typing import TypeVar
 
 import pytest
 
+from sloguard.dashboards.output import dashboard_files
 from sloguard.evaluating import Histories
 from sloguard.evaluation.history import History, Trends
-from sloguard.loading import load
+from sloguard.loading import Loaded, load
 from sloguard.reporting import Reader, objectives
 from sloguard.reports.period import between
 from sloguard.sources.prometheus import Prometheus as PrometheusSource
 from sloguard.sources.prometheus import PrometheusSettings, client
 from sloguard.spec.model import ServiceSLOs
 from tests.support.backfilled import RETENTION
+from tests.support.boards import as_all, panel_queries
 from tests.support.month import DEFINITION
 from tests.support.realprom import Prometheus, Series, backfill, running_prometheus
 
@@ -64,14 +67,25 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
                 series("slo:error_budget_remaining:ratio", "old", START, NOW + 1, 0.5),
                 series("slo:error_budget_remaining:ratio", "new", CHANGED, NOW + 1, 0.9),
             ],
-            "slo:burn_rate:1d": [
-                series("slo:burn_rate:1d", "old", START, NOW + 1, 5),
-                series("slo:burn_rate:1d", "new", CHANGED, NOW + 1, 1),
-            ],
-            "sloguard_slo_info": [
-                series("sloguard_slo_info", "old", START, CHANGED, 1, 60),
-                series("sloguard_slo_info", "new", CHANGED, NOW + 1, 1, 60),
-            ],
+            **{
+                f"slo:burn_rate:{w}": [
+                    series(f"slo:burn_rate:{w}", "old", START, NOW + 1, 5),
+                    series(f"slo:burn_rate:{w}", "new", CHANGED, NOW + 1, 1),
+                ]
+                for w in ("5m", "30m", "1h", "6h")
+            },
+            # The SLO's own rules stop the old series at once.
+            **{
+                name: [
+                    series(name, "old", START, CHANGED, value, 60),
+                    series(name, "new", CHANGED, NOW + 1, value, 60),
+                ]
+                for name, value in (
+                    ("slo:error_budget:ratio", 0.001),
+                    ("slo:objective:ratio", 0.999),
+                    ("sloguard_slo_info", 1),
+                )
+            },
         },
     )
     with running_prometheus(directory, {}, [], RETENTION) as prom:
@@ -79,10 +93,15 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
 
 
 @pytest.fixture(scope="module")
-def spec(tmp_path_factory: pytest.TempPathFactory) -> ServiceSLOs:
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
     path = tmp_path_factory.mktemp("definitions") / "shop.yaml"
     path.write_text(DEFINITION.format(service="shop", team="new"), encoding="utf-8")
-    [found] = load([path]).services
+    return load([path])
+
+
+@pytest.fixture(scope="module")
+def spec(loaded: Loaded) -> ServiceSLOs:
+    [found] = loaded.services
     return found
 
 
@@ -126,9 +145,9 @@ def test_the_history_and_the_trend_follow_the_labels_of_their_time(
     seen, trends = reading(prometheus, read)
 
     def values(kind: str, after: bool) -> set[float]:
-        [line] = seen.series[kind]
         return {
             v
+            for line in seen.series[kind]
             for t, v in line.points
             if (t > CHANGED + STEP if after else CHANGED - 2 * STEP > t > NOW - 2 * DAY)
         }
@@ -138,3 +157,23 @@ def test_the_history_and_the_trend_follow_the_labels_of_their_time(
     trend = trends[("shop", "availability")]
     assert {v for t, v in trend if t > CHANGED + STEP} == {0.9}
     assert {v for t, v in trend if START + DAY < t < CHANGED - 2 * STEP} == {0.5}
+
+
+def test_the_dashboards_show_the_slo_under_the_labels_of_their_time(
+    prometheus: Prometheus, loaded: Loaded
+) -> None:
+    boards = dashboard_files(loaded.services, loaded.sources)
+    budget_chart = ""
+    for name, text in boards.items():
+        for where, expr, _ in panel_queries(json.loads(text)):
+            found = prometheus.query(as_all(expr), NOW)
+            assert found, f"{name} {where}: no data"
+            assert all(r["metric"].get("team") != "old" for r in found), f"{name} {where}"
+            if where.startswith("Error budget left over"):
+                budget_chart = as_all(expr)
+            if where == "Budget left/A":  # the overview's table: one row, the new budget
+                assert [float(r["value"][1]) for r in found] == [0.9]
+    lines = prometheus.query_range(budget_chart, NOW - 2 * DAY, NOW, STEP)
+    points = [(float(t), float(v)) for line in lines for t, v in line["values"]]
+    assert {v for t, v in points if t < CHANGED - STEP} == {0.5}
+    assert {v for t, v in points if t > CHANGED + STEP} == {0.9}

@@ -468,11 +468,15 @@ def sli_ratio(labels: Mapping[str, str], *matchers: str) -> str:
     return f"1 - {ERRORS}{sel} / ({TOTAL}{sel} > 0)"
 
 
-def window_sli(labels: Mapping[str, str], *matchers: str) -> str:
-    """The SLI over the whole SLO window, from the budget left: 1 - spent * budget."""
+def window_sli(labels: Mapping[str, str], keys: Iterable[str], *matchers: str) -> str:
+    """The SLI over the whole SLO window, from the budget left: 1 - spent * budget, matched on
+    the definition's label names (`keys`) too, as the SLO's own rule records its budget only
+    under the labels it has now (see `as_defined`)."""
     sel = selector(labels, *matchers)
     # The budget is one series per SLO; per-label SLOs have one budget left per label value.
-    return f"1 - (1 - {BUDGET_REMAINING}{sel}) * on(service, slo) group_left {ERROR_BUDGET}{sel}"
+    return (
+        f"1 - (1 - {BUDGET_REMAINING}{sel}) * on({_slo_and(keys)}) group_left {ERROR_BUDGET}{sel}"
+    )
 
 
 def recorded(metric: str, labels: Labels, *matchers: str) -> str:
@@ -505,11 +509,12 @@ def window_start_ms(
     return f"{start} * 1000"
 
 
-def budget_overview(services: Sequence[str], *matchers: str) -> str:
-    """Budget left of every SLO of `services`, with the objective and window of its info."""
+def budget_overview(services: Sequence[str], keys: Iterable[str], *matchers: str) -> str:
+    """Budget left of every SLO of `services`, with the objective and window of its info, as
+    each SLO was defined at the time (`keys`: the definitions' label names; see `as_defined`)."""
     sel = _services(services, *matchers)
     return (
-        f"{BUDGET_REMAINING}{sel} * on(service, slo) "
+        f"{BUDGET_REMAINING}{sel} * on({_slo_and(keys)}) "
         f"group_left(objective, window, dashboard_uid) {INFO}{sel}"
     )
 
@@ -714,8 +719,11 @@ def as_defined(expr: str, keys: Iterable[str], info: str = INFO) -> str:
     selector of it), whose own rule stops recording under labels the SLO no longer has at
     once, where the shared rules record the old series on for as long as a window reaches
     back. A label the definition no longer names at all is not told apart."""
-    on = ", ".join(["service", "slo", *sorted(set(keys))])
-    return f"({expr}) and on({on}) {info}"
+    return f"({expr}) and on({_slo_and(keys)}) {info}"
+
+
+def _slo_and(keys: Iterable[str]) -> str:
+    return ", ".join(["service", "slo", *sorted(set(keys))])
 
 
 def report_alerts(services: Sequence[str], window: str, *, count: bool) -> str:

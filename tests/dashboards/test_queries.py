@@ -20,6 +20,7 @@ import yaml
 from sloguard.dashboard_scripts import render_scripts
 from sloguard.dashboards.output import dashboard_files
 from sloguard.loading import Loaded, load
+from tests.support.boards import as_all, panel_queries
 from tests.support.realprom import Prometheus
 from tests.support.repo import REPO
 from tests.support.synthetic import prometheus_with_traffic
@@ -27,7 +28,6 @@ from tests.support.synthetic import prometheus_with_traffic
 pytestmark = pytest.mark.integration  # starts real processes or servers
 
 DEADLINE_SECONDS = 300
-VARIABLE = re.compile(r"\$\{?(\w+)\}?")
 SLO_MATCHER = re.compile(r'slo="([^"]+)"')
 
 
@@ -46,24 +46,6 @@ def dashboards(loaded: Loaded) -> dict[str, dict[str, Any]]:
     files = dashboard_files(loaded.services, loaded.sources)
     files = files.with_texts(render_scripts(REPO / "dashboards"))
     return {name: yaml.safe_load(text) for name, text in files.items()}
-
-
-def panel_queries(board: dict[str, Any]) -> Iterator[tuple[str, str, bool]]:
-    """(where, expr, instant) for every panel target and annotation of a dashboard."""
-    panels = list(board.get("panels", []))
-    while panels:
-        panel = panels.pop(0)
-        panels.extend(panel.get("panels", []))
-        for target in panel.get("targets", []):
-            yield f"{panel.get('title')}/{target['refId']}", target["expr"], target["instant"]
-    for annotation in board.get("annotations", {}).get("list", []):
-        if "expr" in annotation:
-            yield f"annotation {annotation['name']}", annotation["expr"], False
-
-
-def as_all(expr: str) -> str:
-    """A query as Grafana sends it with every variable at All (`.*`)."""
-    return VARIABLE.sub(".*", expr)
 
 
 def problems(prom: Prometheus, boards: dict[str, dict[str, Any]]) -> list[str]:

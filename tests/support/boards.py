@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+VARIABLE = re.compile(r"\$\{?(\w+)\}?")
 
 
 def row_panels(board: dict[str, Any], slo: str) -> dict[str, dict[str, Any]]:
@@ -25,3 +29,21 @@ def write_script(directory: Path, name: str, text: str) -> Path:
     path = directory / f"{name}.dashboard.py"
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
+
+
+def panel_queries(board: dict[str, Any]) -> Iterator[tuple[str, str, bool]]:
+    """(where, expr, instant) for every panel target and annotation of a dashboard."""
+    panels = list(board.get("panels", []))
+    while panels:
+        panel = panels.pop(0)
+        panels.extend(panel.get("panels", []))
+        for target in panel.get("targets", []):
+            yield f"{panel.get('title')}/{target['refId']}", target["expr"], target["instant"]
+    for annotation in board.get("annotations", {}).get("list", []):
+        if "expr" in annotation:
+            yield f"annotation {annotation['name']}", annotation["expr"], False
+
+
+def as_all(expr: str) -> str:
+    """A query as Grafana sends it with every variable at All (`.*`)."""
+    return VARIABLE.sub(".*", expr)

@@ -77,6 +77,7 @@ class _Row:
 
     slo: SLO
     labels: dict[str, str]
+    keys: list[str]  # the definition's label names
     matchers: list[str]
     legend: str
     common: dict[str, object]
@@ -90,6 +91,7 @@ def _slo_row(spec: ServiceSLOs, slo: SLO, y: int, ids: Iterator[int]) -> tuple[l
     row = _Row(
         slo=slo,
         labels={"service": spec.service, "slo": slo.name},
+        keys=sorted({**spec.labels, **slo.labels}),
         matchers=[parts.regex_matcher(SLO_VARIABLE), *map(parts.regex_matcher, grouping)],
         legend=" ".join(f"{{{{{label}}}}}" for label in grouping),
         common={"dataSource": parts.DATASOURCE, "links": links, "maxDataPoints": None},
@@ -115,6 +117,12 @@ def _slo_row(spec: ServiceSLOs, slo: SLO, y: int, ids: Iterator[int]) -> tuple[l
     return panels, _window_start(row, budget_id)
 
 
+def _as_defined(row: _Row, metric: str) -> str:
+    """A series the shared rules record, of the SLO as it was defined at each time."""
+    info = promql.recorded(promql.INFO, row.labels)
+    return promql.as_defined(promql.recorded(metric, row.labels, *row.matchers), row.keys, info)
+
+
 def _objective_words(slo: SLO) -> str:
     return f"{number(slo.objective)}% over {_window_words(slo)}"
 
@@ -128,7 +136,10 @@ def _sli_stat(row: _Row, panel_id: int) -> Stat:
         or f"Share of good events; the objective is {_objective_words(slo)}.",
         targets=[
             parts.target(
-                promql.window_sli(row.labels, *row.matchers), row.legend, "A", instant=True
+                promql.window_sli(row.labels, row.keys, *row.matchers),
+                row.legend,
+                "A",
+                instant=True,
             )
         ],
         format="percentunit",
@@ -149,7 +160,7 @@ def _budget_stat(row: _Row, panel_id: int) -> Stat:
         description="Share of the window's error budget not yet spent; negative when overspent.",
         targets=[
             parts.target(
-                promql.recorded(promql.BUDGET_REMAINING, row.labels, *row.matchers),
+                _as_defined(row, promql.BUDGET_REMAINING),
                 row.legend,
                 "A",
             )
@@ -249,7 +260,7 @@ def _budget_chart(row: _Row, panel_id: int) -> TimeSeries:
         description="The marker is where the current window began.",
         targets=[
             parts.target(
-                promql.recorded(promql.BUDGET_REMAINING, row.labels, *row.matchers),
+                _as_defined(row, promql.BUDGET_REMAINING),
                 row.legend or "budget left",
                 "A",
             )
@@ -298,7 +309,7 @@ def _burn_rates(row: _Row, panel_id: int) -> TimeSeries:
         "Dashed lines: page (red) and ticket (orange) thresholds.",
         targets=[
             parts.target(
-                promql.recorded(promql.burn_rate_metric(w), row.labels, *row.matchers),
+                _as_defined(row, promql.burn_rate_metric(w)),
                 f"{w} {row.legend}".strip(),
                 chr(ord("A") + i),
             )
