@@ -59,6 +59,12 @@ TRICKY = [
     ">fold",
     "%dir",
     "`tick`",
+    # Beyond the Basic Multilingual Plane beside a character that needs an escape: one
+    # 8-digit escape or the character itself, never JSON's surrogate pair (Go's YAML, as
+    # Prometheus reads it, refuses those).
+    "\U0001f680\x7f",
+    "line\n\U0001f680",
+    "\\ud83d\\ude80\x7f",
 ]
 
 

@@ -100,4 +100,14 @@ def _scalar(text: str) -> str:
         return text
     if "\n" not in text and _PRINTABLE.fullmatch(text):
         return "'" + text.replace("'", "''") + "'"
-    return json.dumps(text)
+    return _SURROGATES.sub(_code_point, json.dumps(text))
+
+
+# JSON escapes a character beyond the Basic Multilingual Plane as a surrogate pair, which YAML
+# parsers read as two broken characters (Go's refuses them); YAML has `\U` for it.
+_SURROGATES = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+
+
+def _code_point(pair: re.Match[str]) -> str:
+    high, low = int(pair[1], 16), int(pair[2], 16)
+    return f"\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
