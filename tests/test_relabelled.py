@@ -1,6 +1,6 @@
 """An SLO whose labels changed a day ago, read from a real Prometheus: the report's budget, the
 SLO's history, the overview's budget trend and the Grafana dashboards count each time once, as
-the SLO was defined then.
+the SLO was defined then. And the joins that do so keep every SLO whose labels did not change.
 
 The shared rules go on recording an SLO's series under its old labels for as long as a window
 reaches back (its budget for the whole SLO window), while its own rules (the 5m rates, the
@@ -14,10 +14,12 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
+from sloguard import promql
 from sloguard.dashboards.output import dashboard_files
 from sloguard.evaluating import Histories
 from sloguard.evaluation.history import History, Trends
@@ -177,3 +179,58 @@ def test_the_dashboards_show_the_slo_under_the_labels_of_their_time(
     points = [(float(t), float(v)) for line in lines for t, v in line["values"]]
     assert {v for t, v in points if t < CHANGED - STEP} == {0.5}
     assert {v for t, v in points if t > CHANGED + STEP} == {0.9}
+
+
+GEO = """
+service: geo
+slos:
+  - name: eu
+    objective: 99
+    labels: {region: eu}
+    sli: {raw: {error_ratio: 'avg_over_time(eu_failed_ratio[{{window}}])'}}
+  - name: per-region
+    objective: 99
+    sli: {raw: {error_ratio: 'avg by (region) (avg_over_time(failed_ratio[{{window}}]))'}}
+"""
+
+
+def test_an_slo_grouped_by_a_label_another_slo_is_defined_with_keeps_its_budget(
+    tmp_path: Path,
+) -> None:
+    # `region` is one SLO's definition label and the other's grouping: the per-region SLO's
+    # budgets carry it and its info does not, so the joins leave it out for both.
+    (tmp_path / "geo.yaml").write_text(GEO, encoding="utf-8")
+    loaded = load([tmp_path / "geo.yaml"])
+
+    def budget(slo: str, region: str, value: float) -> Series:
+        labels = {"service": "geo", "slo": slo, "region": region}
+        return "slo:error_budget_remaining:ratio", labels, [(NOW - STEP, value), (NOW, value)]
+
+    def info(slo: str, **labels: str) -> Series:
+        found = {"service": "geo", "slo": slo, **labels}
+        return "sloguard_slo_info", found, [(NOW - STEP, 1), (NOW, 1)]
+
+    backfill(
+        tmp_path,
+        {
+            "slo:error_budget_remaining:ratio": [
+                budget("eu", "eu", 0.5),
+                budget("per-region", "eu", 0.8),
+                budget("per-region", "us", -9.0),
+            ],
+            "sloguard_slo_info": [info("eu", region="eu"), info("per-region")],
+        },
+    )
+    with running_prometheus(tmp_path, {}, [], RETENTION) as prom:
+        table = promql.budget_overview(["geo"], promql.joined_keys(loaded.services))
+        rows = {(r["metric"]["slo"], r["metric"]["region"]) for r in prom.query(table, NOW)}
+        assert rows == {("eu", "eu"), ("per-region", "eu"), ("per-region", "us")}
+
+        async def read(source: PrometheusSource) -> Trends:
+            return await Histories(source, 30).trends(loaded.services, NOW, 1, 30)
+
+        trends = reading(prom, read)
+    assert {k: v[-1][1] for k, v in trends.items()} == {
+        ("geo", "eu"): 0.5,
+        ("geo", "per-region"): -9.0,
+    }

@@ -50,7 +50,7 @@ import promql_parser
 from sloguard.burnrate import BASE_WINDOW_SECONDS
 from sloguard.spec.base import WINDOW_PLACEHOLDER
 from sloguard.spec.durations import format_seconds, parse_seconds
-from sloguard.spec.model import SLI, SLO, Calendar, Latency
+from sloguard.spec.model import SLI, SLO, Calendar, Latency, ServiceSLOs
 from sloguard.spec.promtext import le_pattern, number
 from sloguard.spec.traces import Traces
 
@@ -720,6 +720,15 @@ def as_defined(expr: str, keys: Iterable[str], info: str = INFO) -> str:
     once, where the shared rules record the old series on for as long as a window reaches
     back. A label the definition no longer names at all is not told apart."""
     return f"({expr}) and on({_slo_and(keys)}) {info}"
+
+
+def joined_keys(services: Sequence[ServiceSLOs]) -> list[str]:
+    """The definitions' label names that a join of every SLO's series to its info series can
+    match on (see `as_defined`): all of them but those an SLO groups its SLI by, which its
+    recorded series carry and its info series does not."""
+    grouping = {label for spec in services for slo in spec.slos for label in slo_grouping(slo)}
+    named = {key for spec in services for slo in spec.slos for key in (*spec.labels, *slo.labels)}
+    return sorted(named - grouping)
 
 
 def _slo_and(keys: Iterable[str]) -> str:

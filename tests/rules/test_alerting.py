@@ -559,6 +559,37 @@ def test_a_calendar_month_budget_counts_from_the_first(tmp_path: Path) -> None:
     assert_holds(tmp_path, scenario(rule_file, segments, 60, 600, checks))
 
 
+def test_a_calendar_slo_relabelled_mid_month_keeps_its_budget(tmp_path: Path) -> None:
+    # Until an hour in, the SLO's team was `old`, and its hourly averages were recorded under
+    # it at a 50% error ratio. The budget and the window's events are the SLO's own rules,
+    # reading the month's hours: they read them under the labels the definition gives now
+    # (two series that are one once the rule's labels are set fail the rule for the month).
+    slo = {"name": "monthly", "objective": 99, "window": "month", "sli": yaml.safe_load(SHOP_SLI)}
+    rule_file = rules_of(
+        yamltext.dump({"service": "shop", "labels": {"team": "new"}, "slos": [slo]}), tmp_path
+    )
+    old = '{service="shop",slo="monthly",team="old"}'
+    document = scenario(rule_file, [(4 * HOUR, 9.95, 0.05)], 30, 30, [])
+    document["tests"][0]["input_series"] += [
+        {"series": f"slo:sli_errors:rate1h{old}", "values": "5x120"},
+        {"series": f"slo:sli_total:rate1h{old}", "values": "10x120"},
+    ]
+    new = '{service="shop",slo="monthly",team="new"}'
+    document["tests"][0]["promql_expr_test"] = [
+        {  # 0.5% errors at 99%: half the budget spent
+            "expr": "round(slo:error_budget_remaining:ratio, 0.01)",
+            "eval_time": f"{4 * HOUR}s",
+            "exp_samples": [{"labels": new, "value": 0.5}],
+        },
+        {
+            "expr": "count by (team) (slo:sli_events:window > 0)",
+            "eval_time": f"{4 * HOUR}s",
+            "exp_samples": [{"labels": '{team="new"}', "value": 1}],
+        },
+    ]
+    assert_holds(tmp_path, document)
+
+
 def test_slos_sharing_rules_each_get_their_own_burn_rates_and_budget(tmp_path: Path) -> None:
     # Three SLOs on the same counters at 1% errors: the rules that read only recorded series
     # are shared (one rule per name, each objective's SLOs joined with `or`), and the 6h burn

@@ -22,7 +22,7 @@ def overview_dashboard(specs: Sequence[ServiceSLOs]) -> Json:
     services = [spec.service for spec in specs]
     filters = declared_labels(specs)
     matchers = [parts.regex_matcher(name) for name in (SERVICE_VARIABLE, *filters)]
-    budgets = promql.budget_overview(services, filters, *matchers)
+    budgets = promql.budget_overview(services, promql.joined_keys(specs), *matchers)
     panels = [
         _stat(
             "SLOs",

@@ -239,5 +239,5 @@ def trends(services: Sequence[ServiceSLOs], answer: RangeAnswer, at: float) -> T
 def trend_query(services: Sequence[ServiceSLOs]) -> str:
     """Every SLO's budget left, its worst group's, as the SLO was defined at each time (see
     `queries`): one series per SLO."""
-    keys = {key for spec in services for slo in spec.slos for key in (*spec.labels, *slo.labels)}
+    keys = promql.joined_keys(services)
     return f"min by (service, slo) ({promql.as_defined(promql.BUDGET_REMAINING, keys)})"

@@ -105,8 +105,10 @@ class _Shared:
     alike: tuple[object, ...] = ()
 
     def own(self) -> Rule:
-        """The SLO's own rule."""
-        return _record(self.record, self.expr(promql.slo_ids(self.labels)), self.labels)
+        """The SLO's own rule, reading the SLO's series under the labels it sets: after the
+        definition's labels change, the shared rules record the old ones on for a while, and
+        two series that are one once the rule's labels are set would fail the rule."""
+        return _record(self.record, self.expr(self.labels), self.labels)
 
 
 # A rule of an SLO and its step: a group runs its rules step by step, as a step's rules read
@@ -147,7 +149,6 @@ def _slo_rules(
     spec: ServiceSLOs, slo: SLO, options: RuleOptions
 ) -> tuple[list[_Entry], list[_Entry], list[_Entry]]:
     labels = {**spec.labels, **slo.labels, "service": spec.service, "slo": slo.name}
-    ids = promql.slo_ids(labels)
     budget = slo.error_budget
     tiers = tiers_for(slo)
     fast_windows = burnrate.fast_windows(slo)
@@ -207,7 +208,7 @@ def _slo_rules(
         )
     else:  # the calendar's hours, read at this evaluation's time
         budget_left = _record(
-            promql.BUDGET_REMAINING, promql.budget_remaining(ids, budget, slo.calendar), labels
+            promql.BUDGET_REMAINING, promql.budget_remaining(labels, budget, slo.calendar), labels
         )
     window_events: Rule | _Shared
     if slo.calendar is None:
@@ -220,7 +221,7 @@ def _slo_rules(
     else:
         window_events = _record(
             promql.WINDOW_EVENTS,
-            promql.window_events(ids, slo.window_seconds, slo.calendar),
+            promql.window_events(labels, slo.window_seconds, slo.calendar),
             labels,
         )
     slow: list[_Entry] = [
