@@ -24,7 +24,8 @@ Where each window's error ratio comes from:
   outage trips the fastest tier in the workbook's ~1 minute, with no smoothing lag;
 - longer windows, the recorded 5m rates averaged over the window: a ratio of sums, so traffic
   weighs every minute exactly (Sloth's average of 5m ratios drifts under uneven traffic), read
-  from one series per SLO instead of hours of raw samples;
+  from one series per SLO instead of hours of raw samples, and scaled by the share of the
+  window recorded (`coverage`: what the rules have not recorded yet counts as clean);
 - a day or more (the ticket tiers' long windows and the whole SLO window), the 30m averages,
   recorded every 10m, completed by the newest 5m rates: 20x fewer samples than the 5m rates
   alone, and the window still ends now (the averages alone would end 15-25 minutes ago, and
@@ -60,6 +61,8 @@ COARSE_INTERVAL = "10m"  # how often the coarse group records
 HOURLY_WINDOW = "1h"  # the slots calendar budgets are summed from
 RAW_WINDOW_MAX_SECONDS = 3600
 COARSE_FROM_SECONDS = 86400
+# Over how long a recorded series' spacing is measured for a window's coverage (`coverage`).
+COVERAGE_DENSITY = "1h"
 
 ERRORS = "slo:sli_errors:rate5m"
 TOTAL = "slo:sli_total:rate5m"
@@ -266,6 +269,7 @@ def error_ratio(sli: SLI, labels: Labels, window: str) -> str:
     if reads_coarse(window):
         errors = _events_to_now(ERRORS_COARSE, ERRORS_UNCOUNTED, labels, window)
         total = _events_to_now(TOTAL_COARSE, TOTAL_UNCOUNTED, labels, window)
+        covered = coverage(TOTAL_COARSE, labels, _coarse_span(window), COVERAGE_DENSITY)
     elif reads_raw(window):
         bare_errors, bare_total = sli_rates(sli, window, fill=False)
         errors, total = f"({bare_errors})", f"({bare_total})"
@@ -273,13 +277,41 @@ def error_ratio(sli: SLI, labels: Labels, window: str) -> str:
     else:
         errors = window_rate(ERRORS, labels, window)
         total = window_rate(TOTAL, labels, window)
-    return _guarded(errors, total, fallback)
+        covered = coverage(TOTAL, labels, window, COVERAGE_DENSITY)
+    return _guarded(errors, total, fallback, scale=covered)
 
 
-def _guarded(errors: str, total: str, fallback: str, matching: str = "") -> str:
-    """`errors / total`, and 0 where `fallback` has data but `total` is 0 or missing (matched
-    as `matching` says, on every label by default)."""
-    return f"({errors} / ({total} > 0) or {matching}0 * {fallback})"
+def coverage(metric: str, labels: Labels, window: str, density: str) -> str:
+    """The share of `window` the recorded `metric` covers (at most 1). A window read from
+    recorded series holds only what the rules have recorded, so when they were first loaded,
+    or the SLO was added or relabelled, the time before counts as clean rather than as the
+    average of the minutes recorded (a tier would fire on a burn far shorter than its long
+    window).
+
+    1 where the recording began before the window (a sample in the `density` before its
+    start); else its samples in the window against as many as its spacing over the last
+    `density` gives. The spacing is measured, not assumed, so the rules read the same under
+    `promtool test rules`, which evaluates every group at its own interval; intervals, not
+    samples, are counted over `density`, so that a range closed at both ends errs towards 1,
+    and so does a gap within the last `density` (the window's own average then stands for
+    it, as it does for a gap once the recording is older than the window)."""
+    sel = selector(labels)
+    seconds, per = parse_seconds(window), parse_seconds(density)
+    older = f"0 * last_over_time({metric}{sel}[{density}] offset {window}) + 1"
+    counted = (
+        f"clamp_max(count_over_time({metric}{sel}[{window}]) / "
+        f"((count_over_time({metric}{sel}[{density}]) - 1) * {seconds} / {per}), 1)"
+    )
+    return f"({older} or {counted})"
+
+
+def _guarded(
+    errors: str, total: str, fallback: str, matching: str = "", scale: str | None = None
+) -> str:
+    """`errors / total` (times `scale`), and 0 where `fallback` has data but `total` is 0 or
+    missing (matched as `matching` says, on every label by default)."""
+    scaled = f" * {scale}" if scale else ""
+    return f"({errors} / ({total} > 0){scaled} or {matching}0 * {fallback})"
 
 
 def _events_to_now(coarse: str, uncounted: str, labels: Labels, window: str) -> str:
@@ -288,8 +320,13 @@ def _events_to_now(coarse: str, uncounted: str, labels: Labels, window: str) -> 
     uncounted (`uncounted_events`). The oldest averages reach back up to 30m before their
     recording, the more so the older: they are read half an average's span short, so the
     window starts, on average, where it should."""
-    span = format_seconds(int(parse_seconds(window)) - int(parse_seconds(COARSE_WINDOW)) // 2)
+    span = _coarse_span(window)
     return f"({coarse_events(coarse, labels, span)} + {uncounted}{selector(labels)})"
+
+
+def _coarse_span(window: str) -> str:
+    """How far back a long window reads the 30m averages (see `_events_to_now`)."""
+    return format_seconds(int(parse_seconds(window)) - int(parse_seconds(COARSE_WINDOW)) // 2)
 
 
 def coarse_events(coarse: str, labels: Labels, span: str, *matchers: str) -> str:

@@ -134,20 +134,21 @@ def test_an_outage_soon_after_a_gap_in_the_counters_still_pages(tmp_path: Path) 
 
 
 def test_a_raw_ratio_slo_keeps_its_long_windows_through_a_quiet_spell(tmp_path: Path) -> None:
-    # 1% errors (10x at 99.9%) with ten minutes without traffic at 2h. The raw ratio is 0 / 0
-    # there; were it recorded as NaN, every window over it would be NaN, so the burn rates 0
-    # and the budget unknown, for as long as each window reaches back (30 days the budget).
+    # 1% errors (10x at 99.9%) for a day, then ten minutes without traffic, then 1% again.
+    # The raw ratio is 0 / 0 there; were it recorded as NaN, every window over it would be
+    # NaN, so the burn rates 0 and the budget unknown, for as long as each window reaches back
+    # (30 days the budget).
     rule_file = raw_ratio_rules(
         'sum(rate(http_requests_total{job="shop",code="500"}[{{window}}]))'
         ' / sum(rate(http_requests_total{job="shop"}[{{window}}]))',
         tmp_path,
     )
-    good, bad = counter_values([(2 * HOUR, 9.9, 0.1), (600, 0, 0), (HOUR, 9.9, 0.1)], 60)
+    good, bad = counter_values([(25 * HOUR, 9.9, 0.1), (600, 0, 0), (3000, 9.9, 0.1)], 60)
 
     def rounded(expr: str, value: float) -> dict[str, Any]:
         return {
             "expr": f"round({expr})",
-            "eval_time": f"{3 * HOUR}s",
+            "eval_time": f"{26 * HOUR}s",
             "exp_samples": [{"labels": '{service="shop",slo="availability"}', "value": value}],
         }
 
@@ -350,9 +351,11 @@ def test_the_30d_budget_is_exact_under_uneven_traffic(fmt: str, tmp_path: Path) 
     assert_holds(tmp_path, scenario(rule_file, segments, 150, 600, [check]))
 
 
-def an_hour_of(rule_file: str, ratios: str, alerts: list[dict[str, Any]]) -> dict[str, Any]:
+def an_hour_of(
+    rule_file: str, ratios: str, alerts: list[dict[str, Any]], hours: int = 1
+) -> dict[str, Any]:
     """A promtool test: `probe_failed_ratio` at `ratios` every 30s, and the SLO's alerts an
-    hour in."""
+    hour (`hours`) in."""
     return {
         "rule_files": [rule_file],
         "evaluation_interval": "30s",
@@ -361,7 +364,11 @@ def an_hour_of(rule_file: str, ratios: str, alerts: list[dict[str, Any]]) -> dic
                 "interval": "30s",
                 "input_series": [{"series": "probe_failed_ratio", "values": ratios}],
                 "alert_rule_test": [
-                    {"eval_time": "1h", "alertname": "SLOErrorBudgetBurn", "exp_alerts": alerts}
+                    {
+                        "eval_time": f"{hours}h",
+                        "alertname": "SLOErrorBudgetBurn",
+                        "exp_alerts": alerts,
+                    }
                 ],
             }
         ],
@@ -369,8 +376,8 @@ def an_hour_of(rule_file: str, ratios: str, alerts: list[dict[str, Any]]) -> dic
 
 
 def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None:
-    # A constant 50% error ratio at 99%: every window burns at exactly 50x, and the budget left
-    # over the window is 1 - 50 = -4900%. The figures read the SLO's series under the labels
+    # A constant 50% error ratio at 99% for 25 hours: every window up to 1d burns at exactly
+    # 50x, and the budget left over what the window holds is 1 - 50 = -4900%. The figures read the SLO's series under the labels
     # its definition gives now (any text), not those recorded under its old owner's.
     owner = 'blue "on-call" \\ `ü\U0001f680`'
     rule_file = rules_of(
@@ -420,7 +427,7 @@ def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None
                 "burn_windows": fired,
                 "budget_left": "-4900%",
                 "budget_exhausted_in": "already spent",
-                # 50x for the hour it has been active: 50 x 1h / 30d = 6.944%.
+                # 50x for the 25 hours it has been active: 50 x 25h / 30d = 173.6%.
                 "burn_cost": cost,
             },
         }
@@ -429,7 +436,7 @@ def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None
         "page",
         "14.4x over 1h and 5m (2% of budget), 6x over 6h and 30m (5% of budget)",
         "1h and 5m (over 14.4x)",
-        "6.944% of the error budget in 1h 0m 0s",
+        "173.6% of the error budget in 1d 1h 0m 0s",
     )
     ticket = expected(
         "ticket",
@@ -437,7 +444,7 @@ def test_alert_annotations_render_for_the_person_on_call(tmp_path: Path) -> None
         "1d and 2h (over 3x)",
         "as the page says",
     )
-    document = an_hour_of(rule_file, "0.5x240", [page, ticket])
+    document = an_hour_of(rule_file, "0.5x3000", [page, ticket], 25)
     document["tests"][0]["input_series"].append(
         {
             "series": 'slo:error_budget_remaining:ratio{service="shop",slo="ratio",owner="a"}',
@@ -722,24 +729,64 @@ def test_an_slo_relabelled_mid_burn_still_tickets_from_its_new_series(tmp_path: 
     # recording the old series for as long as a window reaches back, so for a while both burn.
     # The alerts read only the series under the labels the definition gives now: two series
     # that are one alert once the alert's labels are set would fail the rule, and no alert
-    # would fire at all.
+    # would fire at all. 20x for 5 hours: the ticket (1d over its 5 hours recorded, 2h) and
+    # the page (1h, 5m), under each team's series.
     slo = {"name": "availability", "objective": 99.9, "sli": yaml.safe_load(SHOP_SLI)}
     definition = {"service": "shop", "labels": {"team": "new"}, "slos": [slo]}
     rule_file = rules_of(yamltext.dump(definition), tmp_path)
     old = '{service="shop",slo="availability",team="old"}'
-    document = scenario(rule_file, [(4 * HOUR, 9.9, 0.1)], 15, 30, [])
+    document = scenario(rule_file, [(6 * HOUR, 9.8, 0.2)], 15, 30, [])
     document["tests"][0]["input_series"] += [
-        {"series": f"slo:sli_errors:rate5m{old}", "values": "0.2x240"},
-        {"series": f"slo:sli_total:rate5m{old}", "values": "20x240"},
+        {"series": f"slo:sli_errors:rate5m{old}", "values": "0.4x720"},
+        {"series": f"slo:sli_total:rate5m{old}", "values": "20x720"},
     ]
     ticket = TICKET.replace("}", ',team="new"}')
+    at = 5 * HOUR
     document["tests"][0]["promql_expr_test"] = [
-        firing(ticket, HOUR),
-        firing(TICKET, HOUR),
+        firing(ticket, at),
+        firing(TICKET, at),
         {
             "expr": "count(ALERTS)",
-            "eval_time": f"{HOUR}s",
+            "eval_time": f"{at}s",
             "exp_samples": [{"labels": "{}", "value": 2}],
         },
     ]
+    assert_holds(tmp_path, document)
+
+
+@pytest.mark.parametrize(
+    ("burn", "minutes", "page", "ticket"),
+    [
+        # 8x for 40 minutes: 0.74% of the budget. Six hours of history would hold the 6h
+        # window at 0.9x; the minutes recorded alone read 8x, and it paged 45 minutes in.
+        (8, 40, None, None),
+        # 10x from the start: the 6h/30m page at 3.6 hours and the 1d/2h ticket at 7.2,
+        # as with a whole history.
+        (10, 600, 3.6 * HOUR, 7.2 * HOUR),
+    ],
+)
+def test_windows_the_rules_have_not_recorded_yet_count_as_clean(
+    burn: float, minutes: int, page: float | None, ticket: float | None, tmp_path: Path
+) -> None:
+    # The counters have served for 6 hours when the SLO's rules are first loaded (the SLI
+    # answers only once `loaded` has a value); its burn starts 5 minutes later. Windows read
+    # from recorded series hold only what has been recorded since: the time before counts as
+    # clean, not as the average of the minutes recorded.
+    gated = SHOP_SLI.replace("[{{window}}]))", "[{{window}}])) and on() loaded")
+    slo = {"name": "availability", "objective": 99.9, "sli": yaml.safe_load(gated)}
+    rule_file = rules_of(yamltext.dump({"service": "shop", "slos": [slo]}), tmp_path)
+    load, start, every = 6 * HOUR, 6 * HOUR + 300, 30
+    bad = burn * 0.001 * 10
+    segments = [(start, 10, 0), (minutes * 60, 10 - bad, bad), (12 * HOUR, 10, 0)]
+    end = start + 9 * HOUR
+    checks = []
+    for alert, due in ((PAGE, page), (TICKET, ticket)):
+        if due is None:
+            checks.append(never(alert, end))
+        else:  # the smoothing lag of the recorded windows, and their minutes of evaluation
+            checks += [silent(alert, start + due - 600), firing(alert, start + due + 900)]
+    document = scenario(rule_file, segments, every, every, checks)
+    document["tests"][0]["input_series"].append(
+        {"series": "loaded", "values": f"_x{load // every} 1x{(end - load) // every}"}
+    )
     assert_holds(tmp_path, document)
