@@ -50,6 +50,7 @@ import promql_parser
 
 from sloguard.burnrate import BASE_WINDOW_SECONDS
 from sloguard.spec.base import WINDOW_PLACEHOLDER
+from sloguard.spec.counters import quoted
 from sloguard.spec.durations import format_seconds, parse_seconds
 from sloguard.spec.model import SLI, SLO, Calendar, Latency, ServiceSLOs
 from sloguard.spec.promtext import le_pattern, number
@@ -126,7 +127,7 @@ def _render_selector(labels: tuple[tuple[str, str | OneOf], ...], extra: tuple[s
 
 def _matcher(label: str, value: str | OneOf) -> str:
     if isinstance(value, str):  # as it is, beyond ASCII: PromQL refuses JSON's surrogate pairs
-        return f"{label}={json.dumps(value, ensure_ascii=False)}"
+        return f"{label}={quoted(value)}"
     if len(value.values) == 1:
         return _matcher(label, value.values[0])
     return one_of(label, value.values)
@@ -764,7 +765,7 @@ def joined_keys(services: Sequence[ServiceSLOs]) -> list[str]:
     match on (see `as_defined`): all of them but those an SLO groups its SLI by, which its
     recorded series carry and its info series does not."""
     grouping = {label for spec in services for slo in spec.slos for label in slo_grouping(slo)}
-    named = {key for spec in services for slo in spec.slos for key in (*spec.labels, *slo.labels)}
+    named = {key for spec in services for slo in spec.slos for key in spec.labels_of(slo)}
     return sorted(named - grouping)
 
 

@@ -91,7 +91,7 @@ def _slo_row(spec: ServiceSLOs, slo: SLO, y: int, ids: Iterator[int]) -> tuple[l
     row = _Row(
         slo=slo,
         labels={"service": spec.service, "slo": slo.name},
-        keys=sorted({**spec.labels, **slo.labels}),
+        keys=sorted(spec.labels_of(slo)),
         matchers=[parts.regex_matcher(SLO_VARIABLE), *map(parts.regex_matcher, grouping)],
         legend=" ".join(f"{{{{{label}}}}}" for label in grouping),
         common={"dataSource": parts.DATASOURCE, "links": links, "maxDataPoints": None},

@@ -92,7 +92,7 @@ def queries(spec: ServiceSLOs, slo: SLO) -> dict[str, str]:
     as the SLO was defined at each time: after its labels change, the shared rules record its
     old series on for as long as a window reaches back (the 5m rates and alerts stop)."""
     labels = {"service": spec.service, "slo": slo.name}
-    keys = {**spec.labels, **slo.labels}.keys()
+    keys = spec.labels_of(slo).keys()
     info = promql.recorded(promql.INFO, labels)
     burn = promql.selector(labels, '__name__=~"slo:burn_rate:.+"')
     alerts = promql.selector(labels, 'alertstate="firing"')

@@ -192,7 +192,7 @@ def rules_readings(
     key = (spec.service, slo.name)
     # Series under labels the definition no longer gives the SLO are its history: the rules
     # read them for as long as a window reaches back, but they are not its reading now.
-    wanted = {**spec.labels, **slo.labels}
+    wanted = spec.labels_of(slo)
 
     def current(found: Mapping[tuple[str, str], list[Sample]]) -> list[Sample]:
         # A label with an empty value is no label at all in Prometheus.

@@ -9,10 +9,10 @@ by the alert's own values of its labels (`$labels.path`), so every group reads i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
 from sloguard import promql
+from sloguard.spec.counters import quoted
 from sloguard.spec.model import SLO, Severity, Tier
 from sloguard.spec.promtext import number
 
@@ -59,7 +59,7 @@ def _selector(labels: Mapping[str, str], slo: SLO) -> list[Part]:
     parts: list[Part] = [f'{{service="{labels["service"]}",slo="{slo.name}"']
     for label, value in sorted(labels.items()):
         if label not in ("service", "slo"):  # any text: a Go string literal, quoted by printf
-            parts += [f",{label}=", ("%q", json.dumps(value, ensure_ascii=False))]
+            parts += [f",{label}=", ("%q", quoted(value))]
     for label in promql.slo_grouping(slo):
         parts += [f",{label}=", ("%q", f"$labels.{label}")]
     return [*parts, "}"]

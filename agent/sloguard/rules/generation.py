@@ -148,7 +148,7 @@ def _merged(service: str, entries: list[_Entry]) -> list[Rule]:
 def _slo_rules(
     spec: ServiceSLOs, slo: SLO, options: RuleOptions
 ) -> tuple[list[_Entry], list[_Entry], list[_Entry]]:
-    labels = {**spec.labels, **slo.labels, "service": spec.service, "slo": slo.name}
+    labels = {**spec.labels_of(slo), "service": spec.service, "slo": slo.name}
     budget = slo.error_budget
     tiers = tiers_for(slo)
     fast_windows = burnrate.fast_windows(slo)

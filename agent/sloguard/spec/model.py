@@ -462,6 +462,10 @@ class ServiceSLOs(Strict):
         None, description="Namespace and labels of the PrometheusRule `--format operator` writes."
     )
 
+    def labels_of(self, slo: SLO) -> dict[str, str]:
+        """The labels the definition gives `slo`'s series: the service's, then the SLO's own."""
+        return {**self.labels, **slo.labels}
+
 
 def merge_services(specs: Iterable[ServiceSLOs]) -> list[ServiceSLOs]:
     """One spec per service name: SLOs of a service may come from several files or formats."""
