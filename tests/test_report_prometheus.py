@@ -58,11 +58,14 @@ TIERS = {
 }
 
 
+TIER_READS = ("slo:burn_rate:", "slo:tier_burn_rate:")
+
+
 def read_by_report(rule: dict[str, Any]) -> bool:
-    """The 5m rates, the burn rates the alerts read, and the alerts."""
+    """The 5m rates, the burn rates and tiers the alerts read, and the alerts."""
     name = rule.get("record", "")
     rates = ("slo:sli_errors:rate5m", "slo:sli_total:rate5m")
-    return "alert" in rule or name in rates or name.startswith("slo:burn_rate:")
+    return "alert" in rule or name in rates or name.startswith(TIER_READS)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,10 @@ Recording scheme (per SLO; all series carry `service` and `slo`):
                                                   the 30m averages, recorded with them every
                                                   10m (errors only where the budget reads them)
   slo:burn_rate:<window>                          error ratio over the window / error budget
+  slo:tier_burn_rate:<severity>                   the long window's burn rate of the first of
+                                                  a severity's tiers whose two windows burn
+                                                  past its factor; no series while none does
+                                                  (the alert of that severity reads it)
   slo:error_budget_remaining:ratio                1 - burn rate over the whole SLO window
   slo:sli_events:window                           events over the whole SLO window (the two
                                                   carry the window sums forward every 2m, so
@@ -456,20 +460,24 @@ def _latest(coarse: str, labels: Labels) -> str:
     return f"last_over_time({coarse}{selector(labels)}[{lookback}])"
 
 
-def burning(labels: Mapping[str, str], window: str, factor: float) -> str:
+def tier_burn_rate_metric(severity: str) -> str:
+    """Recorded burn rate of the first of a severity's tiers that holds, e.g.
+    `slo:tier_burn_rate:page`: what the alert of that severity fires on."""
+    return f"slo:tier_burn_rate:{severity}"
+
+
+def burning(labels: Labels, window: str, factor: float) -> str:
     """The recorded burn rate over `window` where it exceeds `factor`."""
     return f"{burn_rate_metric(window)}{selector(labels)} > {number(factor)}"
 
 
-def enough_events(labels: Mapping[str, str], window: str, minimum: int) -> str:
+def enough_events(labels: Labels, window: str, minimum: int) -> str:
     """At least `minimum` events in `window` (the low-traffic guard)."""
     seconds = number(parse_seconds(window))
     return f"{window_rate(TOTAL, labels, window)} * {seconds} >= {minimum}"
 
 
-def tier_condition(
-    labels: Mapping[str, str], long: str, short: str, factor: float, min_events: int
-) -> str:
+def tier_condition(labels: Labels, long: str, short: str, factor: float, min_events: int) -> str:
     """Both windows burn faster than `factor`; the alert's value is the long window's burn."""
     parts = [burning(labels, long, factor), burning(labels, short, factor)]
     if min_events:

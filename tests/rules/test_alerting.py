@@ -602,7 +602,11 @@ def test_slos_sharing_rules_each_get_their_own_burn_rates_and_budget(tmp_path: P
     # are shared (one rule per name, each objective's SLOs joined with `or`), and the 6h burn
     # rate, fast for the guarded SLO and slow for the others, is shared in one group and the
     # SLOs' own in the other. Each SLO still gets its own budget's figures: a 10x burn at
-    # 99.9%, 1x at 99%, and the budget left to match.
+    # 99.9%, 1x at 99%, and the budget left to match. What the alerts fire on is one rule
+    # per severity too, the guarded SLO's tiers (with their minimum of events) joined to the
+    # others' with `or`: the 10x burns ticket, the 1x burn does not, and the guarded SLO
+    # pages (6h/30m). The strict SLO's 6h/30m burn rates are the slow group's, which at
+    # this test's 10-minute interval the fast group's page reads as stale.
     rule_file = rules_of(
         textwrap.dedent("""
         service: shop
@@ -653,6 +657,23 @@ def test_slos_sharing_rules_each_get_their_own_burn_rates_and_budget(tmp_path: P
             0.05,
         )
     )
+    alerts = [
+        {
+            "expr": f'ALERTS{{alertstate="firing",sloguard_severity="{severity}"}}',
+            "eval_time": f"{int(at)}s",
+            "exp_samples": [
+                {
+                    "labels": f'ALERTS{{alertname="SLOErrorBudgetBurn",alertstate="firing",'
+                    f'service="shop",slo="{s}",severity="{severity}",'
+                    f'sloguard_severity="{severity}"}}',
+                    "value": 1,
+                }
+                for s in slos
+            ],
+        }
+        for severity, slos in (("page", ["guarded"]), ("ticket", ["strict", "guarded"]))
+    ]
+    checks += alerts
     assert_holds(tmp_path, scenario(rule_file, [(3 * DAY + HOUR, 9.9, 0.1)], 60, 600, checks))
 
 

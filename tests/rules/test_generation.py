@@ -87,6 +87,9 @@ def test_each_slo_records_twenty_series_and_two_alerts() -> None:
             promql.OBJECTIVE,
             promql.ERROR_BUDGET,
             promql.INFO,
+            # What the alerts fire on: a series only while a tier of the severity holds.
+            promql.tier_burn_rate_metric("page"),
+            promql.tier_burn_rate_metric("ticket"),
         ]
     )
     assert rules[promql.ERRORS]["group"] == "sloguard-shop-fast"
@@ -152,6 +155,12 @@ def test_alerts_are_routable_and_actionable() -> None:
         "pager": "yes",
         "sloguard_severity": "page",
     }
+    # It fires on its tiers' condition recorded just before it in its group, selected under
+    # every label the definition gives the SLO now.
+    assert page["expr"] == (
+        'slo:tier_burn_rate:page{service="shop",slo="availability",team="web",tier="1"}'
+    )
+    assert rules["slo:tier_burn_rate:page"]["group"] == page["group"]
     annotations = page["annotations"]
     assert annotations["runbook_url"] == "https://runbooks.example.com/shop"
     assert (
@@ -174,7 +183,8 @@ def test_a_disabled_severity_has_no_alert() -> None:
 
 
 def test_the_low_traffic_guard_is_only_added_when_asked_for() -> None:
-    plain = rules_by_name(render_groups(SPEC), "availability")["SLOErrorBudgetBurn:critical"]
+    condition = promql.tier_burn_rate_metric("page")
+    plain = rules_by_name(render_groups(SPEC), "availability")[condition]
     assert ">=" not in plain["expr"]
     guarded_spec = SPEC.model_copy(
         update={
@@ -185,9 +195,7 @@ def test_the_low_traffic_guard_is_only_added_when_asked_for() -> None:
             ]
         }
     )
-    guarded = rules_by_name(render_groups(guarded_spec), "availability")[
-        "SLOErrorBudgetBurn:critical"
-    ]
+    guarded = rules_by_name(render_groups(guarded_spec), "availability")[condition]
     assert guarded["expr"].count(">= 50") == 2
 
 

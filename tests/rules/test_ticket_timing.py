@@ -84,8 +84,7 @@ def test_a_ticket_opens_within_minutes_of_the_arithmetic(tmp_path: Path) -> None
             r
             for r in group["rules"]
             if "alert" in r
-            or r["record"].startswith("slo:sli_")
-            or r["record"].startswith("slo:burn_rate:")
+            or r["record"].startswith(("slo:sli_", "slo:burn_rate:", "slo:tier_burn_rate:"))
         ]
     rules = tmp_path / "shop.rules.yml"
     rules.write_text(yamltext.dump({"groups": groups}), encoding="utf-8")

@@ -51,12 +51,12 @@ def import_history(url: str, families: dict[str, list[Series]]) -> int:
 def in_replay_order(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The groups' recording rules, ordered so that each group reads only raw series and those
     recorded by itself (in its own order, as the generator writes it) or by the groups before
-    it, then their alerts, each group's in a group of its own after every recording: vmalert's
-    replay runs the groups one after another, each over the whole range, and a page alert
-    reads burn rates that a slower group records."""
-    recording = [{**g, "rules": [r for r in g["rules"] if "record" in r]} for g in groups]
+    it, then their alerts and the tiers each alert fires on, each group's in a group of its
+    own after every recording: vmalert's replay runs the groups one after another, each over
+    the whole range, and a page's tiers read burn rates that a slower group records."""
+    recording = [{**g, "rules": [r for r in g["rules"] if not _alerting(r)]} for g in groups]
     alerting = [
-        {**g, "name": f"{g['name']}-alerts", "rules": [r for r in g["rules"] if "alert" in r]}
+        {**g, "name": f"{g['name']}-alerts", "rules": [r for r in g["rules"] if _alerting(r)]}
         for g in groups
     ]
     recorded = {g["name"]: {r["record"] for r in g["rules"]} for g in recording}
@@ -79,6 +79,11 @@ def in_replay_order(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
         placed |= recorded[ready["name"]]
         pending.remove(ready)
     return ordered + [g for g in alerting if g["rules"]]
+
+
+def _alerting(rule: dict[str, Any]) -> bool:
+    """An alert, or the tiers one fires on (recorded just before it)."""
+    return "alert" in rule or rule["record"].startswith("slo:tier_burn_rate:")
 
 
 def replay(directory: Path, groups: list[dict[str, Any]], url: str, start: int, end: int) -> None:

@@ -257,12 +257,29 @@ def _slo_rules(
         ),
     ]
     for severity, group in ((Severity.PAGE, fast), (Severity.TICKET, slow)):
-        alert = _alert(
-            spec, slo, severity, [t for t in tiers if t.severity is severity], labels, options
-        )
-        if alert:  # after every burn rate it reads
-            group.append((4, alert))
+        held = [t for t in tiers if t.severity is severity]
+        alert = _alert(spec, slo, severity, held, labels, options)
+        if alert:  # after every burn rate it reads, and the alert after it
+            group.append((4, _tier_burn_rate(severity, held, slo.alerting.min_events, labels)))
+            group.append((5, alert))
     return fast, slow, coarse
+
+
+def _tier_burn_rate(
+    severity: Severity, tiers: list[Tier], min_events: int, labels: dict[str, str]
+) -> _Shared:
+    """What a severity's alert fires on, one rule for the SLOs with the same tiers: the long
+    window's burn rate of the first of them that holds (`any_of`), recorded only while one
+    does. An alert reads it under its SLO's labels; a condition of four selectors in each
+    SLO's alert, evaluated every time, cost several times as much."""
+    return _Shared(
+        promql.tier_burn_rate_metric(severity.value),
+        lambda sel: promql.any_of(
+            [promql.tier_condition(sel, t.long, t.short, t.factor, min_events) for t in tiers]
+        ),
+        labels,
+        (tuple((t.long, t.short, t.factor) for t in tiers), min_events),
+    )
 
 
 def _alert(
@@ -279,12 +296,7 @@ def _alert(
     # Under the labels the definition gives now: the shared rules go on recording an SLO's
     # series under labels it no longer has for as long as a window reaches back, and two
     # series that are one alert once its labels are set would fail the rule.
-    expr = promql.any_of(
-        [
-            promql.tier_condition(labels, t.long, t.short, t.factor, slo.alerting.min_events)
-            for t in tiers
-        ]
-    )
+    expr = promql.tier_burn_rate_metric(severity.value) + promql.selector(labels)
     pairs = ", ".join(
         f"{number(t.factor)}x over {t.long} and {t.short} "
         f"({budget_spent(t, slo.window_seconds):.0%} of budget)"
