@@ -15,8 +15,8 @@ Recording scheme (per SLO; all series carry `service` and `slo`):
   slo:burn_rate:<window>                          error ratio over the window / error budget
   slo:tier_burn_rate:<severity>                   the long window's burn rate of the first of
                                                   a severity's tiers whose two windows burn
-                                                  past its factor; no series while none does
-                                                  (the alert of that severity reads it)
+                                                  past its factor, else 0 (the alert of that
+                                                  severity fires on it)
   slo:error_budget_remaining:ratio                1 - burn rate over the whole SLO window
   slo:sli_events:window                           events over the whole SLO window (the two
                                                   carry the window sums forward every 2m, so
@@ -464,6 +464,22 @@ def tier_burn_rate_metric(severity: str) -> str:
     """Recorded burn rate of the first of a severity's tiers that holds, e.g.
     `slo:tier_burn_rate:page`: what the alert of that severity fires on."""
     return f"slo:tier_burn_rate:{severity}"
+
+
+def tier_burn_rate(labels: Labels, tiers: Sequence[tuple[str, str, float]], min_events: int) -> str:
+    """The long window's burn rate of the first of `tiers` (long, short, factor) that holds,
+    else 0 wherever the SLO records its traffic: a series at every evaluation, so that the
+    alert reading it never reads an older one (a series recorded only while a tier holds is
+    not marked stale by a restarted Prometheus, and would be read for 5 minutes on)."""
+    holding = [
+        tier_condition(labels, long, short, factor, min_events) for long, short, factor in tiers
+    ]
+    return f"{any_of(holding)}\nor\n0 * {_slo_total(labels)}"
+
+
+def tier_firing(severity: str, labels: Labels) -> str:
+    """A severity's alert: its recorded tiers (`tier_burn_rate`) where one holds."""
+    return f"{tier_burn_rate_metric(severity)}{selector(labels)} > 0"
 
 
 def burning(labels: Labels, window: str, factor: float) -> str:

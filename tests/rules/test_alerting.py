@@ -47,6 +47,13 @@ def rules_of(definitions: str, tmp_path: Path) -> str:
     return rules_from(tmp_path / "shop.yaml", tmp_path)
 
 
+def shop_slos(slos: str, tmp_path: Path) -> str:
+    """Rules of the shop service with the native `slos` (a YAML list), `SLI` standing for the
+    shop's request counters."""
+    listed = textwrap.indent(textwrap.dedent(slos).strip(), "  ")
+    return rules_of(f"service: shop\nslos:\n{listed}\n".replace("SLI", SHOP_SLI), tmp_path)
+
+
 def raw_ratio_rules(error_ratio: str, tmp_path: Path) -> str:
     """Rules of the shop SLO (99.9%) read from a raw error ratio."""
     sli = {"raw": {"error_ratio": error_ratio}}
@@ -604,17 +611,15 @@ def test_slos_sharing_rules_each_get_their_own_burn_rates_and_budget(tmp_path: P
     # SLOs' own in the other. Each SLO still gets its own budget's figures: a 10x burn at
     # 99.9%, 1x at 99%, and the budget left to match. What the alerts fire on is one rule
     # per severity too, the guarded SLO's tiers (with their minimum of events) joined to the
-    # others' with `or`: the 10x burns ticket, the 1x burn does not, and the guarded SLO
-    # pages (6h/30m). The strict SLO's 6h/30m burn rates are the slow group's, which at
-    # this test's 10-minute interval the fast group's page reads as stale.
-    rule_file = rules_of(
-        textwrap.dedent("""
-        service: shop
-        slos:
-          - {name: strict, objective: 99.9, sli: SLI}
-          - {name: loose, objective: 99, sli: SLI}
-          - {name: guarded, objective: 99.9, sli: SLI, alerting: {min_events: 10}}
-    """).replace("SLI", SHOP_SLI),
+    # others' with `or`: the 10x burns ticket and the guarded SLO pages (6h/30m). The strict
+    # SLO's 6h/30m burn rates are the slow group's, which at this test's 10-minute interval
+    # the fast group reads as stale: its page is not checked here.
+    rule_file = shop_slos(
+        """
+        - {name: strict, objective: 99.9, sli: SLI}
+        - {name: loose, objective: 99, sli: SLI}
+        - {name: guarded, objective: 99.9, sli: SLI, alerting: {min_events: 10}}
+        """,
         tmp_path,
     )
     fast, slow, _ = yaml.safe_load((tmp_path / rule_file).read_text())["groups"]
@@ -659,7 +664,7 @@ def test_slos_sharing_rules_each_get_their_own_burn_rates_and_budget(tmp_path: P
     )
     alerts = [
         {
-            "expr": f'ALERTS{{alertstate="firing",sloguard_severity="{severity}"}}',
+            "expr": f'ALERTS{{alertstate="firing",sloguard_severity="{severity}",slo=~"{"|".join(slos)}"}}',
             "eval_time": f"{int(at)}s",
             "exp_samples": [
                 {
@@ -675,6 +680,28 @@ def test_slos_sharing_rules_each_get_their_own_burn_rates_and_budget(tmp_path: P
     ]
     checks += alerts
     assert_holds(tmp_path, scenario(rule_file, [(3 * DAY + HOUR, 9.9, 0.1)], 60, 600, checks))
+
+
+def test_the_tiers_an_alert_fires_on_are_recorded_at_every_evaluation(tmp_path: Path) -> None:
+    # A restarted Prometheus does not mark stale the series its last run recorded: were the
+    # tiers an alert fires on recorded only while one held, the alert would go on reading the
+    # last burning sample for 5 minutes after a restart. Over clean traffic they read 0, a
+    # sample at every evaluation that overwrites anything older.
+    rule_file = shop_slos("- {name: availability, objective: 99.9, sli: SLI}", tmp_path)
+    checks = [
+        {
+            "expr": f"{severity}{{}}",
+            "eval_time": f"{at}s",
+            "exp_samples": [
+                {"labels": f'{severity}{{service="shop",slo="availability"}}', "value": 0}
+            ],
+        }
+        for severity in ("slo:tier_burn_rate:page", "slo:tier_burn_rate:ticket")
+        for at in (60, 3600)
+    ]
+    assert_holds(
+        tmp_path, scenario(rule_file, [(HOUR, 10, 0)], 30, 30, [*checks, silent(PAGE, 3600)])
+    )
 
 
 def test_a_per_label_slo_fills_the_gaps_of_each_label_value_alone(tmp_path: Path) -> None:

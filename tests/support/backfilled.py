@@ -21,31 +21,20 @@ from typing import Any
 import yaml
 
 from sloguard import yamltext
-from sloguard.spec.durations import parse_seconds
 from tests.support.processes import finish
 from tests.support.realprom import Prometheus, Series, backfill, running_prometheus
 
 RETENTION = ("--storage.tsdb.retention.time=400d",)
 
 
-# What an alert fires on, recorded only while a tier holds (see `as_recorded`).
-_TIERS = re.compile(r"(slo:tier_burn_rate:\w+\{[^}]*\})")
-
-
-def as_recorded(rule: dict[str, Any], interval: str) -> dict[str, Any]:
-    """An alerting rule of a group evaluated every `interval` as the recording rule of its
-    firing `ALERTS` series. promtool writes no staleness markers, so a series recorded only
-    while a condition holds would be found for 5 minutes after its last sample: the alert
-    reads it at its own evaluation only, as Prometheus does once the series is marked stale."""
+def as_recorded(rule: dict[str, Any]) -> dict[str, Any]:
+    """An alerting rule as the recording rule of its firing `ALERTS` series."""
     if "alert" not in rule:
         return rule
     if rule.get("for"):
         raise ValueError(f"{rule['alert']} has a `for`; its ALERTS cannot be recorded plainly")
     labels = {**rule.get("labels", {}), "alertname": rule["alert"], "alertstate": "firing"}
-    # Ranges are closed at both ends here (Prometheus 2): one second short of the interval.
-    now = f"[{int(parse_seconds(interval)) - 1}s]"
-    expr = _TIERS.sub(lambda m: f"last_over_time({m.group(1)}{now})", rule["expr"])
-    return {"record": "ALERTS", "expr": f"({expr}) * 0 + 1", "labels": labels}
+    return {"record": "ALERTS", "expr": f"({rule['expr']}) * 0 + 1", "labels": labels}
 
 
 def reads(expr: str, names: set[str]) -> set[str]:
@@ -56,7 +45,7 @@ def reads(expr: str, names: set[str]) -> set[str]:
 def layers(groups: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """The groups' rules in the order they can be evaluated: each layer reads only raw series
     and those of the layers before it. Groups keep their names and intervals."""
-    rules = [(g, as_recorded(r, g["interval"])) for g in groups for r in g["rules"]]
+    rules = [(g, as_recorded(r)) for g in groups for r in g["rules"]]
     names = {r["record"] for _, r in rules}
 
     @functools.cache

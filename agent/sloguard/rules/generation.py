@@ -269,16 +269,15 @@ def _tier_burn_rate(
     severity: Severity, tiers: list[Tier], min_events: int, labels: dict[str, str]
 ) -> _Shared:
     """What a severity's alert fires on, one rule for the SLOs with the same tiers: the long
-    window's burn rate of the first of them that holds (`any_of`), recorded only while one
-    does. An alert reads it under its SLO's labels; a condition of four selectors in each
-    SLO's alert, evaluated every time, cost several times as much."""
+    window's burn rate of the first of them that holds, else 0. An alert reads it under its
+    SLO's labels; a condition of four selectors in each SLO's alert cost several times as
+    much."""
+    windows = tuple((t.long, t.short, t.factor) for t in tiers)
     return _Shared(
         promql.tier_burn_rate_metric(severity.value),
-        lambda sel: promql.any_of(
-            [promql.tier_condition(sel, t.long, t.short, t.factor, min_events) for t in tiers]
-        ),
+        lambda sel: promql.tier_burn_rate(sel, windows, min_events),
         labels,
-        (tuple((t.long, t.short, t.factor) for t in tiers), min_events),
+        (windows, min_events),
     )
 
 
@@ -296,7 +295,7 @@ def _alert(
     # Under the labels the definition gives now: the shared rules go on recording an SLO's
     # series under labels it no longer has for as long as a window reaches back, and two
     # series that are one alert once its labels are set would fail the rule.
-    expr = promql.tier_burn_rate_metric(severity.value) + promql.selector(labels)
+    expr = promql.tier_firing(severity.value, labels)
     pairs = ", ".join(
         f"{number(t.factor)}x over {t.long} and {t.short} "
         f"({budget_spent(t, slo.window_seconds):.0%} of budget)"
