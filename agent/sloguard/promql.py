@@ -494,7 +494,8 @@ def enough_events(labels: Labels, window: str, minimum: int) -> str:
 
 
 def tier_condition(labels: Labels, long: str, short: str, factor: float, min_events: int) -> str:
-    """Both windows burn faster than `factor`; the alert's value is the long window's burn."""
+    """Both windows burn faster than `factor`; its value, the long window's burn, is what the
+    tier rule records and the alert passes on."""
     parts = [burning(labels, long, factor), burning(labels, short, factor)]
     if min_events:
         parts.append(enough_events(labels, short, min_events))
