@@ -79,6 +79,7 @@ class Cell:
     canary_rps: float
     noise: str = "poisson"
     share: float = 0.1  # the canary's share of the requests
+    history: int = HISTORY  # minutes the baseline served before the canary started
 
 
 def latency_factor(shift: float, stable_ratio: float, spread: float = 0.5) -> float:
@@ -92,13 +93,13 @@ def latency_factor(shift: float, stable_ratio: float, spread: float = 0.5) -> fl
 
 def traffic(cell: Cell, minutes: int, rng: np.random.Generator) -> tuple[list[Interval], ...]:
     """Per-minute intervals (rates per second) of the canary (from its start) and the
-    baseline (the `HISTORY` minutes before too): binomial errors over Poisson requests.
+    baseline (the cell's `history` minutes before too): binomial errors over Poisson requests.
     Noise: `bursty` traffic (both versions' rate times one log-normal factor a minute, errors
     following the load), `clustered` errors (in clusters of 4 on average, geometric sizes: a
     client retrying), `diurnal` traffic (tripling from the history's start to the end, a
     morning's rise), a `degraded-stable` (the baseline failing 3x its usual share while the
     canary is judged against the usual), `missing-scrapes` (a fifth of the minutes unread)."""
-    span = HISTORY + minutes
+    span = cell.history + minutes
     load = np.ones(span)
     if cell.noise == "bursty":
         load = rng.lognormal(0.0, 0.6, span)
@@ -108,7 +109,7 @@ def traffic(cell: Cell, minutes: int, rng: np.random.Generator) -> tuple[list[In
     cluster = 4.0 if cell.noise == "clustered" else 1.0
     baseline_rps = cell.canary_rps * (1 - cell.share) / cell.share
     found = []
-    for rps, ratio, first in ((cell.canary_rps, cell.stable_ratio * cell.factor, HISTORY),
+    for rps, ratio, first in ((cell.canary_rps, cell.stable_ratio * cell.factor, cell.history),
                               (baseline_rps, stable, 0)):  # fmt: skip
         total = rng.poisson(rps * STEP * load).astype(float)
         share = np.minimum(1.0, ratio * (load if cell.noise == "bursty" else 1.0))
@@ -303,7 +304,7 @@ def run(cell: Cell, judges: Mapping[str, Judged], minutes: int, seeds: int) -> d
             analysis = Analysis(judged.every, judged.failures)
             for minute in range(1, minutes + 1):
                 if analysis.asks(minute):
-                    verdict = judged.ask(canary[:minute], baseline[: HISTORY + minute])
+                    verdict = judged.ask(canary[:minute], baseline[: cell.history + minute])
                     analysis.answer(minute, verdict)
             tallies[name].add_run(analysis, canary)
     return tallies
@@ -354,16 +355,27 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=None, help="per cell (default 40)")
     parser.add_argument("--minutes", type=int, default=10)
     parser.add_argument(
+        "--noise", choices=NOISES, help="only the cells of this noise (default: every cell)"
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=HISTORY,
+        help=f"minutes the baseline served before the canary (default {HISTORY})",
+    )
+    parser.add_argument(
         "--picture", type=Path, help="also run the tuned families and draw them (an SVG)"
     )
     args = parser.parse_args()
     seeds = args.seeds or (10 if args.quick else 40)
     kinds = regressions(args.quick)
-    cells = grid(args.quick)
+    cells = [c for c in grid(args.quick) if args.noise in (None, c[0])]
+    if not cells:
+        parser.error(f"no {args.noise} cells in the quick grid")
     started = time.perf_counter()
     print(
         f"{len(cells) * len(kinds)} cells, {seeds} seeds each, {args.minutes} minutes, SLO "
-        f"{OBJECTIVE}%, the baseline served {HISTORY} minutes before the canary. Per judge: "
+        f"{OBJECTIVE}%, the baseline served {args.history} minutes before the canary. Per judge: "
         "fail% (on 1x: false failures), undecided% (inconclusive throughout), minutes to fail"
     )
     header = f"{'noise':>15} {'stable':>7} {'rps':>5} {'share':>5} {'change':>7} {'best':>5}  "
@@ -372,7 +384,7 @@ def main() -> None:
     best_of: dict[str, list[float]] = {}
     goal: list[tuple[float, float]] = []  # 2x at 10 req/s: (sloguard caught, best possible)
     for (noise, ratio, rps, share), kind in itertools.product(cells, kinds):
-        cell = Cell(ratio, kind.factor(ratio), rps, noise, share)
+        cell = Cell(ratio, kind.factor(ratio), rps, noise, share, args.history)
         tallies = run(cell, JUDGES, args.minutes, seeds)
         for name, tally in tallies.items():
             totals.setdefault((name, kind.label), Tally()).add(tally)

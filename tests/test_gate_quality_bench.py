@@ -37,8 +37,9 @@ def test_every_judge_passes_a_healthy_busy_canary_and_fails_a_broken_one() -> No
     # A pass needs evidence: 2,995 events for 99.9%, 30 seconds of 100 req/s, and 5 intervals.
     assert healthy["sloguard"].minutes_to_pass / 3 == 5
     assert healthy["flagger"].minutes_to_pass / 3 == 1
-    # A burn this clear fails at the first minute: evidence holds back a pass, never a fail.
-    assert broken["sloguard"].minutes_to_fail / 3 == 1
+    # A burn this clear fails at the second minute: one minute alone never decides, and
+    # evidence holds back a pass, never a fail.
+    assert broken["sloguard"].minutes_to_fail / 3 == 2
     # The templates as written: Flagger rolls back at its 5th failed check (one a minute),
     # Argo's example aborts at its 4th failed measurement (one every 5 minutes).
     assert broken["flagger"].minutes_to_fail / 3 == 5
@@ -72,6 +73,9 @@ def test_the_canary_share_and_the_baselines_history_shape_the_traffic() -> None:
     assert [i.at for i in canary] == [i.at for i in baseline[60:]]
     served = sum(i.total for i in canary), sum(i.total for i in baseline[60:])
     assert served[0] == pytest.approx(served[1], rel=0.05)  # half the requests each
+    fresh = Cell(0.01, 1.0, 50.0, history=0)  # both versions started together
+    canary, baseline = traffic(fresh, 10, np.random.default_rng(0))
+    assert [i.at for i in canary] == [i.at for i in baseline]
 
 
 def test_a_latency_shift_is_the_share_of_requests_it_makes_slow() -> None:

@@ -14,7 +14,14 @@ from scipy import stats
 from sloguard.charts import evidence
 from sloguard.gate.decision import decide_slo
 from sloguard.gate.model import Interval, Observation, Verdict
-from sloguard.gate.sequential import MOST_DISPERSION, RATIOS, above, sequential, tempering
+from sloguard.gate.sequential import (
+    MOST_DISPERSION,
+    RATIOS,
+    above,
+    history_dispersion,
+    sequential,
+    tempering,
+)
 from tests.support.gate import event_slo as slo
 
 STEP = 60.0
@@ -47,20 +54,43 @@ def failed_within(canary: list[Interval], baseline: list[Interval], history: int
     )
 
 
-def test_one_step_is_the_binomial_mixture_of_the_canarys_share_of_the_errors() -> None:
-    canary = version(np.array([7]), np.array([1000]))
-    baseline = version(np.array([20]), np.array([9000]))
+def test_each_step_is_the_binomial_mixture_of_the_canarys_share_of_the_errors() -> None:
+    canary = version(np.array([7, 7]), np.array([1000, 1000]))
+    baseline = version(np.array([20, 20]), np.array([9000, 9000]))
     result = sequential(canary, baseline, STEP)
     share = 0.1
     null = stats.binom.pmf(7, 27, share)
     worse = [stats.binom.pmf(7, 27, r * share / (r * share + 1 - share)) for r in RATIOS]
-    # Tempered by the dispersion (one step measures none: the prior's 2), each step floored.
-    assert result.dispersion == 2.0
-    tempered = [math.exp(max(math.log(w / null) / 2.0, -6.0)) for w in worse]
-    assert result.evidence == pytest.approx(np.mean(tempered), rel=1e-9)
-    assert result.expected == pytest.approx(27 * share)
+    # Tempered by the dispersion: the baseline's two alike steps show no clustering, weighed
+    # against the prior's 2 over 5 steps (5/3); of the canary's, the one left after the most
+    # deviating is left out measures none. Each step floored.
+    assert result.dispersion == pytest.approx(5 / 3)
+    step = [max(math.log(w / null) * 3 / 5, -6.0) for w in worse]
+    assert result.evidence == pytest.approx(np.mean(np.exp(2 * np.array(step))), rel=1e-9)
+    assert result.expected == pytest.approx(2 * 27 * share)
     assert result.ratio == pytest.approx((7 / 1000) / (20 / 9000))
-    assert (result.steps, result.canary_errors, result.baseline_errors) == (1, 7, 20)
+    assert (result.steps, result.canary_errors, result.baseline_errors) == (2, 14, 40)
+
+
+@pytest.mark.parametrize(
+    ("canary_errors", "baseline_errors"),
+    [([60], [9]), ([0, 60], [9, 9]), ([0, 60, 0], [0, 0, 0])],
+    ids=["one step", "one bad step", "against a clean baseline"],
+)
+def test_one_step_alone_never_decides(canary_errors: list[int], baseline_errors: list[int]) -> None:
+    # 60 errors in 1,000 requests where the baseline fails 1 in 1,000 (or never): a pod's first
+    # minute, a retry storm. Overwhelming as a count, but one step.
+    minutes = len(canary_errors)
+    canary = version(np.array(canary_errors), np.full(minutes, 1000))
+    baseline = version(np.array(baseline_errors), np.full(minutes, 9000))
+    result = sequential(canary, baseline, STEP)
+    assert result.evidence <= 1.0 and not result.higher
+    assert not above(canary, STEP, 0.0144).higher  # nor against the burn-rate limit
+    # The same again another minute decides.
+    again = version(np.array([*canary_errors, 60]), np.full(minutes + 1, 1000))
+    more = version(np.array([*baseline_errors, 9]), np.full(minutes + 1, 9000))
+    assert sequential(again, more, STEP).higher
+    assert above(version(np.array([60, 60]), np.full(2, 1000)), STEP, 0.0144).higher
 
 
 def test_steps_where_either_version_served_nothing_are_left_out() -> None:
@@ -94,9 +124,9 @@ def test_a_canary_failing_twice_as_often_at_100_requests_a_second_is_caught() ->
 
 def test_a_canary_failing_fifty_times_as_often_fails_after_a_handful_of_errors() -> None:
     baseline = version(np.zeros(60, int) + 1, np.full(60, 5400))  # 1 in 5,400 on stable
-    canary = version(np.array([4]), np.array([600]), start=59)
+    canary = version(np.array([4, 4]), np.array([600, 600]), start=58)
     result = sequential(canary, baseline, STEP)
-    assert result.higher and result.canary_errors == 4
+    assert result.higher and result.canary_errors == 8
 
 
 def test_a_canary_within_the_allowed_increase_passes() -> None:
@@ -121,6 +151,23 @@ def test_dispersion_is_one_for_independent_errors_and_the_cluster_size_for_fixed
     # Errors judged lumpy from few steps weigh the prior's 5 steps; never beyond the cap.
     assert tempering(np.zeros((0, 2))) == 2.0
     assert tempering(np.array([[1e9, 1.0], [1e9, 1.0]])) == MOST_DISPERSION
+
+
+def test_the_baselines_clustering_is_measured_whole_and_an_incidents_minute_left_out() -> None:
+    # Clusters of 4 on average, geometric sizes: counts vary 7 times as much as single errors
+    # (E[size^2] / E[size] = 28 / 4). Leaving out each hour's largest minute read about 5.9.
+    measured = [
+        history_dispersion(served(np.random.default_rng(seed), 900, 0.01, 60, 4), STEP)
+        for seed in range(60)
+    ]
+    assert np.mean(measured) == pytest.approx(7.0, rel=0.08)
+    # An hour of single errors with one minute at 20%: that minute is an incident, not
+    # clustering.
+    rng = np.random.default_rng(5)
+    total = rng.poisson(5400, 60)
+    errors = rng.binomial(total, 0.001)
+    errors[20] = rng.binomial(total[20], 0.2)
+    assert history_dispersion(version(errors, total), STEP) < 1.5
 
 
 def test_clustered_errors_on_a_healthy_canary_do_not_fail_it() -> None:
@@ -189,15 +236,16 @@ def test_the_evidence_is_drawn_against_its_bound() -> None:
 
 
 def test_above_a_limit_is_the_binomial_mixture_of_the_canarys_errors() -> None:
-    canary = version(np.array([30]), np.array([1000]))
+    canary = version(np.array([15, 15]), np.array([500, 500]))
     result = above(canary, STEP, 0.0144)
     null = stats.binom.pmf(30, 1000, 0.0144)
     worse = [stats.binom.pmf(30, 1000, 0.0144 * r) / null for r in RATIOS if 0.0144 * r < 1]
-    assert result.dispersion == 2.0  # one step: the prior's
-    expected = sum(w**0.5 for w in worse) / len(RATIOS)
+    # Two alike steps show no clustering, weighed against the prior's 2 over 5 steps.
+    assert result.dispersion == pytest.approx(5 / 3)
+    expected = sum(w ** (3 / 5) for w in worse) / len(RATIOS)
     assert result.evidence == pytest.approx(expected, rel=1e-9)
     assert not result.higher  # 3% of 1,000 is not yet evidence against 1.44%, tempered
-    assert above(version(np.array([60]), np.array([1000])), STEP, 0.0144).higher
+    assert above(version(np.array([30, 30]), np.array([500, 500])), STEP, 0.0144).higher
     assert not above(canary, STEP, 0.5).higher  # 3% is well under a 50% limit
     assert above([], STEP, 0.0144).evidence == 1.0  # nothing served: no evidence
 
@@ -253,6 +301,23 @@ def test_one_bad_minute_does_not_hide_a_canary_failing_five_times_as_often(
             decide_slo(slo(), Observation(canary, baseline, STEP, 0.8)).verdict is Verdict.FAIL
         )
     assert caught >= 38
+
+
+def test_a_canary_failing_only_in_its_first_minute_is_not_rolled_back() -> None:
+    # A pod warming up: 5% of its first minute's requests fail, then it serves as stable does.
+    # Asked every minute for 30 minutes, as an analysis run would. Each one failed in its first
+    # minute when one minute could decide; that minute still adds what the others say, so a
+    # canary whose later minutes run a little high by chance fails a little sooner.
+    failed = 0
+    for seed in range(40):
+        canary, baseline = stable_then_canary(np.random.default_rng(seed), 1.0)
+        canary[0] = Interval(canary[0].at, 0.05 * canary[0].total, canary[0].total)
+        failed += any(
+            decide_slo(slo(), Observation(canary[:m], baseline[: 60 + m], STEP, 0.8)).verdict
+            is Verdict.FAIL
+            for m in range(1, 31)
+        )
+    assert failed <= 3
 
 
 def test_counts_at_the_edges_of_a_float_never_raise() -> None:

@@ -10,7 +10,8 @@ while the canary is no worse; by Ville's inequality it ever reaches `1 / alpha` 
 probability at most `alpha`, however often it is looked at (a mixture sequential probability
 ratio test). So a gate asked every minute may fail the first time it crosses, without the
 false failures repeated fixed-window tests pile up, and a bad canary is stopped after as few
-errors as the evidence allows: a 20x canary after three or four of them.
+errors as the evidence allows: a 20x canary after a handful of them, in two steps, as no step
+alone decides (`_at_most_the_rest`).
 
 Steps where either version served nothing say nothing about the difference and are left out,
 so missing scrapes and traffic that swells and ebbs for both cost nothing but time.
@@ -118,14 +119,12 @@ def _tested(
     base_ratio = base / served_base
     ratio = (bad / served) / base_ratio if base_ratio > 0 else None
     clamped = np.column_stack([canary_errors, counts[:, 1], baseline_errors, counts[:, 3]])
-    terms, outlier = _split(clamped)
-    clustered = tempering(terms, prior)
+    clustered = tempering(_split(clamped), prior)
     # Each step's log-likelihood ratio, floored: one minute in which both versions failed
-    # alike (an incident downstream) cannot wipe out the evidence of every other minute. The
-    # step deviating most is left out: one cluster or incident decides nothing.
+    # alike (an incident downstream) cannot wipe out the evidence of every other minute. And
+    # no minute counts for more than all the others: one cluster decides nothing.
     per_step = (np.outer(canary_errors, _LOG_RATIOS) + both[:, None] * spread) / clustered
-    if outlier is not None:
-        per_step[outlier] = 0.0
+    _at_most_the_rest(per_step)
     log_ratios = np.maximum(per_step, -FLOOR).sum(axis=0)
     # The floor lifts each step's expected likelihood ratio by at most exp(-FLOOR), so the
     # bound rises by as much a step and false failures stay at 1 - confidence.
@@ -181,31 +180,38 @@ def tempering(terms: FloatArray, prior: float = PRIOR_DISPERSION) -> float:
     return min(max(found, 1.0), MOST_DISPERSION)
 
 
-def _split(counts: FloatArray) -> tuple[FloatArray, int | None]:
+def _at_most_the_rest(per_step: FloatArray) -> None:
+    """One step alone never decides: the step that says most against the canary counts, for
+    each regression mixed over, for at most what all the others say against it together (in
+    place). A pod's first minute or one retry storm decides nothing; a steady excess, spread
+    over the steps, loses little. Lowering a step's likelihood ratio keeps the bound."""
+    strongest = int(np.argmax(np.logaddexp.reduce(per_step, axis=1)))
+    others = np.maximum(np.delete(per_step, strongest, axis=0), -FLOOR).sum(axis=0)
+    per_step[strongest] = np.minimum(per_step[strongest], np.maximum(others, 0.0))
+
+
+def _split(counts: FloatArray) -> FloatArray:
     """How lumpy the canary's part of each step's errors is: each step's squared deviation of
     the canary's errors from their binomial expectation at the canary's ratio to the baseline,
     and the binomial variance (columns). Errors in clusters go to one version whole, so they
     split lumpier than single errors; traffic or error ratios that swell for both versions at
-    once do not. The step deviating most is left out (and returned), and the ratio fitted
-    without it: one incident's minute neither counts as clustering nor drags the ratio the rest
-    is judged at."""
+    once do not. The step deviating most is left out, and the ratio fitted without it: one
+    incident's minute neither counts as clustering nor drags the ratio the rest is judged at."""
     canary_errors, canary_total, baseline_errors, baseline_total = counts.T
     both = canary_errors + baseline_errors
     share = canary_total / (canary_total + baseline_total)
     kept = both > 0
-    outlier = None
     for rounds_left in (1, 0):
         bad, base = canary_errors[kept].sum(), baseline_errors[kept].sum()
         if not bad > 0 < base:
-            return np.zeros((0, 2)), outlier
+            return np.zeros((0, 2))
         ratio = (bad / canary_total[kept].sum()) / (base / baseline_total[kept].sum())
         q = ratio * share / (ratio * share + 1 - share)
         kept &= (q > 0) & (q < 1)
         deviation = np.where(kept, (canary_errors - both * q) ** 2, -1.0)
         if rounds_left and kept.sum() >= 2:
-            outlier = int(np.argmax(deviation))
-            kept[outlier] = False
-    return np.column_stack([deviation[kept], (both * q * (1 - q))[kept]]), outlier
+            kept[int(np.argmax(deviation))] = False
+    return np.column_stack([deviation[kept], (both * q * (1 - q))[kept]])
 
 
 @dataclass(frozen=True)
@@ -226,7 +232,8 @@ def above(
     prior: float = PRIOR_DISPERSION,
 ) -> Exceeded:
     """Whether the canary fails more often than `limit` (an error ratio), at `1 - confidence`
-    false failures however often asked; its dispersion starts from `prior`."""
+    false failures however often asked; its dispersion starts from `prior`, and no step counts
+    for more than all the others (as in `sequential`)."""
     needed = 1 / (1 - confidence)
     served = [(i.errors, i.total) for i in canary if i.total > 0]
     ratios = limit * RATIOS
@@ -235,22 +242,30 @@ def above(
         return Exceeded(False, 1.0, needed, 1.0)
     with np.errstate(all="ignore"):
         counts = np.array(served) * step_seconds
-        total = float(counts[:, 1].sum())
-        errors = min(float(counts[:, 0].sum()), total)
+        errors = np.minimum(counts[:, 0], counts[:, 1])
         clustered = tempering(_own(counts[:, 0], counts[:, 1]), prior)
-        log_ratios = (
-            errors * np.log(ratios / limit) + (total - errors) * np.log((1 - ratios) / (1 - limit))
+        per_step = (
+            np.outer(errors, np.log(ratios / limit))
+            + np.outer(counts[:, 1] - errors, np.log((1 - ratios) / (1 - limit)))
         ) / clustered
-        evidence = _mixed(log_ratios)
+        _at_most_the_rest(per_step)
+        evidence = _mixed(per_step.sum(axis=0))
     return Exceeded(evidence >= needed, evidence, needed, clustered)
 
 
-def _own(errors: FloatArray, total: FloatArray) -> FloatArray:
+def _own(errors: FloatArray, total: FloatArray, incidents: int = 1) -> FloatArray:
     """Each step's squared deviation of a version's errors from its own error ratio, and its
-    variance were errors independent, the step deviating most left out (as `_split`)."""
+    variance were errors independent. A step deviating more than all the others together is an
+    incident, not clustering: left out (at most `incidents` of them) and the ratio fitted
+    without it. Leaving out the largest step of steady clustering would understate it: by a
+    sixth to a quarter over an hour of clusters of 4."""
     if not errors.any():
         return np.zeros((0, 2))
     expected = total * (errors.sum() / total.sum())
     used = expected > 0
-    terms = np.column_stack([(errors[used] - expected[used]) ** 2, expected[used]])
-    return terms[np.argsort(terms[:, 0])[:-1]] if len(terms) >= 4 else terms
+    errors, total, expected = errors[used], total[used], expected[used]
+    deviation = (errors - expected) ** 2
+    if incidents and len(deviation) >= 4 and deviation.max() > deviation.sum() / 2:
+        kept = np.arange(len(deviation)) != np.argmax(deviation)
+        return _own(errors[kept], total[kept], incidents - 1)
+    return np.column_stack([deviation, expected])
