@@ -86,6 +86,8 @@ def test_one_step_alone_never_decides(canary_errors: list[int], baseline_errors:
     result = sequential(canary, baseline, STEP)
     assert result.evidence <= 1.0 and not result.higher
     assert not above(canary, STEP, 0.0144).higher  # nor against the burn-rate limit
+    # Nor a pass while it is the latest: it may be an outage's first minute.
+    assert result.latest_step_higher == (canary_errors[-1] == 60)
     # The same again another minute decides.
     again = version(np.array([*canary_errors, 60]), np.full(minutes + 1, 1000))
     more = version(np.array([*baseline_errors, 9]), np.full(minutes + 1, 9000))
@@ -120,6 +122,43 @@ def test_a_canary_failing_twice_as_often_at_100_requests_a_second_is_caught() ->
         canary = served(rng, 100, 0.002, 70)
         caught += failed_within(canary, baseline, 60)
     assert caught >= 36  # 100% is the most any test can do here (see bench/gate_quality.py)
+
+
+def test_the_step_saying_most_counts_for_what_the_others_say_and_no_less() -> None:
+    # The bad step counts for nothing, not against the canary: the evidence is the clean
+    # step's alone (no errors of the canary's where 0.9 of 9 were expected).
+    canary = version(np.array([0, 60]), np.full(2, 1000))
+    baseline = version(np.array([9, 9]), np.full(2, 9000))
+    result = sequential(canary, baseline, STEP)
+    spread = np.log(1.0 / (0.1 * RATIOS + 0.9))
+    clean = np.maximum(9 * spread / result.dispersion, -6.0)
+    assert result.evidence == pytest.approx(np.mean(np.exp(clean)), rel=1e-9)
+
+
+def test_an_incident_on_both_versions_does_not_cancel_the_canarys_later_minutes() -> None:
+    # Both fail 10% for a minute, then the canary fails 1% beside a baseline at 0.1%: what the
+    # incident says for the canary counts at the floor, as everywhere, and no more.
+    canary = version(np.array([100, 10, 10]), np.full(3, 1000), start=60)
+    baseline = version(np.array([9] * 60 + [900, 9, 9]), np.full(63, 9000))
+    assert sequential(canary, baseline, STEP).higher
+
+
+def test_a_canary_whose_latest_minute_is_an_outage_is_not_passed() -> None:
+    # Ten clean minutes of a 99% SLO's canary, then all of its requests fail, beside a clean
+    # baseline: the window's burn (about 10x) is within the limit, and one minute does not
+    # fail it; the next minute like it does.
+    rng = np.random.default_rng(0)
+    spec = slo().model_copy(update={"objective": 99.0})
+    baseline_total, canary_total = rng.poisson(5400, 72), rng.poisson(600, 12)
+    canary_errors = np.zeros(12)
+    canary_errors[10:] = canary_total[10:]
+    canary = version(canary_errors, canary_total, start=60)
+    baseline = version(np.zeros(72), baseline_total)
+    first = decide_slo(spec, Observation(canary[:11], baseline[:71], STEP, 0.8))
+    assert first.verdict is Verdict.INCONCLUSIVE, first.reason
+    assert "latest interval alone" in first.reason
+    second = decide_slo(spec, Observation(canary, baseline, STEP, 0.8))
+    assert second.verdict is Verdict.FAIL, second.reason
 
 
 def test_a_canary_failing_fifty_times_as_often_fails_after_a_handful_of_errors() -> None:

@@ -229,6 +229,13 @@ def _counted(
             f"{gate.min_samples} needed"
         )
         return Check("comparison", missing, reason, values)
+    if result.latest_step_higher:
+        reason = (
+            "the latest interval alone says the canary fails more often than the baseline "
+            f"({result.canary_errors:.0f} errors where at most {result.expected:.3g} were "
+            "expected): not yet a fail, nor a pass"
+        )
+        return Check("comparison", Verdict.INCONCLUSIVE, reason, values)
     if not result.higher:
         return Check("comparison", Verdict.PASS, "canary no worse than baseline", values)
     reason = (

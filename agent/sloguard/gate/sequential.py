@@ -56,6 +56,9 @@ class Counted:
     expected: float  # the canary's errors were it failing `allowed_increase` times as often
     ratio: float | None  # the canary's error ratio over the baseline's (None: baseline clean)
     steps: int
+    # Not `higher`, but would be if the latest step, saying most against the canary, counted
+    # whole: not yet a fail, nor a pass (it may be the first minute of an outage).
+    latest_step_higher: bool = False
 
     @property
     def p_value(self) -> float:
@@ -124,7 +127,8 @@ def _tested(
     # alike (an incident downstream) cannot wipe out the evidence of every other minute. And
     # no minute counts for more than all the others: one cluster decides nothing.
     per_step = (np.outer(canary_errors, _LOG_RATIOS) + both[:, None] * spread) / clustered
-    _at_most_the_rest(per_step)
+    uncapped = _mixed(np.maximum(per_step, -FLOOR).sum(axis=0))
+    strongest = _at_most_the_rest(per_step)
     log_ratios = np.maximum(per_step, -FLOOR).sum(axis=0)
     # The floor lifts each step's expected likelihood ratio by at most exp(-FLOOR), so the
     # bound rises by as much a step and false failures stay at 1 - confidence.
@@ -143,6 +147,7 @@ def _tested(
         expected=expected,
         ratio=ratio,
         steps=len(steps),
+        latest_step_higher=strongest == len(steps) - 1 and evidence < needed <= uncapped,
     )
 
 
@@ -180,14 +185,16 @@ def tempering(terms: FloatArray, prior: float = PRIOR_DISPERSION) -> float:
     return min(max(found, 1.0), MOST_DISPERSION)
 
 
-def _at_most_the_rest(per_step: FloatArray) -> None:
-    """One step alone never decides: the step that says most against the canary counts, for
-    each regression mixed over, for at most what all the others say against it together (in
-    place). A pod's first minute or one retry storm decides nothing; a steady excess, spread
-    over the steps, loses little. Lowering a step's likelihood ratio keeps the bound."""
+def _at_most_the_rest(per_step: FloatArray) -> int:
+    """One step alone never decides: the step that says most against the canary (returned)
+    counts, for each regression mixed over, for at most what all the others say against it
+    together, each floored as `sequential` counts them (in place). A pod's first minute or one
+    retry storm decides nothing; a steady excess, spread over the steps, loses little.
+    Lowering a step's likelihood ratio keeps the bound."""
     strongest = int(np.argmax(np.logaddexp.reduce(per_step, axis=1)))
     others = np.maximum(np.delete(per_step, strongest, axis=0), -FLOOR).sum(axis=0)
     per_step[strongest] = np.minimum(per_step[strongest], np.maximum(others, 0.0))
+    return strongest
 
 
 def _split(counts: FloatArray) -> FloatArray:
