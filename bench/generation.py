@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bench.process import tree_rss_mb
+from sloguard.tools import check_rules
 
 SLOS_PER_SERVICE = 10
 
@@ -141,12 +142,7 @@ def main() -> None:
             for f in files
         )
         board_sizes = [f.stat().st_size for f in boards.glob("*.json")]
-        check = subprocess.run(
-            ["promtool", "check", "rules", *map(str, files)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        check = check_rules(files)
     print(
         f"generate {args.slos} SLOs ({len(files)} services, {rules} rules, "
         f"{size / 1e6:.1f} MB of YAML), end to end through the CLI:"
@@ -165,7 +161,7 @@ def main() -> None:
         + ", ".join(f"{k} {v:.2f}s" for k, v in best.items())
         + f" = {sum(best.values()):.2f}s"
     )
-    print(f"  promtool check rules: {'ok' if check.returncode == 0 else 'FAILED'}")
+    print(f"  promtool check rules: {'ok' if check.ok else 'FAILED'}")
     print(
         f"  dashboards: {len(board_sizes)} files, {sum(board_sizes) / 1e6:.1f} MB of JSON; they add "
         f"{best['dashboards']:.2f}s in-process "

@@ -160,7 +160,7 @@ def run(tmp_path: Path, series: list[dict[str, str]], alerts: list[dict[str, Any
         "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": alerts}],
     }
     done = run_promtool_test(tmp_path, document)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.ok, done.output
 
 
 @pytest.mark.parametrize("alert", sorted(FIRING))

@@ -142,4 +142,4 @@ def test_the_uncounted_events_see_the_coarse_recording_however_recent(
         ],
     }
     result = run_promtool_test(tmp_path, document)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.ok, result.output

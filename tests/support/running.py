@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from click.testing import CliRunner
 
 from sloguard import yamltext
 from sloguard.cli import main
+from sloguard.tools import ToolRun, test_rules
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
@@ -24,20 +24,11 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def run_promtool_test(
-    directory: Path, document: dict[str, object]
-) -> subprocess.CompletedProcess[str]:
+def run_promtool_test(directory: Path, document: dict[str, object]) -> ToolRun:
     """Write a promtool unit-test file into `directory` and run it there."""
     test_file = directory / "scenario.test.yml"
     test_file.write_text(yamltext.dump(document), encoding="utf-8")
-    return subprocess.run(
-        ["promtool", "test", "rules", test_file.name],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    return test_rules(test_file)
 
 
 def wait_for(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:

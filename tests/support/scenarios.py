@@ -35,4 +35,4 @@ def never(series: str, until: float) -> dict[str, Any]:
 
 def assert_holds(tmp_path: Path, document: dict[str, Any]) -> None:
     result = run_promtool_test(tmp_path, document)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.ok, result.output
