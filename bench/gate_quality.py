@@ -352,14 +352,14 @@ RATES = (1.0, 10.0, 100.0)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small grid (CI-sized)")
-    parser.add_argument("--seeds", type=int, default=None, help="per cell (default 40)")
-    parser.add_argument("--minutes", type=int, default=10)
+    parser.add_argument("--seeds", type=_at_least(1), default=None, help="per cell (default 40)")
+    parser.add_argument("--minutes", type=_at_least(1), default=10)
     parser.add_argument(
         "--noise", choices=NOISES, help="only the cells of this noise (default: every cell)"
     )
     parser.add_argument(
         "--history",
-        type=int,
+        type=_at_least(0),
         default=HISTORY,
         help=f"minutes the baseline served before the canary (default {HISTORY})",
     )
@@ -372,6 +372,8 @@ def main() -> None:
     cells = [c for c in grid(args.quick) if args.noise in (None, c[0])]
     if not cells:
         parser.error(f"no {args.noise} cells in the quick grid")
+    if args.picture and not any(c[0] in PICTURED for c in cells):
+        parser.error(f"--picture draws the {' and '.join(PICTURED)} cells, not {args.noise}")
     started = time.perf_counter()
     print(
         f"{len(cells) * len(kinds)} cells, {seeds} seeds each, {args.minutes} minutes, SLO "
@@ -408,6 +410,21 @@ def main() -> None:
     )
     if args.picture:
         picture(args.picture, cells, args.minutes, max(4, seeds // 4))
+
+
+def _at_least(least: int) -> Callable[[str], int]:
+    """An argument parser's type: a whole number at least `least`."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value} is less than {least}")
+        return value
+
+    return parse
+
+
+PICTURED = ("poisson", "clustered")  # the noises whose cells `picture` draws
 
 
 def summary(
@@ -482,7 +499,7 @@ def picture(
 ) -> None:
     """Each tuned variant's false failures against its detection of a 2x regression over
     the cells with steady or clustered errors at a 10% share, printed and drawn as an SVG."""
-    chosen = [c for c in cells if c[0] in ("poisson", "clustered") and c[3] == 0.1]
+    chosen = [c for c in cells if c[0] in PICTURED and c[3] == 0.1]
     points: dict[str, list[tuple[str, float, float, float]]] = {}
     for family, judges in FAMILIES.items():
         found: dict[str, tuple[Tally, Tally]] = {n: (Tally(), Tally()) for n in judges}

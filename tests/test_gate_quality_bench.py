@@ -4,6 +4,7 @@ printed by `python -m bench.gate_quality`)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from bench.gate_quality import (
     Tally,
     ceiling,
     latency_factor,
+    main,
     picture,
     run,
     traffic,
@@ -121,3 +123,26 @@ def test_the_ceiling_is_the_best_exact_test() -> None:
     assert ceiling(Cell(0.001, 2.0, 10.0), 10) == pytest.approx(0.42, abs=0.01)
     assert ceiling(Cell(0.001, 2.0, 100.0), 10) > 0.99
     assert ceiling(Cell(0.001, 2.0, 0.0), 10) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["--history", "-1"], "-1 is less than 0"),
+        (["--seeds", "0"], "0 is less than 1"),
+        (["--noise", "bursty", "--picture", "x.svg"], "draws the poisson and clustered cells"),
+        (["--quick", "--noise", "diurnal"], "no diurnal cells in the quick grid"),
+    ],
+)
+def test_arguments_it_cannot_run_are_refused_before_it_starts(
+    arguments: list[str],
+    said: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["gate_quality", *arguments])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert said in captured.err and captured.out == ""
